@@ -1,0 +1,202 @@
+r"""SymPy expressions of the formulas the book displays.
+
+Chapters display these expressions (``sympy.latex``) rather than retyping
+them, and the tests compare them with the NumPy code, with PyTorch and with
+finite differences. A formula written by hand in a chapter is checked against
+an expression here (``tests/test_formulas.py``).
+
+Activation functions are expressions in the real symbol :data:`x`; Leaky ReLU
+also has the slope :data:`alpha`. Softmax is built for a given number of
+classes from the symbols ``z_1, ..., z_C``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+__all__ = [
+    "x",
+    "alpha",
+    "ACTIVATIONS",
+    "activation",
+    "derivative",
+    "derivative_identity",
+    "max_derivative",
+    "value_range",
+    "latex_definition",
+    "latex_derivative",
+    "softmax",
+    "softmax_jacobian",
+    "log_softmax",
+    "depth_gradient_bound",
+    "lambdify_mp",
+]
+
+x = sp.Symbol("x", real=True)
+alpha = sp.Symbol("alpha", nonnegative=True)
+
+# The seeds' definitions (seed 002 section 4.1, seed 000 section 3.4). ReLU
+# is written as a Piecewise with x <= 0 on the zero branch so that its
+# derivative at 0 is 0, as in PyTorch; sympy.Max would differentiate to
+# Heaviside(x), which SymPy defines as 1/2 at 0.
+ACTIVATIONS: dict[str, sp.Expr] = {
+    "sigmoid": 1 / (1 + sp.exp(-x)),
+    "tanh": (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)),
+    "relu": sp.Piecewise((0, x <= 0), (x, True)),
+    "leaky_relu": sp.Piecewise((alpha * x, x <= 0), (x, True)),
+}
+
+# How each function is named in displayed formulas.
+_LATEX_NAMES = {
+    "sigmoid": r"\sigma",
+    "tanh": r"\tanh",
+    "relu": r"\operatorname{ReLU}",
+    "leaky_relu": r"\operatorname{LeakyReLU}_{\alpha}",
+}
+
+# The derivative written in terms of the function's own value, the form
+# backpropagation uses (the forward pass has already computed f(x)).
+_IDENTITIES = {
+    "sigmoid": lambda f: f * (1 - f),
+    "tanh": lambda f: 1 - f**2,
+}
+
+
+def _check_name(name: str) -> str:
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of "
+            f"{sorted(ACTIVATIONS)}"
+        )
+    return name
+
+
+def activation(name: str) -> sp.Expr:
+    """SymPy expression of the activation ``name`` in the symbol ``x``."""
+    return ACTIVATIONS[_check_name(name)]
+
+
+@functools.lru_cache(maxsize=None)
+def derivative(name: str) -> sp.Expr:
+    """``d/dx`` of the activation ``name``, simplified by SymPy."""
+    expr = sp.diff(activation(name), x)
+    if name == "tanh":
+        # the quotient rule's raw output, collected over one denominator
+        return sp.factor(sp.together(expr))
+    # sigmoid: exp(-x)/(1 + exp(-x))**2 as it comes (simplify() would turn
+    # it into 1/(4 cosh(x/2)**2), true but not the form the chapter teaches);
+    # ReLU and Leaky ReLU: a Piecewise of constants.
+    return expr
+
+
+def derivative_identity(name: str) -> tuple[sp.Expr, sp.Expr]:
+    """The derivative in terms of the function's value: ``(f, g(f))``.
+
+    Returns a symbol ``f`` and an expression ``g`` with ``f'(x) = g(f(x))``,
+    e.g. ``sigma' = sigma (1 - sigma)``. Only for sigmoid and tanh.
+    """
+    if _check_name(name) not in _IDENTITIES:
+        raise ValueError(f"{name} has no derivative identity of this form")
+    f = sp.Symbol(_LATEX_NAMES[name].lstrip("\\"))
+    return f, _IDENTITIES[name](f)
+
+
+@functools.lru_cache(maxsize=None)
+def max_derivative(name: str) -> tuple[sp.Expr, sp.Expr]:
+    """``(x*, f'(x*))``: where the derivative is largest, and its value.
+
+    Found with calculus: the stationary points of ``f'`` (zeros of ``f''``)
+    compared with the limits of ``f'`` at +-infinity. For ReLU and Leaky ReLU
+    (``alpha <= 1``) the maximum 1 is reached on the whole half-line x > 0;
+    ``x*`` is then reported as ``oo``.
+    """
+    fp = derivative(_check_name(name))
+    if isinstance(fp, sp.Piecewise):
+        values = [piece for piece, _cond in fp.args]
+        best = sp.Max(*values) if name == "relu" else sp.Integer(1)
+        return sp.oo, best
+    candidates = sp.solve(sp.Eq(sp.diff(fp, x), 0), x)
+    points = [(c, sp.simplify(fp.subs(x, c))) for c in candidates]
+    points += [(lim, sp.limit(fp, x, lim)) for lim in (-sp.oo, sp.oo)]
+    return max(points, key=lambda p: float(p[1]))
+
+
+def value_range(name: str) -> tuple[sp.Expr, sp.Expr]:
+    """Limits of the activation at -infinity and +infinity."""
+    expr = activation(_check_name(name))
+    if isinstance(expr, sp.Piecewise):
+        # limits of each branch on its own half-line (alpha > 0 assumed)
+        (neg, _), (pos, _) = expr.args
+        neg = neg.subs(alpha, sp.Rational(1, 100))
+        return sp.limit(neg, x, -sp.oo), sp.limit(pos, x, sp.oo)
+    return sp.limit(expr, x, -sp.oo), sp.limit(expr, x, sp.oo)
+
+
+def latex_definition(name: str) -> str:
+    """LaTeX ``f(x) = ...`` for the activation, from its SymPy expression."""
+    return f"{_LATEX_NAMES[_check_name(name)]}(x) = {sp.latex(activation(name))}"
+
+
+def latex_derivative(name: str) -> str:
+    """LaTeX ``f'(x) = ...`` for the derivative, from SymPy's result."""
+    return f"{_LATEX_NAMES[_check_name(name)]}'(x) = {sp.latex(derivative(name))}"
+
+
+def _z(n_classes: int) -> list[sp.Symbol]:
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+    return list(sp.symbols(f"z_1:{n_classes + 1}", real=True))
+
+
+def softmax(n_classes: int) -> tuple[list[sp.Symbol], sp.Matrix]:
+    """Symbols ``z`` and the column vector ``softmax(z)`` for C classes."""
+    z = _z(n_classes)
+    denom = sum(sp.exp(zj) for zj in z)
+    return z, sp.Matrix([sp.exp(zi) / denom for zi in z])
+
+
+def log_softmax(n_classes: int) -> tuple[list[sp.Symbol], sp.Matrix]:
+    """Symbols ``z`` and ``log softmax(z)`` for C classes."""
+    z = _z(n_classes)
+    log_denom = sp.log(sum(sp.exp(zj) for zj in z))
+    return z, sp.Matrix([zi - log_denom for zi in z])
+
+
+def softmax_jacobian(n_classes: int) -> tuple[list[sp.Symbol], sp.Matrix]:
+    """Symbols ``z`` and the C x C Jacobian ``d softmax_i / d z_j``."""
+    z, s = softmax(n_classes)
+    return z, s.jacobian(z)
+
+
+def depth_gradient_bound(name: str, depth) -> sp.Expr:
+    """Upper bound on the product of ``depth`` local derivatives.
+
+    Through ``depth`` layers of the same activation (unit weights), the chain
+    rule multiplies ``depth`` factors ``f'(z_k)``, each at most
+    ``max_derivative(name)``: for the sigmoid ``(1/4)**depth``.
+    """
+    return max_derivative(name)[1] ** depth
+
+
+def lambdify_mp(expr: sp.Expr, symbols=(x,), dps: int = 50):
+    """Evaluate ``expr`` elementwise in ``dps``-digit arithmetic (mpmath).
+
+    The exact oracle of the tests: ``exp(1e4)`` is fine in mpmath, where
+    NumPy would overflow. Returns a function of arrays giving float64 arrays.
+    """
+    f = sp.lambdify(symbols, expr, modules="mpmath")
+
+    def evaluate(*arrays):
+        arrays = np.broadcast_arrays(*[np.asarray(a, float) for a in arrays])
+        out = np.empty(arrays[0].shape)
+        with mpmath.workdps(dps):
+            for idx in np.ndindex(out.shape):
+                args = [mpmath.mpf(float(a[idx])) for a in arrays]
+                out[idx] = float(f(*args))
+        return out
+
+    return evaluate
