@@ -1,0 +1,52 @@
+# The single entry point. `make book` and `make test` are the README's two
+# set-up commands: each creates .venv and installs what it needs first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8000
+
+.PHONY: venv book test test-fast lab serve bench clean
+
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt -r requirements-test.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Build the HTML book (zero warnings allowed) and say where it is.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -n -W --keep-going
+	@test ! -d _build/html/reports || { echo "build reports found in _build/html/reports"; exit 1; }
+	@echo
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+	@echo "Serve it with: make serve   (then open http://localhost:$(PORT))"
+
+## Run the whole test suite: unit tests, the book build, the browser tests.
+## pytest's exit code 5 ("no tests collected") is an error here too.
+test: $(STAMP)
+	$(BIN)/python -m pytest -ra
+
+## Unit tests only (seconds): no book build, no browser.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -ra -m "not build and not browser"
+
+## Open the chapters live in JupyterLab: .md chapters open as notebooks
+## (jupytext) and the widgets are live.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=. book/activations.md
+
+## Serve the built site on http://localhost:$(PORT)
+serve:
+	@test -f _build/html/index.html || { echo "run 'make book' first"; exit 1; }
+	$(BIN)/python -m http.server --directory _build/html $(PORT)
+
+bench: $(STAMP)
+	@for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

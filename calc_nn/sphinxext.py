@@ -1,0 +1,124 @@
+"""Sphinx / myst-nb extension: plotly figures on the static site, offline.
+
+Why a mime renderer: with plotly >= 6.1, ``fig.show()`` under myst-nb emits
+only ``application/vnd.plotly.v1+json``, which myst-nb does not render (a
+blank figure and a warning). The alternatives are worse: the
+``notebook_connected`` renderer loads plotly.js from a CDN (blank offline),
+the ``notebook`` renderer embeds ~4 MB of plotly.js in every page. So
+:class:`PlotlyMimeRenderer` (registered under the ``myst_nb.mime_renderers``
+entry point in ``pyproject.toml``) turns the JSON into a ``div`` and a call to
+``Plotly.newPlot``, and :func:`setup` copies ``plotly.min.js`` from the
+installed plotly package into ``_static/``, loading it only on pages that
+have a figure. MathJax is served from ``_static/mathjax`` for the same
+reason (``sphinx-mathjax-offline`` ships it).
+
+Loading this extension also sets ``CALC_NN_STATIC=1`` in the environment,
+which the kernels executing the chapters inherit: :func:`calc_nn.widgets.
+explore` then builds precomputed plotly sliders instead of ipywidgets, and
+no ipywidgets state (or the require.js it would pull in) reaches the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+from docutils import nodes
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+_HERE = Path(__file__).parent
+_FIGURE_CLASS = "calc-nn-figure"
+
+__all__ = ["PlotlyMimeRenderer", "figure_html", "setup"]
+
+
+def figure_html(fig: dict, div_id: str | None = None) -> str:
+    """HTML for one figure: an empty ``div`` and the script that draws it."""
+    fig = dict(fig)
+    fig.setdefault("config", {})
+    fig["config"] = {**fig["config"], "responsive": True,
+                     "displaylogo": False}
+    fig["config"].pop("plotlyServerURL", None)
+    payload = json.dumps(fig, separators=(",", ":"), allow_nan=False)
+    payload = payload.replace("</", "<\\/")  # keep "</script>" out
+    if div_id is None:
+        digest = hashlib.sha1(payload.encode()).hexdigest()[:12]
+        div_id = f"calc-nn-fig-{digest}"
+    height = int(fig.get("layout", {}).get("height") or 450)
+    return (
+        f'<div id="{div_id}" class="plotly-graph-div {_FIGURE_CLASS}" '
+        f'style="height:{height}px; width:100%;"></div>\n'
+        f'<script type="text/javascript">calcNN.render("{div_id}", '
+        f"{payload});</script>\n"
+    )
+
+
+class PlotlyMimeRenderer:
+    """myst-nb mime render plugin for ``application/vnd.plotly.v1+json``."""
+
+    # Lower number = preferred: above text/html (30) should both be present.
+    mime_priority_overrides = [
+        (builder, PLOTLY_MIME, 5) for builder in ("html", "dirhtml",
+                                                  "singlehtml", "readthedocs")
+    ]
+
+    @staticmethod
+    def handle_mime(renderer, data, inline):
+        if data.mime_type != PLOTLY_MIME or inline:
+            return None
+        content = data.content
+        if isinstance(content, (str, bytes)):
+            content = json.loads(content)
+        html = figure_html(content)
+        return [nodes.raw("", html, format="html",
+                          classes=["output", "plotly"])]
+
+
+def _mathjax_dir() -> Path:
+    # the distribution's top-level folder has dashes in its name
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "sphinx-mathjax-offline is not installed: pip install -r "
+            "requirements.txt")
+    return Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax"
+
+
+def _copy_assets(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    from sphinx.util.fileutil import copy_asset, copy_asset_file
+    import plotly
+
+    static = Path(app.outdir) / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    copy_asset_file(str(plotly_js), str(static))
+    copy_asset_file(str(_HERE / "static" / "calc_nn_plotly.js"), str(static))
+    if not (static / "mathjax" / "tex-chtml.js").exists():
+        copy_asset(str(_mathjax_dir()), str(static / "mathjax"))
+
+
+def _add_page_scripts(app, pagename, templatename, context, doctree):
+    if _FIGURE_CLASS in context.get("body", ""):
+        app.add_js_file("plotly.min.js", priority=400)
+        app.add_js_file("calc_nn_plotly.js", priority=401)
+
+
+def _offline_config(app, config):
+    config.mathjax_path = "mathjax/tex-chtml.js"
+    # ipywidgets' embed scripts come from CDNs; the static site has no
+    # ipywidgets (explore() builds plotly sliders there instead).
+    config.nb_ipywidgets_js = {}
+
+
+def setup(app):
+    os.environ["CALC_NN_STATIC"] = "1"
+    app.connect("config-inited", _offline_config)
+    app.connect("html-page-context", _add_page_scripts)
+    app.connect("build-finished", _copy_assets)
+    return {"parallel_read_safe": True, "parallel_write_safe": True,
+            "version": "0.1"}

@@ -1,0 +1,356 @@
+"""One widget pattern for the whole book ("dual mode").
+
+A chapter describes its controls and a function that draws the figure for
+one setting of them, and calls :func:`explore` once:
+
+.. code-block:: python
+
+    explore(
+        lambda depth: gradient_through_depth_figure(depth),
+        [Slider("depth", range(1, 31), default=5, label="layers")],
+    )
+
+* In a live kernel (JupyterLab, Binder) this returns ipywidgets controls over
+  a plotly ``FigureWidget`` that is updated in place when a control moves.
+* On the static website (the book build sets ``CALC_NN_STATIC=1``, see
+  :mod:`calc_nn.sphinxext`) it returns a plotly figure with the same controls
+  as plotly sliders and buttons, every state precomputed, so a reader without
+  a kernel still moves a slider and sees the plot change.
+
+Both are built from the same description, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = ["Slider", "Choice", "explore", "is_static", "LiveExplorer"]
+
+# Past this many precomputed states a page gets heavy (every state holds the
+# data of every trace); split the figure or thin the grid instead.
+MAX_STATES = 600
+
+
+@dataclasses.dataclass(frozen=True)
+class Slider:
+    """A numeric control over a fixed grid of values.
+
+    Parameters
+    ----------
+    name : str
+        Keyword argument of the figure function it sets.
+    values : sequence of numbers
+        The grid; the static site precomputes one state per value.
+    default : number, optional
+        Initial value (must be in ``values``); default the first value.
+    label : str, optional
+        Shown beside the control; default ``name``.
+    fmt : str
+        Format of the displayed value, e.g. ``"{:.2f}"``.
+    """
+
+    name: str
+    values: Sequence[Any]
+    default: Any = None
+    label: str | None = None
+    fmt: str = "{:g}"
+
+    def __post_init__(self):
+        values = tuple(self.values)
+        if not values:
+            raise ValueError(f"Slider {self.name!r}: values must not be empty")
+        object.__setattr__(self, "values", values)
+        if self.default is None:
+            object.__setattr__(self, "default", values[0])
+        elif not any(_same(self.default, v) for v in values):
+            raise ValueError(
+                f"Slider {self.name!r}: default {self.default!r} is not one "
+                f"of its values {list(values)}")
+
+    def labels(self) -> list[str]:
+        return [self.fmt.format(v) for v in self.values]
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice(Slider):
+    """A control with a few named options, shown as buttons.
+
+    ``values`` are the options passed to the figure function; ``labels``
+    (optional) are the button texts, default ``str(value)``.
+    """
+
+    fmt: str = "{}"
+    option_labels: Sequence[str] | None = None
+
+    def labels(self) -> list[str]:
+        if self.option_labels is not None:
+            return list(self.option_labels)
+        return [self.fmt.format(v) for v in self.values]
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float, np.number)) and isinstance(
+            b, (int, float, np.number)):
+        return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0)
+    return a == b
+
+
+def _index(control: Slider, value) -> int:
+    return next(i for i, v in enumerate(control.values) if _same(v, value))
+
+
+def is_static() -> bool:
+    """True when building the static site (``CALC_NN_STATIC=1``) or when no
+    IPython kernel is running (a script, a test)."""
+    if os.environ.get("CALC_NN_STATIC") == "1":
+        return True
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with Jupyter
+        return True
+    shell = get_ipython()
+    return shell is None or not hasattr(shell, "kernel")
+
+
+# ----------------------------------------------------------------- patches
+
+def _round_list(value, digits: int):
+    """Plain lists with ``digits`` significant digits: small, JSON-safe."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "fc":
+        arr = arr.astype(float)
+        finite = np.isfinite(arr)
+        out = np.where(finite, arr, 0.0)
+        with np.errstate(divide="ignore"):
+            mag = np.where(out != 0, np.floor(np.log10(np.abs(out))), 0)
+        scale = 10.0 ** (digits - 1 - mag)
+        out = np.round(out * scale) / scale
+        # NaN/inf are not JSON; plotly draws None as a gap, as it does NaN
+        return np.where(finite, out, None).tolist()
+    if arr.dtype.kind in "biu":
+        return arr.tolist()
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _get(obj, dotted: str):
+    for part in dotted.split("."):
+        if obj is None:
+            return None
+        obj = obj[part] if part in obj else None
+    return obj
+
+
+def _trace_patch(fig: go.Figure, keys, digits: int) -> dict[str, list]:
+    # read the graph objects, not to_plotly_json(), which base64-encodes
+    # arrays (plotly.js decodes those in newPlot but not in restyle args)
+    return {key: [_jsonable(trace[key], digits) for trace in fig.data]
+            for key in keys}
+
+
+def _jsonable(value, digits):
+    if isinstance(value, (np.ndarray, list, tuple)):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "fbiu":
+            return _round_list(arr, digits)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _layout_patch(fig: go.Figure, keys) -> dict[str, Any]:
+    plain = fig.to_plotly_json()["layout"]
+    patch = {}
+    for key in keys:
+        value = _get(plain, key)
+        if value is None and key in ("annotations", "shapes"):
+            value = []
+        patch[key] = value
+    return patch
+
+
+# ----------------------------------------------------------------- static
+
+def _static_figure(make_figure, controls, trace_keys, layout_keys, digits):
+    defaults = {c.name: c.default for c in controls}
+    base = make_figure(**defaults)
+    if not isinstance(base, go.Figure):
+        raise TypeError("make_figure must return a plotly.graph_objects."
+                        f"Figure, got {type(base).__name__}")
+    n_traces = len(base.data)
+    grids = [range(len(c.values)) for c in controls]
+    n_states = math.prod(len(g) for g in grids)
+    if n_states > MAX_STATES:
+        raise ValueError(
+            f"{n_states} precomputed states exceed MAX_STATES={MAX_STATES}: "
+            "use fewer slider values")
+    states = {}
+    for idx in itertools.product(*grids):
+        values = {c.name: c.values[i] for c, i in zip(controls, idx)}
+        fig = base if values == defaults else make_figure(**values)
+        if len(fig.data) != n_traces:
+            raise ValueError(
+                f"make_figure returned {len(fig.data)} traces for {values} "
+                f"but {n_traces} for the defaults: every state must have the "
+                "same traces (hide one with visible=False instead)")
+        states[idx] = [_trace_patch(fig, trace_keys, digits),
+                       _layout_patch(fig, layout_keys)]
+
+    sliders = [c for c in controls if not isinstance(c, Choice)]
+    choices = [c for c in controls if isinstance(c, Choice)]
+    single = len(controls) == 1
+    slider_specs, menu_specs, refs = [], [], []
+    for c in controls:
+        k = controls.index(c)
+        def args_for(i, k=k):
+            if not single:
+                return []
+            return states[(i,)]
+        method = "update" if single else "skip"
+        if isinstance(c, Choice):
+            refs.append(["updatemenus", len(menu_specs)])
+            menu_specs.append(dict(
+                type="buttons", direction="right", showactive=True,
+                active=_index(c, c.default),
+                x=0, xanchor="left", y=1.02 + 0.12 * (len(choices) - 1
+                                                     - len(menu_specs)),
+                yanchor="bottom", pad={"r": 4, "t": 4},
+                buttons=[dict(label=lab, method=method, args=args_for(i))
+                         for i, lab in enumerate(c.labels())]))
+        else:
+            j = len(slider_specs)
+            refs.append(["sliders", j])
+            slider_specs.append(dict(
+                active=_index(c, c.default),
+                currentvalue={"prefix": f"{c.label or c.name} = "},
+                pad={"t": 30 + 70 * j, "b": 10}, len=1.0, x=0,
+                steps=[dict(label=lab, method=method, args=args_for(i))
+                       for i, lab in enumerate(c.labels())]))
+    base.update_layout(sliders=slider_specs, updatemenus=menu_specs)
+    if sliders:
+        bottom = (base.layout.margin.b or 40) + 90 * len(sliders)
+        base.update_layout(margin={"b": bottom},
+                           height=(base.layout.height or 450) + 60 * len(sliders))
+    if choices:
+        base.update_layout(margin={"t": (base.layout.margin.t or 60)
+                                   + 40 * len(choices)})
+    if not single:
+        meta = {"controls": refs,
+                "states": {",".join(map(str, k)): v
+                           for k, v in states.items()}}
+        base.update_layout(meta={"calc_nn": meta})
+    return base
+
+
+# ----------------------------------------------------------------- live
+
+def _live(make_figure, controls, trace_keys, layout_keys):
+    fw = go.FigureWidget(make_figure(**{c.name: c.default for c in controls}))
+    inputs = {}
+    for c in controls:
+        options = list(zip(c.labels(), c.values))
+        if isinstance(c, Choice):
+            w = widgets.ToggleButtons(options=options, value=c.default,
+                                      description=c.label or c.name)
+        else:
+            w = widgets.SelectionSlider(
+                options=options, value=c.values[_index(c, c.default)],
+                description=c.label or c.name, continuous_update=True,
+                layout=widgets.Layout(width="min(100%, 520px)"),
+                style={"description_width": "initial"})
+        inputs[c.name] = w
+    return LiveExplorer(fw, inputs, make_figure, trace_keys, layout_keys)
+
+
+class LiveExplorer(widgets.VBox):
+    """ipywidgets controls over a plotly FigureWidget updated in place.
+
+    Attributes
+    ----------
+    figure : plotly.graph_objects.FigureWidget
+    controls : dict of str -> ipywidgets widget, one per control
+    """
+
+    def __init__(self, figure, controls, make_figure, trace_keys,
+                 layout_keys):
+        super().__init__([*controls.values(), figure])
+        self.figure = figure
+        self.controls = controls
+        self._make_figure = make_figure
+        self._trace_keys = trace_keys
+        self._layout_keys = layout_keys
+        for w in controls.values():
+            w.observe(self._update, names="value")
+
+    def values(self) -> dict[str, Any]:
+        """The controls' current values, as passed to ``make_figure``."""
+        return {name: w.value for name, w in self.controls.items()}
+
+    def _update(self, change=None):
+        fig = self._make_figure(**self.values())
+        layout = _layout_patch(fig, self._layout_keys)
+        with self.figure.batch_update():
+            for trace, new in zip(self.figure.data, fig.data):
+                for key in self._trace_keys:
+                    trace[key] = new[key]
+            for key, value in layout.items():
+                self.figure.layout[key] = value
+
+
+# ----------------------------------------------------------------- entry
+
+def explore(
+    make_figure: Callable[..., go.Figure],
+    controls: Sequence[Slider],
+    *,
+    trace_keys: Sequence[str] = ("x", "y"),
+    layout_keys: Sequence[str] = ("title.text", "annotations"),
+    mode: str = "auto",
+    digits: int = 5,
+):
+    """Show ``make_figure(**values)`` with controls for ``values``.
+
+    Parameters
+    ----------
+    make_figure : callable
+        Keyword arguments named after the controls -> ``go.Figure``. Every
+        call must return the same number of traces in the same order.
+    controls : sequence of Slider or Choice
+    trace_keys : sequence of str
+        Trace properties that change with the controls (dotted paths such as
+        ``"marker.color"`` allowed).
+    layout_keys : sequence of str
+        Layout properties that change with the controls.
+    mode : {"auto", "static", "live"}
+        "auto" is static when building the book or outside a kernel.
+    digits : int
+        Significant digits kept in the precomputed states (page size).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure (static) or an ipywidgets.VBox whose
+    ``.figure`` is the FigureWidget and ``.controls`` the input widgets
+    (live).
+    """
+    controls = list(controls)
+    if not controls:
+        raise ValueError("controls must not be empty")
+    names = [c.name for c in controls]
+    if len(set(names)) != len(names):
+        raise ValueError(f"control names must be distinct, got {names}")
+    if mode not in ("auto", "static", "live"):
+        raise ValueError(f"mode must be 'auto', 'static' or 'live', got "
+                         f"{mode!r}")
+    static = is_static() if mode == "auto" else mode == "static"
+    if static:
+        return _static_figure(make_figure, controls, tuple(trace_keys),
+                              tuple(layout_keys), digits)
+    return _live(make_figure, controls, tuple(trace_keys), tuple(layout_keys))
