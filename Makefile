@@ -20,7 +20,12 @@ venv: $(STAMP)
 
 ## Build the HTML book (zero warnings allowed) and say where it is.
 book: $(STAMP)
+	@# jupyter-cache keys on the chapters' code only: after a change to
+	@# calc_nn, re-execute every chapter.
+	@if [ -f _build/.calc_nn_stamp ] && [ -n "$$(find calc_nn -newer _build/.calc_nn_stamp -name '*.py')" ]; then \
+		echo "calc_nn changed: clearing the execution cache"; rm -rf _build/.jupyter_cache; fi
 	$(BIN)/jupyter-book build . -n -W --keep-going
+	@touch _build/.calc_nn_stamp
 	@test ! -d _build/html/reports || { echo "build reports found in _build/html/reports"; exit 1; }
 	@echo
 	@echo "The book is at $(CURDIR)/_build/html/index.html"

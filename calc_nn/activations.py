@@ -32,6 +32,8 @@ __all__ = [
     "softmax",
     "log_softmax",
     "softmax_jacobian",
+    "get",
+    "chain_gradient",
 ]
 
 
@@ -201,7 +203,7 @@ def _shift(z, axis):
     if z.ndim == 0:
         raise ValueError("z must have at least one dimension (the classes)")
     axis = check_axis(axis, z.ndim)
-    if z.shape[axis] == 0:
+    if z.size == 0:  # nothing to normalise (no classes, or no samples)
         return z, axis
     return z - np.max(z, axis=axis, keepdims=True), axis
 
@@ -227,6 +229,8 @@ def softmax(z, axis=-1):
     ``axis``.
     """
     shifted, axis = _shift(z, axis)
+    if shifted.size == 0:
+        return shifted.copy()
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -246,6 +250,8 @@ def log_softmax(z, axis=-1):
     ndarray, same shape as ``z``; entries <= 0.
     """
     shifted, axis = _shift(z, axis)
+    if shifted.size == 0:
+        return shifted.copy()
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -267,3 +273,77 @@ def softmax_jacobian(z):
     return s[..., :, None] * np.eye(s.shape[-1], dtype=s.dtype) - (
         s[..., :, None] * s[..., None, :]
     )
+
+
+_FUNCTIONS = {
+    "sigmoid": (sigmoid, sigmoid_grad),
+    "tanh": (tanh, tanh_grad),
+    "relu": (relu, relu_grad),
+    "leaky_relu": (leaky_relu, leaky_relu_grad),
+}
+
+
+def get(name: str, alpha: float = 0.01):
+    """``(f, f_grad)`` for an activation name, ``alpha`` bound for Leaky ReLU.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+    """
+    if name not in _FUNCTIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of "
+                         f"{sorted(_FUNCTIONS)}")
+    f, f_grad = _FUNCTIONS[name]
+    if name == "leaky_relu":
+        check_nonnegative(alpha, "alpha")
+        return (lambda x: leaky_relu(x, alpha),
+                lambda x: leaky_relu_grad(x, alpha))
+    return f, f_grad
+
+
+def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
+                   alpha: float = 0.01):
+    r"""Gradients through a chain of one-neuron layers.
+
+    Layer ``k`` computes :math:`a_k = f(w\,a_{k-1})` from :math:`a_0 = x_0`.
+    By the chain rule
+
+    .. math:: \frac{\partial a_n}{\partial a_k} = \prod_{j=k+1}^{n} w\,f'(w\,a_{j-1}),
+
+    a product of ``n - k`` local factors: it vanishes when the factors are
+    below 1 and explodes when they are above 1.
+
+    Parameters
+    ----------
+    name : {"sigmoid", "tanh", "relu", "leaky_relu"}
+    depth : int, >= 0
+        Number of layers ``n``.
+    w : float
+        The weight of every layer.
+    x0 : float
+        The input ``a_0``.
+
+    Returns
+    -------
+    a : ndarray, shape (depth + 1,)
+        Activations ``a_0, ..., a_n``.
+    grad : ndarray, shape (depth + 1,)
+        ``grad[k]`` is :math:`\partial a_n / \partial a_k`; ``grad[n] = 1``.
+    """
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
+        raise TypeError(f"depth must be an int, got {type(depth).__name__}")
+    if depth < 0:
+        raise ValueError(f"depth must be >= 0, got {depth}")
+    f, f_grad = get(name, alpha)
+    a = np.empty(depth + 1)
+    factors = np.empty(depth)
+    a[0] = x0
+    for k in range(depth):
+        z = w * a[k]
+        a[k + 1] = f(z)
+        factors[k] = w * f_grad(z)
+    # grad[k] = factors[k] * ... * factors[n-1]: a reversed cumulative product
+    grad = np.ones(depth + 1)
+    grad[:-1] = np.cumprod(factors[::-1])[::-1]
+    return a, grad

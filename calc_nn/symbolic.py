@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 
-import mpmath
 import numpy as np
 import sympy as sp
 
@@ -25,6 +24,8 @@ __all__ = [
     "activation",
     "derivative",
     "derivative_identity",
+    "identity_holds",
+    "latex_identity",
     "max_derivative",
     "value_range",
     "latex_definition",
@@ -33,7 +34,7 @@ __all__ = [
     "softmax_jacobian",
     "log_softmax",
     "depth_gradient_bound",
-    "lambdify_mp",
+    "evaluate_exact",
 ]
 
 x = sp.Symbol("x", real=True)
@@ -60,9 +61,10 @@ _LATEX_NAMES = {
 
 # The derivative written in terms of the function's own value, the form
 # backpropagation uses (the forward pass has already computed f(x)).
+sigma = sp.Function("sigma")
 _IDENTITIES = {
-    "sigmoid": lambda f: f * (1 - f),
-    "tanh": lambda f: 1 - f**2,
+    "sigmoid": (sigma(x), sigma(x) * (1 - sigma(x))),
+    "tanh": (sp.tanh(x), 1 - sp.tanh(x) ** 2),
 }
 
 
@@ -94,15 +96,28 @@ def derivative(name: str) -> sp.Expr:
 
 
 def derivative_identity(name: str) -> tuple[sp.Expr, sp.Expr]:
-    """The derivative in terms of the function's value: ``(f, g(f))``.
+    """The derivative in terms of the function's value: ``(f(x), g)``.
 
-    Returns a symbol ``f`` and an expression ``g`` with ``f'(x) = g(f(x))``,
-    e.g. ``sigma' = sigma (1 - sigma)``. Only for sigmoid and tanh.
+    ``g`` is an expression in ``f(x)`` with ``f'(x) = g``: for the sigmoid
+    ``sigma(x) * (1 - sigma(x))`` (``sigma`` an undefined SymPy function),
+    for tanh ``1 - tanh(x)**2``. :func:`identity_holds` proves it.
     """
     if _check_name(name) not in _IDENTITIES:
         raise ValueError(f"{name} has no derivative identity of this form")
-    f = sp.Symbol(_LATEX_NAMES[name].lstrip("\\"))
-    return f, _IDENTITIES[name](f)
+    return _IDENTITIES[name]
+
+
+def identity_holds(name: str) -> bool:
+    """True if SymPy proves ``derivative(name) == g`` of the identity."""
+    fx, g = derivative_identity(name)
+    g = g.subs(fx, activation(name)).rewrite(sp.exp)
+    return sp.simplify(g - derivative(name)) == 0
+
+
+def latex_identity(name: str) -> str:
+    """LaTeX of the identity, e.g. ``\\sigma'(x) = \\sigma(x)(1 - \\sigma(x))``."""
+    _, g = derivative_identity(name)
+    return f"{_LATEX_NAMES[name]}'(x) = {sp.latex(g)}"
 
 
 @functools.lru_cache(maxsize=None)
@@ -182,21 +197,27 @@ def depth_gradient_bound(name: str, depth) -> sp.Expr:
     return max_derivative(name)[1] ** depth
 
 
-def lambdify_mp(expr: sp.Expr, symbols=(x,), dps: int = 50):
-    """Evaluate ``expr`` elementwise in ``dps``-digit arithmetic (mpmath).
+def evaluate_exact(expr: sp.Expr, symbols=(x,)):
+    """Evaluate ``expr`` elementwise to float64, correctly rounded.
 
-    The exact oracle of the tests: ``exp(1e4)`` is fine in mpmath, where
-    NumPy would overflow. Returns a function of arrays giving float64 arrays.
+    SymPy's ``evalf`` raises its working precision until the requested
+    digits are right, so cancellation (``e^x - e^-x`` at ``x = 1e-124``) and
+    huge intermediates (``e^{10^4}``) cost it nothing: the exact oracle of
+    the tests, where a NumPy or fixed-precision evaluation would be wrong.
+    ``strict=True``: if the digits cannot be had, it raises rather than
+    returning a wrong number.
+    Returns a function of arrays (one per symbol) giving a float64 array.
     """
-    f = sp.lambdify(symbols, expr, modules="mpmath")
 
     def evaluate(*arrays):
         arrays = np.broadcast_arrays(*[np.asarray(a, float) for a in arrays])
         out = np.empty(arrays[0].shape)
-        with mpmath.workdps(dps):
-            for idx in np.ndindex(out.shape):
-                args = [mpmath.mpf(float(a[idx])) for a in arrays]
-                out[idx] = float(f(*args))
+        for idx in np.ndindex(out.shape):
+            # exact rationals: a float is a binary fraction, and exact input
+            # lets SymPy see exact zeros such as e^0 - e^0
+            subs = {sym: sp.Rational(float(a[idx]))
+                    for sym, a in zip(symbols, arrays)}
+            out[idx] = float(expr.subs(subs).evalf(20, maxn=2000, strict=True))
         return out
 
     return evaluate

@@ -4,7 +4,7 @@ For a function with a derivative, four independent computations of ``f'(x)``
 must agree:
 
 1. ``sympy``: the SymPy derivative from :mod:`calc_nn.symbolic`, evaluated
-   exactly (50 digits with mpmath) and rounded to float64;
+   with arbitrary precision (``evalf``) and rounded to float64;
 2. ``numpy``: the hand-written ``*_grad`` of :mod:`calc_nn.activations`;
 3. ``torch``: ``torch.autograd`` on the PyTorch function;
 4. ``finite_difference``: central differences of the NumPy function.
@@ -77,21 +77,21 @@ def torch_derivative(name, x, alpha=0.01):
     return t.grad.numpy()
 
 
-def _mp(expr, name, x, alpha):
+def _exact(expr, name, x, alpha):
     if name == "leaky_relu":
-        return symbolic.lambdify_mp(expr, (symbolic.x, symbolic.alpha))(
+        return symbolic.evaluate_exact(expr, (symbolic.x, symbolic.alpha))(
             x, alpha)
-    return symbolic.lambdify_mp(expr)(x)
+    return symbolic.evaluate_exact(expr)(x)
 
 
 def sympy_activation(name, x, alpha=0.01):
     """The SymPy expression evaluated exactly, rounded to float64."""
-    return _mp(symbolic.activation(name), name, x, alpha)
+    return _exact(symbolic.activation(name), name, x, alpha)
 
 
 def sympy_derivative(name, x, alpha=0.01):
     """The SymPy derivative evaluated exactly, rounded to float64."""
-    return _mp(symbolic.derivative(name), name, x, alpha)
+    return _exact(symbolic.derivative(name), name, x, alpha)
 
 
 def four_way_derivatives(name, x, alpha=0.01) -> dict[str, np.ndarray]:

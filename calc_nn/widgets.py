@@ -35,6 +35,10 @@ import plotly.graph_objects as go
 
 __all__ = ["Slider", "Choice", "explore", "is_static", "LiveExplorer"]
 
+# Pixels: a row of buttons, and the room left for a legend above the plot.
+_BUTTON_ROW = 40
+_LEGEND_PX = 34
+
 # Past this many precomputed states a page gets heavy (every state holds the
 # data of every trace); split the figure or thin the grid instead.
 MAX_STATES = 600
@@ -206,42 +210,51 @@ def _static_figure(make_figure, controls, trace_keys, layout_keys, digits):
 
     sliders = [c for c in controls if not isinstance(c, Choice)]
     choices = [c for c in controls if isinstance(c, Choice)]
+    # One control: each step carries its own update, plain plotly that works
+    # anywhere. Several: steps do nothing ("skip") and calc_nn_plotly.js
+    # looks up the state of the combination in layout.meta.calc_nn.
     single = len(controls) == 1
+    method = "update" if single else "skip"
+
+    def steps(c):
+        return [dict(label=lab, method=method,
+                     args=states[(i,)] if single else [])
+                for i, lab in enumerate(c.labels())]
+
     slider_specs, menu_specs, refs = [], [], []
     for c in controls:
-        k = controls.index(c)
-        def args_for(i, k=k):
-            if not single:
-                return []
-            return states[(i,)]
-        method = "update" if single else "skip"
         if isinstance(c, Choice):
             refs.append(["updatemenus", len(menu_specs)])
             menu_specs.append(dict(
                 type="buttons", direction="right", showactive=True,
-                active=_index(c, c.default),
-                x=0, xanchor="left", y=1.02 + 0.12 * (len(choices) - 1
-                                                     - len(menu_specs)),
-                yanchor="bottom", pad={"r": 4, "t": 4},
-                buttons=[dict(label=lab, method=method, args=args_for(i))
-                         for i, lab in enumerate(c.labels())]))
+                active=_index(c, c.default), x=0, xanchor="left",
+                yanchor="bottom", pad={"r": 4, "t": 0}, buttons=steps(c)))
         else:
-            j = len(slider_specs)
-            refs.append(["sliders", j])
+            refs.append(["sliders", len(slider_specs)])
             slider_specs.append(dict(
                 active=_index(c, c.default),
                 currentvalue={"prefix": f"{c.label or c.name} = "},
-                pad={"t": 30 + 70 * j, "b": 10}, len=1.0, x=0,
-                steps=[dict(label=lab, method=method, args=args_for(i))
-                       for i, lab in enumerate(c.labels())]))
+                pad={"t": 50 + 80 * len(slider_specs), "b": 10}, len=1.0,
+                x=0, steps=steps(c)))
     base.update_layout(sliders=slider_specs, updatemenus=menu_specs)
     if sliders:
-        bottom = (base.layout.margin.b or 40) + 90 * len(sliders)
-        base.update_layout(margin={"b": bottom},
-                           height=(base.layout.height or 450) + 60 * len(sliders))
+        bottom = (base.layout.margin.b or 40) + 100 * len(sliders)
+        base.update_layout(
+            margin={"b": bottom},
+            height=(base.layout.height or 450) + 80 * len(sliders))
     if choices:
-        base.update_layout(margin={"t": (base.layout.margin.t or 60)
-                                   + 40 * len(choices)})
+        # button rows above the plot area, clear of a legend placed there
+        top = base.layout.margin.t if base.layout.margin.t is not None else 60
+        height = base.layout.height or 450
+        bottom = base.layout.margin.b if base.layout.margin.b is not None \
+            else 80
+        base.update_layout(margin={"t": top + _BUTTON_ROW * len(choices)},
+                           height=height + _BUTTON_ROW * len(choices),
+                           title=dict(y=0.99, yref="container",
+                                      yanchor="top"))
+        plot_h = base.layout.height - base.layout.margin.t - bottom
+        for i, menu in enumerate(base.layout.updatemenus):
+            menu.y = 1 + (_LEGEND_PX + _BUTTON_ROW * i) / plot_h
     if not single:
         meta = {"controls": refs,
                 "states": {",".join(map(str, k)): v
@@ -314,7 +327,7 @@ def explore(
     trace_keys: Sequence[str] = ("x", "y"),
     layout_keys: Sequence[str] = ("title.text", "annotations"),
     mode: str = "auto",
-    digits: int = 5,
+    digits: int = 4,
 ):
     """Show ``make_figure(**values)`` with controls for ``values``.
 

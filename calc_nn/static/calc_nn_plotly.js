@@ -8,7 +8,23 @@ window.calcNN = window.calcNN || {};
 calcNN.render = function (id, fig) {
   var gd = document.getElementById(id);
   return Plotly.newPlot(gd, fig.data, fig.layout, fig.config || {})
-    .then(calcNN.link);
+    .then(calcNN.link)
+    .then(calcNN.follow);
+};
+
+/* The theme moves its sidebars after the figure is drawn, and plotly's
+ * "responsive" only listens to the window: follow the container instead. */
+calcNN.follow = function (gd) {
+  if (window.ResizeObserver) {
+    var width = gd.clientWidth;
+    new ResizeObserver(function () {
+      if (gd.clientWidth !== width) {
+        width = gd.clientWidth;
+        Plotly.Plots.resize(gd);
+      }
+    }).observe(gd);
+  }
+  return gd;
 };
 
 calcNN.link = function (gd) {

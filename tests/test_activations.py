@@ -1,0 +1,211 @@
+"""calc_nn.activations: values and derivatives, checked four ways.
+
+For every activation, the derivative is computed by SymPy (exactly, with
+mpmath), by the hand-written ``*_grad``, by torch.autograd and by central
+differences, on generated inputs up to |x| = 1e4.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from calc_nn import activations as act
+from calc_nn import verify
+from calc_nn.gradcheck import default_step
+
+from strategies import EXTREMES, alphas, arrays, logits
+
+NAMES = verify.ACTIVATION_NAMES
+SETTINGS = settings(max_examples=200, deadline=None)
+
+
+def params(name, alpha):
+    return {"alpha": alpha} if name == "leaky_relu" else {}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(x=arrays(max_dims=2), alpha=alphas)
+def test_value_matches_sympy_and_torch(name, x, alpha):
+    y = verify.numpy_activation(name, x, alpha)
+    assert y.shape == x.shape
+    exact = verify.sympy_activation(name, x, alpha)
+    np.testing.assert_allclose(y, exact, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(y, verify.torch_activation(name, x, alpha),
+                               rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(x=arrays(max_dims=2), alpha=alphas)
+def test_derivative_four_ways(name, x, alpha):
+    ways = verify.four_way_derivatives(name, x, alpha)
+    exact = ways["sympy"]
+    # The hand-written derivative is as accurate as float64 allows.
+    np.testing.assert_allclose(ways["numpy"], exact, rtol=1e-12,
+                               atol=1e-300)
+    # torch computes s*(1 - s) from its output: accurate in absolute terms
+    # only once 1 - s cancels (|x| > ~20), hence the atol.
+    np.testing.assert_allclose(ways["torch"], exact, rtol=1e-9, atol=1e-15)
+    # Central differences: skip points within one step of the kink at 0.
+    smooth = (np.abs(x) > 2 * default_step(x)) | (name in ("sigmoid",
+                                                           "tanh"))
+    np.testing.assert_allclose(ways["finite_difference"][smooth],
+                               exact[smooth], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_dtype_is_kept(name, dtype):
+    x = np.array([-3.0, 0.0, 2.5], dtype=dtype)
+    assert verify.numpy_activation(name, x).dtype == dtype
+    assert verify.numpy_derivative(name, x).dtype == dtype
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("values", [[1, -2, 0], [True, False]])
+def test_int_and_bool_become_float64(name, values):
+    x = np.array(values)
+    y = verify.numpy_activation(name, x)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(
+        y, verify.numpy_activation(name, x.astype(float)))
+
+
+@pytest.mark.parametrize("func", [act.sigmoid, act.sigmoid_grad, act.tanh,
+                                  act.tanh_grad, act.relu, act.relu_grad,
+                                  act.leaky_relu, act.leaky_relu_grad,
+                                  act.softmax, act.log_softmax])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_no_overflow_or_warning_at_extremes(func, dtype):
+    x = np.array(EXTREMES + [-1e4, 1e4, 5e3], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            y = func(x)
+    assert np.all(np.isfinite(y)), y
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3)])
+def test_empty_arrays(name, shape):
+    x = np.empty(shape)
+    assert verify.numpy_activation(name, x).shape == shape
+    assert verify.numpy_derivative(name, x).shape == shape
+
+
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3)])
+def test_softmax_of_empty_arrays(shape):
+    assert act.softmax(np.empty(shape)).shape == shape
+    assert act.log_softmax(np.empty(shape)).shape == shape
+
+
+@pytest.mark.parametrize("func,argname", [
+    (act.sigmoid, "x"), (act.sigmoid_grad, "x"), (act.tanh, "x"),
+    (act.tanh_grad, "x"), (act.relu, "x"), (act.relu_grad, "x"),
+    (act.leaky_relu, "x"), (act.leaky_relu_grad, "x"),
+    (act.softmax, "z"), (act.log_softmax, "z"), (act.softmax_jacobian, "z"),
+])
+@pytest.mark.parametrize("bad", [
+    np.array(["1.0", "2.0"]), np.array([1.0, None], dtype=object),
+    ["a", "b"], np.array([1 + 2j]),
+])
+def test_non_numeric_input_raises_type_error_naming_argument(func, argname,
+                                                             bad):
+    with pytest.raises(TypeError, match=rf"^{argname} must be an array of "
+                                        r"real numbers.*got dtype"):
+        func(bad)
+
+
+@pytest.mark.parametrize("func", [act.leaky_relu, act.leaky_relu_grad])
+@pytest.mark.parametrize("alpha", [-0.01, -1.0, float("nan"),
+                                   float("inf")])
+def test_bad_alpha_raises_value_error(func, alpha):
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
+        func(np.ones(3), alpha=alpha)
+
+
+@pytest.mark.parametrize("func", [act.leaky_relu, act.leaky_relu_grad])
+@pytest.mark.parametrize("alpha", ["0.1", None, np.array([0.1, 0.2]), True])
+def test_non_number_alpha_raises_type_error(func, alpha):
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        func(np.ones(3), alpha=alpha)
+
+
+def test_derivatives_at_the_kink_follow_pytorch():
+    zeros = np.array([0.0, -0.0])
+    assert np.all(act.relu_grad(zeros) == 0)
+    assert np.all(act.leaky_relu_grad(zeros, alpha=0.2) == 0.2)
+    for alpha in (0.0, 0.2):
+        t = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        torch.nn.functional.leaky_relu(t, alpha).sum().backward()
+        np.testing.assert_array_equal(act.leaky_relu_grad(zeros, alpha),
+                                      t.grad.numpy())
+
+
+@settings(max_examples=80, deadline=None)
+@given(z=logits, axis=st.integers(-1, 0))
+def test_softmax_and_log_softmax_match_torch(z, axis):
+    t = torch.as_tensor(z)
+    s = act.softmax(z, axis=axis)
+    np.testing.assert_allclose(s, torch.softmax(t, dim=axis).numpy(),
+                               rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(s.sum(axis=axis), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(act.log_softmax(z, axis=axis),
+                               torch.log_softmax(t, dim=axis).numpy(),
+                               rtol=1e-12, atol=1e-12)
+    assert np.all(np.isfinite(act.log_softmax(z, axis=axis)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(z=logits, shift=st.floats(-1e3, 1e3))
+def test_softmax_is_shift_invariant(z, shift):
+    np.testing.assert_allclose(act.softmax(z + shift), act.softmax(z),
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [2, -3])
+def test_softmax_axis_out_of_range(axis):
+    with pytest.raises(ValueError, match=rf"axis={axis} is out of range"):
+        act.softmax(np.zeros((2, 3)), axis=axis)
+
+
+def test_softmax_needs_a_class_axis():
+    with pytest.raises(ValueError, match="at least one dimension"):
+        act.softmax(np.float64(1.0))
+
+
+def test_get_unknown_name_lists_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown activation 'gelu'.*"
+                                         r"leaky_relu.*relu.*sigmoid.*tanh"):
+        act.get("gelu")
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("w", [0.5, 1.0, 2.5, -1.5])
+@pytest.mark.parametrize("x0", [0.5, -0.7])
+def test_chain_gradient_matches_autograd(name, w, x0):
+    depth = 12
+    a, grad = act.chain_gradient(name, depth, w=w, x0=x0, alpha=0.1)
+    f = verify._torch_fn(name, 0.1)
+    inputs = [torch.tensor(x0, dtype=torch.float64, requires_grad=True)]
+    for _ in range(depth):
+        nxt = f(w * inputs[-1])
+        nxt.retain_grad()
+        inputs.append(nxt)
+    inputs[-1].backward()
+    torch_grad = [t.grad.item() if k < depth else 1.0
+                  for k, t in enumerate(inputs)]
+    np.testing.assert_allclose(a, [t.item() for t in inputs], rtol=1e-12)
+    np.testing.assert_allclose(grad, torch_grad, rtol=1e-10, atol=1e-300)
+
+
+def test_chain_gradient_bad_depth():
+    with pytest.raises(ValueError, match="depth must be >= 0"):
+        act.chain_gradient("relu", -1)
+    with pytest.raises(TypeError, match="depth must be an int"):
+        act.chain_gradient("relu", 2.5)
