@@ -8,12 +8,16 @@ PORT   ?= 8000
 
 .PHONY: venv book test test-fast lab serve bench clean
 
-$(STAMP): requirements.txt requirements-test.txt pyproject.toml
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml \
+          etc/jupyterlab/overrides.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt -r requirements-test.txt
 	$(BIN)/python -m pip install --no-deps -e .
+	@# JupyterLab opens the .md chapters as notebooks (jupytext)
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp etc/jupyterlab/overrides.json $(VENV)/share/jupyter/lab/settings/
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -43,7 +47,7 @@ test-fast: $(STAMP)
 ## Open the chapters live in JupyterLab: .md chapters open as notebooks
 ## (jupytext) and the widgets are live.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. book/activations.md
+	$(BIN)/jupyter lab --notebook-dir=. book/
 
 ## Serve the built site on http://localhost:$(PORT)
 serve:
