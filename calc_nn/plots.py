@@ -77,7 +77,7 @@ def function_and_derivative(name: str, alpha: float = 0.1,
         title=dict(text=f"{LABELS[name]}: range ({lo}, {hi}), "
                         f"largest derivative {peak}"),
         xaxis_title="x", yaxis_title="value",
-        yaxis_range=[-1.6, 2.1] if name != "relu" else [-0.6, 2.1])
+        yaxis_range=[-1.6, 2.1])
     return fig
 
 
