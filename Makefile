@@ -38,7 +38,10 @@ book: $(STAMP)
 ## Run the whole test suite: unit tests, the book build, the browser tests.
 ## pytest's exit code 5 ("no tests collected") is an error here too.
 test: $(STAMP)
-	$(BIN)/python -m pytest -ra
+	@$(BIN)/python -m pytest -ra; status=$$?; \
+	if [ $$status -eq 5 ]; then \
+		echo "error: pytest collected no tests (exit code 5)"; exit 1; fi; \
+	exit $$status
 
 ## Unit tests only (seconds): no book build, no browser.
 test-fast: $(STAMP)

@@ -108,6 +108,20 @@ def _add_page_scripts(app, pagename, templatename, context, doctree):
         app.add_js_file("calc_nn_plotly.js", priority=401)
 
 
+def _drop_thebe(app, pagename, templatename, context, doctree):
+    """Remove sphinx-thebe's scripts: the book does not use Thebe, its
+    config points at a CDN, and Sphinx 7.4 adds its inline script twice on
+    rebuilt pages ("THEBE_JS_URL has already been declared")."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    keep = [js for js in scripts
+            if getattr(js, "filename", js) != "sphinx-thebe.js"
+            and "THEBE_JS_URL" not in str(
+                getattr(js, "attributes", {}).get("body", ""))]
+    scripts[:] = keep
+
+
 def _offline_config(app, config):
     config.mathjax_path = "mathjax/tex-chtml.js"
     # ipywidgets' embed scripts come from CDNs; the static site has no
@@ -119,6 +133,7 @@ def setup(app):
     os.environ["CALC_NN_STATIC"] = "1"
     app.connect("config-inited", _offline_config)
     app.connect("html-page-context", _add_page_scripts)
+    app.connect("html-page-context", _drop_thebe, priority=900)
     app.connect("build-finished", _copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True,
             "version": "0.1"}

@@ -1,0 +1,191 @@
+"""Shared fixtures: one clean-copy build of the book per test session.
+
+The ``build`` and ``browser`` tests need the whole book built. Building
+from the working tree would reuse whatever ``_build/`` and
+``.jupyter_cache`` happen to be lying around, so :func:`built_book` copies
+the repository's source files (tracked, plus untracked files that git does
+not ignore) into a fresh temporary directory and builds there, exactly the
+way the Makefile does (``jupyter-book build . -n -W --keep-going``).
+
+The pages of the book are read from ``_toc.yml``; any test that takes a
+``book_page`` argument is parametrized over them (plus ``index.html``), so a
+failure names the page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+# One build of a grown book takes minutes; a hung kernel must not eat the
+# whole CI budget (20 minutes).
+BUILD_TIMEOUT_S = 15 * 60
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltBook:
+    """Result of building a clean copy of the book.
+
+    Attributes
+    ----------
+    source : Path
+        The temporary copy of the repository the book was built from.
+    html : Path
+        Its ``_build/html`` directory.
+    returncode : int
+        Exit code of ``jupyter-book build`` (-1 when it timed out).
+    log : str
+        Its stdout and stderr, interleaved, ANSI colour codes removed.
+    seconds : float
+        Wall time of the build.
+    """
+
+    source: Path
+    html: Path
+    returncode: int
+    log: str
+    seconds: float
+
+
+def source_files(repo: Path = REPO) -> list[str]:
+    """Paths (relative to ``repo``) of the files a fresh clone would have,
+    plus untracked files that are not git-ignored."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others",
+             "--exclude-standard"],
+            cwd=repo, check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"cannot list the repository's files with git: {exc}")
+    return sorted({p for p in out.decode().split("\0") if p})
+
+
+def _strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def _jupyter_book() -> Path:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    if not exe.exists():
+        pytest.fail(f"{exe} not found: jupyter-book must be installed in "
+                    "the environment that runs pytest (make venv)")
+    return exe
+
+
+def toc_files(toc_path: Path = REPO / "_toc.yml") -> list[str]:
+    """Source files listed in a Jupyter Book 1.x ``_toc.yml``, in reading
+    order, without their extensions (``"book/preface"``, ...)."""
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    sources = (".md", ".ipynb", ".rst")
+
+    def page(name: str) -> str:
+        path = Path(name)
+        return (path.with_suffix("") if path.suffix in sources
+                else path).as_posix()
+
+    def visit(entry):
+        if isinstance(entry, list):
+            for item in entry:
+                visit(item)
+            return
+        if not isinstance(entry, dict):
+            return
+        for key in ("root", "file"):
+            if key in entry:
+                found.append(page(str(entry[key])))
+        if "glob" in entry:
+            base = toc_path.parent
+            for path in sorted(base.glob(entry["glob"] + ".*")):
+                if path.suffix in sources:
+                    found.append(page(path.relative_to(base).as_posix()))
+        for key in ("parts", "chapters", "sections", "subtrees",
+                    "entries"):
+            if key in entry:
+                visit(entry[key])
+
+    visit(toc)
+    return list(dict.fromkeys(found))
+
+
+def book_pages() -> list[str]:
+    """HTML pages a reader can reach: ``index.html`` and one page per
+    ``_toc.yml`` entry (relative to the html directory)."""
+    return ["index.html", *(f"{f}.html" for f in toc_files())]
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize ``book_page`` over :func:`book_pages`."""
+    if "book_page" in metafunc.fixturenames:
+        pages = book_pages()
+        metafunc.parametrize("book_page", pages, ids=pages)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository's top directory."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def repo_files() -> list[str]:
+    """Files git tracks or would add (see :func:`source_files`)."""
+    return source_files()
+
+
+@pytest.fixture(scope="session")
+def toc_pages() -> list[str]:
+    """HTML paths of the pages listed in ``_toc.yml``."""
+    return [f"{f}.html" for f in toc_files()]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> BuiltBook:
+    """Build a clean copy of the book once per session.
+
+    The copy holds the files :func:`source_files` lists and nothing else
+    (no ``_build``, ``.venv`` or ``.jupyter_cache``). ``PYTHONPATH`` points
+    at the copy so the build and the chapters' kernels import the copied
+    ``calc_nn``.
+    """
+    src = tmp_path_factory.mktemp("book-src")
+    for rel in source_files():
+        origin = REPO / rel
+        if not origin.is_file():  # tracked but deleted in the working tree
+            continue
+        target = src / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, target)
+
+    exe = _jupyter_book()
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(exe.parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in [str(src), env.get("PYTHONPATH", "")] if p)
+    env.pop("CALC_NN_STATIC", None)  # the build sets it itself
+    cmd = [str(exe), "build", ".", "-n", "-W", "--keep-going"]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=src, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S)
+        returncode, output = proc.returncode, proc.stdout
+    except subprocess.TimeoutExpired as exc:
+        returncode = -1
+        output = (exc.stdout or b"") + (
+            f"\n[conftest] build timed out after {BUILD_TIMEOUT_S} s"
+            .encode())
+    log = _strip_ansi(output.decode("utf-8", errors="replace"))
+    return BuiltBook(source=src, html=src / "_build" / "html",
+                     returncode=returncode, log=log,
+                     seconds=time.monotonic() - start)
