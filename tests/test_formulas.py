@@ -2,11 +2,12 @@
 
 Formulas printed from ``calc_nn.symbolic`` by a code cell are checked where
 they are made (``test_symbolic.py``). A display formula typed in a chapter's
-Markdown must carry a label and appear below, verbatim, with a check that
-ties it to the SymPy expressions. Editing a formula without updating its
-check, or adding an unchecked one, fails this test.
+Markdown must carry a label and appear, verbatim, in the chapter's module in
+``tests/formula_checks/`` with a check that ties it to SymPy. Editing a
+formula without updating its check, or adding an unchecked one, fails.
 """
 
+import importlib
 import re
 from pathlib import Path
 
@@ -16,66 +17,20 @@ import sympy as sp
 from calc_nn import symbolic
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
-x = symbolic.x
 
 
-def check_stable_sigmoid():
-    sig = symbolic.activation("sigmoid")
-    pos = sp.Symbol("x", positive=True)
-    neg = sp.Symbol("x", negative=True)
-    upper = 1 / (1 + sp.exp(-sp.Abs(pos)))
-    lower = sp.exp(-sp.Abs(neg)) / (1 + sp.exp(-sp.Abs(neg)))
-    assert sp.simplify(upper - sig.subs(x, pos)) == 0
-    assert sp.simplify(lower - sig.subs(x, neg)) == 0
+def _registry():
+    """chapter -> label -> (formula as typed, check), one module per
+    chapter in tests/formula_checks/."""
+    registry = {}
+    for path in sorted((Path(__file__).parent / "formula_checks").glob(
+            "[!_]*.py")):
+        module = importlib.import_module(f"formula_checks.{path.stem}")
+        registry[module.CHAPTER] = module.CHECKED
+    return registry
 
 
-def check_chain_product():
-    w, a0 = sp.symbols("w a_0", real=True)
-    for name in ("sigmoid", "tanh"):
-        f = sp.Lambda(x, symbolic.activation(name))
-        fp = sp.Lambda(x, symbolic.derivative(name))
-        a, product = [a0], sp.Integer(1)
-        for _ in range(3):
-            z = w * a[-1]
-            a.append(f(z))
-            product *= w * fp(z)
-        lhs = sp.diff(a[-1], a0)
-        for wv, av in ((0.7, 0.3), (-1.3, 2.0), (2.5, -0.4)):
-            point = {w: wv, a0: av}
-            assert float(lhs.subs(point)) == pytest.approx(
-                float(product.subs(point)), rel=1e-12)
-
-
-def check_softmax_jacobian():
-    for n in (2, 3):
-        z, s = symbolic.softmax(n)
-        _, J = symbolic.softmax_jacobian(n)
-        entrywise = sp.Matrix(n, n, lambda i, j: s[i] * (
-            sp.KroneckerDelta(i, j) - s[j]))
-        matrix = sp.diag(*s) - s * s.T
-        assert sp.simplify(J - entrywise) == sp.zeros(n, n)
-        assert sp.simplify(J - matrix) == sp.zeros(n, n)
-
-
-# chapter -> label -> (the formula as typed, its check)
-CHECKED = {
-    "activations.md": {
-        "eq-stable-sigmoid": (
-            r"""\sigma(x) = \begin{cases} \dfrac{1}{1 + e^{-|x|}} & x \ge 0 \\[2ex]
-\dfrac{e^{-|x|}}{1 + e^{-|x|}} & x < 0 \end{cases}""",
-            check_stable_sigmoid),
-        "eq-chain-product": (
-            r"""\frac{\partial a_n}{\partial a_0}
-= \prod_{k=1}^{n} \frac{\partial a_k}{\partial a_{k-1}}
-= \prod_{k=1}^{n} w\, f'(z_k)""",
-            check_chain_product),
-        "eq-softmax-jacobian": (
-            r"""\frac{\partial s_i}{\partial z_j} = s_i\,(\delta_{ij} - s_j),
-\qquad
-J = \operatorname{diag}(s) - s\,s^\top""",
-            check_softmax_jacobian),
-    },
-}
+CHECKED = _registry()
 
 DISPLAY = re.compile(r"^\$\$\n(.*?)\n\$\$(?: \((?P<label>[\w-]+)\))?$",
                      re.S | re.M)
@@ -118,7 +73,8 @@ def test_formula_check(chapter, label):
 
 
 def test_a_wrong_formula_fails_its_check(monkeypatch):
+    from formula_checks.activations import check_stable_sigmoid
     monkeypatch.setitem(symbolic.ACTIVATIONS, "sigmoid",
-                        1 / (1 + sp.exp(-2 * x)))
+                        1 / (1 + sp.exp(-2 * symbolic.x)))
     with pytest.raises(AssertionError):
         check_stable_sigmoid()

@@ -1,54 +1,21 @@
-"""Plotly figure factories for the chapters.
-
-Each function draws one figure for one setting of its parameters; the
-chapters pass them to :func:`calc_nn.widgets.explore` to get sliders. Every
-call returns the same traces in the same order (a requirement of
-``explore``). Labels use Unicode (σ, ′), not LaTeX: plotly would need a
-MathJax with SVG output to typeset it.
-"""
+"""Figures of the chapter "Activation functions"."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, symbolic
-from calc_nn.widgets import is_static
+from calc_nn.plots._style import COLORS, LABELS, LAYOUT as _LAYOUT
 
 __all__ = [
-    "COLORS",
-    "LABELS",
     "function_and_derivative",
     "gradient_through_depth",
     "dead_relu",
     "leaky_relu_slope",
     "softmax_temperature",
 ]
-
-if is_static():
-    # Only the JSON mime bundle: calc_nn.sphinxext draws it with the site's
-    # own plotly.js (no embedded or CDN copy).
-    pio.renderers.default = "plotly_mimetype"
-
-COLORS = {
-    "sigmoid": "#1f77b4",
-    "tanh": "#d62728",
-    "relu": "#2ca02c",
-    "leaky_relu": "#9467bd",
-    "derivative": "#ff7f0e",
-    "muted": "#7f7f7f",
-}
-LABELS = {
-    "sigmoid": "sigmoid σ",
-    "tanh": "tanh",
-    "relu": "ReLU",
-    "leaky_relu": "Leaky ReLU",
-}
-_LAYOUT = dict(template="plotly_white", height=420,
-               margin=dict(l=60, r=20, t=60, b=50),
-               legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
 
 
 def function_and_derivative(name: str, alpha: float = 0.1,

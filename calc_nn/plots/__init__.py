@@ -1,0 +1,33 @@
+"""Plotly figure factories for the chapters, one module per chapter.
+
+Each function draws one figure for one setting of its parameters; the
+chapters pass them to :func:`calc_nn.widgets.explore` to get sliders. Every
+call returns the same traces in the same order (a requirement of
+``explore``). Labels use Unicode (σ, ′), not LaTeX: plotly would need a
+MathJax with SVG output to typeset it. The maths modules never import this
+package.
+"""
+
+import plotly.io as pio
+
+from calc_nn.plots._style import COLORS, LABELS, LAYOUT
+from calc_nn.plots.activations import (dead_relu, function_and_derivative,
+                                       gradient_through_depth,
+                                       leaky_relu_slope, softmax_temperature)
+from calc_nn.widgets import is_static
+
+if is_static():
+    # Only the JSON mime bundle: calc_nn.sphinxext draws it with the site's
+    # own plotly.js (no embedded or CDN copy).
+    pio.renderers.default = "plotly_mimetype"
+
+__all__ = [
+    "COLORS",
+    "LABELS",
+    "LAYOUT",
+    "dead_relu",
+    "function_and_derivative",
+    "gradient_through_depth",
+    "leaky_relu_slope",
+    "softmax_temperature",
+]
