@@ -1,0 +1,306 @@
+"""Figures of the chapter "Gradient descent and optimizers".
+
+:func:`optimizer_explorer` is the chapter's explorer: a contour plot of a
+landscape with the paths of up to four optimizers, and their losses against
+the step. Every call returns the same traces in the same order, so
+:func:`calc_nn.widgets.explore` can switch between settings; a run that
+diverges says so on the plot ("GD diverged at step 7").
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from calc_nn import landscapes, optim
+from calc_nn.plots._style import LAYOUT as _LAYOUT
+
+__all__ = [
+    "OPTIMIZER_LABELS",
+    "OPTIMIZER_COLORS",
+    "optimizer_explorer",
+    "explorer_runs",
+    "gd_rate",
+    "bias_correction",
+]
+
+OPTIMIZER_LABELS = {
+    "gd": "GD",
+    "momentum": "momentum",
+    "nesterov": "Nesterov",
+    "rmsprop": "RMSprop",
+    "adagrad": "AdaGrad",
+    "adam": "Adam",
+    "adamw": "AdamW",
+}
+OPTIMIZER_COLORS = {
+    "gd": "#1f77b4",
+    "momentum": "#d62728",
+    "nesterov": "#8c564b",
+    "rmsprop": "#2ca02c",
+    "adagrad": "#17becf",
+    "adam": "#9467bd",
+    "adamw": "#e377c2",
+}
+DEFAULT_OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
+# lowest value of each landscape, for "loss above the minimum" on a log axis
+_LOSS_MIN = {"quadratic": 0.0, "rosenbrock": 0.0, "himmelblau": 0.0,
+             "saddle": -0.25}
+
+
+def _hyper(name: str, lr: float, momentum: float) -> dict:
+    """One learning rate for every optimizer; ``momentum`` is SGD's
+    momentum and Adam's beta1 (Adam's first moment is a momentum)."""
+    if name in ("momentum", "nesterov"):
+        return dict(lr=lr, momentum=momentum)
+    if name == "gd":
+        return dict(lr=lr)
+    if name == "rmsprop":
+        return dict(lr=lr, alpha=0.99)
+    if name == "adagrad":
+        return dict(lr=lr)
+    return dict(lr=lr, betas=(momentum, 0.999))
+
+
+def _landscape(name, condition=10.0, noise=0.0, seed=0):
+    land = landscapes.get(name, **({"condition": condition}
+                                   if name == "quadratic" else {}))
+    return landscapes.noisy(land, noise, seed) if noise else land
+
+
+def explorer_runs(landscape: str, lr: float, momentum: float = 0.9,
+                  optimizers=DEFAULT_OPTIMIZERS, n_steps: int = 100,
+                  start=None, condition: float = 10.0, noise: float = 0.0,
+                  seed: int = 0) -> dict[str, optim.Run]:
+    """The runs the explorer draws: optimizer name -> :class:`optim.Run`
+    (``path`` of shape (n_steps + 1, 2)). Momentum 0 with Nesterov is
+    drawn as plain momentum 0 (PyTorch refuses it)."""
+    runs = {}
+    for name in optimizers:
+        land = _landscape(landscape, condition, noise, seed)
+        step = optim.get(name)
+        if name == "nesterov" and momentum == 0:
+            step = optim.momentum_step
+        hyper = _hyper(name, lr, momentum)
+        bound = 1e3 * max(map(abs, (*land.x_range, *land.y_range)))
+        runs[name] = optim.run(step, land.grad,
+                               land.start if start is None else start,
+                               n_steps, bound=bound, dim=land.dim, **hyper)
+    return runs
+
+
+@functools.cache
+def _contour(name, condition, n=61):
+    land = _landscape(name, condition)
+    xs, ys, Z = land.grid(n)
+    # log scale: the interesting structure spans many orders of magnitude
+    z = np.log10(Z - _LOSS_MIN[name] + 1e-2)
+    return land, xs, ys, z
+
+
+def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
+                       momentum: float = 0.9,
+                       optimizers=DEFAULT_OPTIMIZERS, n_steps: int = 100,
+                       start=None, condition: float = 10.0,
+                       noise: float = 0.0, seed: int = 0,
+                       all_landscapes=None) -> go.Figure:
+    """Contour plot with optimizer paths (top) and loss against step
+    (bottom).
+
+    Parameters
+    ----------
+    landscape : str
+        A name of :data:`calc_nn.landscapes.NAMES`.
+    lr : float
+        The learning rate of every optimizer.
+    momentum : float
+        SGD momentum and Adam's beta1, in [0, 1).
+    optimizers : sequence of str, at most 4
+        Keys of :data:`calc_nn.optim.OPTIMIZERS`.
+    n_steps : int
+    start : (float, float), optional
+        Default: the landscape's start point.
+    condition : float
+        Condition number of the quadratic bowl.
+    noise : float
+        Standard deviation of the gradient noise (0: exact gradients).
+    seed : int
+        Seed of the gradient noise.
+    all_landscapes : sequence of str, optional
+        Draw one contour per landscape and show only ``landscape``'s, so
+        that a control can switch landscapes without changing the traces.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Traces: one contour per landscape of ``all_landscapes``, one path
+        per optimizer, the start point, the minima, one loss curve per
+        optimizer.
+    """
+    optimizers = tuple(optimizers)
+    if not 1 <= len(optimizers) <= 4:
+        raise ValueError(f"optimizers must name 1 to 4 optimizers, got "
+                         f"{len(optimizers)}")
+    shown = tuple(all_landscapes or (landscape,))
+    if landscape not in shown:
+        raise ValueError(f"landscape {landscape!r} must be one of "
+                         f"all_landscapes {shown}")
+    runs = explorer_runs(landscape, lr, momentum, optimizers, n_steps, start,
+                         condition, noise, seed)
+    land = _landscape(landscape, condition)
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.68, 0.32],
+                        vertical_spacing=0.1)
+    for name in shown:
+        _, xs, ys, z = _contour(name, condition)
+        fig.add_trace(go.Contour(
+            x0=xs[0], dx=xs[1] - xs[0], y0=ys[0], dy=ys[1] - ys[0], z=z,
+            colorscale="Greys", reversescale=True, showscale=False,
+            ncontours=18, opacity=0.55, hoverinfo="skip",
+            line=dict(width=0.5), visible=name == landscape,
+            name=name, showlegend=False), 1, 1)
+    notes, annotations = [], []
+    for name in optimizers:
+        res = runs[name]
+        label = OPTIMIZER_LABELS[name]
+        color = OPTIMIZER_COLORS[name]
+        fig.add_trace(go.Scatter(
+            x=res.path[:, 0], y=res.path[:, 1], mode="lines+markers",
+            name=label, legendgroup=name, line=dict(color=color, width=2),
+            marker=dict(size=3)), 1, 1)
+        ok = res.path[np.all(np.isfinite(res.path), axis=1)]
+        if res.diverged:
+            notes.append(f"{label} diverged at step {res.diverged_at}")
+            last = ok[-1]
+            # clip the marker to the plot so the note stays visible
+            ax = float(np.clip(last[0], *land.x_range))
+            ay = float(np.clip(last[1], *land.y_range))
+            annotations.append(dict(
+                x=ax, y=ay, xref="x", yref="y",
+                text=f"{label} diverged at step {res.diverged_at}",
+                showarrow=True, arrowhead=2, arrowcolor=color,
+                font=dict(color=color, size=12), bgcolor="white"))
+        else:
+            final = land.loss(ok[-1]) - _LOSS_MIN[landscape]
+            notes.append(f"{label} {final:.1e}")
+    s = land.start if start is None else start
+    fig.add_trace(go.Scatter(
+        x=[s[0]], y=[s[1]], mode="markers", name="start",
+        marker=dict(color="black", size=10, symbol="circle-open",
+                    line=dict(width=2)), showlegend=False), 1, 1)
+    fig.add_trace(go.Scatter(
+        x=land.minima[:, 0], y=land.minima[:, 1], mode="markers",
+        name="minimum", marker=dict(color="gold", size=12, symbol="star",
+                                    line=dict(color="black", width=1)),
+        showlegend=False), 1, 1)
+    for name in optimizers:
+        res = runs[name]
+        loss = land.loss(res.path) - _LOSS_MIN[landscape]
+        fig.add_trace(go.Scatter(
+            y=np.maximum(loss, 1e-12), x0=0, dx=1, mode="lines",
+            name=OPTIMIZER_LABELS[name], legendgroup=name,
+            showlegend=False,
+            line=dict(color=OPTIMIZER_COLORS[name], width=2)), 2, 1)
+    fig.update_xaxes(range=list(land.x_range), title_text="x",
+                     title_standoff=2, row=1, col=1)
+    fig.update_yaxes(range=list(land.y_range), title_text="y", row=1, col=1)
+    fig.update_xaxes(range=[0, n_steps], title_text="step", row=2, col=1)
+    fig.update_yaxes(type="log", range=[-8, 4], dtick=2,
+                     exponentformat="power", title_text="L − L*",
+                     row=2, col=1)
+    fig.update_layout(**{**_LAYOUT, "height": 680,
+                         "margin": dict(l=60, r=20, t=100, b=50)})
+    fig.update_layout(
+        title=dict(text=f"{land.label}, lr = {lr:.3g}, momentum / β₁ = "
+                        f"{momentum:g}<br>L − L* after {n_steps} steps: "
+                        + " · ".join(notes), font=dict(size=13)),
+        annotations=annotations, legend=dict(y=1.01))
+    return fig
+
+
+def gd_rate(lr: float, condition: float = 10.0,
+            n_steps: int = 40) -> go.Figure:
+    """Gradient descent on the quadratic bowl, per eigen-direction.
+
+    Left: the factor ``|1 - lr * lambda|`` by which each direction shrinks
+    per step, against ``lr``, for ``lambda = 1`` and ``1 / condition``; the
+    critical ``lr = 2 / lambda_max = 2`` is marked. Right: the distance to
+    the minimum along each direction for the chosen ``lr``.
+    """
+    lams = {"λ_max = 1": 1.0, f"λ_min = 1/{condition:g}": 1.0 / condition}
+    etas = np.linspace(0, 2.6, 261)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
+    colors = ("#d62728", "#1f77b4")
+    land = landscapes.quadratic(condition)
+    res = optim.run(optim.gd_step, land.grad, land.start, n_steps, lr=lr,
+                    bound=1e12)
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    coords = res.path @ np.array([[c, -s], [s, c]])  # eigen-coordinates
+    for (label, lam), color, k in zip(lams.items(), colors, range(2)):
+        fig.add_trace(go.Scatter(x=etas, y=np.abs(1 - etas * lam),
+                                 name=label, legendgroup=label,
+                                 line=dict(color=color, width=2)), 1, 1)
+        fig.add_trace(go.Scatter(
+            x0=0, dx=1, y=np.abs(coords[:, k]), mode="lines+markers",
+            marker=dict(size=4), showlegend=False, legendgroup=label,
+            line=dict(color=color)), 1, 2)
+    rate = max(abs(1 - lr), abs(1 - lr / condition))
+    fig.add_trace(go.Scatter(
+        x=[lr], y=[rate], mode="markers", name="chosen lr",
+        marker=dict(color="black", size=10, symbol="x")), 1, 1)
+    verdict = (f"diverged at step {res.diverged_at}" if res.diverged else
+               "converges" if rate < 1 else "does not converge")
+    fig.update_xaxes(title_text="learning rate η", row=1, col=1)
+    fig.update_yaxes(title_text="|1 − ηλ| per step", range=[0, 1.8],
+                     row=1, col=1)
+    fig.update_xaxes(title_text="step k", row=1, col=2)
+    fig.update_yaxes(title_text="|coordinate along eigenvector|",
+                     type="log", range=[-6, 6], exponentformat="power",
+                     row=1, col=2)
+    fig.update_layout(**_LAYOUT)
+    fig.update_layout(
+        title=dict(text=f"η = {lr:g}: slowest factor {rate:.3f}, GD "
+                        f"{verdict}", font=dict(size=14)),
+        shapes=[dict(type="line", x0=2, x1=2, y0=0, y1=1.8, xref="x",
+                     yref="y", line=dict(color="black", dash="dot")),
+                dict(type="line", x0=0, x1=2.6, y0=1, y1=1, xref="x",
+                     yref="y", line=dict(color="#7f7f7f", dash="dot"))],
+        annotations=[dict(x=2, y=1.7, xref="x", yref="y",
+                          text="critical η = 2/λ_max", showarrow=False,
+                          xanchor="right", font=dict(size=12))])
+    return fig
+
+
+def bias_correction(beta1: float, n_steps: int = 40,
+                    seed: int = 0) -> go.Figure:
+    """Adam's first moment of gradients ``g_t = 1 + noise``: the raw
+    average ``m_t`` starts near 0 (it starts at ``m_0 = 0``), the corrected
+    ``m_t / (1 - beta1^t)`` is right from the first step."""
+    g = 1.0 + 0.3 * np.random.default_rng(seed).standard_normal(n_steps)
+    m, raw, corrected = 0.0, [], []
+    for t, gt in enumerate(g, start=1):
+        m = beta1 * m + (1 - beta1) * gt
+        raw.append(m)
+        corrected.append(m / (1 - beta1 ** t))
+    steps = np.arange(1, n_steps + 1)
+    fig = go.Figure([
+        go.Scatter(x=steps, y=g, mode="markers", name="gradient gₜ",
+                   marker=dict(color="#7f7f7f", size=5)),
+        go.Scatter(x=steps, y=raw, name="mₜ (no correction)",
+                   line=dict(color="#d62728", width=3)),
+        go.Scatter(x=steps, y=corrected, name="mₜ / (1 − β₁ᵗ)",
+                   line=dict(color="#2ca02c", width=3)),
+        go.Scatter(x=steps, y=1 - beta1 ** steps, name="1 − β₁ᵗ",
+                   line=dict(color="black", dash="dot")),
+    ])
+    fig.update_layout(**_LAYOUT)
+    fig.update_layout(
+        title=dict(text=f"β₁ = {beta1:g}: the uncorrected average reaches "
+                        f"half the gradient after "
+                        f"{int(np.ceil(np.log(0.5) / np.log(beta1)))} steps"
+                        if beta1 > 0 else "β₁ = 0: no averaging, nothing "
+                                          "to correct"),
+        xaxis_title="step t", yaxis=dict(title="value", range=[-0.1, 1.8]))
+    return fig
