@@ -23,6 +23,7 @@ Both are built from the same description, so they cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -60,6 +61,10 @@ class Slider:
         Shown beside the control; default ``name``.
     fmt : str
         Format of the displayed value, e.g. ``"{:.2f}"``.
+    live_only : bool
+        Shown only in a live kernel; the static site keeps the default. For
+        controls whose every combination would make the page too heavy
+        (``explore`` precomputes the product of all static grids).
     """
 
     name: str
@@ -67,6 +72,7 @@ class Slider:
     default: Any = None
     label: str | None = None
     fmt: str = "{:g}"
+    live_only: bool = False
 
     def __post_init__(self):
         values = tuple(self.values)
@@ -364,6 +370,11 @@ def explore(
                          f"{mode!r}")
     static = is_static() if mode == "auto" else mode == "static"
     if static:
-        return _static_figure(make_figure, controls, tuple(trace_keys),
-                              tuple(layout_keys), digits)
+        fixed = {c.name: c.default for c in controls if c.live_only}
+        shown = [c for c in controls if not c.live_only]
+        if not shown:
+            raise ValueError("every control is live_only: the static site "
+                             "would have nothing to move")
+        return _static_figure(functools.partial(make_figure, **fixed), shown,
+                              tuple(trace_keys), tuple(layout_keys), digits)
     return _live(make_figure, controls, tuple(trace_keys), tuple(layout_keys))

@@ -162,3 +162,22 @@ def test_diverging_settings_are_named_on_the_plot():
     assert "sigmoid σ 4.8e-54 (vanished)" in fig.layout.title.text
     fig = plots.dead_relu(bias=-30.0)
     assert "the neuron is dead" in fig.layout.title.text
+
+
+def test_live_only_controls_are_fixed_on_the_static_site():
+    controls = [Slider("a", A_VALUES, default=1.0),
+                Choice("kind", ["sin", "cos"], default="cos",
+                       live_only=True)]
+    fig = explore(make_figure, controls, mode="static")
+    (slider,) = fig.layout.sliders
+    assert not fig.layout.updatemenus
+    for a, step in zip(A_VALUES, slider.steps):
+        np.testing.assert_allclose(step.args[0]["y"][0], np.cos(a * X),
+                                   atol=1e-4)
+    box = explore(make_figure, controls, mode="live")
+    assert set(box.controls) == {"a", "kind"}
+    box.controls["kind"].value = "sin"
+    np.testing.assert_allclose(box.figure.data[0].y, np.sin(X))
+    with pytest.raises(ValueError, match="every control is live_only"):
+        explore(make_figure, [Slider("a", A_VALUES, live_only=True)],
+                mode="static")
