@@ -6,8 +6,10 @@ are imported here; the figure and widget modules (:mod:`calc_nn.plots`,
 import plotly and ipywidgets, so they are imported explicitly where needed.
 """
 
-from calc_nn import activations, gradcheck, symbolic, verify
+from calc_nn import activations, gradcheck, losses, optim, symbolic, verify
+from calc_nn import landscapes
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "gradcheck", "symbolic", "verify", "__version__"]
+__all__ = ["activations", "gradcheck", "landscapes", "losses", "optim",
+           "symbolic", "verify", "__version__"]

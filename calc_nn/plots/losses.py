@@ -1,0 +1,255 @@
+"""Figures of the chapter "Loss functions"."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from calc_nn import activations, losses
+from calc_nn.plots._style import COLORS, LAYOUT as _LAYOUT
+
+__all__ = [
+    "LOSS_COLORS",
+    "loss_vs_probability",
+    "sigmoid_mse_vs_ce",
+    "imbalanced_data",
+    "train_linear_classifier",
+    "class_imbalance",
+]
+
+LOSS_COLORS = {
+    "ce": "#1f77b4",
+    "focal": "#d62728",
+    "mse": "#2ca02c",
+    "majority": "#9ecae1",
+    "minority": "#d62728",
+}
+
+
+def _focal_terms(p, gamma):
+    """Focal loss and |d FL / d z_t| of a sample whose true class has
+    probability ``p`` (via calc_nn.losses on two logits (log p, log(1-p)),
+    whose softmax is (p, 1 - p))."""
+    logits = np.stack([np.log(p), np.log1p(-p)], axis=1)
+    target = np.zeros(len(p), dtype=int)
+    value = losses.focal_loss(logits, target, gamma, reduction="none")
+    grad = losses.focal_loss_grad(logits, target, gamma, reduction="none")
+    return value, np.abs(grad[:, 0])
+
+
+def loss_vs_probability(gamma: float, n: int = 199) -> go.Figure:
+    """Loss (top) and gradient magnitude on the true logit (bottom) against
+    the predicted probability ``p_t`` of the true class, for cross-entropy,
+    focal loss with focusing parameter ``gamma`` and the squared error
+    ``(1 - p_t)^2``."""
+    p = np.linspace(0.005, 0.995, n)
+    ce, ce_grad = _focal_terms(p, 0.0)
+    fl, fl_grad = _focal_terms(p, gamma)
+    mse = (1 - p) ** 2
+    mse_grad = 2 * (1 - p) * p * (1 - p)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True,
+                        vertical_spacing=0.08)
+    for row, (a, b, c) in enumerate([(ce, fl, mse),
+                                     (ce_grad, fl_grad, mse_grad)], 1):
+        first = row == 1
+        fig.add_trace(go.Scatter(x=p, y=a, name="cross-entropy −log pₜ",
+                                 legendgroup="ce", showlegend=first,
+                                 line=dict(color=LOSS_COLORS["ce"],
+                                           width=3)), row, 1)
+        fig.add_trace(go.Scatter(x=p, y=b, name="focal loss",
+                                 legendgroup="fl", showlegend=first,
+                                 line=dict(color=LOSS_COLORS["focal"],
+                                           width=3)), row, 1)
+        fig.add_trace(go.Scatter(x=p, y=c, name="squared error (1 − pₜ)²",
+                                 legendgroup="mse", showlegend=first,
+                                 line=dict(color=LOSS_COLORS["mse"],
+                                           dash="dash")), row, 1)
+    ratio = 0.1 ** gamma
+    fig.update_yaxes(title_text="loss", range=[0, 4], row=1, col=1)
+    fig.update_yaxes(title_text="|∂L/∂zₜ|", range=[0, 1.05], row=2, col=1)
+    fig.update_xaxes(title_text="predicted probability of the true class pₜ",
+                     range=[0, 1], row=2, col=1)
+    fig.update_layout(**{**_LAYOUT, "height": 560,
+                         "margin": dict(l=60, r=20, t=100, b=50)})
+    fig.update_layout(title=dict(
+        text=f"γ = {gamma:g}: at pₜ = 0.9 the focal loss is "
+             f"{ratio:.2g} × the cross-entropy", font=dict(size=14)))
+    return fig
+
+
+def _train_one_logit(z0, grad_fn, lr, steps):
+    """Gradient descent on a single logit; the probabilities visited."""
+    z = np.empty(steps + 1)
+    z[0] = z0
+    for k in range(steps):
+        z[k + 1] = z[k] - lr * grad_fn(z[k:k + 1])[0]
+    return activations.sigmoid(z)
+
+
+def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
+                      steps: int = 60) -> go.Figure:
+    """Why MSE on a sigmoid output learns slowly when badly wrong.
+
+    Left: the gradient on the logit against the prediction ``p`` for the
+    target ``y = 1``: ``2 (p - 1) p (1 - p)`` for MSE, ``p - 1`` for
+    cross-entropy. Right: ``p`` during gradient descent on the logit
+    alone, from ``z0``.
+    """
+    p = np.linspace(0.001, 0.999, 199)
+    z = np.log(p) - np.log1p(-p)
+
+    def mse_grad(v):  # chain rule: dL/dp * dp/dz, target y = 1
+        return losses.mse_grad(activations.sigmoid(v), np.ones_like(v),
+                               "sum") * activations.sigmoid_grad(v)
+
+    def ce_grad(v):
+        return losses.binary_cross_entropy_with_logits_grad(
+            v, np.ones_like(v), "sum")
+
+    g_mse = np.abs(mse_grad(z))
+    g_ce = np.abs(ce_grad(z))
+    p0 = float(activations.sigmoid(np.array([z0]))[0])
+    path_mse = _train_one_logit(z0, mse_grad, lr, steps)
+    path_ce = _train_one_logit(z0, ce_grad, lr, steps)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=("gradient on the logit, y = 1",
+                                        "p during gradient descent"))
+    fig.add_trace(go.Scatter(x=p, y=g_mse, name="MSE",
+                             legendgroup="mse",
+                             line=dict(color=LOSS_COLORS["mse"], width=3)),
+                  1, 1)
+    fig.add_trace(go.Scatter(x=p, y=g_ce, name="cross-entropy",
+                             legendgroup="ce",
+                             line=dict(color=LOSS_COLORS["ce"], width=3)),
+                  1, 1)
+    fig.add_trace(go.Scatter(
+        x=[p0, p0], y=[abs(mse_grad(np.array([z0]))[0]),
+                       abs(ce_grad(np.array([z0]))[0])],
+        mode="markers", name="start", showlegend=False,
+        marker=dict(size=11, color=[LOSS_COLORS["mse"], LOSS_COLORS["ce"]],
+                    line=dict(color="black", width=1))), 1, 1)
+    steps_axis = np.arange(steps + 1)
+    fig.add_trace(go.Scatter(x=steps_axis, y=path_mse, showlegend=False,
+                             legendgroup="mse",
+                             line=dict(color=LOSS_COLORS["mse"], width=3)),
+                  1, 2)
+    fig.add_trace(go.Scatter(x=steps_axis, y=path_ce, showlegend=False,
+                             legendgroup="ce",
+                             line=dict(color=LOSS_COLORS["ce"], width=3)),
+                  1, 2)
+    fig.update_xaxes(title_text="prediction p = σ(z)", range=[0, 1],
+                     row=1, col=1)
+    fig.update_yaxes(title_text="|∂L/∂z|", range=[0, 1.05], row=1, col=1)
+    fig.update_xaxes(title_text=f"step (lr = {lr:g})", row=1, col=2)
+    fig.update_yaxes(title_text="p", range=[0, 1.02], row=1, col=2)
+    fig.update_layout(**{**_LAYOUT, "height": 430,
+                         "margin": dict(l=60, r=20, t=110, b=50)})
+    fig.update_layout(title=dict(
+        text=f"start z = {z0:g} (p = {p0:.3g}); after {steps} steps "
+             f"MSE reaches p = {path_mse[-1]:.3g}, "
+             f"cross-entropy p = {path_ce[-1]:.3g}", font=dict(size=14)))
+    return fig
+
+
+# ------------------------------------------------------ class imbalance
+
+@functools.lru_cache(maxsize=4)
+def imbalanced_data(n_majority: int = 400, ratio: int = 20,
+                    seed: int = 0):
+    """Two overlapping Gaussian classes in 2-D, 1 minority sample for every
+    ``ratio`` majority samples.
+
+    Returns ``(X, y)``: X (N, 2) rounded to 2 decimals, y (N,) in {0, 1}
+    with 1 the minority class.
+    """
+    rng = np.random.default_rng(seed)
+    n_min = n_majority // ratio
+    X0 = rng.normal([0.0, 0.0], 1.0, size=(n_majority, 2))
+    X1 = rng.normal([1.8, 1.8], 0.8, size=(n_min, 2))
+    X = np.round(np.concatenate([X0, X1]), 2)
+    y = np.concatenate([np.zeros(n_majority, int), np.ones(n_min, int)])
+    X.flags.writeable = False
+    y.flags.writeable = False
+    return X, y
+
+
+@functools.lru_cache(maxsize=64)
+def train_linear_classifier(weight: float, gamma: float, steps: int = 300,
+                            lr: float = 1.0, seed: int = 0):
+    """A linear two-class classifier trained by gradient descent on the
+    focal loss with ``alpha = (1, weight)`` (the weighted cross-entropy
+    when ``gamma = 0``), normalised like PyTorch's weighted mean.
+
+    Returns ``(W, b)``: W (2, 2) (out, in) and b (2,).
+    """
+    X, y = imbalanced_data(seed=seed)
+    alpha = np.array([1.0, weight])
+    norm = len(y) / alpha[y].sum()  # sum over N -> weighted mean
+    W = np.zeros((2, 2))
+    b = np.zeros(2)
+    for _ in range(steps):
+        logits = X @ W.T + b
+        g = losses.focal_loss_grad(logits, y, gamma, alpha) * norm
+        W -= lr * g.T @ X
+        b -= lr * g.sum(axis=0)
+    return W, b
+
+
+def _scores(W, b, X, y):
+    pred = np.argmax(X @ W.T + b, axis=1)
+    tp = np.sum((pred == 1) & (y == 1))
+    recall = tp / max(np.sum(y == 1), 1)
+    precision = tp / max(np.sum(pred == 1), 1)
+    return pred, recall, precision, np.mean(pred == y)
+
+
+def class_imbalance(weight: float, gamma: float) -> go.Figure:
+    """The decision boundary of a linear classifier trained with minority
+    class weight ``weight`` and focal parameter ``gamma`` on 1:20
+    imbalanced data; recall and precision on a fresh test set (1:20 too)
+    in the title."""
+    X, y = imbalanced_data()
+    W, b = train_linear_classifier(float(weight), float(gamma))
+    pred, _, _, _ = _scores(W, b, X, y)
+    X_test, y_test = imbalanced_data(n_majority=20000, seed=1)
+    _, recall, precision, accuracy = _scores(W, b, X_test, y_test)
+    # boundary: (w1 - w0) . x + (b1 - b0) = 0, as two far-apart points
+    n_vec, c = W[1] - W[0], b[1] - b[0]
+    norm = np.linalg.norm(n_vec)
+    if norm < 1e-12:
+        line_x, line_y = [None, None], [None, None]
+    else:
+        base = -c * n_vec / norm ** 2
+        along = np.array([-n_vec[1], n_vec[0]]) / norm
+        ends = base + np.outer([-50.0, 50.0], along)
+        line_x, line_y = ends[:, 0], ends[:, 1]
+    missed = (y == 1) & (pred == 0)
+    fig = go.Figure([
+        go.Scatter(x=X[y == 0, 0], y=X[y == 0, 1], mode="markers",
+                   name="majority (400)",
+                   marker=dict(color=LOSS_COLORS["majority"], size=5)),
+        go.Scatter(x=X[y == 1, 0], y=X[y == 1, 1], mode="markers",
+                   name="minority (20)",
+                   marker=dict(color=LOSS_COLORS["minority"], size=9,
+                               symbol="diamond")),
+        go.Scatter(x=X[missed, 0], y=X[missed, 1], mode="markers",
+                   name="minority missed",
+                   marker=dict(color="rgba(0,0,0,0)", size=16,
+                               line=dict(color="black", width=2))),
+        go.Scatter(x=line_x, y=line_y, mode="lines",
+                   name="decision boundary",
+                   line=dict(color="black", width=3)),
+    ])
+    fig.update_layout(
+        **{**_LAYOUT, "height": 520,
+           "margin": dict(l=60, r=20, t=100, b=50)},
+        title=dict(text=f"minority weight {weight:g}, γ = {gamma:g}: "
+                        f"test recall {recall:.0%}, precision "
+                        f"{precision:.0%}, accuracy {accuracy:.1%}",
+                   font=dict(size=14)),
+        xaxis=dict(title="x₁", range=[-3.5, 4.5]),
+        yaxis=dict(title="x₂", range=[-3.5, 4.5], scaleanchor="x"))
+    return fig

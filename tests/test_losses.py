@@ -1,0 +1,592 @@
+"""calc_nn.losses: values and gradients against PyTorch, SymPy and finite
+differences, on hypothesis-generated inputs, for every reduction.
+
+One table (``CASES``) lists each loss with its gradient and its PyTorch
+counterpart; the property tests run over it. PyTorch is the judge of the
+semantics (what "mean" divides by), SymPy the exact oracle of the values.
+"""
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sympy.core.evalf import PrecisionExhausted
+
+from calc_nn import losses as L
+from calc_nn.activations import softmax
+from calc_nn.gradcheck import numerical_gradient
+from calc_nn.symbolic import losses as S
+
+from strategies import LIMIT, reals
+
+REDUCTIONS = L.REDUCTIONS
+SETTINGS = settings(max_examples=100, deadline=None)
+SYMPY_SETTINGS = settings(max_examples=20, deadline=None)
+
+
+# --------------------------------------------------------------- oracle
+
+def evaluate_exact(expr, symbols):
+    """Like :func:`calc_nn.symbolic.evaluate_exact` (``evalf`` with
+    adaptive precision, correctly rounded), except where 2000 bits cannot
+    tell the value from 0: with logits 1e4 apart, ``-log p_t`` is about
+    ``e^{-2e4}`` = 1e-8686, which is 0 in float64 anyway."""
+    def evaluate(*arrays):
+        arrays = np.broadcast_arrays(*[np.asarray(a, float) for a in arrays])
+        out = np.empty(arrays[0].shape)
+        for idx in np.ndindex(out.shape):
+            subs = {sym: sp.Rational(float(a[idx]))
+                    for sym, a in zip(symbols, arrays)}
+            try:
+                out[idx] = float(expr.subs(subs).evalf(
+                    20, maxn=2000, strict=True))
+            except PrecisionExhausted:
+                out[idx] = 0.0
+        return out
+    return evaluate
+
+
+# --------------------------------------------------------------- inputs
+
+moderate = st.floats(-30, 30, allow_nan=False)
+
+
+@st.composite
+def classification(draw, elements=reals, max_n=5, max_c=5, probs=None,
+                   weighted=None):
+    """(logits (N, C), target, weight or None)."""
+    n = draw(st.integers(1, max_n))
+    c = draw(st.integers(1, max_c))
+    logits = draw(hnp.arrays(np.float64, (n, c), elements=elements))
+    if probs is None:
+        probs = draw(st.booleans())
+    if probs:
+        raw = draw(hnp.arrays(np.float64, (n, c),
+                              elements=st.floats(0, 1, allow_nan=False)))
+        one_hot = draw(st.booleans())
+        if one_hot:
+            target = np.eye(c)[draw(hnp.arrays(np.int64, n,
+                                               elements=st.integers(0, c - 1)))]
+        else:
+            raw[:, 0] += 1e-3  # no all-zero row
+            target = raw / raw.sum(axis=1, keepdims=True)
+    else:
+        target = draw(hnp.arrays(np.int64, n, elements=st.integers(0, c - 1)))
+    if weighted is None:
+        weighted = draw(st.booleans())
+    weight = None
+    if weighted:
+        weight = draw(hnp.arrays(
+            np.float64, c, elements=st.one_of(
+                st.just(0.0), st.floats(0.01, 10, allow_nan=False))))
+        if not probs:  # a weighted mean needs some weight on the targets
+            assume(weight[target].sum() > 0)
+    return logits, target, weight
+
+
+gammas = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 2.0, 5.0]),
+                   st.floats(0, 5, allow_nan=False))
+
+
+# ------------------------------------------------------ torch references
+
+def torch_value_and_grad(fn, x, *args):
+    """``fn(x_tensor, *args)`` and the gradient of its sum (for "none")
+    or of itself, by torch.autograd, as NumPy arrays."""
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    out = fn(t, *args)
+    out.backward(torch.ones_like(out))
+    return out.detach().numpy(), t.grad.numpy()
+
+
+def torch_cross_entropy(t, target, weight, reduction):
+    target = torch.tensor(target)
+    weight = None if weight is None else torch.tensor(weight)
+    return F.cross_entropy(t, target, weight=weight, reduction=reduction)
+
+
+def torch_focal(t, target, gamma, alpha, reduction):
+    """The focal loss written in torch, the textbook formula."""
+    target = torch.tensor(target)
+    log_pt = F.log_softmax(t, dim=-1).gather(-1, target[:, None])[:, 0]
+    a_t = (torch.ones_like(log_pt) if alpha is None
+           else torch.tensor(alpha)[target])
+    losses = -a_t * (1 - log_pt.exp()) ** gamma * log_pt
+    return {"mean": losses.mean, "sum": losses.sum,
+            "none": lambda: losses}[reduction]()
+
+
+# ------------------------------------------------------------------ MSE
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@SETTINGS
+@given(data=st.data())
+def test_mse_matches_torch(reduction, data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=5))
+    y_hat = data.draw(hnp.arrays(np.float64, shape, elements=reals))
+    y = data.draw(hnp.arrays(np.float64, shape, elements=reals))
+    value, grad = torch_value_and_grad(
+        lambda t: F.mse_loss(t, torch.tensor(y), reduction=reduction), y_hat)
+    np.testing.assert_allclose(L.mse(y_hat, y, reduction), value,
+                               rtol=1e-12)
+    np.testing.assert_allclose(L.mse_grad(y_hat, y, reduction), grad,
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_mse_gradient_is_sympys(n):
+    y_hat, yy, loss = S.mse(n)
+    rng = np.random.default_rng(n)
+    a, b = rng.standard_normal(n), rng.standard_normal(n)
+    subs = {**dict(zip(y_hat, a)), **dict(zip(yy, b))}
+    assert float(loss.subs(subs)) == pytest.approx(L.mse(a, b), rel=1e-12)
+    exact = np.array([float(g.subs(subs)) for g in S.mse_gradient(n)])
+    np.testing.assert_allclose(L.mse_grad(a, b), exact, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ BCE
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@SETTINGS
+@given(data=st.data())
+def test_bce_matches_torch(reduction, data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=6))
+    z = data.draw(hnp.arrays(np.float64, shape, elements=reals))
+    y = data.draw(hnp.arrays(np.float64, shape, elements=st.one_of(
+        st.sampled_from([0.0, 1.0]), st.floats(0, 1))))
+    value, grad = torch_value_and_grad(
+        lambda t: F.binary_cross_entropy_with_logits(
+            t, torch.tensor(y), reduction=reduction), z)
+    # torch's formula loses ~eps * |z| in absolute terms (z = -1e4,
+    # y = 1e-12: exact 1e-8, torch 0.9999e-8); so the atol
+    np.testing.assert_allclose(
+        L.binary_cross_entropy_with_logits(z, y, reduction), value,
+        rtol=1e-12, atol=1e-15 * max(1.0, np.abs(z).max()) * z.size)
+    np.testing.assert_allclose(
+        L.binary_cross_entropy_with_logits_grad(z, y, reduction), grad,
+        rtol=1e-12, atol=1e-300)
+
+
+def test_bce_log_form_is_bce():
+    assert sp.simplify(S.bce_log_form() - S.bce()) == 0
+
+
+@SYMPY_SETTINGS
+@given(z=hnp.arrays(np.float64, 4, elements=reals),
+       y=hnp.arrays(np.float64, 4, elements=st.floats(0, 1)))
+def test_bce_matches_sympy(z, y):
+    exact = evaluate_exact(S.bce_log_form(), (S.z, S.y))(z, y)
+    np.testing.assert_allclose(
+        L.binary_cross_entropy_with_logits(z, y, "none"), exact,
+        rtol=1e-9, atol=1e-12)
+    exact_grad = evaluate_exact(S.bce_gradient(), (S.z, S.y))(z, y)
+    np.testing.assert_allclose(
+        L.binary_cross_entropy_with_logits_grad(z, y, "none"), exact_grad,
+        rtol=1e-12, atol=1e-16)  # sigma(z) - y cancels: eps absolute
+
+
+# -------------------------------------------------------- cross-entropy
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@SETTINGS
+@given(case=classification())
+def test_cross_entropy_matches_torch(reduction, case):
+    logits, target, weight = case
+    value, grad = torch_value_and_grad(torch_cross_entropy, logits, target,
+                                       weight, reduction)
+    ours = L.cross_entropy(logits, target, weight, reduction)
+    ours_grad = L.cross_entropy_grad(logits, target, weight, reduction)
+    np.testing.assert_allclose(ours, value, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours_grad, grad, rtol=1e-10, atol=1e-14)
+    if weight is not None:
+        np.testing.assert_array_equal(
+            L.weighted_cross_entropy(logits, target, weight, reduction),
+            ours)
+        np.testing.assert_array_equal(
+            L.weighted_cross_entropy_grad(logits, target, weight,
+                                          reduction), ours_grad)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+@SYMPY_SETTINGS
+@given(data=st.data())
+def test_cross_entropy_matches_sympy(reduction, weighted, data):
+    """Probability targets through the general weighted expression; index
+    targets as one-hot rows of it."""
+    logits, target, weight = data.draw(classification(
+        max_n=3, max_c=3, weighted=weighted))
+    n, c = logits.shape
+    y = np.eye(c)[target] if target.ndim == 1 else target
+    w = np.ones(c) if weight is None else weight
+    zs, ys, ws, grad = S.cross_entropy_gradient(c, weighted=True)
+    _, _, _, loss = S.cross_entropy(c, weighted=True)
+    symbols = (*zs, *ys, *ws)
+    args = (*logits.T, *y.T, *np.broadcast_to(w, (n, c)).T)
+    per_sample = evaluate_exact(loss, symbols)(*args)
+    per_grad = np.stack([evaluate_exact(g, symbols)(*args) for g in grad],
+                        axis=1)
+    if reduction == "none":
+        exact, exact_grad = per_sample, per_grad
+    else:
+        denom = 1.0
+        if reduction == "mean":
+            denom = (w[target].sum() if target.ndim == 1
+                     and weight is not None else n)
+        exact, exact_grad = per_sample.sum() / denom, per_grad / denom
+    np.testing.assert_allclose(
+        L.cross_entropy(logits, target, weight, reduction), exact,
+        rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        L.cross_entropy_grad(logits, target, weight, reduction), exact_grad,
+        rtol=1e-9, atol=1e-14)
+
+
+@SETTINGS
+@given(case=classification(probs=False, weighted=False))
+def test_cross_entropy_grad_is_softmax_minus_one_hot_over_n(case):
+    logits, target, _ = case
+    n, c = logits.shape
+    expected = (softmax(logits) - np.eye(c)[target]) / n
+    # atol: the naive p - 1 cancels where p ~ 1 (calc_nn sums the others)
+    np.testing.assert_allclose(L.cross_entropy_grad(logits, target),
+                               expected, rtol=1e-12, atol=1e-16)
+    # index targets and their one-hot rows are the same loss
+    np.testing.assert_allclose(L.cross_entropy(logits, target),
+                               L.cross_entropy(logits, np.eye(c)[target]),
+                               rtol=1e-12)
+
+
+@SETTINGS
+@given(case=classification(probs=False, weighted=True),
+       scale=st.floats(0.01, 100))
+def test_weighted_mean_ignores_the_scale_of_the_weights(case, scale):
+    logits, target, weight = case
+    np.testing.assert_allclose(
+        L.weighted_cross_entropy(logits, target, scale * weight),
+        L.weighted_cross_entropy(logits, target, weight), rtol=1e-10)
+
+
+@pytest.mark.parametrize("target", [2, np.array([0.2, 0.3, 0.5])])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_one_sample_without_batch_dimension(target, reduction):
+    z = np.array([1.0, -2.0, 0.5])
+    value, grad = torch_value_and_grad(
+        lambda t: F.cross_entropy(t, torch.tensor(target),
+                                  reduction=reduction), z)
+    np.testing.assert_allclose(L.cross_entropy(z, target,
+                                               reduction=reduction), value)
+    np.testing.assert_allclose(
+        L.cross_entropy_grad(z, target, reduction=reduction), grad)
+
+
+# ------------------------------------------------------------- focal loss
+
+def _focal_case(data, elements):
+    logits, target, _ = data.draw(classification(
+        elements=elements, probs=False, weighted=False))
+    alpha = data.draw(st.one_of(st.none(), hnp.arrays(
+        np.float64, logits.shape[1], elements=st.floats(0, 4))))
+    return logits, target, data.draw(gammas), alpha
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@SETTINGS
+@given(data=st.data())
+def test_focal_loss_matches_torch(reduction, data):
+    logits, target, gamma, alpha = _focal_case(data, reals)
+    value, grad = torch_value_and_grad(torch_focal, logits, target, gamma,
+                                       alpha, reduction)
+    ours = L.focal_loss(logits, target, gamma, alpha, reduction)
+    ours_grad = L.focal_loss_grad(logits, target, gamma, alpha, reduction)
+    assert np.all(np.isfinite(ours)) and np.all(np.isfinite(ours_grad))
+    np.testing.assert_allclose(ours, value, rtol=1e-9, atol=1e-12)
+    # The textbook formula's autograd divides 0 by 0 where 1 - p_t rounds
+    # to 0 and gamma < 1 (d/dx x**gamma at 0); those rows only may differ.
+    finite = np.all(np.isfinite(grad), axis=-1)
+    one_minus_pt = -np.expm1(
+        F.log_softmax(torch.tensor(logits), -1).numpy()[
+            np.arange(len(target)), target])
+    assert np.all(finite | (one_minus_pt == 0))
+    np.testing.assert_allclose(ours_grad[finite], grad[finite], rtol=1e-8,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@SETTINGS
+@given(case=classification(probs=False, weighted=False))
+def test_focal_with_gamma_0_is_cross_entropy(reduction, case):
+    logits, target, _ = case
+    # atol: for p_t near 1 the focal loss is the more accurate of the two
+    # (log1p(-(1 - p_t)), where the log-softmax keeps ~1e-16 absolute)
+    np.testing.assert_allclose(
+        L.focal_loss(logits, target, 0.0, reduction=reduction),
+        L.cross_entropy(logits, target, reduction=reduction), rtol=1e-12,
+        atol=1e-15)
+    np.testing.assert_allclose(
+        L.focal_loss_grad(logits, target, 0.0, reduction=reduction),
+        L.cross_entropy_grad(logits, target, reduction=reduction),
+        rtol=1e-12, atol=1e-300)
+
+
+@SETTINGS
+@given(case=classification(probs=False, weighted=True))
+def test_focal_with_gamma_0_and_alpha_sums_like_weighted_ce(case):
+    """Same sum; the means differ (N against the sum of the weights)."""
+    logits, target, weight = case
+    np.testing.assert_allclose(
+        L.focal_loss(logits, target, 0.0, weight, "sum"),
+        L.weighted_cross_entropy(logits, target, weight, "sum"), rtol=1e-12,
+        atol=1e-14)
+    np.testing.assert_allclose(
+        L.focal_loss(logits, target, 0.0, weight) * len(target)
+        / weight[target].sum(),
+        L.weighted_cross_entropy(logits, target, weight), rtol=1e-10,
+        atol=1e-13)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+@SYMPY_SETTINGS
+@given(data=st.data())
+def test_focal_loss_matches_sympy(reduction, data):
+    logits, target, _ = data.draw(classification(
+        max_n=3, max_c=3, probs=False, weighted=False))
+    gamma = data.draw(st.sampled_from([0.0, 0.5, 2.0, 3.7]))
+    alpha = data.draw(hnp.arrays(np.float64, logits.shape[1],
+                                 elements=st.floats(0.1, 4)))
+    n, c = logits.shape
+    values, grads = np.empty(n), np.empty((n, c))
+    for i, t in enumerate(target):
+        zs, fl = S.focal_expression(c, int(t))
+        fl = fl.subs({S.gamma: sp.Rational(gamma),
+                      S.alpha_t: sp.Rational(alpha[t])})
+        values[i] = evaluate_exact(fl, zs)(*logits[i])
+        grads[i] = [evaluate_exact(sp.diff(fl, v), zs)(*logits[i])
+                    for v in zs]
+    ours = L.focal_loss(logits, target, gamma, alpha, reduction)
+    ours_grad = L.focal_loss_grad(logits, target, gamma, alpha, reduction)
+    exact = values if reduction == "none" else values.sum()
+    np.testing.assert_allclose(ours, exact, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours_grad, grads, rtol=1e-7, atol=1e-12)
+
+
+# ---------------------------------------------------- finite differences
+
+@pytest.mark.parametrize("name", ["mse", "bce", "ce", "ce_probs",
+                                  "weighted_ce", "focal"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_gradient_matches_finite_differences(name, reduction):
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((4, 3)) * 2
+    t = np.array([0, 2, 1, 2])
+    probs = rng.dirichlet(np.ones(3), 4)
+    w = np.array([0.5, 2.0, 1.0])
+    loss, grad = {
+        "mse": (lambda v: L.mse(v, probs, reduction),
+                L.mse_grad(z, probs, reduction)),
+        "bce": (lambda v: L.binary_cross_entropy_with_logits(
+            v, probs, reduction),
+            L.binary_cross_entropy_with_logits_grad(z, probs, reduction)),
+        "ce": (lambda v: L.cross_entropy(v, t, reduction=reduction),
+               L.cross_entropy_grad(z, t, reduction=reduction)),
+        "ce_probs": (lambda v: L.cross_entropy(v, probs, w, reduction),
+                     L.cross_entropy_grad(z, probs, w, reduction)),
+        "weighted_ce": (
+            lambda v: L.weighted_cross_entropy(v, t, w, reduction),
+            L.weighted_cross_entropy_grad(z, t, w, reduction)),
+        "focal": (lambda v: L.focal_loss(v, t, 2.0, w, reduction),
+                  L.focal_loss_grad(z, t, 2.0, w, reduction)),
+    }[name]
+    np.testing.assert_allclose(grad, numerical_gradient(loss, z),
+                               rtol=1e-7, atol=1e-10)
+
+
+# ----------------------------------------------------------- stability
+
+BIG = np.array([[LIMIT, -LIMIT, 0.0], [-LIMIT, LIMIT, 0.0],
+                [LIMIT, LIMIT, -LIMIT], [0.0, 0.0, 0.0]])
+BIG_T = np.array([1, 1, 2, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_extreme_logits_give_finite_losses_and_gradients(dtype, reduction):
+    z = BIG.astype(dtype)
+    probs = np.eye(3)[BIG_T]
+    w = np.array([1.0, 2.0, 0.5])
+    outputs = [
+        L.cross_entropy(z, BIG_T, reduction=reduction),
+        L.cross_entropy_grad(z, BIG_T, reduction=reduction),
+        L.cross_entropy(z, probs, w, reduction=reduction),
+        L.cross_entropy_grad(z, probs, w, reduction=reduction),
+        L.weighted_cross_entropy(z, BIG_T, w, reduction),
+        L.weighted_cross_entropy_grad(z, BIG_T, w, reduction),
+        L.binary_cross_entropy_with_logits(z, probs, reduction),
+        L.binary_cross_entropy_with_logits_grad(z, probs, reduction),
+        L.mse(z, probs, reduction), L.mse_grad(z, probs, reduction),
+    ]
+    for gamma in (0.0, 0.3, 1.0, 2.0, 5.0):
+        outputs += [L.focal_loss(z, BIG_T, gamma, w, reduction),
+                    L.focal_loss_grad(z, BIG_T, gamma, w, reduction)]
+    for out in outputs:
+        assert np.asarray(out).dtype == dtype
+        assert np.all(np.isfinite(out))
+    # the wrong class at 2e4 below the right one costs 2e4 (per weight 2)
+    assert L.cross_entropy(z, BIG_T, reduction="none")[0] == \
+        pytest.approx(2 * LIMIT)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.2, 0.5, 1.0, 2.0, 5.0])
+@pytest.mark.parametrize("margin", [5.0, 20.0, 40.0, 100.0, 800.0, LIMIT])
+def test_focal_finite_and_right_as_pt_goes_to_0_and_1(gamma, margin):
+    """p_t -> 1 (target logit ahead by ``margin``) and p_t -> 0 (behind)."""
+    z = np.array([[margin, 0.0], [-margin, 0.0]])
+    t = np.array([0, 0])
+    values = L.focal_loss(z, t, gamma, reduction="none")
+    grad = L.focal_loss_grad(z, t, gamma, reduction="none")
+    assert np.all(np.isfinite(values)) and np.all(np.isfinite(grad))
+    # Two classes, target logit ahead by m (row 0) or behind (row 1):
+    # 1 - p_t = e^{-m}/(1 + e^{-m}) and -log p_t = log(1 + e^{-m}) for
+    # row 0; p_t = e^{-m}/(1 + e^{-m}) and -log p_t = m + log(1 + e^{-m})
+    # for row 1. The gradient on the target logit is
+    # -(1 - p_t)^gamma [1 + gamma p_t (-log p_t)/(1 - p_t)] (1 - p_t).
+    e = np.exp(-margin)
+    small = e / (1 + e)
+    rows = [(1 - small, small, np.log1p(e)),        # p_t -> 1
+            (small, 1 - small, margin + np.log1p(e))]  # p_t -> 0
+    for i, (pt, one_minus, nll) in enumerate(rows):
+        assert values[i] == pytest.approx(one_minus ** gamma * nll,
+                                          rel=1e-9, abs=1e-300)
+        ratio = nll / one_minus if one_minus > 0 else 1.0
+        expected = -one_minus ** gamma * (1 + gamma * pt * ratio) * one_minus
+        assert grad[i, 0] == pytest.approx(expected, rel=1e-9, abs=1e-300)
+        assert grad[i, 1] == pytest.approx(-grad[i, 0], rel=1e-12)
+    assert grad[1, 0] <= -0.99  # badly wrong: full-size gradient
+
+
+# ------------------------------------------------------------- dtype etc
+
+@pytest.mark.parametrize("fn", [
+    lambda z: L.cross_entropy_grad(z, [0, 1]),
+    lambda z: L.focal_loss_grad(z, [0, 1]),
+    lambda z: L.mse_grad(z, np.zeros((2, 2))),
+    lambda z: L.binary_cross_entropy_with_logits_grad(z, np.ones((2, 2))),
+])
+def test_float32_gradients_stay_float32(fn):
+    assert fn(np.ones((2, 2), np.float32)).dtype == np.float32
+
+
+# ------------------------------------------------------------ bad input
+
+Z = np.zeros((3, 4))
+ERRORS = [
+    (lambda: L.cross_entropy(Z, [0, 1]), ValueError,
+     r"target has batch size 2 but logits has batch size 3"),
+    (lambda: L.cross_entropy(Z, np.zeros((2, 4))), ValueError,
+     r"target has batch size 2 but logits has batch size 3"),
+    (lambda: L.cross_entropy(Z, np.zeros((3, 5))), ValueError,
+     r"target has 5 classes but logits has C = 4"),
+    (lambda: L.focal_loss(Z, [0, 1, 3, 2]), ValueError,
+     r"batch size 4 but logits has batch size 3"),
+    (lambda: L.cross_entropy(Z, [0, 4, 1]), ValueError,
+     r"class index 4, out of range \[0, 4\)"),
+    (lambda: L.cross_entropy_grad(Z, [0, -1, 1]), ValueError,
+     r"class index -1, out of range \[0, 4\)"),
+    (lambda: L.focal_loss_grad(Z, [0, 9, 1]), ValueError,
+     r"class index 9, out of range \[0, 4\)"),
+    (lambda: L.weighted_cross_entropy(Z, [0, 1, 2], [1, -1, 1, 1]),
+     ValueError, r"weight must be >= 0; negative entries for classes \[1\]"),
+    (lambda: L.cross_entropy_grad(Z, [0, 1, 2], [1, 1, 1]), ValueError,
+     r"weight must have shape \(C,\) = \(4,\)"),
+    (lambda: L.focal_loss(Z, [0, 1, 2], alpha=[1, 1, -2, 1]), ValueError,
+     r"alpha must be >= 0"),
+    (lambda: L.focal_loss(Z, [0, 1, 2], gamma=-0.5), ValueError,
+     r"gamma must be a finite number >= 0, got -0.5"),
+    (lambda: L.focal_loss_grad(Z, [0, 1, 2], gamma=-1), ValueError,
+     r"gamma must be a finite number >= 0"),
+    (lambda: L.cross_entropy(Z, [0, 1, 2], reduction="avg"), ValueError,
+     r"unknown reduction 'avg'; expected one of 'mean', 'sum', 'none'"),
+    (lambda: L.mse_grad([1.0], [1.0], reduction="Mean"), ValueError,
+     r"unknown reduction 'Mean'; expected one of 'mean', 'sum', 'none'"),
+    (lambda: L.focal_loss(Z, [0, 1, 2], reduction=None), ValueError,
+     r"unknown reduction None"),
+    (lambda: L.mse(np.zeros(3), np.zeros((3, 1))), ValueError,
+     r"y has shape \(3, 1\) but y_hat has shape \(3,\)"),
+    (lambda: L.binary_cross_entropy_with_logits([0.0], [1.5]), ValueError,
+     r"y must hold probabilities in \[0, 1\]"),
+    (lambda: L.cross_entropy(Z, [0.0, 1.0, 2.0]), TypeError,
+     r"class-index targets of shape \(N,\) must be integers"),
+    (lambda: L.cross_entropy(Z, ["a", "b", "c"]), TypeError,
+     r"target must be an array of class indices"),
+    (lambda: L.mse(["a"], [1.0]), TypeError, r"y_hat must be an array of "
+                                              r"real numbers"),
+    (lambda: L.cross_entropy([[np.nan, 0.0]], [0]), ValueError,
+     r"logits contains NaN or infinity"),
+    (lambda: L.cross_entropy(np.zeros((2, 3, 4)), [0, 1]), ValueError,
+     r"logits must have shape \(N, C\)"),
+    (lambda: L.cross_entropy(Z, [0, 1, 2], [0.0, 0.0, 0.0, 1.0]),
+     ValueError, r"weights sum to 0"),
+    (lambda: L.cross_entropy(np.zeros((0, 4)), np.zeros(0, int)),
+     ValueError, r"reduction='mean' of an empty batch is undefined"),
+    (lambda: L.focal_loss(Z, np.zeros((3, 4))), ValueError,
+     r"target must hold class indices"),
+    (lambda: L.weighted_cross_entropy(Z, [0, 1, 2], None), ValueError,
+     r"weight is required"),
+]
+
+
+@pytest.mark.parametrize("call,exc,match", ERRORS)
+def test_bad_input_is_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_sum_of_empty_batch_is_zero():
+    assert L.cross_entropy(np.zeros((0, 4)), np.zeros(0, int),
+                           reduction="sum") == 0
+
+
+# -------------------------------------------------------- the derivations
+
+def test_softmax_cross_entropy_chain_collapses():
+    chain = S.softmax_ce_chain(3)
+    assert chain["proved"]
+    p, y = chain["p"], chain["y"]
+    # the chain-rule product is p_k * sum(y) - y_k ...
+    for k in range(3):
+        assert sp.expand(chain["product"][k] - (p[k] * sum(y) - y[k])) == 0
+    # ... and p - y once the targets sum to 1
+    last = {y[2]: 1 - y[0] - y[1]}
+    assert sp.expand((chain["product"] - chain["collapsed"]).subs(last)) \
+        == sp.zeros(3, 1)
+
+
+def test_seed_gradient_is_not_the_derivative():
+    """Seed 000 section 3.1: -(y - y_hat) * d y_hat / d theta is not the
+    gradient of -y log y_hat (it lacks the 1/y_hat factor)."""
+    theta = sp.Symbol("theta", real=True)
+    p = S.sigma_of(theta)  # one probability, a function of theta
+    yy = sp.Symbol("y", positive=True)
+    true = sp.diff(-yy * sp.log(p), theta)
+    seed = -(yy - p) * sp.diff(p, theta)
+    assert sp.simplify(true - seed) != 0
+
+
+@pytest.mark.parametrize("check", [
+    lambda: S.weighted_gradient_pattern(3)["proved"],
+    lambda: S.focal_gradient_logit_factor()[1],
+    lambda: S.cross_entropy_decomposition(3)["proved"],
+    lambda: S.expected_squared_error()[2] == [sp.Symbol("mu", real=True)],
+    lambda: sp.simplify(S.sigmoid_mse_gradient()[0] - 2 * (
+        S.sigma_of(S.z) - S.y) * S.sigma_of(S.z) * (1 - S.sigma_of(S.z)))
+    == 0,
+    lambda: sp.simplify(S.gaussian_nll()[1] - S.gaussian_nll()[0]
+                        .expand(log=True, force=True)) == 0,
+], ids=["weighted", "focal", "entropy_kl", "mse_mean", "sigmoid_mse",
+        "gaussian"])
+def test_derivations_hold(check):
+    assert check()
