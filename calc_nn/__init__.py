@@ -7,9 +7,9 @@ import plotly and ipywidgets, so they are imported explicitly where needed.
 """
 
 from calc_nn import activations, gradcheck, losses, optim, symbolic, verify
-from calc_nn import landscapes
+from calc_nn import conv, data, landscapes
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "gradcheck", "landscapes", "losses", "optim",
-           "symbolic", "verify", "__version__"]
+__all__ = ["activations", "conv", "data", "gradcheck", "landscapes",
+           "losses", "optim", "symbolic", "verify", "__version__"]

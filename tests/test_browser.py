@@ -49,10 +49,12 @@ REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = REPO / "_build" / "screenshots"
 
 # What a figure draws: the geometry of its traces (lines, markers, bars,
-# fills, ...), which must change when a control moves.
+# fills, ...) and the pictures of its heatmaps (an <image> whose href is
+# the rendered PNG), which must change when a control moves.
 JS_DRAWN = """(gd) => Array.from(
-    gd.querySelectorAll('g.trace path, g.trace rect'),
-    (el) => el.getAttribute('d') || [el.getAttribute('x'),
+    gd.querySelectorAll('g.trace path, g.trace rect, g.hm image'),
+    (el) => el.getAttribute('d') || el.getAttribute('href') ||
+        el.getAttribute('xlink:href') || [el.getAttribute('x'),
         el.getAttribute('y'), el.getAttribute('width'),
         el.getAttribute('height')].join(','))"""
 # The figure's data as plotly holds it (second check).

@@ -14,6 +14,8 @@ from calc_nn.plots._style import COLORS, LABELS, LAYOUT
 from calc_nn.plots.activations import (dead_relu, function_and_derivative,
                                        gradient_through_depth,
                                        leaky_relu_slope, softmax_temperature)
+from calc_nn.plots.conv import (conv_backward, conv_forward,
+                                explorer_images, pooling_gradients)
 from calc_nn.widgets import is_static
 
 if is_static():
@@ -30,4 +32,8 @@ __all__ = [
     "gradient_through_depth",
     "leaky_relu_slope",
     "softmax_temperature",
+    "conv_backward",
+    "conv_forward",
+    "explorer_images",
+    "pooling_gradients",
 ]
