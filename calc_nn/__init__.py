@@ -6,10 +6,13 @@ are imported here; the figure and widget modules (:mod:`calc_nn.plots`,
 import plotly and ipywidgets, so they are imported explicitly where needed.
 """
 
-from calc_nn import activations, gradcheck, losses, optim, symbolic, verify
-from calc_nn import conv, data, landscapes
+from calc_nn import (activations, autograd, conv, data, gradcheck,
+                     landscapes, layers, losses, mlp, optim, symbolic,
+                     verify)
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "conv", "data", "gradcheck", "landscapes",
-           "losses", "optim", "symbolic", "verify", "__version__"]
+__all__ = [
+    "activations", "autograd", "conv", "data", "gradcheck", "landscapes",
+    "layers", "losses", "mlp", "optim", "symbolic", "verify", "__version__",
+]

@@ -14,6 +14,10 @@ from calc_nn.plots._style import COLORS, LABELS, LAYOUT
 from calc_nn.plots.activations import (dead_relu, function_and_derivative,
                                        gradient_through_depth,
                                        leaky_relu_slope, softmax_temperature)
+from calc_nn.plots.backprop import (computational_graph, cost_of_gradients,
+                                    gradient_norms_by_layer,
+                                    n_backward_steps, training_snapshot)
+from calc_nn.plots.forward import network_activations
 from calc_nn.plots.conv import (conv_backward, conv_forward,
                                 explorer_images, pooling_gradients)
 from calc_nn.widgets import is_static
@@ -32,6 +36,12 @@ __all__ = [
     "gradient_through_depth",
     "leaky_relu_slope",
     "softmax_temperature",
+    "computational_graph",
+    "cost_of_gradients",
+    "gradient_norms_by_layer",
+    "n_backward_steps",
+    "training_snapshot",
+    "network_activations",
     "conv_backward",
     "conv_forward",
     "explorer_images",

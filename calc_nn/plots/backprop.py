@@ -1,0 +1,322 @@
+"""Figures of the chapter "Backpropagation"."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from calc_nn import autograd
+from calc_nn.mlp import MLP, softmax_cross_entropy
+from calc_nn.plots._style import COLORS, LABELS, LAYOUT as _LAYOUT
+
+__all__ = [
+    "computational_graph",
+    "n_backward_steps",
+    "cost_of_gradients",
+    "gradient_norms_by_layer",
+    "layer_gradient_norms",
+    "training_snapshot",
+]
+
+_DONE, _CURRENT, _PARTIAL, _TODO = "#2ca02c", "#ff7f0e", "#9ecae1", "#e0e0e0"
+
+
+def _layout_graph(order):
+    """x = longest path from an input, y spread within each column."""
+    depth = {}
+    for node in order:
+        depth[id(node)] = 1 + max((depth[id(c)] for c in node.children),
+                                  default=-1)
+    # an input sits one column before its first user, not all in column 0
+    users = {}
+    for node in order:
+        for c in node.children:
+            users.setdefault(id(c), []).append(depth[id(node)])
+    for node in order:
+        if not node.children and id(node) in users:
+            depth[id(node)] = min(users[id(node)]) - 1
+    columns = {}
+    for node in order:
+        columns.setdefault(depth[id(node)], []).append(node)
+    pos = {}
+    for d, nodes in columns.items():
+        n = len(nodes)
+        for i, node in enumerate(nodes):
+            pos[id(node)] = (d, (n - 1) / 2 - i)
+    return pos
+
+
+def n_backward_steps(build) -> int:
+    """Number of nodes with inputs in the graph ``build()`` returns: the
+    steps of :func:`computational_graph`'s slider are ``0 .. n``."""
+    return sum(1 for v in autograd.topological_order(build()) if v.children)
+
+
+def computational_graph(build, step: int) -> go.Figure:
+    """The computational graph of ``build()``, after ``step`` steps of the
+    backward pass.
+
+    Parameters
+    ----------
+    build : callable () -> Value
+        Builds the expression afresh (so each call starts from zero).
+    step : int
+        0 shows the forward values with only the output's gradient (1);
+        step ``k`` has passed the gradients of the first ``k`` operation
+        nodes, in reverse topological order, to their inputs.
+
+    Each box shows the node's label or operation, its value and its
+    gradient; an edge is labelled with its local derivative. Green: the
+    node has passed its (final) gradient on; orange: the node processed in
+    this step, whose thick edges carry ``local × grad`` to its inputs;
+    blue: a gradient received so far; grey: nothing received yet.
+    """
+    root = build()
+    order = autograd.topological_order(root)
+    ops = [v for v in reversed(order) if v.children]
+    if not 0 <= step <= len(ops):
+        raise ValueError(f"step must be in 0..{len(ops)}, got {step}")
+    processed = set()
+    current = None
+    for node in order:
+        node.grad = 0.0
+    root.grad = 1.0
+    steps = autograd.backward_steps(root)
+    # leaves are yielded too (they pass nothing); count operation nodes only
+    # backward_steps yields a node after passing on its gradient
+    for node in (steps if step > 0 else ()):
+        if node.children:
+            processed.add(id(node))
+            current = node
+        if len(processed) == step:
+            break
+    touched = {id(root)} | {id(c) for v in order if id(v) in processed
+                            for c in v.children}
+    pos = _layout_graph(order)
+    ex, ey, ax, ay, notes = [], [], [], [], []
+    for v in order:
+        for c, local in zip(v.children, v.local_grads):
+            (x0, y0), (x1, y1) = pos[id(c)], pos[id(v)]
+            seg = ([x0, x1, None], [y0, y1, None])
+            if v is current:
+                ax += seg[0]
+                ay += seg[1]
+            else:
+                ex += seg[0]
+                ey += seg[1]
+            notes.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2,
+                              text=f"{local:.3g}", showarrow=False,
+                              font=dict(size=10, color="#555"),
+                              bgcolor="rgba(255,255,255,0.85)"))
+    xs, ys, text, colors = [], [], [], []
+    for v in order:
+        x, y = pos[id(v)]
+        xs.append(x)
+        ys.append(y)
+        name = v.label or (v.op if v.children else f"{v.data:g}")
+        if v.label and v.children:
+            name = f"{v.label} = {v.op}"
+        grad = f"{v.grad:.3g}" if id(v) in touched else "?"
+        text.append(f"<b>{name}</b><br>{v.data:.3g}<br>grad {grad}")
+        colors.append(_CURRENT if v is current else
+                      _DONE if id(v) in processed else
+                      _PARTIAL if id(v) in touched else _TODO)
+    if ax == []:
+        ax, ay = [None], [None]
+    fig = go.Figure([
+        go.Scatter(x=ex, y=ey, mode="lines", hoverinfo="skip",
+                   line=dict(color="#999", width=1.5), showlegend=False),
+        go.Scatter(x=ax, y=ay, mode="lines", hoverinfo="skip",
+                   line=dict(color=_CURRENT, width=5), showlegend=False),
+        go.Scatter(x=xs, y=ys, mode="markers+text", text=text,
+                   textfont=dict(size=11), hoverinfo="text",
+                   showlegend=False,
+                   marker=dict(symbol="square", size=58, color=colors,
+                               line=dict(color="#444", width=1))),
+    ])
+    if step == 0:
+        title = ("step 0: forward values; the output's gradient is "
+                 "dL/dL = 1")
+    else:
+        name = current.label or current.op
+        title = (f"step {step} of {len(ops)}: node “{name}” passes "
+                 f"grad {current.grad:.3g} × local derivative to its "
+                 "inputs")
+    width = max(p[0] for p in pos.values())
+    height = max(abs(p[1]) for p in pos.values())
+    fig.update_layout(
+        **{**_LAYOUT, "height": 420, "margin": dict(l=10, r=10, t=50,
+                                                      b=10)},
+        title=dict(text=title, font=dict(size=13)), annotations=notes,
+        xaxis=dict(visible=False, range=[-0.5, width + 0.5]),
+        yaxis=dict(visible=False, range=[-height - 0.7, height + 0.7]))
+    return fig
+
+
+def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
+    """Measured time of one gradient by backpropagation and by central
+    differences against the number of parameters (log-log)."""
+    n_params = np.asarray(n_params, float)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=("time of one gradient",
+                                        "finite differences ÷ backprop"))
+    fig.add_trace(go.Scatter(x=n_params, y=backprop_s, name="backprop",
+                             mode="lines+markers",
+                             line=dict(color=COLORS["relu"])), 1, 1)
+    fig.add_trace(go.Scatter(x=n_params, y=finite_diff_s,
+                             name="finite differences",
+                             mode="lines+markers",
+                             line=dict(color=COLORS["tanh"])), 1, 1)
+    fig.add_trace(go.Scatter(x=n_params, y=np.asarray(finite_diff_s)
+                             / np.asarray(backprop_s), name="ratio",
+                             mode="lines+markers", showlegend=False,
+                             line=dict(color=COLORS["muted"])), 1, 2)
+    for col, title in ((1, "seconds"), (2, "ratio")):
+        fig.update_xaxes(type="log", title_text="number of parameters",
+                         row=1, col=col)
+        fig.update_yaxes(type="log", title_text=title, row=1, col=col,
+                         exponentformat="power")
+    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=20, t=90,
+                                                     b=50)})
+    fig.update_layout(legend=dict(y=1.12))
+    return fig
+
+
+def layer_gradient_norms(activation, init, depth, width=64, n=128,
+                         seed=0):
+    """Per-layer ``||dW^l||`` and the std of each layer's activations of a
+    deep MLP (``depth`` hidden layers of ``width``) on random data with
+    random labels, at initialisation.
+
+    Returns
+    -------
+    grad_norms : ndarray, shape (depth + 1,)
+    act_std : ndarray, shape (depth,)
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, width))
+    y = rng.integers(0, 10, n)
+    model = MLP([width] * (depth + 1) + [10], activation, seed=seed,
+                init=init)
+    loss, dlogits = softmax_cross_entropy(model.forward(X), y)
+    dWs, _ = model.backward(dlogits)
+    return (np.array([np.linalg.norm(dW) for dW in dWs]),
+            np.array([a.std() for a in model.activations[1:-1]]))
+
+
+_INIT_NAMES = {"pytorch": "PyTorch default U(±1/√n)",
+               "xavier": "Xavier N(0, 2/(n_in+n_out))",
+               "he": "He N(0, 2/n_in)"}
+_INIT_SHORT = {"pytorch": "PyTorch default", "xavier": "Xavier",
+               "he": "He"}
+_INIT_COLORS = {"pytorch": COLORS["muted"], "xavier": COLORS["sigmoid"],
+                "he": COLORS["relu"]}
+
+
+def gradient_norms_by_layer(activation: str, depth: int,
+                            width: int = 64) -> go.Figure:
+    """Gradient norm of every layer's weights, and the spread of its
+    activations, for three initialisations (log scale)."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=("‖∂C/∂Wˡ‖ per layer",
+                                        "std of the activations aˡ"))
+    notes = []
+    for init in ("pytorch", "xavier", "he"):
+        g, s = layer_gradient_norms(activation, init, depth, width)
+        fig.add_trace(go.Scatter(
+            x=np.arange(1, depth + 2), y=g, name=_INIT_NAMES[init],
+            legendgroup=init, mode="lines+markers",
+            line=dict(color=_INIT_COLORS[init])), 1, 1)
+        fig.add_trace(go.Scatter(
+            x=np.arange(1, depth + 1), y=s, showlegend=False,
+            legendgroup=init, mode="lines+markers",
+            line=dict(color=_INIT_COLORS[init])), 1, 2)
+        ratio = g[0] / g[-1]
+        verdict = ("vanishing" if ratio < 1e-3 else "exploding"
+                   if ratio > 1e3 else "stable")
+        notes.append(f"{_INIT_SHORT[init]}: {ratio:.0e} ({verdict})")
+    fig.update_yaxes(type="log", exponentformat="power", range=[-28, 3],
+                     row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", range=[-6, 1],
+                     row=1, col=2)
+    fig.update_xaxes(title_text="layer l", range=[0.5, 31.5])
+    fig.update_layout(**{**_LAYOUT, "height": 470,
+                         "margin": dict(l=60, r=20, t=90, b=50)})
+    fig.add_annotation(
+        xref="x domain", yref="y domain", x=0.98, y=0.02, xanchor="right",
+        yanchor="bottom", align="right", showarrow=False,
+        font=dict(size=11), bgcolor="rgba(255,255,255,0.8)",
+        text="‖∂C/∂W¹‖ ÷ ‖∂C/∂Wᴸ‖<br>" + "<br>".join(notes))
+    fig.update_layout(
+        legend=dict(orientation="v", x=0.99, xanchor="right", y=0.02,
+                    yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                    font=dict(size=11)),
+        title=dict(text=f"{LABELS[activation]}, {depth} hidden layers of "
+                        f"{width} neurons", font=dict(size=13)))
+    return fig
+
+
+def training_snapshot(history, X, y, index: int,
+                      resolution: int = 32) -> go.Figure:
+    """Decision regions of a snapshot of :func:`calc_nn.mlp.train`, with
+    the data, and the gradient norm of each layer at that epoch.
+
+    Parameters
+    ----------
+    history : list of dict from :func:`calc_nn.mlp.train`
+    X : ndarray, shape (N, 2); y : ndarray of int, shape (N,)
+    index : int
+        Which snapshot.
+
+    With :func:`calc_nn.widgets.explore`, pass
+    ``trace_keys=("y", "marker.color")``.
+    """
+    snap = history[index]
+    sizes = [snap["weights"][0].shape[1]] + [W.shape[0]
+                                              for W in snap["weights"]]
+    model = MLP(sizes, history[0].get("activation", "tanh"))
+    model.weights = [W.copy() for W in snap["weights"]]
+    model.biases = [b.copy() for b in snap["biases"]]
+    lo, hi = X.min(0) - 0.4, X.max(0) + 0.4
+    gx = np.linspace(lo[0], hi[0], resolution)
+    gy = np.linspace(lo[1], hi[1], resolution)
+    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    pred = model.forward(grid).argmax(1)
+    k = int(y.max()) + 1
+    palette = [COLORS["sigmoid"], COLORS["tanh"], COLORS["relu"]][:k]
+    pale = ["#c6dbef", "#fcbba1", "#c7e9c0"][:k]
+    scale = [[i / max(k - 1, 1), c] for i, c in enumerate(pale)]
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
+                        horizontal_spacing=0.12,
+                        subplot_titles=("decision regions",
+                                        "‖∂C/∂Wˡ‖ per layer"))
+    # a grid of square markers rather than a heatmap, so that every trace
+    # changes through the same keys ("y", "marker.color")
+    fig.add_trace(go.Scatter(
+        x=grid[:, 0], y=grid[:, 1], mode="markers", hoverinfo="skip",
+        showlegend=False,
+        marker=dict(symbol="square", size=13, color=pred.ravel(),
+                    colorscale=scale, cmin=0, cmax=k - 1)), 1, 1)
+    for c in range(k):
+        fig.add_trace(go.Scatter(
+            x=X[y == c, 0], y=X[y == c, 1], mode="markers",
+            name=f"class {c}", showlegend=False,
+            marker=dict(color=palette[c], size=5,
+                                           line=dict(width=0.5,
+                                                     color="white"))), 1, 1)
+    norms = snap["grad_norms"]
+    fig.add_trace(go.Bar(x=[f"W{l + 1}" for l in range(len(norms))],
+                         y=norms, showlegend=False,
+                         marker_color=COLORS["derivative"]), 1, 2)
+    top = max(h["grad_norms"].max() for h in history)
+    fig.update_yaxes(type="log", range=[np.log10(top) - 4,
+                                        np.log10(top) + 0.3],
+                     exponentformat="power", row=1, col=2)
+    fig.update_layout(**{**_LAYOUT, "height": 430,
+                         "margin": dict(l=50, r=20, t=90, b=40)})
+    fig.update_layout(
+        title=dict(text=f"epoch {snap['epoch']}: loss {snap['loss']:.3f},"
+                        f" accuracy {snap['accuracy']:.0%}",
+                   font=dict(size=13)))
+    return fig

@@ -1,0 +1,84 @@
+"""Checks of the display formulas typed in book/forward.md."""
+
+import numpy as np
+import sympy as sp
+
+from calc_nn import layers
+from calc_nn.mlp import MLP
+
+CHAPTER = "forward.md"
+
+
+def _symbols(n_out, n_in, n_batch=2):
+    W = sp.Matrix(n_out, n_in, lambda j, k: sp.Symbol(f"w_{j}{k}"))
+    b = sp.Matrix(n_out, 1, lambda j, _: sp.Symbol(f"b_{j}"))
+    X = sp.Matrix(n_batch, n_in, lambda i, k: sp.Symbol(f"x_{i}{k}"))
+    return W, b, X
+
+
+def check_neuron():
+    n = 4
+    w = sp.Matrix(n, 1, lambda k, _: sp.Symbol(f"w_{k + 1}"))
+    x = sp.Matrix(n, 1, lambda k, _: sp.Symbol(f"x_{k + 1}"))
+    b = sp.Symbol("b")
+    total = sum(w[k] * x[k] for k in range(n)) + b
+    assert sp.expand(total - ((w.T * x)[0] + b)) == 0
+
+
+def check_layer():
+    W, b, X = _symbols(3, 4)
+    x = X[0, :].T
+    z = W * x + b
+    for j in range(3):
+        neuron = sum(W[j, k] * x[k] for k in range(4)) + b[j]
+        assert sp.expand(z[j] - neuron) == 0
+    assert z.shape == (3, 1)
+
+
+def check_batch():
+    W, b, X = _symbols(3, 4, n_batch=5)
+    Z = X * W.T + sp.ones(5, 1) * b.T
+    assert Z.shape == (5, 3)
+    for i in range(5):
+        assert sp.expand(Z[i, :].T - (W * X[i, :].T + b)) == sp.zeros(3, 1)
+    # and calc_nn computes this product
+    rng = np.random.default_rng(0)
+    Xn, Wn, bn = (rng.standard_normal((5, 4)), rng.standard_normal((3, 4)),
+                  rng.standard_normal(3))
+    values = {**dict(zip(X, Xn.ravel())), **dict(zip(W, Wn.ravel())),
+              **dict(zip(b, bn))}
+    Zn = np.array(Z.subs(values), dtype=float)
+    np.testing.assert_allclose(layers.linear_forward(Xn, Wn, bn)[0], Zn,
+                               rtol=1e-13)
+
+
+def check_network():
+    model = MLP([3, 4, 2, 2], "sigmoid", seed=0)
+    x = np.array([0.2, -1.0, 0.7])
+    a = x
+    for l, (W, b) in enumerate(zip(model.weights, model.biases)):
+        z = W @ a + b
+        a = 1 / (1 + np.exp(-z)) if l < 2 else z  # logits: no activation
+    np.testing.assert_allclose(model.forward(x), a, rtol=1e-13)
+
+
+# label -> (the formula exactly as typed in the chapter, its check)
+CHECKED = {
+    "eq-neuron": (
+        r"""z = \sum_{k=1}^{n} w_k x_k + b = w^\top x + b, \qquad a = f(z)""",
+        check_neuron),
+    "eq-layer": (
+        r"""z = W x + b, \qquad a = f(z), \qquad
+W \in \mathbb{R}^{m \times n},\ x \in \mathbb{R}^{n},\
+b, z, a \in \mathbb{R}^{m}""",
+        check_layer),
+    "eq-batch": (
+        r"""Z = X W^\top + \mathbf{1} b^\top, \qquad A = f(Z), \qquad
+X \in \mathbb{R}^{N \times n},\ W \in \mathbb{R}^{m \times n},\
+Z, A \in \mathbb{R}^{N \times m}""",
+        check_batch),
+    "eq-network": (
+        r"""a^0 = x, \qquad z^l = W^l a^{l-1} + b^l, \qquad a^l = f(z^l),
+\qquad l = 1, \dots, L""",
+        check_network),
+}
