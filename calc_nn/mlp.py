@@ -26,7 +26,7 @@ import numbers
 
 import numpy as np
 
-from calc_nn import activations
+from calc_nn import activations, losses
 from calc_nn._validation import as_float_array
 
 __all__ = [
@@ -264,22 +264,12 @@ def softmax_cross_entropy(logits, y):
     -------
     loss : float
     dlogits : ndarray, shape (N, C)
+
+    The loss and its gradient of :mod:`calc_nn.losses` (PyTorch's
+    ``cross_entropy`` with ``reduction="mean"``), returned together.
     """
-    logits = as_float_array(logits, "logits")
-    y = np.asarray(y)
-    if logits.ndim != 2 or y.shape != logits.shape[:1]:
-        raise ValueError(f"logits has shape {logits.shape} and y has shape "
-                         f"{y.shape}: expected (N, C) and (N,)")
-    if y.dtype.kind not in "iu" or (y.size and (
-            y.min() < 0 or y.max() >= logits.shape[1])):
-        raise ValueError(f"y must hold integer class labels in 0.."
-                         f"{logits.shape[1] - 1}")
-    n = logits.shape[0]
-    logp = activations.log_softmax(logits, axis=1)
-    loss = -logp[np.arange(n), y].mean()
-    dlogits = np.exp(logp)
-    dlogits[np.arange(n), y] -= 1
-    return float(loss), dlogits / n
+    return (float(losses.cross_entropy(logits, y)),
+            losses.cross_entropy_grad(logits, y))
 
 
 def make_moons(n=200, noise=0.15, seed=0):
