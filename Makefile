@@ -50,7 +50,7 @@ test-fast: $(STAMP)
 ## Open the chapters live in JupyterLab: .md chapters open as notebooks
 ## (jupytext) and the widgets are live.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. book/
+	$(BIN)/jupyter lab --notebook-dir=book $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 ## Serve the built site on http://localhost:$(PORT)
 serve:

@@ -151,40 +151,98 @@ def _round_list(value, digits: int):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def _get(obj, dotted: str):
-    for part in dotted.split("."):
-        if obj is None:
-            return None
-        obj = obj[part] if part in obj else None
-    return obj
+# Layout entries that are the controls themselves or too big to patch.
+_LAYOUT_SKIP = ("template", "sliders", "updatemenus", "meta")
 
 
-def _trace_patch(fig: go.Figure, keys, digits: int) -> dict[str, list]:
-    # read the graph objects, not to_plotly_json(), which base64-encodes
-    # arrays (plotly.js decodes those in newPlot but not in restyle args)
-    return {key: [_jsonable(trace[key], digits) for trace in fig.data]
-            for key in keys}
+def _flatten(obj: dict, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths of a plotly property dict: ``{"line.color": "red"}``.
+
+    Lists (``annotations``, ``shapes``, colour scales) and arrays are
+    leaves: they are compared and patched whole.
+    """
+    out = {}
+    for key, value in obj.items():
+        path = prefix + key
+        if isinstance(value, dict):
+            out.update(_flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def _trace_props(fig: go.Figure) -> list[dict[str, Any]]:
+    # trace.to_plotly_json() keeps NumPy arrays (the figure's version
+    # base64-encodes them, which plotly.js does not decode in restyle args)
+    return [_flatten(trace.to_plotly_json()) for trace in fig.data]
+
+
+def _layout_props(fig: go.Figure) -> dict[str, Any]:
+    layout = fig.layout.to_plotly_json()
+    return _flatten({k: v for k, v in layout.items() if k not in _LAYOUT_SKIP})
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, (np.ndarray, list, tuple)) or isinstance(
+            b, (np.ndarray, list, tuple)):
+        try:
+            a_arr, b_arr = np.asarray(a), np.asarray(b)
+            if a_arr.dtype.kind in "fiub" and b_arr.dtype.kind in "fiub":
+                return a_arr.shape == b_arr.shape and bool(
+                    np.array_equal(a_arr, b_arr, equal_nan=True))
+        except (ValueError, TypeError):
+            pass
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return False
+
+
+def _changing_keys(states, extra_trace_keys, extra_layout_keys):
+    """Trace and layout paths whose value differs between any two states,
+    plus the ones the caller names: everything a control changes."""
+    first_traces, first_layout = states[0]
+    trace_keys = set(extra_trace_keys)
+    layout_keys = set(extra_layout_keys)
+    for traces, layout in states[1:]:
+        for props, ref in zip(traces, first_traces):
+            for key in props.keys() | ref.keys():
+                if not _same_value(props.get(key), ref.get(key)):
+                    trace_keys.add(key)
+        for key in layout.keys() | first_layout.keys():
+            if not _same_value(layout.get(key), first_layout.get(key)):
+                layout_keys.add(key)
+    return sorted(trace_keys), sorted(layout_keys)
+
+
+def _patch(traces, layout, trace_keys, layout_keys, digits):
+    """``[restyle, relayout]`` arguments of plotly's "update" for a state."""
+    data = {key: [_jsonable(props.get(key), digits) for props in traces]
+            for key in trace_keys}
+    lay = {}
+    for key in layout_keys:
+        value = layout.get(key)
+        if value is None and key in ("annotations", "shapes"):
+            value = []
+        lay[key] = _jsonable(value, digits)
+    return [data, lay]
+
+
+def _numbers(value) -> bool:
+    return isinstance(value, np.ndarray) or (
+        isinstance(value, (list, tuple)) and len(value) > 0 and all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+            for v in value))
 
 
 def _jsonable(value, digits):
-    if isinstance(value, (np.ndarray, list, tuple)):
+    if _numbers(value):
         arr = np.asarray(value)
         if arr.dtype.kind in "fbiu":
             return _round_list(arr, digits)
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _layout_patch(fig: go.Figure, keys) -> dict[str, Any]:
-    plain = fig.to_plotly_json()["layout"]
-    patch = {}
-    for key in keys:
-        value = _get(plain, key)
-        if value is None and key in ("annotations", "shapes"):
-            value = []
-        patch[key] = value
-    return patch
 
 
 # ----------------------------------------------------------------- static
@@ -202,8 +260,9 @@ def _static_figure(make_figure, controls, trace_keys, layout_keys, digits):
         raise ValueError(
             f"{n_states} precomputed states exceed MAX_STATES={MAX_STATES}: "
             "use fewer slider values")
-    states = {}
-    for idx in itertools.product(*grids):
+    combos = list(itertools.product(*grids))
+    props = []
+    for idx in combos:
         values = {c.name: c.values[i] for c, i in zip(controls, idx)}
         fig = base if values == defaults else make_figure(**values)
         if len(fig.data) != n_traces:
@@ -211,8 +270,10 @@ def _static_figure(make_figure, controls, trace_keys, layout_keys, digits):
                 f"make_figure returned {len(fig.data)} traces for {values} "
                 f"but {n_traces} for the defaults: every state must have the "
                 "same traces (hide one with visible=False instead)")
-        states[idx] = [_trace_patch(fig, trace_keys, digits),
-                       _layout_patch(fig, layout_keys)]
+        props.append((_trace_props(fig), _layout_props(fig)))
+    trace_keys, layout_keys = _changing_keys(props, trace_keys, layout_keys)
+    states = {idx: _patch(traces, layout, trace_keys, layout_keys, digits)
+              for idx, (traces, layout) in zip(combos, props)}
 
     sliders = [c for c in controls if not isinstance(c, Choice)]
     choices = [c for c in controls if isinstance(c, Choice)]
@@ -271,7 +332,7 @@ def _static_figure(make_figure, controls, trace_keys, layout_keys, digits):
 
 # ----------------------------------------------------------------- live
 
-def _live(make_figure, controls, trace_keys, layout_keys):
+def _live(make_figure, controls):
     fw = go.FigureWidget(make_figure(**{c.name: c.default for c in controls}))
     inputs = {}
     for c in controls:
@@ -286,7 +347,7 @@ def _live(make_figure, controls, trace_keys, layout_keys):
                 layout=widgets.Layout(width="min(100%, 520px)"),
                 style={"description_width": "initial"})
         inputs[c.name] = w
-    return LiveExplorer(fw, inputs, make_figure, trace_keys, layout_keys)
+    return LiveExplorer(fw, inputs, make_figure)
 
 
 class LiveExplorer(widgets.VBox):
@@ -298,14 +359,11 @@ class LiveExplorer(widgets.VBox):
     controls : dict of str -> ipywidgets widget, one per control
     """
 
-    def __init__(self, figure, controls, make_figure, trace_keys,
-                 layout_keys):
+    def __init__(self, figure, controls, make_figure):
         super().__init__([*controls.values(), figure])
         self.figure = figure
         self.controls = controls
         self._make_figure = make_figure
-        self._trace_keys = trace_keys
-        self._layout_keys = layout_keys
         for w in controls.values():
             w.observe(self._update, names="value")
 
@@ -315,13 +373,17 @@ class LiveExplorer(widgets.VBox):
 
     def _update(self, change=None):
         fig = self._make_figure(**self.values())
-        layout = _layout_patch(fig, self._layout_keys)
+        new_traces, new_layout = _trace_props(fig), _layout_props(fig)
+        old_layout = _layout_props(self.figure)
         with self.figure.batch_update():
-            for trace, new in zip(self.figure.data, fig.data):
-                for key in self._trace_keys:
-                    trace[key] = new[key]
-            for key, value in layout.items():
-                self.figure.layout[key] = value
+            for trace, new in zip(self.figure.data, new_traces):
+                old = _flatten(trace.to_plotly_json())
+                for key in (new.keys() | old.keys()) - {"type", "uid"}:
+                    if not _same_value(new.get(key), old.get(key)):
+                        trace[key] = new.get(key)
+            for key in new_layout.keys() | old_layout.keys():
+                if not _same_value(new_layout.get(key), old_layout.get(key)):
+                    self.figure.layout[key] = new_layout.get(key)
 
 
 # ----------------------------------------------------------------- entry
@@ -330,8 +392,8 @@ def explore(
     make_figure: Callable[..., go.Figure],
     controls: Sequence[Slider],
     *,
-    trace_keys: Sequence[str] = ("x", "y"),
-    layout_keys: Sequence[str] = ("title.text", "annotations"),
+    trace_keys: Sequence[str] = (),
+    layout_keys: Sequence[str] = (),
     mode: str = "auto",
     digits: int = 4,
 ):
@@ -343,11 +405,12 @@ def explore(
         Keyword arguments named after the controls -> ``go.Figure``. Every
         call must return the same number of traces in the same order.
     controls : sequence of Slider or Choice
-    trace_keys : sequence of str
-        Trace properties that change with the controls (dotted paths such as
-        ``"marker.color"`` allowed).
-    layout_keys : sequence of str
-        Layout properties that change with the controls.
+    trace_keys, layout_keys : sequence of str, optional
+        Not needed: every trace and layout property whose value differs
+        between two states (``x``, ``y``, ``name``, ``line.color``,
+        ``title.text``, ``xaxis.title.text``, ...) is found by comparing
+        the states and patched, on the static site and live alike. Names
+        given here (dotted paths) are patched in every state as well.
     mode : {"auto", "static", "live"}
         "auto" is static when building the book or outside a kernel.
     digits : int
@@ -377,4 +440,4 @@ def explore(
                              "would have nothing to move")
         return _static_figure(functools.partial(make_figure, **fixed), shown,
                               tuple(trace_keys), tuple(layout_keys), digits)
-    return _live(make_figure, controls, tuple(trace_keys), tuple(layout_keys))
+    return _live(make_figure, controls)

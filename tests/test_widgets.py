@@ -181,3 +181,35 @@ def test_live_only_controls_are_fixed_on_the_static_site():
     with pytest.raises(ValueError, match="every control is live_only"):
         explore(make_figure, [Slider("a", A_VALUES, live_only=True)],
                 mode="static")
+
+
+def styled(kind):
+    color = {"sin": "#1f77b4", "cos": "#d62728"}[kind]
+    fig = make_figure(1.0, kind)
+    fig.data[0].update(name=f"{kind}(x)", line_color=color)
+    fig.update_layout(xaxis_title=f"x for {kind}")
+    return fig
+
+
+def test_every_property_that_changes_is_patched():
+    fig = explore(styled, [Choice("kind", ["sin", "cos"])], mode="static")
+    data, layout = fig.layout.updatemenus[0].buttons[1].args
+    assert data["name"] == ["cos(x)", "marker"]
+    assert data["line.color"] == ["#d62728", None]
+    assert layout["xaxis.title.text"] == "x for cos"
+    # what never changes is not repeated in every state
+    assert "x" not in data and "type" not in data
+    assert "yaxis.title.text" not in layout
+
+
+def test_live_figure_takes_every_changed_property():
+    box = explore(styled, [Choice("kind", ["sin", "cos"])], mode="live")
+    box.controls["kind"].value = "cos"
+    fw = box.figure
+    assert fw.data[0].name == "cos(x)"
+    assert fw.data[0].line.color == "#d62728"
+    assert fw.layout.xaxis.title.text == "x for cos"
+    np.testing.assert_allclose(fw.data[0].y, np.cos(X))
+    box.controls["kind"].value = "sin"
+    assert fw.data[0].name == "sin(x)"
+    assert fw.layout.title.text == "a = 1.0, sin"

@@ -18,6 +18,11 @@ __all__ = [
 ]
 
 
+def _pretty(value) -> str:
+    """A SymPy number as a reader writes it: ∞ rather than SymPy's ``oo``."""
+    return str(value).replace("oo", "∞")
+
+
 def function_and_derivative(name: str, alpha: float = 0.1,
                             x_range=(-6.0, 6.0), n: int = 241) -> go.Figure:
     """An activation, its derivative, and where the derivative peaks."""
@@ -38,7 +43,7 @@ def function_and_derivative(name: str, alpha: float = 0.1,
                    textposition="top right",
                    marker=dict(color=COLORS["derivative"], size=10)),
     ])
-    lo, hi = symbolic.value_range(name)
+    lo, hi = (_pretty(v) for v in symbolic.value_range(name))
     fig.update_layout(
         **_LAYOUT,
         title=dict(text=f"{LABELS[name]}: range ({lo}, {hi}), "
