@@ -119,9 +119,11 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium):
-    """One headless Chromium for the session."""
+    """One headless Chromium for this module. Module scope: a sync
+    Playwright instance runs an asyncio loop until it stops, and another
+    module (test_live.py) starts its own afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
