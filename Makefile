@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: venv book test test-fast lab serve bench clean
+.PHONY: venv book student test test-fast lab serve bench clean
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml \
           etc/jupyterlab/overrides.json
@@ -34,6 +34,13 @@ book: $(STAMP)
 	@echo
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 	@echo "Serve it with: make serve   (then open http://localhost:$(PORT))"
+
+## The student edition: the same book with every exercise solution removed
+## (absent from the HTML and the downloads), in _build/student/_build/html.
+student: $(STAMP)
+	CALC_NN_STUDENT=1 $(BIN)/jupyter-book build . -n -W --keep-going --path-output _build/student
+	@echo
+	@echo "The student edition is at $(CURDIR)/_build/student/_build/html/index.html"
 
 ## Run the whole test suite: unit tests, the book build, the browser tests.
 ## pytest's exit code 5 ("no tests collected") is an error here too.

@@ -6,13 +6,14 @@ are imported here; the figure and widget modules (:mod:`calc_nn.plots`,
 import plotly and ipywidgets, so they are imported explicitly where needed.
 """
 
-from calc_nn import (activations, autograd, conv, data, gradcheck,
+from calc_nn import (activations, autograd, check, conv, data, gradcheck,
                      landscapes, layers, losses, mlp, optim, symbolic,
                      verify)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "autograd", "conv", "data", "gradcheck", "landscapes",
-    "layers", "losses", "mlp", "optim", "symbolic", "verify", "__version__",
+    "activations", "autograd", "check", "conv", "data", "gradcheck",
+    "landscapes", "layers", "losses", "mlp", "optim", "symbolic", "verify",
+    "__version__",
 ]

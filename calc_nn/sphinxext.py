@@ -24,6 +24,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -129,8 +130,127 @@ def _offline_config(app, config):
     config.nb_ipywidgets_js = {}
 
 
+# ------------------------------------------------ readers and instructors
+
+STUDENT_ENV = "CALC_NN_STUDENT"
+# a gated solution, ```{solution-start} ... ```{solution-end} + its closing
+# fence (backticks or colons), and a plain {solution} directive block
+_GATED = re.compile(
+    r"^(?P<f>`{3,}|:{3,})\{solution-start\}.*?^(?P=f)\{solution-end\}"
+    r"[^\n]*\n(?P=f)[ \t]*(?:\n|\Z)", re.S | re.M)
+_PLAIN = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution\}.*?^(?P=f)[ \t]*"
+                    r"(?:\n|\Z)", re.S | re.M)
+_REMOVED = "*(The solution is not part of the student edition.)*\n"
+
+
+def student_edition() -> bool:
+    """True when the book is built as the student edition
+    (``CALC_NN_STUDENT=1``, what ``make student`` sets)."""
+    return os.environ.get(STUDENT_ENV, "").strip().lower() in (
+        "1", "true", "yes", "on")
+
+
+def strip_solutions(text: str) -> str:
+    """MyST source without its exercise solutions (gated
+    ``solution-start``/``solution-end`` blocks and ``{solution}``
+    directives), each replaced by a one-line note."""
+    text = _GATED.sub(_REMOVED, text)
+    return _PLAIN.sub(_REMOVED, text)
+
+
+def _student_config(app, config):
+    if student_edition():
+        config.hide_solutions = True
+
+
+def _student_source(app, docname, source):
+    """Student edition: remove solutions before parsing, so neither the
+    HTML nor the executed notebook (the .ipynb download) holds them."""
+    if student_edition():
+        source[0] = strip_solutions(source[0])
+
+
+def colab_url(html_root: str, pagename: str, repo_url: str) -> str | None:
+    """Colab cannot open a MyST ``.md`` notebook: point it at the
+    ``.ipynb`` copy published with the site on the ``gh-pages`` branch."""
+    parts = repo_url.rstrip("/").split("/")
+    if len(parts) < 2 or "github.com" not in repo_url:
+        return None
+    org, repo = parts[-2], parts[-1]
+    return (f"{html_root.rstrip('/')}/github/{org}/{repo}/blob/gh-pages/"
+            f"_sources/{pagename}.ipynb")
+
+
+def _fix_colab_button(app, pagename, templatename, context, doctree):
+    opts = app.config.html_theme_options or {}
+    repo_url = opts.get("repository_url", "")
+    for group in context.get("header_buttons") or []:
+        for button in group.get("buttons", []) if isinstance(
+                group, dict) else []:
+            if button.get("text") == "Colab" and repo_url:
+                base = opts.get("launch_buttons", {}).get(
+                    "colab_url", "https://colab.research.google.com")
+                url = colab_url(base, pagename, repo_url)
+                if url:
+                    button["url"] = url
+
+
+SETUP_CELL = (
+    "# Colab or a bare Jupyter: install the book's package if it is missing\n"
+    "import importlib.util\n"
+    "if importlib.util.find_spec(\"calc_nn\") is None:\n"
+    "    get_ipython().run_line_magic(\"pip\", \"install -q "
+    "'calc_nn[plots] @ git+{repo}'\")")
+
+
+def add_setup_cell(nb: dict, repo_url: str) -> dict:
+    """Prepend a code cell that installs ``calc_nn`` where it is missing
+    (Colab); once only."""
+    cells = nb.setdefault("cells", [])
+    tag = "calc-nn-setup"
+    if cells and tag in cells[0].get("metadata", {}).get("tags", []):
+        return nb
+    cells.insert(0, {"cell_type": "code", "execution_count": None,
+                     "id": "calc-nn-setup", "outputs": [],
+                     "metadata": {"tags": [tag]},
+                     "source": SETUP_CELL.format(repo=repo_url)})
+    return nb
+
+
+def _finish_downloads(app, exception):
+    """The .ipynb downloads get the setup cell; the student edition's
+    downloadable sources lose their solutions."""
+    if exception is not None or app.builder.format != "html":
+        return
+    sources = Path(app.outdir) / "_sources"
+    if not sources.is_dir():
+        return
+    repo_url = (app.config.html_theme_options or {}).get(
+        "repository_url", "")
+    for path in sources.rglob("*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if repo_url:
+            add_setup_cell(nb, repo_url)
+        if student_edition():
+            for cell in nb.get("cells", []):
+                src = cell.get("source", "")
+                src = "".join(src) if isinstance(src, list) else src
+                cell["source"] = strip_solutions(src)
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False),
+                        encoding="utf-8")
+    if student_edition():
+        for path in list(sources.rglob("*.md")) + list(
+                sources.rglob("*.txt")):
+            text = path.read_text(encoding="utf-8")
+            path.write_text(strip_solutions(text), encoding="utf-8")
+
+
 def setup(app):
     os.environ["CALC_NN_STATIC"] = "1"
+    app.connect("config-inited", _student_config)
+    app.connect("source-read", _student_source)
+    app.connect("html-page-context", _fix_colab_button, priority=900)
+    app.connect("build-finished", _finish_downloads)
     app.connect("config-inited", _offline_config)
     app.connect("html-page-context", _add_page_scripts)
     app.connect("html-page-context", _drop_thebe, priority=900)

@@ -58,3 +58,82 @@ def test_plugin_is_registered_and_preferred_to_html():
     from myst_nb.core.render import get_mime_priority
     priority = get_mime_priority("html", ())
     assert priority.index(PLOTLY_MIME) < priority.index("text/html")
+
+
+# ------------------------------------------------ readers and instructors
+
+from calc_nn import sphinxext  # noqa: E402
+
+GATED_SOURCE = """Intro.
+
+```{exercise}
+:label: ex1
+
+Compute the thing.
+```
+
+```{solution-start} ex1
+:class: dropdown
+```
+
+SECRET ANSWER one.
+
+```{code-cell} ipython3
+print("SECRET CODE")
+```
+
+```{solution-end}
+```
+
+Between.
+
+:::{solution} ex1
+SECRET PLAIN
+:::
+
+After.
+"""
+
+
+def test_strip_solutions_removes_every_solution_and_keeps_the_rest():
+    out = sphinxext.strip_solutions(GATED_SOURCE)
+    assert "SECRET" not in out
+    assert "Compute the thing." in out and "Between." in out
+    assert out.rstrip().endswith("After.")
+    assert out.count("not part of the student edition") == 2
+    # nothing to strip: unchanged
+    assert sphinxext.strip_solutions("plain text\n") == "plain text\n"
+
+
+def test_student_edition_switch(monkeypatch):
+    monkeypatch.delenv(sphinxext.STUDENT_ENV, raising=False)
+    assert not sphinxext.student_edition()
+    for value, expected in [("1", True), ("true", True), ("0", False),
+                            ("", False)]:
+        monkeypatch.setenv(sphinxext.STUDENT_ENV, value)
+        assert sphinxext.student_edition() is expected
+
+
+def test_colab_url_points_at_the_published_notebook():
+    url = sphinxext.colab_url("https://colab.research.google.com/",
+                              "book/activations",
+                              "https://github.com/calc-nn/calculus-for-"
+                              "neural-networks")
+    assert url == ("https://colab.research.google.com/github/calc-nn/"
+                   "calculus-for-neural-networks/blob/gh-pages/_sources/"
+                   "book/activations.ipynb")
+    assert sphinxext.colab_url("https://colab.research.google.com",
+                               "x", "https://gitlab.com/a/b") is None
+
+
+def test_setup_cell_is_added_once():
+    nb = {"cells": [{"cell_type": "markdown", "source": "# T",
+                     "metadata": {}}]}
+    sphinxext.add_setup_cell(nb, "https://github.com/o/r")
+    sphinxext.add_setup_cell(nb, "https://github.com/o/r")
+    assert len(nb["cells"]) == 2
+    cell = nb["cells"][0]
+    assert cell["cell_type"] == "code" and cell["outputs"] == []
+    assert "git+https://github.com/o/r" in cell["source"]
+    assert 'find_spec("calc_nn") is None' in cell["source"]
+    compile(cell["source"], "setup", "exec")  # valid Python

@@ -1,0 +1,377 @@
+"""calc_nn.check: a correct student function passes; wrong ones fail with
+a report that names the failing input and says what is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calc_nn import check
+
+# ------------------------------------------------------------- students
+
+
+def _stable_sigmoid(x):
+    return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _raises(*_args, **_kwargs):
+    raise RuntimeError("not implemented yet")
+
+
+ELEMENTWISE = {
+    "sigmoid_grad": {
+        "correct": lambda x: _stable_sigmoid(x) * (1 - _stable_sigmoid(x)),
+        "formula": lambda x: _stable_sigmoid(x) * (1 + _stable_sigmoid(x)),
+    },
+    "tanh_grad": {
+        "correct": lambda x: 1 - np.tanh(x) ** 2,
+        "formula": lambda x: 1 - np.tanh(x),
+    },
+    "relu_grad": {
+        "correct": lambda x: (x > 0).astype(x.dtype),
+        "formula": lambda x: (x >= 0).astype(x.dtype),  # relu'(0) = 1
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise_correct_passes(name):
+    result = getattr(check, name)(ELEMENTWISE[name]["correct"])
+    assert result and result.passed and not result.failures
+    assert "PASSED" in str(result) and f"check.{name}" in repr(result)
+    assert result.n_cases >= 8
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise_wrong_formula_names_input(name):
+    result = getattr(check, name)(ELEMENTWISE[name]["formula"])
+    assert not result and not result.passed
+    text = str(result)
+    assert "FAILED" in text and "wrong values" in text
+    assert "expected" in text and "got" in text
+    # the first failure names its input and the entry that is wrong
+    first = result.failures[0]
+    assert first.case.startswith("x = ")
+    assert first.case in text and "where the input is" in text
+    assert first.max_error is not None and first.max_error > 0.1
+
+
+def test_relu_grad_kink_is_named():
+    result = check.relu_grad(ELEMENTWISE["relu_grad"]["formula"])
+    assert "kink" in result.failures[0].case
+    assert "at index (2,), where the input is 0" in str(result)
+    assert "expected 0, got 1" in str(result)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise_float32_promotion_is_reported(name):
+    correct = ELEMENTWISE[name]["correct"]
+    result = getattr(check, name)(lambda x: correct(x).astype(np.float64))
+    assert not result
+    # only the float32 inputs fail, each with the dtype named
+    assert len(result.failures) == 2
+    for failure in result.failures:
+        assert "float32" in failure.case
+        assert "wrong dtype: expected float32, got float64" in \
+            failure.problem
+        assert "promotes" in failure.problem
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise_wrong_shape_is_reported(name):
+    correct = ELEMENTWISE[name]["correct"]
+    result = getattr(check, name)(lambda x: np.ravel(correct(x)))
+    assert not result
+    problem = next(f.problem for f in result.failures
+                   if "shape (3, 4)" in f.case)
+    assert "wrong shape: expected (3, 4), got (12,)" in problem
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_exception_is_reported_with_its_line(name):
+    result = getattr(check, name)(_raises)
+    assert not result and len(result.failures) == result.n_cases
+    text = str(result)
+    assert "raised RuntimeError: not implemented yet" in text
+    assert "raise RuntimeError" in text  # the student's line is quoted
+
+
+def test_boolean_relu_grad_is_a_dtype_error():
+    result = check.relu_grad(lambda x: x > 0)
+    assert not result
+    assert "expected float64, got bool" in str(result)
+    assert ".astype(x.dtype)" in str(result)
+
+
+def test_overflow_warning_fails_unless_allowed():
+    def naive(x):
+        s = 1 / (1 + np.exp(-x))
+        return s * (1 - s)
+
+    result = check.sigmoid_grad(naive)
+    assert not result
+    assert all("extremes" in case for case in result.failed_inputs)
+    assert "overflow encountered in exp" in str(result)
+    assert check.sigmoid_grad(naive, allow_warnings=True)
+
+
+def test_in_place_modification_is_reported():
+    def mutating(x):
+        x[...] = np.tanh(x)
+        return 1 - x ** 2
+
+    result = check.tanh_grad(mutating)
+    assert not result and "modified its input in place" in str(result)
+
+
+def test_not_a_function_is_a_type_error():
+    with pytest.raises(TypeError, match="takes your function"):
+        check.softmax(np.array([1.0, 2.0]))
+
+
+# ---------------------------------------------------------------- softmax
+
+def test_softmax_correct_and_naive():
+    assert check.softmax(_softmax)
+    naive = check.softmax(lambda z: np.exp(z) / np.exp(z).sum(
+        axis=-1, keepdims=True))
+    assert not naive
+    assert "huge logits" in naive.failures[0].case
+    assert "z = [ 1000., 0., -1000.]" in str(naive)
+    assert "got nan" in str(naive) and "subtract the maximum" in str(naive)
+
+
+def test_softmax_wrong_axis_and_shape():
+    wrong_axis = check.softmax(lambda z: np.exp(z - z.max()) / np.exp(
+        z - z.max()).sum(axis=0, keepdims=True))
+    assert not wrong_axis
+    assert any("batch (4, 5)" in c for c in wrong_axis.failed_inputs)
+    summed = check.softmax(lambda z: _softmax(z).sum(axis=-1))
+    assert "wrong shape" in str(summed)
+    assert "reduced over an axis" in str(summed)
+
+
+def test_log_softmax():
+    assert check.log_softmax(
+        lambda z: z - z.max(-1, keepdims=True) - np.log(np.exp(
+            z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)))
+    result = check.log_softmax(lambda z: np.log(_softmax(z)))
+    assert result.failed_inputs == [
+        c for c in result.failed_inputs if "huge" in c] and not result
+    assert "expected -1000, got -inf" in str(result)
+    f64 = check.log_softmax(lambda z: np.log(_softmax(z)).astype(
+        np.float64))
+    assert "expected float32, got float64" in str(f64)
+
+
+# ---------------------------------------------------------- cross-entropy
+
+def _ce_grad(z, t):
+    p = _softmax(z)
+    p[np.arange(len(t)), t] -= 1
+    return p / len(t)
+
+
+def test_cross_entropy_grad():
+    assert check.cross_entropy_grad(_ce_grad)
+    no_mean = check.cross_entropy_grad(lambda z, t: _ce_grad(z, t) * len(t))
+    assert not no_mean and "N=1" not in " ".join(no_mean.failed_inputs)
+    assert "logits = " in no_mean.failures[0].case
+    assert "target = [0, 2, 1, 2]" in no_mean.failures[0].case
+    assert "every entry is 4 times the expected one" in str(no_mean)
+    flipped = check.cross_entropy_grad(lambda z, t: -_ce_grad(z, t))
+    assert "every entry is -1 times" in str(flipped)
+    per_sample = check.cross_entropy_grad(lambda z, t: _ce_grad(z, t).sum(0))
+    assert "wrong shape: expected (4, 3), got (3,)" in str(per_sample)
+    broken = check.cross_entropy_grad(lambda z, t: z[t])
+    assert not broken and "raised IndexError" in str(broken)
+
+
+# -------------------------------------------------------------- optimizers
+
+def _momentum(theta, grad, state, *, lr, momentum):
+    buf = grad.copy() if state is None else momentum * state["buf"] + grad
+    return theta - lr * buf, {"buf": buf}
+
+
+def _adam(theta, grad, state, *, lr, betas, eps, bias_correction=True):
+    b1, b2 = betas
+    if state is None:
+        m, v, t = np.zeros_like(theta), np.zeros_like(theta), 0
+    else:
+        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+    t += 1
+    m = b1 * m + (1 - b1) * grad
+    v = b2 * v + (1 - b2) * grad * grad
+    if bias_correction:
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+    else:
+        m_hat, v_hat = m, v
+    return (theta - lr * m_hat / (np.sqrt(v_hat) + eps),
+            {"exp_avg": m, "exp_avg_sq": v, "step": t})
+
+
+def test_momentum_step():
+    assert check.momentum_step(_momentum)
+    damped = check.momentum_step(lambda th, g, s, *, lr, momentum: _momentum(
+        th, (1 - momentum) * g, s, lr=lr, momentum=momentum))
+    assert not damped
+    assert "5 steps from theta = [ 1. , -2. , 0.5]" in damped.failures[0].case
+    assert "step 1, theta" in str(damped)
+    def renamed_fn(theta, grad, state, *, lr, momentum):
+        v = grad if state is None else momentum * state["v"] + grad
+        return theta - lr * v, {"v": v}
+
+    renamed = check.momentum_step(renamed_fn)
+    assert "step 1, state: the dict lacks the key(s) ['buf'] (it has " \
+        "['v'])" in str(renamed)
+    crash = check.momentum_step(lambda *a, **k: (_momentum(*a, **k)[0], {}))
+    assert "raised KeyError: 'buf'" in str(crash)
+    assert "at step 2" in str(crash)
+    f64 = check.momentum_step(lambda th, g, s, **k: _momentum(
+        th.astype(np.float64), g.astype(np.float64), s, **k))
+    assert f64.failed_inputs == [c for c in f64.failed_inputs
+                                 if "float32" in c] and not f64
+    assert "wrong dtype: expected float32, got float64" in str(f64)
+
+
+def test_adam_step():
+    assert check.adam_step(_adam)
+    no_bias = check.adam_step(lambda *a, **k: _adam(
+        *a, **k, bias_correction=False))
+    assert not no_bias and len(no_bias.failures) == 3
+    assert "step 1, theta" in str(no_bias)
+    assert "expected 1.1, got 1.31623" in str(no_bias)
+    single = check.adam_step(lambda *a, **k: _adam(*a, **k)[0])
+    assert "must return (theta, state)" in str(single)
+    def t_key(theta, grad, state, **k):
+        if state is not None:
+            state = dict(state, step=state.pop("t"))
+        theta, state = _adam(theta, grad, state, **k)
+        state["t"] = state.pop("step")
+        return theta, state
+
+    no_step = check.adam_step(t_key)
+    assert "lacks the key(s) ['step']" in str(no_step)
+
+
+# ------------------------------------------------------------------ layers
+
+def _linear_backward(dout, cache):
+    x, W = cache
+    if x.ndim == 1:
+        return dout @ W, np.outer(dout, x), dout.copy()
+    return dout @ W, dout.T @ x, dout.sum(axis=0)
+
+
+def test_linear_backward():
+    assert check.linear_backward(_linear_backward)
+    transposed = check.linear_backward(
+        lambda d, c: (lambda dx, dW, db: (dx, dW.T, db))(
+            *_linear_backward(d, c)))
+    assert not transposed
+    assert "(dx, dW, db)[1]: wrong shape: expected (2, 3), got (3, 2) " \
+        "(transposed?)" in str(transposed)
+    assert transposed.failures[0].case.startswith("dout = ")
+    no_sum = check.linear_backward(
+        lambda d, c: _linear_backward(d, c)[:2] + (d,))
+    assert "(dx, dW, db)[2]: wrong shape" in str(no_sum)
+    batch_only = check.linear_backward(lambda d, c: (
+        d @ c[1], d.T @ c[0], d.sum(axis=0)))
+    assert batch_only.failed_inputs == [
+        c for c in batch_only.failed_inputs if "one sample" in c]
+    assert "raised ValueError" in str(batch_only)
+    two = check.linear_backward(lambda d, c: _linear_backward(d, c)[:2])
+    assert "expected 3 values, got 2" in str(two)
+
+
+# -------------------------------------------------------------------- conv
+
+def test_conv2d_output_size():
+    def size(h, k, s=1, p=0):
+        if k > h + 2 * p:
+            raise ValueError("kernel larger than the padded input")
+        return (h + 2 * p - k) // s + 1
+
+    assert check.conv2d_output_size(size)
+    true_div = check.conv2d_output_size(lambda h, k, s, p:
+                                        (h + 2 * p - k) / s + 1)
+    assert "expected the int 24, got float 24.0" in str(true_div)
+    assert "use // for the floor division" in str(true_div)
+    no_padding = check.conv2d_output_size(lambda h, k, s, p:
+                                          (h - k) // s + 1)
+    assert "size=32, kernel=3, stride=1, padding=1" in str(no_padding)
+    assert "expected 32, got 30" in str(no_padding)
+    no_error = check.conv2d_output_size(lambda h, k, s, p:
+                                        (h + 2 * p - k) // s + 1)
+    assert no_error.failed_inputs == [
+        "size=3, kernel=5, stride=1, padding=0: kernel larger than the "
+        "input: ValueError"]
+    assert "expected ValueError" in str(no_error)
+    assert "returned -1" in str(no_error)
+
+
+def _maxpool_backward(dout, x, k, s, first_only=True):
+    dx = np.zeros_like(x)
+    n_, c_, ho, wo = dout.shape
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(ho):
+                for j in range(wo):
+                    win = x[n, c, i * s:i * s + k, j * s:j * s + k]
+                    if first_only:
+                        a, b = np.unravel_index(np.argmax(win), win.shape)
+                        dx[n, c, i * s + a, j * s + b] += dout[n, c, i, j]
+                    else:
+                        dx[n, c, i * s:i * s + k, j * s:j * s + k] += (
+                            win == win.max()) * dout[n, c, i, j]
+    return dx
+
+
+def test_maxpool2d_backward():
+    assert check.maxpool2d_backward(_maxpool_backward)
+    ties = check.maxpool2d_backward(
+        lambda *a: _maxpool_backward(*a, first_only=False))
+    assert ties.failed_inputs == [c for c in ties.failed_inputs
+                                  if "ties" in c] and not ties
+    assert "x = [[[[1., 1., 0., 2.], [1., 1., 2., 2.]]]]" in str(ties)
+
+    def overwrite(dout, x, k, s):  # "=" instead of "+=": overlaps lost
+        dx = np.zeros_like(x)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                win = x[:, :, i * s:i * s + k, j * s:j * s + k]
+                flat = win.reshape(*win.shape[:2], -1)
+                mask = (flat == flat.max(-1, keepdims=True)).reshape(
+                    win.shape)
+                dx[:, :, i * s:i * s + k, j * s:j * s + k] = np.where(
+                    mask, dout[:, :, i:i + 1, j:j + 1],
+                    dx[:, :, i * s:i * s + k, j * s:j * s + k])
+        return dx
+
+    lost = check.maxpool2d_backward(overwrite)
+    assert any("overlapping" in c for c in lost.failed_inputs)
+    wrong_shape = check.maxpool2d_backward(lambda d, x, k, s: d)
+    assert "dx: wrong shape" in str(wrong_shape)
+
+
+def test_report_lists_at_most_five_in_detail():
+    result = check.conv2d_output_size(lambda *a: 0.5)
+    text = str(result)
+    assert text.count("\n1. ") == 1 and "\n6. " not in text
+    assert "... and 5 more failing input(s)" in text
+
+
+def test_every_documented_checker_exists():
+    assert check.available() == sorted([
+        "sigmoid_grad", "tanh_grad", "relu_grad", "softmax", "log_softmax",
+        "cross_entropy_grad", "momentum_step", "adam_step",
+        "linear_backward", "conv2d_output_size", "maxpool2d_backward"])
+    for name in check.available():
+        assert f":func:`{name}`" in check.__doc__
