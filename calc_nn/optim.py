@@ -45,6 +45,7 @@ __all__ = [
     "trajectory",
     "Run",
     "run",
+    "run_many",
     "diverged_at",
 ]
 
@@ -507,8 +508,26 @@ class Run:
 
 
 def run(step: Callable, grad_fn: Callable, theta0, n_steps: int, *,
-        bound: float = 1e6, dim: int | None = None, **hyper) -> Run:
-    """Like :func:`trajectory`, returning the path and the divergence step.
+        bound: float = 1e6, dim: int | None = None,
+        loss_fn: Callable | None = None, max_growth: float = 1e4,
+        **hyper) -> Run:
+    r"""Like :func:`trajectory`, returning the path and the divergence step.
+
+    The run diverges at the first step ``k`` where
+
+    * a coordinate of :math:`\theta_k` is not finite (NaN or inf), or
+    * :math:`\max_i |\theta_{k,i}| > \mathrm{bound}` (a plot passes a bound
+      tied to its window), or
+    * ``loss_fn`` is given and the loss has grown by a large factor,
+
+      .. math:: L(\theta_k) > \mathrm{max\_growth} \cdot
+                \max(|L(\theta_0)|, 1),
+
+      which catches a run that escapes slowly (gradient descent on the
+      bowl with ``lr`` just above ``2 / lambda_max`` multiplies its loss by
+      about 1.2 per step without leaving any reasonable box for a while).
+
+    The rows from ``k`` on are NaN, and ``diverged_at`` is ``k``.
 
     Parameters
     ----------
@@ -524,6 +543,11 @@ def run(step: Callable, grad_fn: Callable, theta0, n_steps: int, *,
         A point with ``max(abs(theta)) > bound`` counts as diverged.
     dim : int, optional
         Required length of ``theta0`` (a landscape's dimension).
+    loss_fn : callable, optional
+        ``points (n, d) -> losses (n,)`` (or one point (d,) -> float): the
+        loss, to detect a loss that grows by more than ``max_growth``.
+    max_growth : float
+        > 0; see above. Only used with ``loss_fn``.
     **hyper
         Hyper-parameters passed to ``step`` (``lr``, ``momentum``, ...).
 
@@ -537,6 +561,8 @@ def run(step: Callable, grad_fn: Callable, theta0, n_steps: int, *,
             or not bound > 0:
         raise ValueError(f"bound must be a number > 0 (inf allowed), got "
                          f"{bound!r}")
+    if loss_fn is not None:
+        max_growth = _positive(max_growth, "max_growth")
     path = np.full((n_steps + 1, theta.size), np.nan)
     path[0] = theta
     if step in _FAST:  # check the hyper-parameters once, then the kernel
@@ -558,9 +584,124 @@ def run(step: Callable, grad_fn: Callable, theta0, n_steps: int, *,
             # abs(a) + abs(b) is NaN or inf as soon as one is
             size = float(np.abs(theta).max())
             if not size <= bound:
-                return Run(path, k)
+                return _grown(path, k, loss_fn, max_growth)
             path[k] = theta
-    return Run(path, None)
+    return _grown(path, None, loss_fn, max_growth)
+
+
+def run_many(runs, grad_fn: Callable, theta0, n_steps: int, *,
+             bound: float = 1e6, dim: int | None = None,
+             loss_fn: Callable | None = None,
+             max_growth: float = 1e4) -> list[Run]:
+    """Several optimizers from the same start, in one loop: what the
+    explorer recomputes when a slider moves.
+
+    Equal, bit for bit, to ``[run(step, grad_fn, theta0, n_steps, **hyper)
+    for step, hyper in runs]`` for a deterministic ``grad_fn`` that works
+    point by point on a batch: the gradient of all the current points is
+    one call ``grad_fn(thetas (m, d)) -> (m, d)`` per step (a landscape's
+    gradient does that), then each optimizer's update rule runs on its row.
+    Divergence is detected per run, as in :func:`run`.
+
+    Parameters
+    ----------
+    runs : sequence of (step, dict)
+        Step functions of this module with their hyper-parameters.
+    grad_fn : callable
+        ``thetas (m, d) -> grads (m, d)``; one that only takes one point
+        ``(d,) -> (d,)`` is called row by row.
+    theta0 : array_like, shape (d,)
+    n_steps : int
+    bound, dim, loss_fn, max_growth
+        As in :func:`run`.
+
+    Returns
+    -------
+    list of Run, one per entry of ``runs``, each ``path`` (n_steps + 1, d)
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs must name at least one (step, hyper) pair")
+    theta = _check_start(theta0, dim)
+    n_steps = _check_steps(n_steps)
+    if isinstance(bound, bool) or not isinstance(bound, numbers.Real) \
+            or not bound > 0:
+        raise ValueError(f"bound must be a number > 0 (inf allowed), got "
+                         f"{bound!r}")
+    if loss_fn is not None:
+        max_growth = _positive(max_growth, "max_growth")
+    m, d = len(runs), theta.size
+    kernels = []
+    for entry in runs:
+        if not (isinstance(entry, tuple) and len(entry) == 2
+                and callable(entry[0]) and isinstance(entry[1], Mapping)):
+            raise TypeError(f"runs must hold (step, hyper dict) pairs, got "
+                            f"{entry!r}")
+        step, hyper = entry
+        if step in _FAST:
+            check, kernel = _FAST[step]
+            kernels.append((kernel, check(**hyper)))
+        else:
+            step(theta, np.zeros_like(theta), None, **hyper)
+            kernels.append((step, dict(hyper)))
+    paths = np.full((m, n_steps + 1, d), np.nan)
+    paths[:, 0] = theta
+    stops: list[int | None] = [None] * m
+    if not np.all(np.isfinite(theta)):
+        return [Run(paths[i], 0) for i in range(m)]
+    thetas = np.repeat(theta[None, :], m, axis=0)
+    states = [None] * m
+    live = list(range(m))
+    batched = True
+    with np.errstate(all="ignore"):
+        for k in range(1, n_steps + 1):
+            if batched:
+                grads = np.asarray(grad_fn(thetas), dtype=np.float64)
+                if grads.shape != thetas.shape:
+                    batched = False
+            if not batched:
+                grads = np.array([np.asarray(grad_fn(t), dtype=np.float64)
+                                  for t in thetas])
+                if grads.shape != thetas.shape:
+                    raise ValueError(f"grad_fn returned shape "
+                                     f"{grads.shape[1:]}, expected {(d,)}")
+            for i in list(live):
+                kernel, hyper = kernels[i]
+                new, states[i] = kernel(thetas[i], grads[i], states[i],
+                                        **hyper)
+                if not float(np.abs(new).max()) <= bound:
+                    stops[i] = k
+                    live.remove(i)
+                    continue  # the row keeps its last finite point
+                thetas[i] = new
+                paths[i, k] = new
+            if not live:
+                break
+    return [_grown(paths[i], stops[i], loss_fn, max_growth)
+            for i in range(m)]
+
+
+def _grown(path, stop, loss_fn, max_growth) -> Run:
+    """The run of ``path`` (finite up to row ``stop``, excluded), cut at
+    the first step whose loss exceeds ``max_growth * max(|L0|, 1)``."""
+    if loss_fn is None:
+        return Run(path, stop)
+    m = len(path) if stop is None else stop
+    with np.errstate(all="ignore"):
+        try:
+            losses = np.asarray(loss_fn(path[:m]), dtype=np.float64)
+        except (TypeError, ValueError):
+            losses = None
+        if losses is None or losses.shape != (m,):  # one point at a time
+            losses = np.array([float(loss_fn(p)) for p in path[:m]])
+        limit = max_growth * max(abs(float(losses[0])), 1.0)
+        # NaN counts as grown (a loss that overflowed)
+        bad = ~(losses <= limit)
+    if not bad.any():
+        return Run(path, stop)
+    k = int(np.argmax(bad))
+    path[k:] = np.nan
+    return Run(path, k)
 
 
 def trajectory(step: Callable, grad_fn: Callable, theta0, n_steps: int, *,

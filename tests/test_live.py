@@ -426,6 +426,15 @@ def chapter(lab_server, browser) -> LiveChapter:
     """The chapter opened at /lab/tree/<chapter> and run with the menu."""
     for old in SCREENSHOTS.glob("live-*.png"):
         old.unlink()
+    with _open_chapter(lab_server, browser, CHAPTER, "live-") as rec:
+        yield rec
+
+
+@contextlib.contextmanager
+def _open_chapter(lab_server, browser, path: str, shots: str):
+    """Open ``book/<path>`` at /lab/tree/<path>, run it with the menu
+    and yield the :class:`LiveChapter`; screenshots are named
+    ``<shots>*.png``."""
     context = browser.new_context(viewport=VIEWPORT)
     rec = LiveChapter(page=None)
 
@@ -449,20 +458,20 @@ def chapter(lab_server, browser) -> LiveChapter:
 
     def fail(msg):
         with contextlib.suppress(Exception):
-            _screenshot(page, "live-failure.png")
+            _screenshot(page, shots + "failure.png")
         pytest.fail(f"{msg}\nuncaught exceptions: {rec.page_errors}\n"
                     f"console errors: "
                     f"{[t for k, t in rec.console if k == 'error']}\n"
                     f"end of the server log:\n{lab_server.log_tail(15)}")
 
     try:
-        page.goto(lab_server.url + "lab/tree/" + CHAPTER)
+        page.goto(lab_server.url + "lab/tree/" + path)
         try:
             handle = page.wait_for_function(
-                f"(path) => ({JS_FIND_PANEL})(path)[0]", arg=CHAPTER,
+                f"(path) => ({JS_FIND_PANEL})(path)[0]", arg=path,
                 timeout=UI_TIMEOUT_MS)
         except Exception:
-            fail(f"JupyterLab did not open {CHAPTER} within "
+            fail(f"JupyterLab did not open {path} within "
                  f"{UI_TIMEOUT_MS // 1000} s")
         rec.opened_as = handle.json_value()
         if rec.opened_as != "notebook":
@@ -470,18 +479,18 @@ def chapter(lab_server, browser) -> LiveChapter:
             # still be checked with the plain notebook viewer.
             page.evaluate("(path) => window.jupyterapp.commands.execute("
                           "'docmanager:open', {path, factory: 'Notebook'})",
-                          CHAPTER)
+                          path)
             try:
                 page.wait_for_function(
                     f"(path) => ({JS_FIND_PANEL})(path).includes('notebook')",
-                    arg=CHAPTER)
+                    arg=path)
             except Exception:
-                fail(f"{CHAPTER} opened as a {rec.opened_as}, and not even "
+                fail(f"{path} opened as a {rec.opened_as}, and not even "
                      "JupyterLab's notebook viewer opens it")
         try:
             page.wait_for_function(JS_KERNEL_READY, timeout=60_000)
         except Exception:
-            fail(f"the kernel of {CHAPTER} is not ready after 60 s: "
+            fail(f"the kernel of {path} is not ready after 60 s: "
                  f"{page.evaluate(JS_KERNEL)}")
         page.evaluate(JS_ACTIVATE)
 
@@ -511,7 +520,7 @@ def chapter(lab_server, browser) -> LiveChapter:
             out.scroll_into_view_if_needed()
             page.wait_for_timeout(300)  # let content-visibility lay out
             out.scroll_into_view_if_needed()
-            _screenshot(page, "live-notebook.png")
+            _screenshot(page, shots + "notebook.png")
         yield rec
     finally:
         context.close()
@@ -770,3 +779,120 @@ def test_no_browser_errors(chapter):
                    if k != "error" and WIDGET_ERRORS.search(t)]
                 + chapter.http_errors)
     assert not problems, "\n".join(p[:600] for p in problems)
+
+
+# ----------------------------------------------------------------- optimizers
+
+OPTIM_CHAPTER = "optimizers.md"
+JS_TRACE_XY = """([gd, i]) => ({
+  name: gd.data[i].name, visible: gd.data[i].visible,
+  x: Array.from(gd.data[i].x || [], (v) => (v === null ? NaN : Number(v))),
+  y: Array.from(gd.data[i].y || [], (v) => (v === null ? NaN : Number(v))),
+  title: gd.layout.title && gd.layout.title.text})"""
+
+
+@pytest.fixture(scope="module")
+def optim_chapter(lab_server, browser) -> LiveChapter:
+    """book/optimizers.md opened and run in the same JupyterLab."""
+    for old in SCREENSHOTS.glob("live-optim-*.png"):
+        old.unlink()
+    with _open_chapter(lab_server, browser, OPTIM_CHAPTER,
+                       "live-optim-") as rec:
+        yield rec
+
+
+def _xy_close(shown: dict, trace) -> bool:
+    import numpy as np
+
+    for axis in ("x", "y"):
+        a = np.asarray(shown[axis], float)
+        b = np.asarray(getattr(trace, axis), float)
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-6,
+                                                 atol=1e-9, equal_nan=True):
+            return False
+    return True
+
+
+def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
+        optim_chapter):
+    """In the optimizers chapter run in JupyterLab, moving the learning-rate
+    slider of the bowl explorer one step (0.3 -> 0.6) redraws the
+    trajectories: the SVG paths change, and plotly's data of every path
+    (gd.data, the FigureWidget's traces) becomes the figure function's
+    for lr = 0.6. Then the live-only "optimizers" buttons hide two runs."""
+    from calc_nn.plots import optim as plots
+
+    chapter = optim_chapter
+    page = chapter.page
+    code = [c for c in chapter.cells if c["type"] == "code"]
+    missing = [c["index"] for c in code if c["execution_count"] is None]
+    errors = [c["index"] for c in code for o in c["outputs"]
+              if o.get("output_type") == "error"]
+    assert not missing and not errors, (missing, errors)
+    bowl = [c for c in chapter.explore_cells()
+            if "explorer_figure(" in c["source"] and '"quadratic"' in
+            c["source"]]
+    assert len(bowl) == 1, [c["source"][:80] for c in
+                            chapter.explore_cells()]
+    out = chapter.cell(bowl[0]["index"]).locator(".jp-OutputArea")
+    out.scroll_into_view_if_needed()
+    out.locator(".js-plotly-plot svg.main-svg").first.wait_for(
+        state="visible", timeout=REDRAW_TIMEOUT_MS)
+    gd = out.locator(".js-plotly-plot").element_handle()
+    slider = out.locator(".widget-slider", has=page.locator(
+        ".widget-label", has_text=re.compile(r"^learning rate$")))
+    readout = slider.locator(".widget-readout")
+    assert readout.text_content().strip() == "0.3"
+    default = plots.explorer_figure("quadratic", 0.3, 0.5, n_steps=80)
+    paths = {i: t for i, t in enumerate(default.data)
+             if t.type == "scatter" and t.mode == "lines+markers"}
+    assert [t.name for t in paths.values()] == [
+        "GD", "momentum", "RMSprop", "Adam"]
+    before = {i: page.evaluate(JS_TRACE_XY, [gd, i]) for i in paths}
+    mismatch = [i for i, t in paths.items() if not _xy_close(before[i], t)]
+    assert not mismatch, f"default traces differ from the figure: {mismatch}"
+    drawn = out.evaluate(JS_LINE_PATHS)
+    _screenshot(out, "live-optim-before.png")
+    mark = chapter.mark()
+
+    slider.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    try:
+        page.wait_for_function(JS_PATHS_CHANGED,
+                               arg=[out.element_handle(), drawn],
+                               timeout=REDRAW_TIMEOUT_MS)
+        page.wait_for_function(
+            "([gd, t]) => gd.layout.title.text.startsWith(t)",
+            arg=[gd, "quadratic bowl, κ = 10, lr = 0.6"],
+            timeout=REDRAW_TIMEOUT_MS)
+    except Exception:
+        _screenshot(out, "live-optim-after.png")
+        pytest.fail("moving the learning-rate slider did not redraw the "
+                    f"trajectories within {REDRAW_TIMEOUT_MS // 1000} s "
+                    f"(readout {readout.text_content()!r}); errors: "
+                    f"{chapter.errors_since(mark)}")
+    assert readout.text_content().strip() == "0.6"
+    after = {i: page.evaluate(JS_TRACE_XY, [gd, i]) for i in paths}
+    expected = plots.explorer_figure("quadratic", 0.6, 0.5, n_steps=80)
+    unchanged = [paths[i].name for i in paths
+                 if after[i]["x"] == before[i]["x"]]
+    assert not unchanged, f"trajectories that did not change: {unchanged}"
+    wrong = [paths[i].name for i in paths
+             if not _xy_close(after[i], expected.data[i])]
+    assert not wrong, (f"trajectories that are not the figure function's "
+                       f"for lr = 0.6: {wrong}")
+    assert after[1]["title"] == expected.layout.title.text
+    _screenshot(out, "live-optim-after.png")
+
+    # a live-only control: the line-up buttons hide GD and momentum
+    out.get_by_role("button", name="RMSprop vs Adam", exact=True).click()
+    page.wait_for_function("(gd) => gd.data[1].visible === false",
+                           arg=gd, timeout=REDRAW_TIMEOUT_MS)
+    shown = {t["name"]: t["visible"] for t in
+             (page.evaluate(JS_TRACE_XY, [gd, i]) for i in paths)}
+    assert shown == {"GD": False, "momentum": False, "RMSprop": True,
+                     "Adam": True}, shown
+    _screenshot(out, "live-optim-lineup.png")
+    problems = (chapter.errors_since(mark) + chapter.http_errors
+                + [f"blocked: {u}" for u in chapter.blocked])
+    assert not problems, problems

@@ -16,10 +16,15 @@ from plotly.subplots import make_subplots
 
 from calc_nn import conv
 from calc_nn.plots._style import COLORS, LAYOUT as _LAYOUT
+from calc_nn.widgets import Choice, Slider
 
 __all__ = [
     "KERNELS",
     "KERNEL_LABELS",
+    "PATTERNS",
+    "WEIGHT_VALUES",
+    "kernel_controls",
+    "upstream_gradient",
     "mnist_dir",
     "explorer_images",
     "conv_forward",
@@ -36,6 +41,12 @@ KERNELS = {
 }
 KERNEL_LABELS = {"edges": "edges", "blur": "blur", "sharpen": "sharpen",
                  "sobel_x": "Sobel x", "sobel_y": "Sobel y"}
+#: Upstream gradient patterns dL/dY of the backward view.
+PATTERNS = {"one": "one position", "ones": "all ones", "row": "a row",
+            "checker": "checkerboard"}
+#: The values of each weight slider of the custom kernel (live kernel).
+WEIGHT_VALUES = (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8)
+_IDENTITY = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
 _SIDE = 28
 _MNIST_FILE = "t10k-images-idx3-ubyte.gz"
 # the first two test images (labels 7 and 2)
@@ -112,15 +123,60 @@ def _image_axes(fig, n_cols, rows=1):
                                             showgrid=False, zeroline=False)
 
 
+def kernel_controls() -> list:
+    """Live-only controls of a custom 3x3 kernel: ``source`` ("preset" or
+    "custom") and the nine weights ``w00`` ... ``w22`` (default: the
+    identity kernel). Shown in a live kernel; the static site keeps the
+    presets. Pass them to :func:`calc_nn.widgets.explore` with
+    ``lambda ..., source, **w: conv_forward(..., custom=custom_kernel(
+    source, **w))``."""
+    controls = [Choice("source", ["preset", "custom"], default="preset",
+                       label="kernel from", live_only=True)]
+    for i in range(3):
+        for j in range(3):
+            controls.append(Slider(
+                f"w{i}{j}", WEIGHT_VALUES, default=int(_IDENTITY[i, j]),
+                label=f"W[{i},{j}]", live_only=True))
+    return controls
+
+
+def custom_kernel(source: str = "preset", **weights) -> np.ndarray | None:
+    """The 3x3 kernel of :func:`kernel_controls`' values: None for
+    ``source="preset"``, else the weights ``w00`` ... ``w22`` (missing ones
+    are the identity kernel's)."""
+    if source == "preset":
+        return None
+    if source != "custom":
+        raise ValueError(f"source must be 'preset' or 'custom', got "
+                         f"{source!r}")
+    unknown = set(weights) - {f"w{i}{j}" for i in range(3) for j in range(3)}
+    if unknown:
+        raise ValueError(f"unknown weights {sorted(unknown)}; expected "
+                         "w00 ... w22")
+    return np.array([[float(weights.get(f"w{i}{j}", _IDENTITY[i, j]))
+                      for j in range(3)] for i in range(3)])
+
+
 def conv_forward(image: str, kernel: str, stride: int = 1,
-                 padding: int = 1, images=None) -> go.Figure:
+                 padding: int = 1, images=None,
+                 custom=None) -> go.Figure:
     """Forward view: padded input, 3x3 kernel, output feature map.
 
     The boxes mark the first window (top left) and the output it makes.
+    ``custom`` (array_like, shape (3, 3)), when given, replaces the preset
+    ``kernel``.
     """
     images = explorer_images() if images is None else images
     x = images[image]
-    k = KERNELS[kernel]
+    if custom is not None:
+        k = np.asarray(custom, dtype=float)
+        if k.shape != (3, 3) or not np.all(np.isfinite(k)):
+            raise ValueError(f"custom must be a finite (3, 3) kernel, got "
+                             f"shape {k.shape}")
+        kernel_label = "custom"
+    else:
+        k = KERNELS[kernel]
+        kernel_label = KERNEL_LABELS[kernel]
     out, _ = conv.conv2d_forward(x[None, None].astype(float),
                                  k[None, None], stride=stride,
                                  padding=padding)
@@ -131,7 +187,7 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
         rows=1, cols=3, column_widths=[0.42, 0.16, 0.42],
         horizontal_spacing=0.06,
         subplot_titles=(f"input, padded {xp.shape[0]}×{xp.shape[1]}",
-                        f"kernel ({KERNEL_LABELS[kernel]})",
+                        f"kernel ({kernel_label})",
                         f"output {Ho}×{Wo}"))
     fig.add_trace(go.Heatmap(z=xp, colorscale="gray", zmin=0, zmax=255,
                              showscale=False, name="input",
@@ -162,53 +218,119 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
     return fig
 
 
-def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
-                  images=None) -> go.Figure:
-    """Backward view for ``L = Y[row, col]`` (stride 1, padding 1): the
-    upstream gradient is 1 at one output position and 0 elsewhere.
+def upstream_gradient(pattern: str, shape=(_SIDE, _SIDE), row: int = 0,
+                      col: int = 0) -> np.ndarray:
+    """The upstream gradient dL/dY of the backward view.
 
-    Left: the input with the window that made ``Y[row, col]`` (with
-    padding 1 and stride 1, output position (i, j) is centred on input
-    pixel (i, j)). Middle: ``dL/dW``, the window's pixels. Right:
-    ``dL/dX``, the kernel placed on the window (cut where it falls in the
-    padding).
+    Parameters
+    ----------
+    pattern : {"one", "ones", "row", "checker"}
+        1 at ``(row, col)`` and 0 elsewhere (``L = Y[row, col]``); 1
+        everywhere (``L = sum Y``); 1 on output row ``row``; +1/-1 in a
+        checkerboard (``(-1)^(i + j)``).
+    shape : (int, int)
+        (H_out, W_out).
+    row, col : int
+        Position used by "one" (row and column) and "row" (row).
+
+    Returns
+    -------
+    ndarray, shape (H_out, W_out), float
+    """
+    H, W = shape
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {list(PATTERNS)}, got "
+                         f"{pattern!r}")
+    if not (0 <= row < H and 0 <= col < W):
+        raise ValueError(f"(row, col) = ({row}, {col}) is outside the "
+                         f"output of shape ({H}, {W})")
+    g = np.zeros((H, W))
+    if pattern == "one":
+        g[row, col] = 1.0
+    elif pattern == "ones":
+        g[:] = 1.0
+    elif pattern == "row":
+        g[row] = 1.0
+    else:
+        i, j = np.indices((H, W))
+        g = np.where((i + j) % 2 == 0, 1.0, -1.0)
+    return g
+
+
+def _short(v) -> str:
+    """A weight gradient in at most 4 characters: 255, -1.5, 16k."""
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:.0f}k"
+    return f"{v:.3g}" if abs(v) < 999.5 else f"{v / 1e3:.1f}k"
+
+
+_PATTERN_LOSS = {"one": "L = Y[{row}, {col}]", "ones": "L = ΣY",
+                 "row": "L = Σ row {row} of Y",
+                 "checker": "L = Σ (−1)^(i+j) Y[i, j]"}
+
+
+def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
+                  images=None, pattern: str = "one") -> go.Figure:
+    """Backward view (stride 1, padding 1) for the upstream gradient
+    ``dL/dY`` of :func:`upstream_gradient` (``pattern``).
+
+    With ``pattern="one"``, ``L = Y[row, col]``: left, the input with the
+    window that made ``Y[row, col]`` (with padding 1 and stride 1, output
+    position (i, j) is centred on input pixel (i, j)); middle, ``dL/dW``,
+    the window's pixels; right, ``dL/dX``, the kernel placed on the window
+    (cut where it falls in the padding). Other patterns sum these pictures
+    over the positions, weighted by ``dL/dY``: ``dL/dW`` is the correlation
+    of the input with ``dL/dY``, ``dL/dX`` the full convolution of
+    ``dL/dY`` with the flipped kernel.
     """
     images = explorer_images() if images is None else images
     x = images[image].astype(float)
     k = KERNELS[kernel]
     out, cache = conv.conv2d_forward(x[None, None], k[None, None],
                                      padding=1)
-    dout = np.zeros_like(out)
-    dout[0, 0, row, col] = 1.0
+    dout = upstream_gradient(pattern, out.shape[2:], row, col)[None, None]
     dx, dw, _ = conv.conv2d_backward(dout, cache)
     dx, dw = _compact(dx[0, 0]), _compact(dw[0, 0])
-    y = out[0, 0, row, col]
+    loss = float(np.sum(dout * out))
+    one = pattern == "one"
     fig = make_subplots(
         rows=1, cols=3, column_widths=[0.42, 0.16, 0.42],
         horizontal_spacing=0.06,
-        subplot_titles=(f"input X, window of Y[{row}, {col}]",
-                        "∂L/∂W = window",
-                        f"∂L/∂X = W ({KERNEL_LABELS[kernel]}) on window"))
+        subplot_titles=(
+            f"input X, window of Y[{row}, {col}]" if one else
+            f"input X, ∂L/∂Y: {PATTERNS[pattern]}",
+            "∂L/∂W = window" if one else "∂L/∂W = X ⋆ ∂L/∂Y",
+            f"∂L/∂X = W ({KERNEL_LABELS[kernel]}) on window" if one else
+            f"∂L/∂X (W = {KERNEL_LABELS[kernel]})"))
     fig.add_trace(go.Heatmap(z=x.astype(int), colorscale="gray", zmin=0,
                              zmax=255, showscale=False, name="X",
                              hovertemplate="row %{y}, col %{x}: %{z}"
                              "<extra></extra>"), 1, 1)
-    _box(fig, row - 1, col - 1, 3, 3, 1, 1)
-    text = [[f"{v:g}" for v in r] for r in dw]
-    fig.add_trace(go.Heatmap(z=dw, text=text, texttemplate="%{text}",
-                             colorscale="gray", zmin=0, zmax=255,
-                             showscale=False, name="dL/dW",
-                             hovertemplate="%{z}<extra></extra>"), 1, 2)
-    fig.add_trace(go.Heatmap(z=dx, colorscale="RdBu", zmid=0, zmin=-2,
-                             zmax=2, showscale=True, name="dL/dX",
+    if pattern in ("one", "row"):
+        _box(fig, row - 1, col - 1 if one else -1, 3, 3 if one else _SIDE + 2,
+             1, 1)
+    text = [[_short(v) for v in r] for r in dw]
+    w_max = max(float(np.abs(dw).max()), 1.0)
+    fig.add_trace(go.Heatmap(
+        z=dw, text=text, texttemplate="%{text}",
+        colorscale="gray" if one else "RdBu",
+        zmin=0 if one else -w_max, zmax=255 if one else w_max,
+        showscale=False, name="dL/dW",
+        hovertemplate="%{z}<extra></extra>"), 1, 2)
+    x_max = 2.0 if one else max(float(np.abs(dx).max()), 1.0)
+    fig.add_trace(go.Heatmap(z=dx, colorscale="RdBu", zmid=0, zmin=-x_max,
+                             zmax=x_max, showscale=True, name="dL/dX",
                              colorbar=dict(len=0.9, thickness=12),
                              hovertemplate="row %{y}, col %{x}: %{z}"
                              "<extra></extra>"), 1, 3)
-    _box(fig, row - 1, col - 1, 3, 3, 1, 3)
+    if pattern in ("one", "row"):
+        _box(fig, row - 1, col - 1 if one else -1, 3, 3 if one else _SIDE + 2,
+             1, 3)
     _image_axes(fig, 3)
+    what = _PATTERN_LOSS[pattern].format(row=row, col=col)
     fig.update_layout(**(_LAYOUT | dict(height=360)),
                       title=dict(text=(
-                          f"L = Y[{row}, {col}] = {y:g}: gradient to "
+                          f"{what} = {loss:g}: gradient to "
                           f"{int(np.count_nonzero(dx))} pixels, "
                           f"{int(np.count_nonzero(dw))} weights")))
     return fig

@@ -17,12 +17,16 @@ from plotly.subplots import make_subplots
 
 from calc_nn import landscapes, optim
 from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.widgets import Choice, Slider
 
 __all__ = [
     "OPTIMIZER_LABELS",
     "OPTIMIZER_COLORS",
     "optimizer_explorer",
     "explorer_runs",
+    "LINEUPS",
+    "explorer_figure",
+    "live_controls",
     "gd_rate",
     "bias_correction",
 ]
@@ -46,14 +50,21 @@ OPTIMIZER_COLORS = {
     "adamw": "#e377c2",
 }
 DEFAULT_OPTIMIZERS = ("gd", "momentum", "rmsprop", "adam")
+# Divergence in the explorer: a point beyond WINDOW_BOUND times the window
+# (RMSprop's legitimate excursions on the bowl reach about 10 times), or a
+# loss beyond LOSS_GROWTH times the start's (legitimate runs: < 500 times)
+WINDOW_BOUND = 100.0
+LOSS_GROWTH = 1e4
 # lowest value of each landscape, for "loss above the minimum" on a log axis
 _LOSS_MIN = {"quadratic": 0.0, "rosenbrock": 0.0, "himmelblau": 0.0,
              "saddle": -0.25}
 
 
-def _hyper(name: str, lr: float, momentum: float) -> dict:
+def _hyper(name: str, lr: float, momentum: float,
+           beta2: float = 0.999) -> dict:
     """One learning rate for every optimizer; ``momentum`` is SGD's
-    momentum and Adam's beta1 (Adam's first moment is a momentum)."""
+    momentum and Adam's beta1 (Adam's first moment is a momentum);
+    ``beta2`` is Adam's beta2 (RMSprop keeps PyTorch's ``alpha=0.99``)."""
     if name in ("momentum", "nesterov"):
         return dict(lr=lr, momentum=momentum)
     if name == "gd":
@@ -62,7 +73,7 @@ def _hyper(name: str, lr: float, momentum: float) -> dict:
         return dict(lr=lr, alpha=0.99)
     if name == "adagrad":
         return dict(lr=lr)
-    return dict(lr=lr, betas=(momentum, 0.999))
+    return dict(lr=lr, betas=(momentum, beta2))
 
 
 def _landscape(name, condition=10.0, noise=0.0, seed=0):
@@ -74,21 +85,38 @@ def _landscape(name, condition=10.0, noise=0.0, seed=0):
 def explorer_runs(landscape: str, lr: float, momentum: float = 0.9,
                   optimizers=DEFAULT_OPTIMIZERS, n_steps: int = 100,
                   start=None, condition: float = 10.0, noise: float = 0.0,
-                  seed: int = 0) -> dict[str, optim.Run]:
+                  seed: int = 0, beta2: float = 0.999
+                  ) -> dict[str, optim.Run]:
     """The runs the explorer draws: optimizer name -> :class:`optim.Run`
     (``path`` of shape (n_steps + 1, 2)). Momentum 0 with Nesterov is
-    drawn as plain momentum 0 (PyTorch refuses it)."""
-    runs = {}
+    drawn as plain momentum 0 (PyTorch refuses it).
+
+    Divergence (see :func:`calc_nn.optim.run`): a non-finite point, a point
+    farther than ``WINDOW_BOUND`` times the plotted window's largest
+    coordinate from the origin (in the max norm), or a loss above
+    ``LOSS_GROWTH`` times ``max(|L(start)|, 1)``.
+    """
+    specs = []
     for name in optimizers:
-        land = _landscape(landscape, condition, noise, seed)
         step = optim.get(name)
         if name == "nesterov" and momentum == 0:
             step = optim.momentum_step
-        hyper = _hyper(name, lr, momentum)
-        bound = 1e3 * max(map(abs, (*land.x_range, *land.y_range)))
-        runs[name] = optim.run(step, land.grad,
-                               land.start if start is None else start,
-                               n_steps, bound=bound, dim=land.dim, **hyper)
+        specs.append((step, _hyper(name, lr, momentum, beta2)))
+    land = _landscape(landscape, condition, noise, seed)
+    bound = WINDOW_BOUND * max(map(abs, (*land.x_range, *land.y_range)))
+    options = dict(bound=bound, dim=land.dim, loss_fn=land.loss,
+                   max_growth=LOSS_GROWTH)
+    theta0 = land.start if start is None else start
+    if not noise:  # all optimizers in one loop, one gradient call per step
+        results = optim.run_many(specs, land.grad, theta0, n_steps,
+                                 **options)
+        return dict(zip(optimizers, results))
+    runs = {}
+    for name, (step, hyper) in zip(optimizers, specs):
+        # each optimizer sees the same noise sequence
+        land = _landscape(landscape, condition, noise, seed)
+        runs[name] = optim.run(step, land.grad, theta0, n_steps, **options,
+                               **hyper)
     return runs
 
 
@@ -106,7 +134,8 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
                        optimizers=DEFAULT_OPTIMIZERS, n_steps: int = 100,
                        start=None, condition: float = 10.0,
                        noise: float = 0.0, seed: int = 0,
-                       all_landscapes=None) -> go.Figure:
+                       all_landscapes=None, beta2: float = 0.999,
+                       shown=None) -> go.Figure:
     """Contour plot with optimizer paths (top) and loss against step
     (bottom).
 
@@ -132,6 +161,12 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
     all_landscapes : sequence of str, optional
         Draw one contour per landscape and show only ``landscape``'s, so
         that a control can switch landscapes without changing the traces.
+    beta2 : float
+        Adam's beta2, in [0, 1).
+    shown : sequence of str, optional
+        The optimizers of ``optimizers`` drawn; the others keep their
+        traces, hidden (``visible=False``), so a control can switch. Default:
+        all.
 
     Returns
     -------
@@ -144,12 +179,16 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
     if not 1 <= len(optimizers) <= 4:
         raise ValueError(f"optimizers must name 1 to 4 optimizers, got "
                          f"{len(optimizers)}")
+    visible = set(optimizers if shown is None else shown)
+    if not visible or not visible <= set(optimizers):
+        raise ValueError(f"shown must be a non-empty subset of optimizers "
+                         f"{optimizers}, got {shown!r}")
     shown = tuple(all_landscapes or (landscape,))
     if landscape not in shown:
         raise ValueError(f"landscape {landscape!r} must be one of "
                          f"all_landscapes {shown}")
     runs = explorer_runs(landscape, lr, momentum, optimizers, n_steps, start,
-                         condition, noise, seed)
+                         condition, noise, seed, beta2)
     land = _landscape(landscape, condition)
     fig = make_subplots(rows=2, cols=1, row_heights=[0.68, 0.32],
                         vertical_spacing=0.1)
@@ -169,9 +208,11 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
         fig.add_trace(go.Scatter(
             x=res.path[:, 0], y=res.path[:, 1], mode="lines+markers",
             name=label, legendgroup=name, line=dict(color=color, width=2),
-            marker=dict(size=3)), 1, 1)
+            marker=dict(size=3), visible=name in visible), 1, 1)
         ok = res.path[np.all(np.isfinite(res.path), axis=1)]
-        if res.diverged:
+        if name not in visible:
+            pass
+        elif res.diverged:
             notes.append(f"{label} diverged at step {res.diverged_at}")
             last = ok[-1]
             # clip the marker to the plot so the note stays visible
@@ -201,7 +242,7 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
         fig.add_trace(go.Scatter(
             y=np.maximum(loss, 1e-12), x0=0, dx=1, mode="lines",
             name=OPTIMIZER_LABELS[name], legendgroup=name,
-            showlegend=False,
+            showlegend=False, visible=name in visible,
             line=dict(color=OPTIMIZER_COLORS[name], width=2)), 2, 1)
     fig.update_xaxes(range=list(land.x_range), title_text="x",
                      title_standoff=2, row=1, col=1)
@@ -214,10 +255,81 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
                          "margin": dict(l=60, r=20, t=100, b=50)})
     fig.update_layout(
         title=dict(text=f"{land.label}, lr = {lr:.3g}, momentum / β₁ = "
-                        f"{momentum:g}<br>L − L* after {n_steps} steps: "
+                        f"{momentum:g}"
+                        + (f", β₂ = {beta2:g}" if beta2 != 0.999 else "")
+                        + f"<br>L − L* after {n_steps} steps: "
                         + " · ".join(notes), font=dict(size=13)),
         annotations=annotations, legend=dict(y=1.01))
     return fig
+
+
+#: The optimizer line-ups of the explorer's live "optimizers" control:
+#: label -> (the four optimizers computed, the ones drawn).
+LINEUPS = {
+    "all four": (DEFAULT_OPTIMIZERS, DEFAULT_OPTIMIZERS),
+    "GD vs momentum": (DEFAULT_OPTIMIZERS, ("gd", "momentum")),
+    "RMSprop vs Adam": (DEFAULT_OPTIMIZERS, ("rmsprop", "adam")),
+    "variants": (("momentum", "nesterov", "adagrad",
+                                  "adamw"),
+                                 ("momentum", "nesterov", "adagrad",
+                                  "adamw")),
+}
+_BETA2S = (0.9, 0.99, 0.999, 0.9999)
+_N_STEPS = (10, 20, 50, 80, 100, 150, 200, 300)
+
+
+def explorer_figure(landscape: str, lr: float, momentum: float = 0.9, *,
+                    beta2: float = 0.999, n_steps: int = 100,
+                    x0: float | None = None, y0: float | None = None,
+                    lineup: str = "all four", **kwargs) -> go.Figure:
+    """:func:`optimizer_explorer` with the explorer's control names: start
+    point ``(x0, y0)`` (default the landscape's start) and ``lineup``, a key
+    of :data:`LINEUPS`; other keyword arguments are passed on."""
+    if lineup not in LINEUPS:
+        raise ValueError(f"lineup must be one of {list(LINEUPS)}, got "
+                         f"{lineup!r}")
+    optimizers, shown = LINEUPS[lineup]
+    start = None
+    if x0 is not None or y0 is not None:
+        base = _landscape(landscape).start
+        start = (base[0] if x0 is None else x0, base[1] if y0 is None else y0)
+    return optimizer_explorer(landscape, lr, momentum, optimizers=optimizers,
+                              n_steps=n_steps, start=start, beta2=beta2,
+                              shown=shown, **kwargs)
+
+
+def _grid(lo, hi, default, step=0.5):
+    values = np.round(np.arange(lo, hi + step / 2, step), 6).tolist()
+    return sorted({float(v) for v in values} | {float(default)})
+
+
+def live_controls(landscape: str | None = None, n_steps: int = 100,
+                  start: bool = True) -> list:
+    """The explorer's live-only controls (shown in a kernel, fixed at their
+    default on the static site): beta2, number of steps, start point
+    ``x0``/``y0`` (when ``start`` and a ``landscape`` are given) and the
+    optimizer line-up. Pass them to :func:`calc_nn.widgets.explore` after
+    the static controls, with :func:`explorer_figure` as the figure."""
+    if n_steps not in _N_STEPS:
+        raise ValueError(f"n_steps must be one of {_N_STEPS}, got "
+                         f"{n_steps}")
+    controls = [
+        Slider("beta2", _BETA2S, default=0.999, label="Adam β₂",
+               live_only=True),
+        Slider("n_steps", _N_STEPS, default=n_steps, label="steps",
+               live_only=True),
+    ]
+    if start and landscape is not None:
+        land = _landscape(landscape)
+        controls += [
+            Slider("x0", _grid(*land.x_range, land.start[0]),
+                   default=land.start[0], label="start x", live_only=True),
+            Slider("y0", _grid(*land.y_range, land.start[1]),
+                   default=land.start[1], label="start y", live_only=True),
+        ]
+    controls.append(Choice("lineup", list(LINEUPS), default="all four",
+                           label="optimizers", live_only=True))
+    return controls
 
 
 def gd_rate(lr: float, condition: float = 10.0,
