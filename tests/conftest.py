@@ -173,6 +173,12 @@ def built_book(tmp_path_factory) -> BuiltBook:
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in [str(src), env.get("PYTHONPATH", "")] if p)
     env.pop("CALC_NN_STATIC", None)  # the build sets it itself
+    # the copy is not beside ../shared: tell calc_nn.data.load_mnist where
+    # the MNIST test set is (offline; digits chapter)
+    shared_mnist = REPO.parent / "shared" / "data" / "mnist"
+    env["CALC_NN_MNIST_DIRS"] = os.pathsep.join(
+        p for p in [env.get("CALC_NN_MNIST_DIRS", ""), str(shared_mnist)]
+        if p)
     cmd = [str(exe), "build", ".", "-n", "-W", "--keep-going"]
     start = time.monotonic()
     try:

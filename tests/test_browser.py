@@ -535,3 +535,36 @@ def test_multi_control_figure(browser, multi_control_site):
             assert page.evaluate(JS_DRAWN, gd) != drawn, (
                 f"{control} {index}: the drawing did not change")
         assert not rec.problems(), "\n".join(rec.problems())
+
+
+def test_figures_follow_dark_mode(browser, multi_control_site):
+    """The theme's dark mode (html[data-theme=dark]) turns the figure dark,
+    its text light; back to light restores the figure's own colours; the
+    controls keep working in between."""
+    url, make_figure, plain = multi_control_site
+    js_colours = """(gd) => [gd._fullLayout.paper_bgcolor,
+        gd._fullLayout.font.color, gd._fullLayout.xaxis.gridcolor]"""
+    with offline_page(browser) as rec:
+        page = rec.page
+        _open(rec, url + "index.html")
+        assert _figures_ready(page) == (1, 1), "the figure was not drawn"
+        fig = page.locator("div.calc-nn-figure")
+        gd = fig.element_handle()
+        light = page.evaluate(js_colours, gd)
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        page.wait_for_function(
+            "(gd) => gd._fullLayout.paper_bgcolor !== %r" % light[0], arg=gd,
+            timeout=CHANGE_TIMEOUT_MS)
+        dark = page.evaluate(js_colours, gd)
+        assert dark == ["#121212", "#ced6dd", "#2c333b"], dark
+        page.screenshot(path=str(SCREENSHOTS / "dark-mode-figure.png"))
+        drawn = page.evaluate(JS_DRAWN, gd)
+        move_slider(page, fig, 0, 3)
+        _wait_for_change(page, gd, drawn)
+        assert page.evaluate(js_colours, gd) == dark, "a state reset colours"
+        page.evaluate("document.documentElement.dataset.theme = 'light'")
+        page.wait_for_function(
+            "(gd) => gd._fullLayout.paper_bgcolor === %r" % light[0], arg=gd,
+            timeout=CHANGE_TIMEOUT_MS)
+        assert page.evaluate(js_colours, gd) == light
+        assert not rec.problems(), "\n".join(rec.problems())

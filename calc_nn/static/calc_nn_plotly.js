@@ -9,7 +9,66 @@ calcNN.render = function (id, fig) {
   var gd = document.getElementById(id);
   return Plotly.newPlot(gd, fig.data, fig.layout, fig.config || {})
     .then(calcNN.link)
-    .then(calcNN.follow);
+    .then(calcNN.follow)
+    .then(calcNN.theme);
+};
+
+/* Dark mode: the theme sets <html data-theme="dark">. The figures are drawn
+ * with light colours (plotly_white); switch the background, text, grid and
+ * control colours with the page, and back, remembering the figure's own. */
+calcNN.DARK = {bg: "#121212", text: "#ced6dd", grid: "#2c333b",
+               controls: "#2c333b", active: "#3d6fa3"};
+calcNN.isDark = function () {
+  return document.documentElement.dataset.theme === "dark";
+};
+calcNN.colours = function (gd, dark) {
+  var keys = ["paper_bgcolor", "plot_bgcolor", "font.color"];
+  Object.keys(gd._fullLayout).forEach(function (k) {
+    if (/^[xy]axis[0-9]*$/.test(k)) {
+      keys.push(k + ".gridcolor", k + ".zerolinecolor", k + ".linecolor");
+    }
+  });
+  (gd.layout.sliders || []).forEach(function (_, i) {
+    keys.push("sliders[" + i + "].bgcolor", "sliders[" + i + "].font.color",
+              "sliders[" + i + "].activebgcolor");
+  });
+  (gd.layout.updatemenus || []).forEach(function (_, i) {
+    keys.push("updatemenus[" + i + "].bgcolor",
+              "updatemenus[" + i + "].font.color",
+              "updatemenus[" + i + "].activecolor");
+  });
+  if (!gd._calcNNLight) {  // the figure's own values (undefined: default)
+    gd._calcNNLight = {};
+    keys.forEach(function (k) {
+      var v = k.split(/[.\[\]]+/).filter(Boolean).reduce(function (o, p) {
+        return o == null ? undefined : o[p];
+      }, gd.layout);
+      gd._calcNNLight[k] = v === undefined ? null : v;
+    });
+  }
+  var update = {};
+  keys.forEach(function (k) {
+    if (!dark) { update[k] = gd._calcNNLight[k]; return; }
+    var d = calcNN.DARK;
+    update[k] = /active(bg)?color$/.test(k) ? d.active
+      : /bgcolor$/.test(k) && /^(sliders|updatemenus)/.test(k)
+      ? d.controls : /bgcolor$/.test(k) ? d.bg
+      : /color$/.test(k) && /font/.test(k) ? d.text : d.grid;
+  });
+  return update;
+};
+calcNN.theme = function (gd) {
+  var apply = function () {
+    var dark = calcNN.isDark();
+    if (gd._calcNNDark === dark) { return; }
+    gd._calcNNDark = dark;
+    Plotly.relayout(gd, calcNN.colours(gd, dark));
+  };
+  if (calcNN.isDark()) { apply(); } else { gd._calcNNDark = false; }
+  new MutationObserver(apply).observe(document.documentElement,
+                                      {attributes: true,
+                                       attributeFilter: ["data-theme"]});
+  return gd;
 };
 
 /* The theme moves its sidebars after the figure is drawn, and plotly's
