@@ -195,3 +195,21 @@ def built_book(tmp_path_factory) -> BuiltBook:
     return BuiltBook(source=src, html=src / "_build" / "html",
                      returncode=returncode, log=log,
                      seconds=time.monotonic() - start)
+
+
+# Debian's Chromium, driven by Playwright in test_browser.py and test_live.py
+# (never a downloaded browser).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium; missing is a failure on CI, a skip elsewhere."""
+    if not CHROMIUM.exists():
+        msg = (f"{CHROMIUM} not found: install Debian's Chromium with "
+               "`sudo apt-get install chromium` (the browser tests never "
+               "download a browser)")
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return CHROMIUM

@@ -26,7 +26,6 @@ import functools
 import http.server
 import json
 import math
-import os
 import re
 import shutil
 import threading
@@ -37,7 +36,6 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu",
                  "--disable-background-networking",
                  "--disable-component-update", "--disable-sync",
@@ -105,19 +103,6 @@ JS_CONTROLS = """(gd) => ({
 
 
 # ----------------------------------------------------------------- helpers
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium; missing is a failure on CI, a skip elsewhere."""
-    if not CHROMIUM.exists():
-        msg = (f"{CHROMIUM} not found: install Debian's Chromium with "
-               "`sudo apt-get install chromium` (the browser tests never "
-               "download a browser)")
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return CHROMIUM
-
 
 @pytest.fixture(scope="module")
 def browser(chromium):

@@ -66,7 +66,6 @@ REPO = Path(__file__).resolve().parent.parent
 CHAPTER = "activations.md"
 OVERRIDES = REPO / "etc" / "jupyterlab" / "overrides.json"
 SCREENSHOTS = REPO / "_build" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu",
                  "--disable-background-networking",
                  "--disable-component-update", "--disable-sync",
@@ -225,19 +224,6 @@ def _die_with_parent():  # pragma: no cover - runs in the child
 def _get(url: str, timeout: float = 5.0):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return resp.status, resp.read()
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium; missing is a failure on CI, a skip elsewhere."""
-    if not CHROMIUM.exists():
-        msg = (f"{CHROMIUM} not found: install Debian's Chromium with "
-               "`sudo apt-get install chromium` (the browser tests never "
-               "download a browser)")
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return CHROMIUM
 
 
 @pytest.fixture(scope="session")

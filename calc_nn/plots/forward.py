@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from calc_nn import activations
 from calc_nn.mlp import MLP
-from calc_nn.plots._style import COLORS, LABELS, LAYOUT as _LAYOUT
+from calc_nn.plots._style import LABELS, LAYOUT as _LAYOUT
 
 __all__ = ["network_activations", "NETWORK_SIZES"]
 

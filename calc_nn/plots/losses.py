@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, losses
-from calc_nn.plots._style import COLORS, LAYOUT as _LAYOUT
+from calc_nn.plots._style import LAYOUT as _LAYOUT
 
 __all__ = [
     "LOSS_COLORS",
