@@ -17,7 +17,10 @@ calcNN.render = function (id, fig) {
  * with light colours (plotly_white); switch the background, text, grid and
  * control colours with the page, and back, remembering the figure's own. */
 calcNN.DARK = {bg: "#121212", text: "#ced6dd", grid: "#2c333b",
-               controls: "#2c333b", active: "#3d6fa3"};
+               controls: "#2c333b", active: "#3d6fa3",
+               // plotly.js draws the active button in a fixed near-white:
+               // buttons stay light with dark text to stay readable
+               buttons: "#c9d1d9", buttonText: "#1f2328"};
 calcNN.isDark = function () {
   return document.documentElement.dataset.theme === "dark";
 };
@@ -34,8 +37,7 @@ calcNN.colours = function (gd, dark) {
   });
   (gd.layout.updatemenus || []).forEach(function (_, i) {
     keys.push("updatemenus[" + i + "].bgcolor",
-              "updatemenus[" + i + "].font.color",
-              "updatemenus[" + i + "].activecolor");
+              "updatemenus[" + i + "].font.color");
   });
   if (!gd._calcNNLight) {  // the figure's own values (undefined: default)
     gd._calcNNLight = {};
@@ -50,7 +52,9 @@ calcNN.colours = function (gd, dark) {
   keys.forEach(function (k) {
     if (!dark) { update[k] = gd._calcNNLight[k]; return; }
     var d = calcNN.DARK;
-    update[k] = /active(bg)?color$/.test(k) ? d.active
+    update[k] = /^updatemenus/.test(k)
+      ? (/bgcolor$/.test(k) ? d.buttons : d.buttonText)
+      : /activebgcolor$/.test(k) ? d.active
       : /bgcolor$/.test(k) && /^(sliders|updatemenus)/.test(k)
       ? d.controls : /bgcolor$/.test(k) ? d.bg
       : /color$/.test(k) && /font/.test(k) ? d.text : d.grid;
