@@ -73,6 +73,30 @@ def test_every_toc_page_is_built(built_book, toc_pages):
     assert not missing, f"pages in _toc.yml but not built: {missing}"
 
 
+def test_chapters_have_launch_buttons_and_notebook_downloads(built_book,
+                                                            toc_pages):
+    """Every chapter with code (a MyST notebook) offers Binder, Colab and
+    JupyterHub (nbgitpuller) launch buttons and an .ipynb download that
+    exists in the built site."""
+    chapters = [p for p in toc_pages if "{code-cell}" in (
+        built_book.source / p.replace(".html", ".md")).read_text()]
+    assert len(chapters) >= 7, chapters
+    problems = []
+    for page in chapters:
+        html = (built_book.html / page).read_text(encoding="utf-8")
+        name = page.removesuffix(".html")
+        for what, needle in [
+                ("Binder", "mybinder.org/v2/gh/"),
+                ("Colab", "colab.research.google.com/github/"),
+                ("JupyterHub", "/hub/user-redirect/git-pull?repo="),
+                (".ipynb download", f"_sources/{name}.ipynb")]:
+            if needle not in html:
+                problems.append(f"{page}: no {what} link")
+        if not (built_book.html / "_sources" / f"{name}.ipynb").is_file():
+            problems.append(f"{page}: _sources/{name}.ipynb not built")
+    assert not problems, "\n".join(problems)
+
+
 def test_pages_are_small(built_book):
     """No HTML page weighs more than 1.5 MB (figures stay light)."""
     heavy = {p.relative_to(built_book.html).as_posix(): p.stat().st_size
