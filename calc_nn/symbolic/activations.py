@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 import sympy as sp
+from sympy.core.evalf import PrecisionExhausted
 
 __all__ = [
     "x",
@@ -197,7 +198,7 @@ def depth_gradient_bound(name: str, depth) -> sp.Expr:
     return max_derivative(name)[1] ** depth
 
 
-def evaluate_exact(expr: sp.Expr, symbols=(x,)):
+def evaluate_exact(expr: sp.Expr, symbols=(x,), zero_if_tiny=False):
     """Evaluate ``expr`` elementwise to float64, correctly rounded.
 
     SymPy's ``evalf`` raises its working precision until the requested
@@ -205,7 +206,8 @@ def evaluate_exact(expr: sp.Expr, symbols=(x,)):
     huge intermediates (``e^{10^4}``) cost it nothing: the exact oracle of
     the tests, where a NumPy or fixed-precision evaluation would be wrong.
     ``strict=True``: if the digits cannot be had, it raises rather than
-    returning a wrong number.
+    returning a wrong number; with ``zero_if_tiny=True`` a value that 2000
+    bits cannot tell from 0 (e.g. ``e^{-2e4}``, 0 in float64 anyway) is 0.
     Returns a function of arrays (one per symbol) giving a float64 array.
     """
 
@@ -217,7 +219,13 @@ def evaluate_exact(expr: sp.Expr, symbols=(x,)):
             # lets SymPy see exact zeros such as e^0 - e^0
             subs = {sym: sp.Rational(float(a[idx]))
                     for sym, a in zip(symbols, arrays)}
-            out[idx] = float(expr.subs(subs).evalf(20, maxn=2000, strict=True))
+            try:
+                out[idx] = float(expr.subs(subs).evalf(20, maxn=2000,
+                                                       strict=True))
+            except PrecisionExhausted:
+                if not zero_if_tiny:
+                    raise
+                out[idx] = 0.0
         return out
 
     return evaluate
