@@ -101,7 +101,8 @@ def tanh(x):
 def tanh_grad(x):
     r"""Derivative of tanh, elementwise.
 
-    .. math:: \tanh'(x) = 1 - \tanh^2(x) = \frac{4 e^{-2|x|}}{(1 + e^{-2|x|})^2}
+    .. math:: \tanh'(x) = 1 - \tanh^2(x)
+              = \frac{4 e^{-2|x|}}{(1 + e^{-2|x|})^2}
 
     The second form equals the first and avoids the cancellation in
     ``1 - tanh(x)**2`` for large ``|x|``.
@@ -315,7 +316,8 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
     Layer ``k`` computes :math:`a_k = f(w\,a_{k-1})` from :math:`a_0 = x_0`.
     By the chain rule
 
-    .. math:: \frac{\partial a_n}{\partial a_k} = \prod_{j=k+1}^{n} w\,f'(w\,a_{j-1}),
+    .. math:: \frac{\partial a_n}{\partial a_k}
+              = \prod_{j=k+1}^{n} w\,f'(w\,a_{j-1}),
 
     a product of ``n - k`` local factors: it vanishes when the factors are
     below 1 and explodes when they are above 1.

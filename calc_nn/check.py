@@ -196,7 +196,7 @@ def _label(name: str, value, note: str = "") -> str:
 
 # -------------------------------------------------------------- comparison
 
-class _Mismatch(Exception):
+class _Mismatch(Exception):  # noqa: N818 (private, caught here)
     def __init__(self, message: str, max_error: float | None = None):
         super().__init__(message)
         self.max_error = max_error

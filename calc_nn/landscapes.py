@@ -3,7 +3,7 @@ r"""Two-dimensional loss landscapes with hand-written gradients.
 Each landscape :math:`L(\theta)`, :math:`\theta = (x, y)`, comes with its
 gradient written by hand beside it; ``tests/test_landscapes.py`` checks
 every one against the SymPy derivative of
-:mod:`calc_nn.symbolic.landscapes`, ``torch.autograd`` and central
+:mod:`calc_nn.symbolic.landscape_formulas`, ``torch.autograd`` and central
 differences. They are the test problems of the chapter "Gradient descent
 and optimizers":
 

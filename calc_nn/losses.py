@@ -140,7 +140,8 @@ def _classification_inputs(logits, target, *, allow_probabilities=True):
     raise ValueError(
         f"target must have shape {shape} (class indices) or the logits' "
         f"shape {logits.shape[1:] if unbatched else logits.shape} "
-        f"(probabilities); got shape {target.shape[1:] if unbatched else target.shape}")
+        f"(probabilities); got shape "
+        f"{target.shape[1:] if unbatched else target.shape}")
 
 
 def _reduce(losses: np.ndarray, reduction: str, denominator=None):

@@ -85,14 +85,15 @@ def _mathjax_dir() -> Path:
         raise RuntimeError(
             "sphinx-mathjax-offline is not installed: pip install -r "
             "requirements.txt")
-    return Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax"
+    package = Path(list(spec.submodule_search_locations)[0])
+    return package / "static" / "mathjax"
 
 
 def _copy_assets(app, exception):
     if exception is not None or app.builder.format != "html":
         return
-    from sphinx.util.fileutil import copy_asset, copy_asset_file
     import plotly
+    from sphinx.util.fileutil import copy_asset, copy_asset_file
 
     static = Path(app.outdir) / "_static"
     static.mkdir(parents=True, exist_ok=True)

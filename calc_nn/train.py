@@ -1,4 +1,4 @@
-r"""Training loops for the digits chapter, and a small CNN written from scratch.
+r"""Training loops for the digits chapter, and a small CNN from scratch.
 
 * :class:`SmallCNN`: two convolution-ReLU-max-pool blocks and one fully
   connected layer, built from :mod:`calc_nn.conv` and :mod:`calc_nn.layers`,

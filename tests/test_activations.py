@@ -12,12 +12,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import EXTREMES, alphas, arrays, logits
 
 from calc_nn import activations as act
 from calc_nn import verify
 from calc_nn.gradcheck import default_step
-
-from strategies import EXTREMES, alphas, arrays, logits
 
 NAMES = verify.ACTIVATION_NAMES
 SETTINGS = settings(max_examples=200, deadline=None)

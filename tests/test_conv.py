@@ -298,7 +298,7 @@ def test_pool_bad_input(kind):
 
 
 def test_explorer_images_with_and_without_mnist(monkeypatch):
-    from calc_nn.plots import conv as conv_plots
+    from calc_nn.plots import cnn_figures as conv_plots
 
     monkeypatch.setattr(conv_plots, "mnist_dir", lambda: None)
     patterns = conv_plots.explorer_images()
@@ -308,7 +308,7 @@ def test_explorer_images_with_and_without_mnist(monkeypatch):
 
 
 def test_explorer_figures_show_the_layer(monkeypatch):
-    from calc_nn.plots import conv as conv_plots
+    from calc_nn.plots import cnn_figures as conv_plots
 
     monkeypatch.setattr(conv_plots, "mnist_dir", lambda: None)
     images = conv_plots.explorer_images()

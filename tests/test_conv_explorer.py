@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as tF
 
-from calc_nn.plots import conv as conv_plots
+from calc_nn.plots import cnn_figures as conv_plots
 from calc_nn.widgets import Choice, Slider, explore
 
 

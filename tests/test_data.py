@@ -2,9 +2,9 @@
 set."""
 
 import gzip
-import re
 import hashlib
 import os
+import re
 import struct
 from pathlib import Path
 

@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 from calc_nn import activations as act
-from calc_nn.gradcheck import (central_difference, numerical_gradient,
-                               relative_error)
+from calc_nn.gradcheck import (
+    central_difference,
+    numerical_gradient,
+    relative_error,
+)
 
 
 def test_central_difference_of_smooth_functions():

@@ -1,5 +1,5 @@
 """Landscapes: the hand-written gradients against SymPy, torch.autograd and
-central differences; the calculus of calc_nn.symbolic.landscapes."""
+central differences; the calculus of calc_nn.symbolic.landscape_formulas."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from calc_nn import landscapes, optim
 from calc_nn.gradcheck import numerical_gradient, relative_error
-from calc_nn.symbolic import landscapes as sym
+from calc_nn.symbolic import landscape_formulas as sym
 
 CONDITIONS = [1.0, 10.0, 50.0]
 

@@ -112,7 +112,8 @@ JS_KERNEL = """() => {
   return k ? {name: k.name, status: k.status,
               connection: k.connectionStatus} : null;
 }"""
-JS_ACTIVATE = "() => window.jupyterapp.shell.activateById(window.__livePanel.id)"
+JS_ACTIVATE = ("() => window.jupyterapp.shell"
+               ".activateById(window.__livePanel.id)")
 JS_EXECUTION_COUNTS = """() => {
   const cells = window.__livePanel.content.model.cells, counts = [];
   for (let i = 0; i < cells.length; i++) {
@@ -806,7 +807,7 @@ def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
     trajectories: the SVG paths change, and plotly's data of every path
     (gd.data, the FigureWidget's traces) becomes the figure function's
     for lr = 0.6. Then the live-only "optimizers" buttons hide two runs."""
-    from calc_nn.plots import optim as plots
+    from calc_nn.plots import optimizer_figures as plots
 
     chapter = optim_chapter
     page = chapter.page

@@ -8,10 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calc_nn import layers
-from calc_nn.symbolic import backprop as sym_backprop
 from calc_nn.gradcheck import numerical_gradient, relative_error
-from calc_nn.mlp import (ACTIVATIONS, MLP, make_moons, make_spirals,
-                         softmax_cross_entropy, train)
+from calc_nn.mlp import (
+    ACTIVATIONS,
+    MLP,
+    make_moons,
+    make_spirals,
+    softmax_cross_entropy,
+    train,
+)
+from calc_nn.symbolic import backprop_formulas as sym_backprop
 
 SETTINGS = settings(max_examples=40, deadline=None)
 TORCH_ACT = {"relu": torch.relu, "sigmoid": torch.sigmoid,
@@ -182,7 +188,8 @@ def test_softmax_cross_entropy_matches_torch():
     ref.backward()
     assert loss == pytest.approx(ref.item(), rel=1e-12)
     np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-10, atol=1e-15)
-    with pytest.raises(ValueError, match=r"class index 7, out of range \[0, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"class index 7, out of range \[0, 4\)"):
         softmax_cross_entropy(logits, y + 4)
 
 
@@ -217,7 +224,7 @@ def test_a_wrong_delta_fails_its_check(monkeypatch):
 
 def test_figures_show_the_forward_pass_and_the_gradient_norms():
     from calc_nn import plots
-    from calc_nn.plots.backprop import layer_gradient_norms
+    from calc_nn.plots.backprop_figures import layer_gradient_norms
 
     fig = plots.network_activations(1.0, -0.5, "relu")
     model = MLP([2, 4, 3, 2], "relu", seed=3)

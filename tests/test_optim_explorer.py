@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from calc_nn import landscapes, optim
-from calc_nn.plots import optim as plots
+from calc_nn.plots import optimizer_figures as plots
 from calc_nn.widgets import Slider, explore
 
 BOWL_LRS = [0.01, 0.03, 0.1, 0.3, 0.6, 1.0, 1.5, 1.9, 2.1, 3.0]

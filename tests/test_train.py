@@ -1,5 +1,5 @@
 """calc_nn.train (the from-scratch CNN and the training loops) against
-PyTorch, and the digits chapter's figures (calc_nn.plots.digits)."""
+PyTorch, and the digits chapter's figures (calc_nn.plots.digits_figures)."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from calc_nn import losses, optim, train
 from calc_nn.mlp import MLP
-from calc_nn.plots import digits as digit_plots
+from calc_nn.plots import digits_figures as digit_plots
 
 
 class TorchCNN(nn.Module):

@@ -11,15 +11,27 @@ package.
 import plotly.io as pio
 
 from calc_nn.plots._style import COLORS, LABELS, LAYOUT
-from calc_nn.plots.activations import (dead_relu, function_and_derivative,
-                                       gradient_through_depth,
-                                       leaky_relu_slope, softmax_temperature)
-from calc_nn.plots.backprop import (computational_graph, cost_of_gradients,
-                                    gradient_norms_by_layer,
-                                    n_backward_steps, training_snapshot)
-from calc_nn.plots.forward import network_activations
-from calc_nn.plots.conv import (conv_backward, conv_forward,
-                                explorer_images, pooling_gradients)
+from calc_nn.plots.activation_figures import (
+    dead_relu,
+    function_and_derivative,
+    gradient_through_depth,
+    leaky_relu_slope,
+    softmax_temperature,
+)
+from calc_nn.plots.backprop_figures import (
+    computational_graph,
+    cost_of_gradients,
+    gradient_norms_by_layer,
+    n_backward_steps,
+    training_snapshot,
+)
+from calc_nn.plots.cnn_figures import (
+    conv_backward,
+    conv_forward,
+    explorer_images,
+    pooling_gradients,
+)
+from calc_nn.plots.forward_figures import network_activations
 from calc_nn.widgets import is_static
 
 if is_static():

@@ -4,7 +4,7 @@ import random
 
 import sympy as sp
 
-from calc_nn.symbolic import backprop as sym
+from calc_nn.symbolic import backprop_formulas as sym
 
 CHAPTER = "backprop.md"
 

@@ -10,7 +10,7 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from calc_nn.symbolic import conv as sconv
+from calc_nn.symbolic import cnn_formulas as sconv
 
 CHAPTER = "cnn.md"
 

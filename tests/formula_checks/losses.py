@@ -2,7 +2,7 @@
 
 Each typed formula is rebuilt as a SymPy expression on a small batch
 (N = 2 samples, C = 3 classes) and compared with SymPy's own derivative
-of the losses in :mod:`calc_nn.symbolic.losses`, and where it states
+of the losses in :mod:`calc_nn.symbolic.loss_formulas`, and where it states
 PyTorch's semantics, with PyTorch.
 """
 
@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from calc_nn import losses
-from calc_nn.symbolic import losses as sym
-from calc_nn.symbolic.activations import softmax
+from calc_nn.symbolic import loss_formulas as sym
+from calc_nn.symbolic.activation_formulas import softmax
 
 CHAPTER = "losses.md"
 N, C = 2, 3

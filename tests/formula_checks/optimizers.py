@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 from calc_nn import landscapes, optim
-from calc_nn.symbolic import landscapes as sym
+from calc_nn.symbolic import landscape_formulas as sym
 
 CHAPTER = "optimizers.md"
 x, y = sym.x, sym.y

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 
 from calc_nn import activations
 from calc_nn.mlp import MLP
-from calc_nn.plots._style import LABELS, LAYOUT as _LAYOUT
+from calc_nn.plots._style import LABELS
+from calc_nn.plots._style import LAYOUT as _LAYOUT
 
 __all__ = ["network_activations", "NETWORK_SIZES"]
 
@@ -32,9 +33,9 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
 
     Circles are coloured and sized by their value (the activation
     ``a = f(z)`` in the hidden layers, the logit ``z`` in the last layer,
-    which has no activation); lines by the sign of their weight (blue > 0, orange < 0),
-    their width by its size. The output layer's text adds the softmax
-    probabilities.
+    which has no activation); lines by the sign of their weight (blue > 0,
+    orange < 0), their width by its size. The output layer's text adds the
+    softmax probabilities.
     """
     if sizes[0] != 2:
         raise ValueError(f"the drawing needs 2 inputs, got sizes {sizes}")

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, symbolic
-from calc_nn.plots._style import COLORS, LABELS, LAYOUT as _LAYOUT
+from calc_nn.plots._style import COLORS, LABELS
+from calc_nn.plots._style import LAYOUT as _LAYOUT
 
 __all__ = [
     "function_and_derivative",

@@ -8,7 +8,8 @@ from plotly.subplots import make_subplots
 
 from calc_nn import autograd
 from calc_nn.mlp import MLP, softmax_cross_entropy
-from calc_nn.plots._style import COLORS, LABELS, LAYOUT as _LAYOUT
+from calc_nn.plots._style import COLORS, LABELS
+from calc_nn.plots._style import LAYOUT as _LAYOUT
 
 __all__ = [
     "computational_graph",

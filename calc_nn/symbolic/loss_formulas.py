@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from calc_nn.symbolic.activations import log_softmax, softmax
+from calc_nn.symbolic.activation_formulas import log_softmax, softmax
 
 __all__ = [
     "gamma", "alpha_t", "p_t", "z", "y", "sigma_of",
@@ -48,7 +48,7 @@ def _vec(name, n):
 # ------------------------------------------------------------------ MSE
 
 def mse(n: int):
-    r"""``(y_hat, y, L)`` with :math:`L = \frac1n \sum_i (\hat y_i - y_i)^2`."""
+    r"""``(y_hat, y, L)``, :math:`L = \frac1n \sum_i (\hat y_i - y_i)^2`."""
     y_hat, yy = _vec(r"\hat{y}", n), _vec("y", n)
     loss = sp.Rational(1, n) * sum((a - b) ** 2 for a, b in zip(y_hat, yy))
     return y_hat, yy, loss
@@ -184,7 +184,7 @@ def weighted_gradient_pattern(n_classes: int = 3) -> dict:
 # ------------------------------------------------------------- focal loss
 
 def focal() -> sp.Expr:
-    r""":math:`\operatorname{FL}(p_t) = -\alpha_t (1 - p_t)^\gamma \log p_t`."""
+    r""":math:`\mathrm{FL}(p_t) = -\alpha_t (1 - p_t)^\gamma \log p_t`."""
     return -alpha_t * (1 - p_t) ** gamma * sp.log(p_t)
 
 

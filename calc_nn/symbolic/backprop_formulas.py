@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from calc_nn.symbolic.activations import ACTIVATIONS, derivative
+from calc_nn.symbolic.activation_formulas import ACTIVATIONS, derivative
 
 __all__ = [
     "chain_rule_scalar",

@@ -116,7 +116,8 @@ def identity_holds(name: str) -> bool:
 
 
 def latex_identity(name: str) -> str:
-    """LaTeX of the identity, e.g. ``\\sigma'(x) = \\sigma(x)(1 - \\sigma(x))``."""
+    """LaTeX of the identity, e.g.
+    ``\\sigma'(x) = \\sigma(x)(1 - \\sigma(x))``."""
     _, g = derivative_identity(name)
     return f"{_LATEX_NAMES[name]}'(x) = {sp.latex(g)}"
 
@@ -154,12 +155,14 @@ def value_range(name: str) -> tuple[sp.Expr, sp.Expr]:
 
 def latex_definition(name: str) -> str:
     """LaTeX ``f(x) = ...`` for the activation, from its SymPy expression."""
-    return f"{_LATEX_NAMES[_check_name(name)]}(x) = {sp.latex(activation(name))}"
+    lhs = _LATEX_NAMES[_check_name(name)]
+    return f"{lhs}(x) = {sp.latex(activation(name))}"
 
 
 def latex_derivative(name: str) -> str:
     """LaTeX ``f'(x) = ...`` for the derivative, from SymPy's result."""
-    return f"{_LATEX_NAMES[_check_name(name)]}'(x) = {sp.latex(derivative(name))}"
+    lhs = _LATEX_NAMES[_check_name(name)]
+    return f"{lhs}'(x) = {sp.latex(derivative(name))}"
 
 
 def _z(n_classes: int) -> list[sp.Symbol]:

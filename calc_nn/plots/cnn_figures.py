@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import conv
-from calc_nn.plots._style import COLORS, LAYOUT as _LAYOUT
+from calc_nn.plots._style import COLORS
+from calc_nn.plots._style import LAYOUT as _LAYOUT
 from calc_nn.widgets import Choice, Slider
 
 __all__ = [
