@@ -34,3 +34,52 @@ logits = hnp.arrays(
     np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
                                  max_side=5),
     elements=st.floats(-LIMIT, LIMIT, allow_nan=False))
+
+
+# ------------------------------------------------------------- bad input
+# Shared by the robustness tests (issue 12): every public function, fed
+# non-finite values, wrong dtypes or degenerate shapes, must give the right
+# result or a ValueError/TypeError that names the argument; never a hang,
+# another exception, or a finite wrong number.
+
+NONFINITE = [np.nan, np.inf, -np.inf]
+
+
+@st.composite
+def with_nonfinite(draw, shape, dtype=np.float64):
+    """A finite array of ``shape`` with at least one NaN or infinity."""
+    arr = draw(hnp.arrays(dtype, shape, elements=st.floats(
+        -10, 10, allow_nan=False, width=np.dtype(dtype).itemsize * 8)))
+    if arr.size:
+        flat = arr.reshape(-1)
+        flat[draw(st.integers(0, arr.size - 1))] = draw(
+            st.sampled_from(NONFINITE))
+    return arr
+
+
+def wrong_kind(shape):
+    """Arrays of ``shape`` that are not real numbers (complex, str,
+    object)."""
+    return st.sampled_from([
+        np.zeros(shape, complex), np.full(shape, "a"),
+        np.full(shape, None, dtype=object)])
+
+
+degenerate_shapes = st.sampled_from([(), (0,), (1,), (0, 3), (3, 0),
+                                     (1, 1), (0, 0, 0)])
+
+
+def correct_or_named_error(call, *names):
+    """Run ``call()``; a ValueError/TypeError must name one of ``names``.
+
+    Returns ``(result, None)`` or ``(None, error)``; any other exception
+    propagates (and fails the test that called it).
+    """
+    try:
+        return call(), None
+    except (ValueError, TypeError) as error:
+        message = str(error)
+        assert any(name in message for name in names), (
+            f"{type(error).__name__} does not name any of {names}: "
+            f"{message}")
+        return None, error
