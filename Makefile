@@ -71,8 +71,11 @@ serve:
 	@test -f _build/html/index.html || { echo "run 'make book' first"; exit 1; }
 	$(BIN)/python -m http.server --directory _build/html $(PORT)
 
+## Speed against PyTorch (ratios, one process per benchmark). Runs every
+## benchmark; fails only when a correctness check fails.
 bench: $(STAMP)
-	@for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+	@status=0; for f in benchmarks/bench_*.py; do \
+		$(BIN)/python $$f || status=1; echo; done; exit $$status
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
