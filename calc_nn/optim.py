@@ -629,7 +629,7 @@ def _stacked(fn, vectorized, name, shape):
         return None
 
     def one(value, expected, what):
-        out = as_float_array(value, f"{name}({what})")
+        out = _as_result(value, f"{name}({what})")
         if out.shape != expected:
             hint = ("a stack of points (m, d) gives (m, d) gradients or (m,)"
                     " losses with vectorized=True" if vectorized else
@@ -1069,7 +1069,7 @@ def _check_kernel(entry, theta0):
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError(f"step must return (theta, state), got "
                             f"{type(out).__name__}")
-        new = as_float_array(out[0], "the theta returned by step")
+        new = _as_result(out[0], "the theta returned by step")
         _same_shape(new, theta, "the theta returned by step")
         return new, out[1]
 
@@ -1147,13 +1147,25 @@ def _check_power_iteration(loss_grad_fn, theta, n_iter, rng):
 
 
 def _gradient_at(loss_grad_fn, point):
-    g = as_float_array(loss_grad_fn(point), "loss_grad_fn(theta)",
-                       point.dtype)
+    g = _as_result(loss_grad_fn(point), "loss_grad_fn(theta)", point.dtype)
     if g.shape != point.shape:
         raise ValueError(f"loss_grad_fn must return the gradient, of "
                          f"theta's shape {point.shape}; got shape "
                          f"{g.shape}")
     return check_finite(g, "loss_grad_fn(theta)")
+
+
+def _as_result(value, name, dtype=None):
+    """A user function's result as a floating array; a tuple (such as a
+    (loss, grad) pair) or a ragged list is a TypeError naming it."""
+    if isinstance(value, tuple):
+        raise TypeError(f"{name} must return an array, got a tuple of "
+                        f"{len(value)} values")
+    try:
+        return as_float_array(value, name, dtype)
+    except ValueError:  # NumPy cannot make an array of a ragged list
+        raise TypeError(f"{name} must return an array of real numbers, "
+                        f"got {type(value).__name__} {value!r}") from None
 
 
 # public step -> (checks of its hyperparameters, kernel), for run()

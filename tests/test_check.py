@@ -468,7 +468,7 @@ def test_time_limit_in_another_thread(watchdog):
     student's call runs in a helper thread stopped by an exception."""
     results = []
     worker = threading.Thread(target=lambda: results.append(
-        check.tanh_grad(_endless, time_limit=0.2)))
+        check.tanh_grad(_endless, time_limit=0.2)), daemon=True)
     worker.start()
     worker.join(30)
     assert not worker.is_alive()
@@ -476,7 +476,7 @@ def test_time_limit_in_another_thread(watchdog):
     # and a right function passes there too
     results.clear()
     worker = threading.Thread(target=lambda: results.append(
-        check.tanh_grad(ELEMENTWISE["tanh_grad"]["correct"])))
+        check.tanh_grad(ELEMENTWISE["tanh_grad"]["correct"])), daemon=True)
     worker.start()
     worker.join(30)
     assert results[0]
