@@ -28,6 +28,7 @@ that grows by a large factor).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -1060,9 +1061,7 @@ def _check_kernel(entry, theta0):
     step, hyper = entry
     if step in _FAST:
         check, kernel = _FAST[step]
-        checked = check(**hyper)
-        return lambda theta, grad, state: kernel(theta, grad, state,
-                                                 **checked)
+        return functools.partial(kernel, **check(**hyper))
 
     def user_step(theta, grad, state):
         out = step(theta, grad, state, **hyper)

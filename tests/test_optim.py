@@ -183,6 +183,7 @@ BAD_HYPER = [
     (optim.momentum_step, dict(lr=0.1, momentum=0.0, nesterov=True),
      "nesterov"),
     (optim.momentum_step, dict(lr=0.1, weight_decay=-1.0), "weight_decay"),
+    (optim.momentum_step, dict(lr=0.1, nesterov="no"), "nesterov"),
     (optim.rmsprop_step, dict(lr=0.1, eps=0.0), "eps"),
     (optim.rmsprop_step, dict(lr=0.1, alpha=1.0), "alpha"),
     (optim.rmsprop_step, dict(lr=-0.1), "lr"),
