@@ -156,20 +156,21 @@ def test_momentum_zero_is_gradient_descent():
     np.testing.assert_allclose(a, b, rtol=1e-14)
 
 
-def test_seed_momentum_convention_is_pytorch_scaled_by_lr():
-    """Seed 002: v = gamma v + lr g, theta -= v. PyTorch: b = mu b + g,
-    theta -= lr b. Same path with a constant lr, v = lr b."""
+def test_nn_document_momentum_is_pytorch_scaled_by_lr():
+    """The NN document [nn-calculus-doc] §4.3: v = gamma v + lr g,
+    theta -= v. PyTorch: b = mu b + g, theta -= lr b. Same path with a
+    constant lr, v = lr b."""
     land = landscapes.quadratic(10.0)
     lr, mu = 0.3, 0.8
     theta, v = np.array(land.start), np.zeros(2)
-    seed_path = [theta]
+    doc_path = [theta]
     for _ in range(100):
         v = mu * v + lr * land.grad(theta)
         theta = theta - v
-        seed_path.append(theta)
+        doc_path.append(theta)
     ours = optim.trajectory(optim.momentum_step, land.grad, land.start, 100,
                             lr=lr, momentum=mu)
-    np.testing.assert_allclose(ours, np.array(seed_path), rtol=1e-10,
+    np.testing.assert_allclose(ours, np.array(doc_path), rtol=1e-10,
                                atol=1e-14)
 
 
