@@ -109,7 +109,7 @@ def explorer_runs(landscape: str, lr: float, momentum: float = 0.9,
     theta0 = land.start if start is None else start
     if not noise:  # all optimizers in one loop, one gradient call per step
         results = optim.run_many(specs, land.grad, theta0, n_steps,
-                                 **options)
+                                 vectorized=True, **options)
         return dict(zip(optimizers, results))
     runs = {}
     for name, (step, hyper) in zip(optimizers, specs):
