@@ -60,7 +60,8 @@ def test_latex_comes_from_the_expressions():
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+    with pytest.raises(ValueError, match="activation must be one of .*, "
+                                         "got 'swish'"):
         symbolic.activation("swish")
 
 
