@@ -36,7 +36,6 @@ from calc_nn._validation import (
     check_choice,
     check_int,
     check_ndim,
-    check_nonnegative,
     check_real,
     check_same_shape,
 )
@@ -220,8 +219,9 @@ def leaky_relu(x, alpha=0.01):
     Parameters
     ----------
     x : array_like, shape (...)
-    alpha : float, >= 0
-        Slope for negative inputs (PyTorch's ``negative_slope``).
+    alpha : float, in [0, 1]
+        Slope for negative inputs (PyTorch's ``negative_slope``); 0 gives
+        ReLU, 1 the identity.
 
     Returns
     -------
@@ -232,11 +232,10 @@ def leaky_relu(x, alpha=0.01):
     x, alpha = _check_x(x), _check_alpha(alpha)
     if alpha == 0:
         return relu(x)  # the same function (alpha * x is NaN at x = +-inf)
-    # for alpha <= 1, x is the larger of x and alpha*x when x > 0 and the
-    # smaller when x < 0 (the other way round for alpha > 1)
-    pick = np.maximum if alpha <= 1 else np.minimum
-    ax = _scaled(x, alpha)
-    return pick(x, ax, out=ax)
+    # with 0 <= alpha <= 1, x is the larger of x and alpha x when x > 0,
+    # and the smaller when x < 0
+    ax = np.multiply(x, alpha, out=np.empty_like(x))
+    return np.maximum(x, ax, out=ax)
 
 
 def leaky_relu_grad(x, alpha=0.01):
@@ -248,7 +247,7 @@ def leaky_relu_grad(x, alpha=0.01):
     Parameters
     ----------
     x : array_like, shape (...)
-    alpha : float, >= 0
+    alpha : float, in [0, 1]
 
     Returns
     -------
@@ -348,7 +347,7 @@ def get(name: str, alpha: float = 0.01):
     Parameters
     ----------
     name : str, a key of :data:`ACTIVATIONS`
-    alpha : float, >= 0
+    alpha : float, in [0, 1]
         Leaky ReLU's slope (checked for every name, used by Leaky ReLU).
 
     Raises
@@ -388,7 +387,7 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
         Number of layers ``n``.
     w, x0 : float, finite
         The weight of every layer, and the input ``a_0``.
-    alpha : float, >= 0
+    alpha : float, in [0, 1]
 
     Returns
     -------
@@ -422,20 +421,14 @@ def _exp_minus_abs(x, scale=1):
     return np.exp(e, out=e)
 
 
-def _scaled(x, alpha):
-    """``alpha * x``, a new array of x's dtype. With alpha > 1 it may
-    overflow where np.minimum then keeps x (x > 0), or where -inf is the
-    right result (x < 0): no warning either way."""
-    with np.errstate(over="ignore"):
-        return np.multiply(x, alpha, out=np.empty_like(x))
-
-
 def _step(x, low):
     """1.0 where ``x > 0`` and ``low`` elsewhere, NaN where ``x`` is NaN:
     the slope of ReLU (``low = 0``) and Leaky ReLU (``low = alpha``)."""
     g = np.greater(x, 0, out=np.empty_like(x))
     if low != 0:
-        # g (1 - low) + low is exactly 1 or low (see the tests)
+        # g (1 - low) + low, exactly 1 or low for 0 <= low <= 1: 1 - low is
+        # exact or rounds by at most eps/4, which adding low rounds away
+        low = x.dtype.type(low)
         g *= 1 - low
         g += low
     nan = np.isnan(x)
@@ -497,7 +490,7 @@ def _check_x_y(x, y):
 
 
 def _check_alpha(alpha) -> float:
-    return check_nonnegative(alpha, "alpha")
+    return check_real(alpha, "alpha", low=0, high=1)
 
 
 def _check_name(name) -> str:

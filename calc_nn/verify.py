@@ -106,7 +106,7 @@ def four_way_derivatives(name, x, alpha=0.01) -> dict[str, np.ndarray]:
     ----------
     name : str, a key of :data:`calc_nn.activations.ACTIVATIONS`
     x : array_like, shape (...), finite
-    alpha : float, >= 0
+    alpha : float, in [0, 1]
 
     Returns
     -------
