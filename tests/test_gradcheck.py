@@ -111,3 +111,14 @@ def test_degenerate_shapes():
     numerical_gradient(np.sum, x)
     central_difference(np.sin, x)
     np.testing.assert_array_equal(x, [1.0, 2.0])  # the input is untouched
+
+
+def test_numerical_gradient_of_a_coupled_function():
+    """Every entry is perturbed on its own, the others left exactly where
+    they were (a function that couples the entries would notice)."""
+    def f(v):
+        return float(v[0] * v[1] ** 2 + np.sin(v[0] + 2 * v[1]))
+    x = np.array([0.7, -1.3])
+    c = np.cos(x[0] + 2 * x[1])
+    exact = [x[1] ** 2 + c, 2 * x[0] * x[1] + 2 * c]
+    np.testing.assert_allclose(numerical_gradient(f, x), exact, rtol=1e-9)
