@@ -114,10 +114,7 @@ def sigmoid_grad(x, y=None):
         g = 1 - y
         g *= y
         return g
-    e = _exp_minus_abs(x)
-    d = e + 1
-    d *= d
-    return np.divide(e, d, out=e)
+    return _bell(_exp_minus_abs(x))
 
 
 def tanh(x):
@@ -163,11 +160,11 @@ def tanh_grad(x, y=None):
     x, y = _check_x_y(x, y)
     if y is not None:
         return 1 - y * y
-    e = _exp_minus_abs(x, 2)
-    d = e + 1
-    d *= d
-    e *= 4
-    return np.divide(e, d, out=e)
+    e = _exp_minus_abs(x)
+    e *= e  # e^{-2|x|}
+    g = _bell(e)  # sigma'(2x), and tanh'(x) = 4 sigma'(2x)
+    g *= 4
+    return g
 
 
 def relu(x):
@@ -410,15 +407,20 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
 
 # --- named steps
 
-def _exp_minus_abs(x, scale=1):
-    """``e^{-scale |x|}``, in (0, 1]: the only exponential the sigmoid and
-    tanh derivatives take, so nothing overflows. One new array."""
+def _exp_minus_abs(x):
+    """``e^{-|x|}``, in (0, 1]: the only exponential the sigmoid and its
+    derivatives take, so nothing overflows. One new array."""
     e = np.abs(x, out=np.empty_like(x))
-    if scale == 1:
-        np.negative(e, out=e)
-    else:
-        e *= -scale
+    np.negative(e, out=e)
     return np.exp(e, out=e)
+
+
+def _bell(e):
+    """``e / (1 + e)^2`` in place of ``e``: the sigmoid's derivative at z
+    for ``e = e^{-|z|}``."""
+    d = e + 1
+    d *= d
+    return np.divide(e, d, out=e)
 
 
 def _step(x, low):
@@ -440,10 +442,11 @@ def _step(x, low):
 def _shifted(z, axis):
     """``z - max(z)`` along ``axis``, a new array with entries <= 0: the
     same softmax, without overflow in ``exp``. A +inf or NaN logit makes
-    its slice NaN, as in PyTorch."""
+    its slice NaN, as in PyTorch; a difference beyond the float range is
+    -inf, whose exponential 0 is right."""
     if z.size == 0:
         return z.copy()
-    with np.errstate(invalid="ignore"):  # inf - inf is NaN
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN
         return z - np.max(z, axis=axis, keepdims=True)
 
 
