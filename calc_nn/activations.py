@@ -141,19 +141,10 @@ def tanh_grad(x, y=None):
     .. math:: \tanh'(x) = 1 - \tanh^2(x)
               = \frac{4 e^{-2|x|}}{(1 + e^{-2|x|})^2}
 
-    From ``x`` alone it uses the second form (full relative precision in
-    the tails); given the forward pass's ``y = tanh(x)``, the first, with
-    an error of a few eps absolute.
-
-    Parameters
-    ----------
-    x : array_like, shape (...)
-    y : ndarray, shape (...), same dtype, optional
-        ``tanh(x)``.
-
-    Returns
-    -------
-    ndarray, shape (...); values in [0, 1]
+    Arguments as :func:`sigmoid_grad`, with ``y = tanh(x)``: from ``x``
+    alone the second form (full relative precision in the tails), from
+    ``y`` the first (a few eps absolute). Returns an array of the shape
+    and dtype of ``x``, values in [0, 1].
 
     Used in: book/activations.md, book/backprop.md
     """
