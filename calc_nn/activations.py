@@ -386,8 +386,7 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
 
     Used in: book/activations.md
     """
-    f, f_grad = get(name, alpha)
-    depth, w, x0 = _check_chain(depth, w, x0)
+    f, f_grad, depth, w, x0 = _check_chain(name, depth, w, x0, alpha)
     with np.errstate(over="ignore", invalid="ignore"):  # an exploding chain
         a, factors = _forward_chain(f, f_grad, depth, w, x0)
         # grad[k] = factors[k] * ... * factors[n-1], a reversed cumprod
@@ -498,6 +497,7 @@ def _check_logits(z, axis):
     return z, check_axis(axis, z.ndim)
 
 
-def _check_chain(depth, w, x0):
-    return (check_int(depth, "depth", low=0), check_real(w, "w"),
-            check_real(x0, "x0"))
+def _check_chain(name, depth, w, x0, alpha):
+    """``(f, f_grad, depth, w, x0)`` for :func:`chain_gradient`."""
+    return (*get(name, alpha), check_int(depth, "depth", low=0),
+            check_real(w, "w"), check_real(x0, "x0"))

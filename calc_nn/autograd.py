@@ -122,9 +122,7 @@ class Value:
         return Value(out, (self,), "exp", (out,))
 
     def log(self):
-        if self.data <= 0:
-            raise ValueError(f"log needs a positive argument, got "
-                             f"{self.data:g}")
+        _check_log_argument(self.data)
         # d(log a)/da = 1/a
         return Value(math.log(self.data), (self,), "log", (1 / self.data,))
 
@@ -155,9 +153,7 @@ class Value:
         return Value(self.data - other.data, (self, other), "−", (1.0, -1.0))
 
     def __truediv__(self, other):
-        other = self._lift(other)
-        if other.data == 0:
-            raise ZeroDivisionError("division of a Value by zero")
+        other = _check_divisor(self._lift(other))
         out = self.data / other.data
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b
         return Value(out, (self, other), "÷",
@@ -293,6 +289,17 @@ def _check_node(data, children, op, local_grads):
             f"for each input, e.g. Value(math.sin(a.data), (a,), 'sin', "
             f"(math.cos(a.data),))")
     return data, children, local_grads
+
+
+def _check_log_argument(a: float) -> None:
+    if a <= 0:
+        raise ValueError(f"log needs a positive argument, got {a:g}")
+
+
+def _check_divisor(b: Value) -> Value:
+    if b.data == 0:
+        raise ZeroDivisionError("division of a Value by zero")
+    return b
 
 
 def _check_exponent(base: float, k) -> float:
