@@ -173,7 +173,9 @@ def relu(x):
 
     Used in: book/activations.md, book/forward.md, book/backprop.md
     """
-    return np.maximum(_check_x(x), 0)
+    x = _check_x(x)
+    zeros = np.zeros_like(x)  # faster than the scalar 0 in NumPy's loops
+    return np.maximum(x, zeros, out=zeros)
 
 
 def relu_grad(x):
