@@ -211,7 +211,8 @@ def leaky_relu(x, alpha=0.01):
     x : array_like, shape (...)
     alpha : float, in [0, 1]
         Slope for negative inputs (PyTorch's ``negative_slope``); 0 gives
-        ReLU, 1 the identity.
+        ReLU exactly (0 at -inf, where PyTorch's ``-inf * 0`` is NaN), 1
+        the identity.
 
     Returns
     -------
