@@ -196,8 +196,7 @@ def relu_grad(x):
 
     Used in: book/activations.md, book/backprop.md
     """
-    x = _check_x(x)
-    return _step(x, 0.0)
+    return _step(_check_x(x), 0.0)
 
 
 def leaky_relu(x, alpha=0.01):
