@@ -779,7 +779,7 @@ def linear_backward(fn: Callable, *, rtol=None, atol=None,
         dout = rng.normal(size=shape[:-1] + (n_out,)).astype(dtype)
         label = (f"dout = {_fmt(dout)}, x = {_fmt(x)}, W = {_fmt(W)}: "
                  f"{note}")
-        cases.append(_Case(label, (dout, (x, W))))
+        cases.append(_Case(label, (dout, layers.LinearCache(x, W))))
     return _run("linear_backward", fn, layers.linear_backward, cases,
                 signature="f(dout, (x, W)) -> (dx, dW, db)", rtol=rtol,
                 atol=atol, allow_warnings=allow_warnings,
