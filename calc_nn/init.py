@@ -222,6 +222,8 @@ def _check_kaiming(fan_in, fan_out, rng, a, nonlinearity, mode, dtype):
     """``((fan_out, fan_in), rng, fan, gain, dtype)`` after checks."""
     shape, rng, _, dtype = _check_init(fan_in, fan_out, rng, 1.0, dtype)
     a = check_real(a, "a", low=0)
+    nonlinearity = check_choice(nonlinearity, "nonlinearity",
+                                NONLINEARITIES)
     if a != 0 and nonlinearity != "leaky_relu":
         raise ValueError(f"a (the negative slope) is used only with "
                          f"nonlinearity='leaky_relu', not "
@@ -234,8 +236,11 @@ def _check_kaiming(fan_in, fan_out, rng, a, nonlinearity, mode, dtype):
 
 
 def _check_dtype(dtype):
-    try:
-        dt = None if dtype is None else np.dtype(dtype)
+    named = isinstance(dtype, str) and dtype in ("float16", "float32",
+                                                  "float64")
+    try:  # np.dtype(np.float64(1)) and np.dtype(None) are float64 too
+        dt = np.dtype(dtype) if named or isinstance(dtype, (type, np.dtype)) \
+            else None
     except TypeError:
         dt = None
     if dt is None or dt.kind != "f":

@@ -17,7 +17,8 @@ of shape (N, C) (or (C,) for one sample), a ``target`` of class indices
 (an int array of shape (N,)) or of probabilities (a float array of shape
 (N, C) whose rows are distributions), a per-class ``weight`` of shape (C,).
 The floating arrays of one call share one dtype (float32 stays float32);
-mean and sum of float16 losses accumulate in float32, as PyTorch's do.
+float16 input is computed in float32 and rounded once at the end, so means
+and sums accumulate in float32, as PyTorch's do.
 NaN and infinity in any argument are errors. The logits go through
 :func:`calc_nn.activations.log_softmax` (or the sigmoid's log form), never
 through ``log(softmax(...))``, so logits of size 1e4 give finite losses and
@@ -27,6 +28,7 @@ gradients.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -60,10 +62,37 @@ __all__ = [
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
+_ARRAYS = ("y_hat", "logits", "target", "weight", "alpha")
+
+
+def _float16_in_float32(loss):
+    """Round the result of ``loss`` to float16 when its floating arrays
+    are float16; its checks (:func:`_in_float32`) compute them in float32,
+    as PyTorch's CPU kernels compute half precision: sums and means
+    accumulate in float32."""
+    signature = inspect.signature(loss)
+
+    @functools.wraps(loss)
+    def wrapper(*args, **kwargs):
+        arguments = signature.bind(*args, **kwargs).arguments
+        dtypes = {np.asarray(arguments[name]).dtype for name in _ARRAYS
+                  if name in arguments}
+        out = loss(*args, **kwargs)
+        if np.dtype(np.float16) in dtypes:  # the checks allow no mix
+            return out.astype(np.float16)
+        return out
+    return wrapper
+
+
+def _in_float32(*arrays):
+    """The arrays, float16 ones as float32 (see _float16_in_float32)."""
+    return tuple(a.astype(np.float32) if a.dtype == np.float16 else a
+                 for a in arrays)
 
 
 # ------------------------------------------------------------------ MSE
 
+@_float16_in_float32
 def mse(y_hat, target, reduction="mean"):
     r"""Mean squared error, as ``torch.nn.functional.mse_loss``.
 
@@ -87,6 +116,7 @@ def mse(y_hat, target, reduction="mean"):
     return _reduce((y_hat - target) ** 2, reduction)
 
 
+@_float16_in_float32
 def mse_grad(y_hat, target, reduction="mean"):
     r"""Gradient of :func:`mse` with respect to ``y_hat``.
 
@@ -114,6 +144,7 @@ def mse_grad(y_hat, target, reduction="mean"):
 
 # ------------------------------------------------------------------ BCE
 
+@_float16_in_float32
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     r"""Binary cross-entropy of ``sigmoid(logits)`` against ``target``, as
     ``torch.nn.functional.binary_cross_entropy_with_logits``.
@@ -142,6 +173,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
                    reduction)
 
 
+@_float16_in_float32
 def binary_cross_entropy_with_logits_grad(logits, target, reduction="mean"):
     r"""Gradient of :func:`binary_cross_entropy_with_logits` w.r.t. logits.
 
@@ -165,6 +197,7 @@ def binary_cross_entropy_with_logits_grad(logits, target, reduction="mean"):
 
 # -------------------------------------------------------- cross-entropy
 
+@_float16_in_float32
 def cross_entropy(logits, target, weight=None, reduction="mean"):
     r"""Cross-entropy of ``softmax(logits)`` against ``target``, as
     ``torch.nn.functional.cross_entropy``.
@@ -206,6 +239,7 @@ def cross_entropy(logits, target, weight=None, reduction="mean"):
     return out[0] if unbatched and reduction == "none" else out
 
 
+@_float16_in_float32
 def cross_entropy_grad(logits, target, weight=None, reduction="mean"):
     r"""Gradient of :func:`cross_entropy` with respect to the logits.
 
@@ -292,6 +326,7 @@ def weighted_cross_entropy_grad(logits, target, weight, reduction="mean"):
 
 # ------------------------------------------------------------- focal loss
 
+@_float16_in_float32
 def focal_loss(logits, target, gamma=2.0, alpha=None, reduction="mean"):
     r"""Focal loss (Lin et al., 2017) for C classes.
 
@@ -328,6 +363,7 @@ def focal_loss(logits, target, gamma=2.0, alpha=None, reduction="mean"):
     return out[0] if unbatched and reduction == "none" else out
 
 
+@_float16_in_float32
 def focal_loss_grad(logits, target, gamma=2.0, alpha=None,
                     reduction="mean"):
     r"""Gradient of :func:`focal_loss` with respect to the logits.
@@ -464,19 +500,12 @@ def _read_only(a):
 
 # ------------------------------------------------------------ reductions
 
-def _opmath(dtype):
-    """The dtype sums are accumulated in: float32 for float16 (PyTorch's
-    rule), the array's own dtype otherwise."""
-    return np.promote_types(dtype, np.float32)
-
-
 def _denominator(count, weights=None):
     """What ``"mean"`` divides by: ``count``, or the sum of ``weights``."""
     if count == 0:
         raise ValueError("reduction='mean' of an empty batch is undefined "
                          "(PyTorch returns nan); use reduction='sum'")
-    total = count if weights is None else np.sum(
-        weights, dtype=_opmath(weights.dtype))
+    total = count if weights is None else np.sum(weights)
     if total == 0:
         raise ValueError(
             "the targets' weights sum to 0, so the weighted mean is "
@@ -486,22 +515,20 @@ def _denominator(count, weights=None):
 
 
 def _reduce(losses, reduction, weights=None):
-    """Sum, mean (over the count or the sum of ``weights``) or nothing;
-    float16 sums accumulate in float32."""
+    """Sum, mean (over the count or the sum of ``weights``) or nothing."""
     if reduction == "none":
         return losses
-    total = np.sum(losses, dtype=_opmath(losses.dtype))
+    total = np.sum(losses)
     if reduction == "mean":
         total = total / _denominator(losses.size, weights)
     return total.astype(losses.dtype)
 
 
 def _scale(reduction, count, dtype, weights=None):
-    """The factor the reduction puts in front of each sample's gradient,
-    in float32 for float16 gradients."""
+    """The factor the reduction puts in front of each sample's gradient."""
     if reduction != "mean":
-        return _opmath(dtype).type(1)
-    return _opmath(dtype).type(1 / _denominator(count, weights))
+        return dtype.type(1)
+    return dtype.type(1 / _denominator(count, weights))
 
 
 def _cast(grad, dtype):
@@ -520,7 +547,7 @@ def _check_pair(values, target, reduction, name):
     check_same_shape(values, target, name, "target")
     check_finite(values, name)
     check_finite(target, "target")
-    return values, target, _check_reduction(reduction)
+    return (*_in_float32(values, target), _check_reduction(reduction))
 
 
 def _check_bce(logits, target, reduction):
@@ -575,6 +602,10 @@ def _check_cross_entropy(logits, target, weight, reduction, *,
          else _check_weight(floats[weight_name], z.shape[-1], weight_name))
     if unbatched:
         z, target = z[None], target[None]
+    if target.dtype.kind == "f":
+        z, target, w = _in_float32(z, target, w)
+    else:
+        z, w = _in_float32(z, w)
     return z, target, w, reduction, unbatched
 
 
@@ -622,7 +653,7 @@ def _check_probabilities(target, z):
                          f"contains {target[target < 0].ravel()[0]}")
     # each entry rounded (eps/2) and the row summed (c eps/2 more)
     tol = c * np.finfo(target.dtype).eps
-    sums = np.sum(target, axis=-1, dtype=_opmath(target.dtype))
+    sums = np.sum(target, axis=-1)
     if np.any(np.abs(sums - 1) > tol):
         row = np.flatnonzero(np.abs(np.ravel(sums) - 1) > tol)[0]
         raise ValueError(
