@@ -69,6 +69,8 @@ def torch_training(x, gamma, beta, dout, eps=1e-5):
 @SETTINGS
 @given(data=st.data())
 def test_training_forward_and_backward_match_torch(dtype, data):
+    """The compact backward against torch.autograd, and against the naive
+    reference (the graph node by node)."""
     x, gamma, beta, dout = data.draw(batches(dtype))
     out, cache = layers.batchnorm_forward(x, gamma, beta)
     dx, dgamma, dbeta = layers.batchnorm_backward(dout, cache)
@@ -90,23 +92,10 @@ def test_training_forward_and_backward_match_torch(dtype, data):
                                atol=m * atol * np.abs(dout).max())
     np.testing.assert_allclose(dbeta, ref_dbeta, rtol=0,
                                atol=m * atol * np.abs(dout).max())
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@SETTINGS
-@given(data=st.data())
-def test_compact_backward_equals_the_naive_reference(dtype, data):
-    x, gamma, beta, dout = data.draw(batches(dtype))
-    _, cache = layers.batchnorm_forward(x, gamma, beta)
-    compact = layers.batchnorm_backward(dout, cache)
     naive = layers.batchnorm_backward_naive(dout, cache)
-    std = cache.std.reshape(-1)
-    scale = np.max(np.abs(gamma) / std) * np.abs(dout).max()
-    m = x.size // x.shape[1]
-    eps = np.finfo(dtype).eps
-    np.testing.assert_allclose(compact[0], naive[0], rtol=0,
-                               atol=32 * m * eps * scale)
-    for a, b in zip(compact[1:], naive[1:]):
+    np.testing.assert_allclose(naive[0], dx, rtol=0,
+                               atol=3 * atol * dx_scale)
+    for a, b in zip(naive[1:], (dgamma, dbeta)):
         np.testing.assert_array_equal(a, b)
 
 

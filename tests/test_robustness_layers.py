@@ -120,6 +120,16 @@ def _ce_probs(rng):
                 target=p / p.sum(axis=1, keepdims=True))
 
 
+def _torch_ce(a, _):
+    return F.cross_entropy(t(a["logits"]), t(a["target"]),
+                           weight=t(a["weight"]))
+
+
+def _torch_ce_grad(a, _):
+    return grads(lambda logits, target, weight: F.cross_entropy(
+        logits, target, weight=weight), a, ("logits",))[0]
+
+
 def _focal(rng):
     args = _ce(rng)
     args["alpha"] = args.pop("weight")
@@ -239,31 +249,23 @@ CASES = {
                            F.binary_cross_entropy_with_logits(
                                logits, target), a, ("logits",))[0],
         ("logits", "target"), fill={"target": 0.5}),
-    "cross_entropy": Case(
-        L.cross_entropy, _ce, lambda a, _: F.cross_entropy(
-            t(a["logits"]), t(a["target"]), weight=t(a["weight"])),
-        ("logits", "weight"), ints=("target",)),
+    "cross_entropy": Case(L.cross_entropy, _ce, _torch_ce,
+                          ("logits", "weight"), ints=("target",)),
     "cross_entropy[probabilities]": Case(
         L.cross_entropy, _ce_probs, lambda a, _: F.cross_entropy(
             t(a["logits"]), t(a["target"])), ("logits", "target"),
         fill={"target": 0.25}),
-    "cross_entropy_grad": Case(
-        L.cross_entropy_grad, _ce, lambda a, _: grads(
-            lambda logits, target, weight: F.cross_entropy(
-                logits, target, weight=weight), a, ("logits",))[0],
-        ("logits", "weight"), ints=("target",)),
+    "cross_entropy_grad": Case(L.cross_entropy_grad, _ce, _torch_ce_grad,
+                               ("logits", "weight"), ints=("target",)),
     "cross_entropy_grad[probabilities]": Case(
         L.cross_entropy_grad, _ce_probs, lambda a, _: grads(
             F.cross_entropy, {"input": a["logits"], "target": a["target"]},
             ("input",))[0], ("logits", "target"), fill={"target": 0.25}),
     "weighted_cross_entropy": Case(
-        L.weighted_cross_entropy, _ce, lambda a, _: F.cross_entropy(
-            t(a["logits"]), t(a["target"]), weight=t(a["weight"])),
-        ("logits", "weight"), ints=("target",)),
+        L.weighted_cross_entropy, _ce, _torch_ce, ("logits", "weight"),
+        ints=("target",)),
     "weighted_cross_entropy_grad": Case(
-        L.weighted_cross_entropy_grad, _ce, lambda a, _: grads(
-            lambda logits, target, weight: F.cross_entropy(
-                logits, target, weight=weight), a, ("logits",))[0],
+        L.weighted_cross_entropy_grad, _ce, _torch_ce_grad,
         ("logits", "weight"), ints=("target",)),
     "focal_loss": Case(
         L.focal_loss, _focal, lambda a, _: torch_focal(
