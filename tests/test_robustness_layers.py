@@ -25,7 +25,7 @@ from test_losses import torch_focal
 from calc_nn import init, layers
 from calc_nn import losses as L
 
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None)
 RTOL = {np.dtype(np.float16): 4e-3, np.dtype(np.float32): 1e-4,
         np.dtype(np.float64): 1e-9}
 
