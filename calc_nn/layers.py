@@ -113,8 +113,10 @@ def linear_forward(x, W, b):
 
     Raises
     ------
-    ValueError if the shapes do not fit (the message names both); TypeError
-    for floating arrays of different precision.
+    ValueError
+        If the shapes do not fit (the message names both).
+    TypeError
+        For floating arrays of different precision (PyTorch's rule).
 
     Used in: book/forward.md, book/backprop.md
     """
@@ -176,7 +178,8 @@ def activation_forward(z, name: str):
 
     Raises
     ------
-    ValueError for an unknown name (the message lists the valid ones).
+    ValueError
+        For an unknown name (the message lists the valid ones).
 
     Used in: book/backprop.md
     """
@@ -286,8 +289,11 @@ def batchnorm_forward(x, gamma, beta, *, eps=1e-5):
 
     Raises
     ------
-    ValueError with one value per channel (M = 1: the variance is 0), as
-    PyTorch; ValueError/TypeError for shapes or dtypes that do not fit.
+    ValueError
+        With one value per channel (M = 1: its variance is 0), as
+        PyTorch; for shapes that do not fit.
+    TypeError
+        For float16 or mixed precision.
 
     Used in: book/deep.md
     """
