@@ -162,7 +162,7 @@ def check_int(value, name: str, *, low=None, high=None) -> int:
 def check_choice(value, name: str, choices: Iterable):
     """``value`` unchanged, after checking it is one of ``choices``."""
     choices = list(choices)
-    if not any(value == c and type(value) is type(c) for c in choices):
+    if not any(type(value) is type(c) and value == c for c in choices):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, losses
+from calc_nn.losses import imbalanced_data, train_linear_classifier
 from calc_nn.plots._style import LAYOUT as _LAYOUT
 
 __all__ = [
     "LOSS_COLORS",
     "loss_vs_probability",
     "sigmoid_mse_vs_ce",
-    "imbalanced_data",
-    "train_linear_classifier",
     "class_imbalance",
 ]
 
@@ -155,48 +152,6 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
 
 
 # ------------------------------------------------------ class imbalance
-
-@functools.lru_cache(maxsize=4)
-def imbalanced_data(n_majority: int = 400, ratio: int = 20,
-                    seed: int = 0):
-    """Two overlapping Gaussian classes in 2-D, 1 minority sample for every
-    ``ratio`` majority samples.
-
-    Returns ``(X, y)``: X (N, 2) rounded to 2 decimals, y (N,) in {0, 1}
-    with 1 the minority class.
-    """
-    rng = np.random.default_rng(seed)
-    n_min = n_majority // ratio
-    X0 = rng.normal([0.0, 0.0], 1.0, size=(n_majority, 2))
-    X1 = rng.normal([1.8, 1.8], 0.8, size=(n_min, 2))
-    X = np.round(np.concatenate([X0, X1]), 2)
-    y = np.concatenate([np.zeros(n_majority, int), np.ones(n_min, int)])
-    X.flags.writeable = False
-    y.flags.writeable = False
-    return X, y
-
-
-@functools.lru_cache(maxsize=64)
-def train_linear_classifier(weight: float, gamma: float, steps: int = 300,
-                            lr: float = 1.0, seed: int = 0):
-    """A linear two-class classifier trained by gradient descent on the
-    focal loss with ``alpha = (1, weight)`` (the weighted cross-entropy
-    when ``gamma = 0``), normalised like PyTorch's weighted mean.
-
-    Returns ``(W, b)``: W (2, 2) (out, in) and b (2,).
-    """
-    X, y = imbalanced_data(seed=seed)
-    alpha = np.array([1.0, weight])
-    norm = len(y) / alpha[y].sum()  # sum over N -> weighted mean
-    W = np.zeros((2, 2))
-    b = np.zeros(2)
-    for _ in range(steps):
-        logits = X @ W.T + b
-        g = losses.focal_loss_grad(logits, y, gamma, alpha) * norm
-        W -= lr * g.T @ X
-        b -= lr * g.sum(axis=0)
-    return W, b
-
 
 def _scores(W, b, X, y):
     pred = np.argmax(X @ W.T + b, axis=1)
