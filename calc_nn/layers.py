@@ -9,7 +9,8 @@ Every layer is two functions:
   loss with respect to each input, in the order of the inputs.
 
 Weights follow PyTorch's ``nn.Linear``: ``W`` has shape
-``(out_features, in_features)``, so ``W[j, k]`` is seed 002's :math:`w_{jk}`,
+``(out_features, in_features)``, so ``W[j, k]`` is the NN document's
+[nn-calculus-doc] §3.2 :math:`w_{jk}`,
 the weight from input ``k`` to neuron ``j``. A batch is a matrix ``x`` of
 shape ``(N, in_features)``, one example per row, and the layer computes
 ``x @ W.T + b``.
@@ -101,7 +102,8 @@ def linear_backward(dout, cache):
 
     with :math:`\delta = \partial L / \partial z` the upstream gradient.
     Entrywise, :math:`\partial L/\partial W_{jk} = \sum_n \delta_{nj}
-    x_{nk}`: seed 002's :math:`a^{l-1}_k \delta^l_j`, summed over the batch.
+    x_{nk}`: the NN document's [nn-calculus-doc] §3.2
+    :math:`a^{l-1}_k \delta^l_j`, summed over the batch.
 
     Parameters
     ----------

@@ -291,7 +291,8 @@ def rmsprop_step(theta, grad, state=None, *, lr: float, alpha: float = 0.99,
               + \epsilon}
 
     with :math:`v_0 = 0`. Note :math:`\epsilon` *outside* the square root;
-    seed 002 puts it inside, :math:`\sqrt{v_t + \epsilon}`.
+    the NN document [nn-calculus-doc] §4.3 puts it inside,
+    :math:`\sqrt{v_t + \epsilon}`.
 
     Parameters
     ----------

@@ -41,7 +41,8 @@ __all__ = [
 x = sp.Symbol("x", real=True)
 alpha = sp.Symbol("alpha", nonnegative=True)
 
-# The seeds' definitions (seed 002 section 4.1, seed 000 section 3.4). ReLU
+# The source documents' definitions (the NN document [nn-calculus-doc]
+# §4.1, the CNN document [cnn-calculus-doc] §3.4). ReLU
 # is written as a Piecewise with x <= 0 on the zero branch so that its
 # derivative at 0 is 0, as in PyTorch; sympy.Max would differentiate to
 # Heaviside(x), which SymPy defines as 1/2 at 0.

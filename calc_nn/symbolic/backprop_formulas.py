@@ -75,8 +75,9 @@ def layer_symbols(sizes):
 def symbolic_network(sizes, activation="sigmoid"):
     r"""A network with symbolic parameters and the quadratic cost.
 
-    Every layer, the last included, applies ``activation`` (seed 002's
-    setting, where :math:`\delta^L = \nabla_a C \odot f'(z^L)`), and
+    Every layer, the last included, applies ``activation`` (the setting of
+    the NN document [nn-calculus-doc] §3.2, where
+    :math:`\delta^L = \nabla_a C \odot f'(z^L)`), and
     :math:`C = \tfrac12 \lVert a^L - y \rVert^2`.
 
     Returns
@@ -109,7 +110,8 @@ def symbolic_network(sizes, activation="sigmoid"):
 
 
 def delta_equations(net):
-    r"""The four equations of seed 002 §3.2, applied to ``net``.
+    r"""The four equations of the NN document [nn-calculus-doc] §3.2,
+    applied to ``net``.
 
     .. math::
         \delta^L = \nabla_a C \odot f'(z^L),\quad
