@@ -41,6 +41,13 @@ def _cubic():
                  for k in range(3))
 
 
+def _two_line_title(first: str, second: str) -> dict:
+    """A title on two short lines at the very top, clear of a legend above
+    the plot even when a phone's width wraps the legend into two rows."""
+    return dict(text=f"{first}<br>{second}", font=dict(size=14), y=0.98,
+                yref="container", yanchor="top")
+
+
 def tangent_line(x0: float, h: float) -> go.Figure:
     """The cubic, its tangent at ``x0`` and the secant from ``x0`` to
     ``x0 + h``, with the gap r(h) between the curve and the tangent."""
@@ -52,22 +59,22 @@ def tangent_line(x0: float, h: float) -> go.Figure:
     fig = go.Figure([
         go.Scatter(x=xs, y=f(xs), name="f(x) = x³ − 2x",
                    line=dict(color=_BLUE, width=3)),
-        go.Scatter(x=ends, y=f(x0) + slope * (ends - x0),
-                   name=f"tangent, slope f′({x0:g}) = {slope:.4g}",
+        go.Scatter(x=ends, y=f(x0) + slope * (ends - x0), name="tangent",
                    line=dict(color=_ORANGE, width=2)),
-        go.Scatter(x=ends, y=f(x0) + secant * (ends - x0),
-                   name=f"secant over h = {h:g}, slope {secant:.4g}",
+        go.Scatter(x=ends, y=f(x0) + secant * (ends - x0), name="secant",
                    line=dict(color=_GREEN, width=2, dash="dash")),
         go.Scatter(x=[x0 + h, x0 + h], y=[f(x0) + slope * h, f(x0 + h)],
-                   name=f"r(h) = {r:.3g}", mode="lines",
+                   name="gap r(h)", mode="lines",
                    line=dict(color=_RED, width=4)),
         go.Scatter(x=[x0, x0 + h], y=[f(x0), f(x0 + h)], mode="markers",
                    showlegend=False, marker=dict(color="black", size=8)),
     ])
     fig.update_layout(
-        **{**_LAYOUT, "height": 460, "margin": dict(l=60, r=20, t=110,
+        **{**_LAYOUT, "height": 500, "margin": dict(l=60, r=20, t=150,
                                                      b=50)},
-        title=dict(text=f"x = {x0:g}, h = {h:g}: r(h)/h = {r / h:.3g}"),
+        title=_two_line_title(
+            f"x = {x0:g}, h = {h:g}: slopes {slope:.4g} (tangent), "
+            f"{secant:.4g} (secant)", f"r(h) = {r:.3g}, r(h)/h = {r / h:.3g}"),
         xaxis=dict(title="x", range=[-2.4, 2.4]),
         yaxis=dict(title="f(x)", range=[-9, 9]))
     text = (f"The curve f(x) = x³ − 2x with its tangent line at x = {x0:g} "
@@ -82,22 +89,18 @@ def directional_derivative(angle: float) -> go.Figure:
     """Left: the chapter's bowl, the point, the unit direction at ``angle``
     degrees and the steepest-descent direction. Right: the directional
     derivative for every direction."""
-    f, (px, py) = calc.BOWL, calc.BOWL_POINT
-    fn = sp.lambdify((calc.x, calc.y), f, "numpy")
-    gx, gy = (float(d.subs({calc.x: px, calc.y: py}))
-              for d in calc.gradient(f))
+    (px, py), (gx, gy), best, contours = _bowl()
     norm = float(np.hypot(gx, gy))
-    best = calc.steepest_descent_angle(f, calc.BOWL_POINT)
-    slope = calc.directional_derivative(f, calc.BOWL_POINT, angle)
+    slope = calc.directional_derivative(calc.BOWL, calc.BOWL_POINT, angle)
     thetas = np.arange(0, 361, 3.0)
     curve = gx * np.cos(np.deg2rad(thetas)) + gy * np.sin(np.deg2rad(thetas))
     u = np.array([np.cos(np.deg2rad(angle)), np.sin(np.deg2rad(angle))])
     d = -np.array([gx, gy]) / norm
-    gxs, gys = np.linspace(-3, 4, 71), np.linspace(-2.5, 2.5, 51)
+    gxs, gys, zs = contours
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45],
                         horizontal_spacing=0.14)
     fig.add_trace(go.Contour(
-        x=gxs, y=gys, z=fn(*np.meshgrid(gxs, gys)), showscale=False,
+        x=gxs, y=gys, z=zs, showscale=False,
         contours=dict(start=0.5, end=12, size=1, coloring="lines"),
         colorscale=[[0, _GREY], [1, _GREY]], name="f(x, y)",
         hoverinfo="skip"), 1, 1)
@@ -108,9 +111,8 @@ def directional_derivative(angle: float) -> go.Figure:
             mode="lines+markers", line=dict(color=color, width=3, dash=dash),
             marker=dict(symbol=["circle", "arrow"], size=[6, 14],
                         angleref="previous", color=color))
-    fig.add_trace(arrow(d, "steepest descent −∇f/‖∇f‖", _GREEN, "dash"),
-                  1, 1)
-    fig.add_trace(arrow(u, f"direction u, θ = {angle:g}°", _ORANGE), 1, 1)
+    fig.add_trace(arrow(d, "steepest descent", _GREEN, "dash"), 1, 1)
+    fig.add_trace(arrow(u, "direction u", _ORANGE), 1, 1)
     fig.add_trace(go.Scatter(
         x=thetas, y=curve, name="D_u f(θ) = ∇f·u", showlegend=False,
         line=dict(color=_BLUE, width=2)), 1, 2)
@@ -128,12 +130,11 @@ def directional_derivative(angle: float) -> go.Figure:
                      dtick=90, row=1, col=2)
     fig.update_yaxes(title_text="slope D_u f", range=[-5, 5], row=1, col=2)
     fig.update_layout(
-        **{**_LAYOUT, "height": 440, "margin": dict(l=60, r=20, t=110,
+        **{**_LAYOUT, "height": 470, "margin": dict(l=60, r=20, t=130,
                                                      b=50)},
-        title=dict(text=f"At ({px:g}, {py:g}), θ = {angle:g}°: slope "
-                        f"{slope:.3g}; steepest descent at θ = {best:.1f}°, "
-                        f"slope −‖∇f‖ = {-norm:.3g}",
-                   font=dict(size=14)))
+        title=_two_line_title(
+            f"At ({px:g}, {py:g}), θ = {angle:g}°: slope {slope:.3g}",
+            f"steepest descent: θ = {best:.1f}°, slope {-norm:.3g}"))
     text = (f"Contour lines of f(x, y) = x²/2 + 2y² around the point "
             f"({px:g}, {py:g}), where the gradient is ({gx:g}, {gy:g}). "
             f"The direction at {angle:g} degrees has slope {slope:.3g}. "
@@ -144,6 +145,19 @@ def directional_derivative(angle: float) -> go.Figure:
                          "xaxis2.domain": [0, 1], "yaxis2.domain": [0, 0.38],
                          "height": 760, "title.font.size": 12}}
     return describe(fig, text, narrow=narrow)
+
+
+@functools.cache
+def _bowl():
+    """The point, the gradient there, the steepest-descent angle and the
+    contour grid of the chapter's bowl (computed once)."""
+    f, (px, py) = calc.BOWL, calc.BOWL_POINT
+    gx, gy = (float(d.subs({calc.x: px, calc.y: py}))
+              for d in calc.gradient(f))
+    gxs, gys = np.linspace(-3, 4, 71), np.linspace(-2.5, 2.5, 51)
+    zs = sp.lambdify((calc.x, calc.y), f, "numpy")(*np.meshgrid(gxs, gys))
+    return ((px, py), (gx, gy), calc.steepest_descent_angle(f, (px, py)),
+            (gxs, gys, zs))
 
 
 def taylor_approximations(x0: float) -> go.Figure:
@@ -168,9 +182,11 @@ def taylor_approximations(x0: float) -> go.Figure:
                    marker=dict(color="black", size=9)),
     ])
     fig.update_layout(
-        **{**_LAYOUT, "margin": dict(l=60, r=20, t=100, b=50)},
-        title=dict(text=f"around x = {x0:g}: at x + 0.5 the errors are "
-                        f"{err1:.3g} (first order) and {err2:.3g} (second)"),
+        **{**_LAYOUT, "height": 440, "margin": dict(l=60, r=20, t=130,
+                                                     b=50)},
+        title=_two_line_title(f"around x = {x0:g}, errors at x + 0.5:",
+                              f"{err1:.3g} (first order), {err2:.3g} "
+                              "(second order)"),
         xaxis=dict(title="x", range=[-2.4, 2.4]),
         yaxis=dict(title="value", range=[-9, 9]))
     text = (f"The curve f(x) = x³ − 2x and its Taylor approximations around "
@@ -182,8 +198,8 @@ def taylor_approximations(x0: float) -> go.Figure:
 
 
 #: Button labels of :func:`difference_errors`.
-DIFFERENCE_LABELS = {"sigmoid": "σ near x = 2", "exp": "exp near x = 1",
-                     "sin": "sin near x = 1"}
+DIFFERENCE_LABELS = {"sigmoid": "σ near 2", "exp": "exp near 1",
+                     "sin": "sin near 1"}
 _CASES = [("forward", np.float64, _BLUE, None),
           ("central", np.float64, _RED, None),
           ("forward", np.float32, _BLUE, "dot"),
@@ -218,10 +234,13 @@ def difference_errors(name: str) -> go.Figure:
         name="smallest error", marker=dict(color="black", size=8,
                                            symbol="x")))
     fig.update_layout(
-        **{**_LAYOUT, "height": 480, "margin": dict(l=70, r=20, t=110,
-                                                     b=50)},
-        title=dict(text=f"{DIFFERENCE_LABELS[name]}: median relative error "
-                        "of the difference quotient", font=dict(size=14)),
+        # the legend below the plot: explore() puts the buttons above it,
+        # and a narrow screen wraps the legend into more rows
+        **{**_LAYOUT, "height": 620,
+           "margin": dict(l=70, r=20, t=80, b=210),
+           "legend": dict(orientation="h", x=0, y=-0.33, yanchor="top")},
+        title=dict(text=f"Relative error, {DIFFERENCE_LABELS[name]}",
+                   font=dict(size=14)),
         xaxis=dict(title="step h", type="log", range=[-16, 0], dtick=2,
                    exponentformat="power"),
         yaxis=dict(title="relative error", type="log", range=[-13, 1],

@@ -202,7 +202,7 @@ def difference_quotient(f, x0: float, h: float, kind: str = "central",
         The point and the step (``h > 0``); both are rounded to ``dtype``
         first, as a program in that precision would.
     kind : {"forward", "central"}
-    dtype : numpy.float32 or numpy.float64
+    dtype : numpy.float32 or numpy.float64, or its name
 
     Returns
     -------
@@ -339,9 +339,13 @@ def _check_sizes(n_in, n_out):
 
 
 def _check_dtype(dtype):
+    try:  # np.dtype(None) would be float64: None is refused
+        dtype = None if dtype is None else np.dtype(dtype).type
+    except TypeError:
+        dtype = None
     if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got "
-                        f"{dtype!r}")
+        raise TypeError("dtype must be numpy.float32 or numpy.float64 (or "
+                        "their names)")
     return dtype
 
 
