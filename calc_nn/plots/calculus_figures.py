@@ -48,6 +48,14 @@ def _two_line_title(first: str, second: str) -> dict:
                 yref="container", yanchor="top")
 
 
+def _cubic_layout(fig, height, top, y_title, title):
+    """The fixed axes of the two figures of the cubic, and their title."""
+    fig.update_layout(**{**_LAYOUT, "height": height,
+                         "margin": dict(l=60, r=20, t=top, b=50)},
+                      title=title, xaxis=dict(title="x", range=[-2.4, 2.4]),
+                      yaxis=dict(title=y_title, range=[-9, 9]))
+
+
 def tangent_line(x0: float, h: float) -> go.Figure:
     """The cubic, its tangent at ``x0`` and the secant from ``x0`` to
     ``x0 + h``, with the gap r(h) between the curve and the tangent."""
@@ -69,14 +77,9 @@ def tangent_line(x0: float, h: float) -> go.Figure:
         go.Scatter(x=[x0, x0 + h], y=[f(x0), f(x0 + h)], mode="markers",
                    showlegend=False, marker=dict(color="black", size=8)),
     ])
-    fig.update_layout(
-        **{**_LAYOUT, "height": 500, "margin": dict(l=60, r=20, t=150,
-                                                     b=50)},
-        title=_two_line_title(
-            f"x = {x0:g}, h = {h:g}: slopes {slope:.4g} (tangent), "
-            f"{secant:.4g} (secant)", f"r(h) = {r:.3g}, r(h)/h = {r / h:.3g}"),
-        xaxis=dict(title="x", range=[-2.4, 2.4]),
-        yaxis=dict(title="f(x)", range=[-9, 9]))
+    _cubic_layout(fig, 500, 150, "f(x)", _two_line_title(
+        f"x = {x0:g}, h = {h:g}: slopes {slope:.4g} (tangent), "
+        f"{secant:.4g} (secant)", f"r(h) = {r:.3g}, r(h)/h = {r / h:.3g}"))
     text = (f"The curve f(x) = x³ − 2x with its tangent line at x = {x0:g} "
             f"(slope {slope:.4g}) and the secant through x and x + h for "
             f"h = {h:g} (slope {secant:.4g}). The tangent misses f(x + h) "
@@ -181,14 +184,9 @@ def taylor_approximations(x0: float) -> go.Figure:
         go.Scatter(x=[x0], y=[f(x0)], mode="markers", showlegend=False,
                    marker=dict(color="black", size=9)),
     ])
-    fig.update_layout(
-        **{**_LAYOUT, "height": 440, "margin": dict(l=60, r=20, t=130,
-                                                     b=50)},
-        title=_two_line_title(f"around x = {x0:g}, errors at x + 0.5:",
-                              f"{err1:.3g} (first order), {err2:.3g} "
-                              "(second order)"),
-        xaxis=dict(title="x", range=[-2.4, 2.4]),
-        yaxis=dict(title="value", range=[-9, 9]))
+    _cubic_layout(fig, 440, 130, "value", _two_line_title(
+        f"around x = {x0:g}, errors at x + 0.5:",
+        f"{err1:.3g} (first order), {err2:.3g} (second order)"))
     text = (f"The curve f(x) = x³ − 2x and its Taylor approximations around "
             f"x = {x0:g}: the tangent line and the parabola that also "
             f"matches the curvature f″({x0:g}) = {float(d2f(x0)):.3g}. Half a "
