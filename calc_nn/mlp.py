@@ -6,7 +6,8 @@ Layer ``l = 1, ..., L`` computes, for a batch ``X`` of shape
 .. math:: z^l = a^{l-1} (W^l)^\top + b^l, \qquad a^l = f(z^l),
 
 with :math:`a^0 = X` and no activation after the last layer: the network
-returns the logits :math:`z^L`. :meth:`MLP.backward` implements seed 002's
+returns the logits :math:`z^L`. :meth:`MLP.backward` implements the NN
+document's [nn-calculus-doc] §3.2
 delta equations, written for a batch (rows are examples):
 
 .. math::
@@ -81,7 +82,7 @@ class MLP:
     Attributes
     ----------
     weights : list of ndarray, shapes (layer_sizes[l+1], layer_sizes[l])
-        ``weights[l][j, k]`` is seed 002's :math:`w^{l+1}_{jk}`.
+        ``weights[l][j, k]`` is the NN document's :math:`w^{l+1}_{jk}`.
     biases : list of ndarray, shapes (layer_sizes[l+1],)
     zs, activations : lists of ndarray, set by :meth:`forward`
         ``zs[l]`` has shape (N, layer_sizes[l+1]); ``activations[0]`` is the
