@@ -456,7 +456,7 @@ def train_linear_classifier(weight: float, gamma: float, steps: int = 300,
     gamma : float, >= 0
     steps : int, >= 0
     lr : float, > 0
-    seed : int, >= 0, the seed of the data
+    seed : int, >= 0, the random seed of the data
 
     Returns
     -------
