@@ -164,9 +164,9 @@ def dead_relu(bias: float, w: float = 1.0, n: int = 2000,
     text = (f"Histogram of the pre-activations z = {w:g}·x + b of {n} "
             f"inputs with bias b = {bias:g}: {int(alive.sum())} of them "
             f"({frac:.1%}) have z > 0 and pass a gradient to w and b, "
-            f"{int((~alive).sum())} have z ≤ 0 and pass none.")
-    if frac == 0:
-        text += " The neuron is dead: gradient descent cannot revive it."
+            f"{int((~alive).sum())} have z ≤ 0 and pass none")
+    text += (": the neuron is dead, gradient descent cannot revive it."
+             if frac == 0 else ".")
     return describe(fig, text, narrow={"layout": narrow})
 
 

@@ -470,7 +470,7 @@ def pooling_gradients(kind: str) -> go.Figure:
 def _grid_2x2(height: int, top: int, bottom: int) -> dict:
     """Relayout of four square panels in a 2 x 2 grid (titles above)."""
     plot = height - top - bottom
-    gap = 40 / plot  # the lower row's titles and the upper one's ticks
+    gap = 48 / plot  # the lower row's titles and the upper one's ticks
     rows = [(round(1 - (1 - gap) / 2, 4), 1), (0, round((1 - gap) / 2, 4))]
     cols = [(0, 0.45), (0.55, 1)]
     out = {}

@@ -17,6 +17,7 @@ from calc_nn.plots._style import (
     cell_text,
     describe,
     frame,
+    header,
     panel_fonts,
     wrap,
 )
@@ -100,44 +101,56 @@ def image_grid(images, titles=None, cols=8, title="", zmid=None,
 
 
 def _grid_layout(fig, title, n, cols, rows, height_per_row, titled):
-    """Wide: panel titles wrapped to their panels; narrow: the images
-    reflowed into as many columns as a phone holds at 70 px each."""
+    """Panels in a grid of ``cols`` columns, titles wrapped to their
+    panels, rows ``height_per_row`` px apart; the narrow layout reflows the
+    images into as many columns as a phone holds at 70 px each."""
     size = 11
-    lines = 1
-    width = (NARROW_PX - 20) / cols - 6
     texts = [a.text for a in fig.layout.annotations]
     for note in fig.layout.annotations:
         note.font.size = size
-        note.text = wrap(note.text, width, size)
-        lines = max(lines, note.text.count("<br>") + 1)
-    height = 70 + (height_per_row + 14 * (lines - 1)) * rows
-    n_cols = max(1, min(cols, int((PHONE_PX - 20) // 70)))
-    n_rows = -(-n // n_cols)
-    panel = (PHONE_PX - 20) / n_cols
-    small = [wrap(t, panel - 4, size) for t in texts]
-    small_lines = max((t.count("<br>") + 1 for t in small), default=0)
-    title_px = 4 + 14 * small_lines
-    narrow = frame(fig, title, height=height,
-                   margin=dict(l=10, r=10, b=10), legend=(),
-                   panel_titles=lines if titled else 0,
-                   narrow_panel_titles=small_lines)
-    plot = n_rows * (panel + title_px) - title_px
-    top = narrow["margin.t"]
-    narrow["height"] = int(top + plot + 10 + 1)
-    out = dict(narrow)
-    for k in range(rows * cols):
-        i = min(k, n - 1)
-        r, c = divmod(i, n_cols)
+    wide_cols, n_cols = cols, max(1, min(cols, (PHONE_PX - 20) // 70))
+    grids = {}
+    for key, k, width in (("wide", wide_cols, NARROW_PX),
+                          ("narrow", n_cols, PHONE_PX)):
+        wrapped = [wrap(t, (width - 20) / k - 6, size) for t in texts]
+        lines = max((t.count("<br>") + 1 for t in wrapped), default=0)
+        title_px = 6 + 15 * lines
+        panel = (height_per_row - 16 if key == "wide" else
+                 (PHONE_PX - 20) / k)
+        grids[key] = (k, wrapped, lines, title_px, panel)
+    heights = {key: int(-(-n // k) * (panel + title_px) - title_px)
+               for key, (k, _, _, title_px, panel) in grids.items()}
+    margin = dict(l=10, r=10, b=10)
+    top = {key: header(title, width=key, height=1000, margin=margin,
+                       panel_titles=grids[key][2])["margin"]["t"]
+           for key in grids}
+    narrow = frame(fig, title, height=top["wide"] + heights["wide"] + 10,
+                   margin=margin, legend=(), panel_titles=grids["wide"][2],
+                   narrow_height=top["narrow"] + heights["narrow"] + 10,
+                   narrow_panel_titles=grids["narrow"][2])
+    fig.plotly_relayout(_grid_domains(n, rows * cols, *grids["wide"],
+                                      heights["wide"]))
+    return {**narrow, **_grid_domains(n, rows * cols, *grids["narrow"],
+                                      heights["narrow"])}
+
+
+def _grid_domains(n, n_axes, cols, titles, lines, title_px, panel, plot):
+    """Relayout placing image ``k`` at row ``k // cols``, column
+    ``k % cols`` of a plot area ``plot`` px tall, its title above it (the
+    unused axes of the grid share the last image's place)."""
+    out = {}
+    for k in range(n_axes):
+        r, c = divmod(min(k, n - 1), cols)
         suffix = "" if k == 0 else str(k + 1)
         y1 = 1 - r * (panel + title_px) / plot
-        out[f"xaxis{suffix}.domain"] = [round(c / n_cols, 4),
-                                        round((c + 1) / n_cols - 0.01, 4)]
+        out[f"xaxis{suffix}.domain"] = [round(c / cols, 4),
+                                        round((c + 1) / cols - 0.01, 4)]
         out[f"yaxis{suffix}.domain"] = [round(max(y1 - panel / plot, 0), 4),
                                         round(y1, 4)]
-        if k < len(texts):
-            out[f"annotations[{k}].x"] = round((c + 0.495) / n_cols, 4)
+        if k < len(titles):
+            out[f"annotations[{k}].x"] = round((c + 0.495) / cols, 4)
             out[f"annotations[{k}].y"] = round(y1, 4)
-            out[f"annotations[{k}].text"] = small[k]
+            out[f"annotations[{k}].text"] = titles[k]
     return out
 
 

@@ -484,10 +484,12 @@ def bias_correction(beta1: float, n_steps: int = 40,
         go.Scatter(x=steps, y=1 - beta1 ** steps, name="1 − β₁ᵗ",
                    line=dict(color="black", dash="dot")),
     ])
-    # E[m_t] = (1 - beta1^t) E[g]: the dotted curve
-    half = int(steps[np.argmax(1 - beta1 ** steps >= 0.5)])
+    # E[m_t] = (1 - beta1^t) E[g] (the dotted curve) passes 1/2 at
+    # t = log(1/2) / log(beta1), maybe beyond the steps drawn
+    half = int(np.ceil(np.log(0.5) / np.log(beta1))) if beta1 > 0 else 1
+    later = f" (beyond the {n_steps} drawn)" if half > n_steps else ""
     title = (f"β₁ = {beta1:g}: the uncorrected average reaches half the "
-             f"gradient after {half} steps" if beta1 > 0 else
+             f"gradient after {half} steps{later}" if beta1 > 0 else
              "β₁ = 0: no averaging, nothing to correct")
     narrow = frame(fig, title, height=420)
     fig.update_layout(xaxis_title="step t",
@@ -496,7 +498,8 @@ def bias_correction(beta1: float, n_steps: int = 40,
         fig, f"Adam's first moment with β₁ = {beta1:g} for {n_steps} "
              f"noisy gradients of mean {g.mean():.2f}: the uncorrected "
              f"average starts at {raw[0]:.2f}, and its expected share of "
-             f"the gradient, 1 − β₁ᵗ, reaches half after {half} steps; the "
+             f"the gradient, 1 − β₁ᵗ, reaches half after {half} steps"
+             f"{later}; the "
              "corrected average, divided by 1 − β₁ᵗ, starts at "
              f"{corrected[0]:.2f}.", narrow={"layout": narrow})
 
