@@ -55,7 +55,10 @@ def _layout_graph(order):
 
 def n_backward_steps(build) -> int:
     """Number of nodes with inputs in the graph ``build()`` returns: the
-    steps of :func:`computational_graph`'s slider are ``0 .. n``."""
+    steps of :func:`computational_graph`'s slider are ``0 .. n``.
+
+    Used in: book/backprop.md
+    """
     return sum(1 for v in autograd.topological_order(build()) if v.children)
 
 

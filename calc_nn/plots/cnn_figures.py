@@ -34,6 +34,7 @@ __all__ = [
     "PATTERNS",
     "WEIGHT_VALUES",
     "kernel_controls",
+    "custom_kernel",
     "upstream_gradient",
     "mnist_dir",
     "explorer_images",
@@ -199,7 +200,10 @@ def kernel_controls() -> list:
     identity kernel). Shown in a live kernel; the static site keeps the
     presets. Pass them to :func:`calc_nn.widgets.explore` with
     ``lambda ..., source, **w: conv_forward(..., custom=custom_kernel(
-    source, **w))``."""
+    source, **w))``.
+
+    Used in: book/cnn.md
+    """
     controls = [Choice("source", ["preset", "custom"], default="preset",
                        label="kernel from", live_only=True)]
     for i in range(3):
@@ -213,7 +217,10 @@ def kernel_controls() -> list:
 def custom_kernel(source: str = "preset", **weights) -> np.ndarray | None:
     """The 3x3 kernel of :func:`kernel_controls`' values: None for
     ``source="preset"``, else the weights ``w00`` ... ``w22`` (missing ones
-    are the identity kernel's)."""
+    are the identity kernel's).
+
+    Used in: book/cnn.md
+    """
     if source == "preset":
         return None
     if source != "custom":
@@ -309,6 +316,8 @@ def upstream_gradient(pattern: str, shape=(_SIDE, _SIDE), row: int = 0,
     Returns
     -------
     ndarray, shape (H_out, W_out), float
+
+    Used in: book/cnn.md
     """
     H, W = shape
     if pattern not in PATTERNS:

@@ -146,36 +146,27 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
     ----------
     landscape : str
         A name of :data:`calc_nn.landscapes.NAMES`.
-    lr : float
-        The learning rate of every optimizer.
-    momentum : float
-        SGD's momentum, in [0, 1).
-    optimizers : sequence of str, at most 4
-        Keys of :data:`calc_nn.optim.OPTIMIZERS`.
+    lr, momentum : float
+        Every optimizer's learning rate; SGD's momentum, in [0, 1).
+    optimizers : sequence of at most 4 keys of :data:`calc_nn.optim.OPTIMIZERS`
     n_steps : int
     start : (float, float), optional
         Default: the landscape's start point.
-    condition : float
-        Condition number of the quadratic bowl.
-    noise : float
-        Standard deviation of the gradient noise (0: exact gradients).
-    seed : int
-        Seed of the gradient noise.
+    condition, noise, seed : float, float, int
+        The bowl's condition number; the gradient noise's std and seed.
     all_landscapes : sequence of str, optional
-        One contour per landscape, only ``landscape``'s shown, so that a
-        control can switch landscapes without changing the traces.
+        One contour each, only ``landscape``'s visible (for a control).
     beta2, beta1 : float
-        Adam's betas, in [0, 1); ``beta1=None`` (default) uses
-        ``momentum``, and the title says so.
+        Adam's betas, in [0, 1); ``beta1=None`` (default) uses ``momentum``,
+        and the title says so.
     shown : sequence of str, optional
-        The optimizers of ``optimizers`` drawn; the others keep hidden
-        traces (``visible=False``), so a control can switch. Default: all.
+        The optimizers drawn; the others' traces are hidden. Default: all.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        Traces: one contour per landscape, one path per optimizer, the
-        start, the minima, one loss curve per optimizer.
+        Traces: the contours, one path per optimizer, the start, the
+        minima, one loss curve per optimizer.
 
     Used in: book/optimizers.md
     """
