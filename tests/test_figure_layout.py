@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import figure_cases as fc
 import plotly
 import pytest
 
-import figure_cases as fc
 from calc_nn.plots._style import NARROW_PX, PHONE_PX
 
 pytestmark = pytest.mark.browser
