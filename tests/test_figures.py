@@ -750,7 +750,9 @@ def test_text_width_estimates_wrap_as_asked():
     text = "a · b c · " + "w" * 30
     lines = _style.wrap(text, 120, 12).split("<br>")
     assert all(text_px(line, 12) <= 120 for line in lines[:-1])
-    assert lines[0] == "a · b c ·"  # between list items first
+    assert lines[0] == "a · b c ·"
+    # between the items of a list rather than inside one
+    assert _style.wrap("aaa bbb · ccc ddd", 90, 12) == "aaa bbb ·<br>ccc ddd"
     assert _style.wrap("short", 100, 12) == "short"
     assert text_px("WWW", 10) > text_px("iii", 10)
     assert _style.n_lines("a<br>b<br/>c") == 3
