@@ -282,6 +282,21 @@ def cell_text(cell_px: float, texts) -> dict:
     return {"texttemplate": ""} if size is None else {"textfont.size": size}
 
 
+def two_panels(fig, title: str, *, height: int, heights=(220, 220),
+               gap: int = 90, titles: bool = True, **kwargs) -> dict:
+    """:func:`frame` for a row of two subplots (with panel titles, unless
+    ``titles`` is False), stacked on a phone, the upper ``heights[0]`` px
+    tall, ``gap`` px above the lower one. Returns the narrow layout."""
+    fonts = panel_fonts(fig, 2) if titles else {}
+    narrow = frame(fig, title, height=height, panel_titles=int(titles),
+                   narrow_panels=[("xaxis", "yaxis", heights[0],
+                                   0 if titles else None),
+                                  ("xaxis2", "yaxis2", heights[1],
+                                   1 if titles else None)],
+                   narrow_gaps=gap, **kwargs)
+    return {**narrow, **fonts}
+
+
 def stack(panels, *, top: int, bottom: int, gaps) -> tuple[int, dict]:
     """Narrow layout of panels stacked vertically, one per row.
 

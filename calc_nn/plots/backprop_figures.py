@@ -13,7 +13,7 @@ from calc_nn.plots._style import (
     LABELS,
     describe,
     frame,
-    panel_fonts,
+    two_panels,
 )
 
 __all__ = [
@@ -224,12 +224,8 @@ def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
                          dtick=1, row=1, col=col)
         fig.update_yaxes(type="log", title_text=title, row=1, col=col,
                          dtick=1, exponentformat="power")
-    fonts = panel_fonts(fig, 2)
-    narrow = frame(fig, "One gradient: backpropagation against finite "
-                        "differences", height=420, panel_titles=1,
-                   narrow_panels=[("xaxis", "yaxis", 220, 0),
-                                  ("xaxis2", "yaxis2", 220, 1)],
-                   narrow_gaps=90)
+    narrow = two_panels(fig, "One gradient: backpropagation against "
+                             "finite differences", height=420)
     return describe(
         fig, "Time of one gradient against the number of parameters, "
              f"log-log, for {len(n_params)} networks of "
@@ -238,7 +234,7 @@ def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
              f"{backprop_s[-1]:.2g} s, finite differences "
              f"{finite_diff_s[0]:.2g} to {finite_diff_s[-1]:.2g} s, "
              f"{ratio[0]:.0f} to {ratio[-1]:.0f} times longer.",
-        narrow={"layout": {**narrow, **fonts}})
+        narrow={"layout": narrow})
 
 
 def layer_gradient_norms(activation, init, depth, width=64, n=128,
@@ -308,12 +304,9 @@ def gradient_norms_by_layer(activation: str, depth: int,
         yanchor="bottom", align="right", showarrow=False,
         font=dict(size=11), bgcolor="rgba(255,255,255,0.8)",
         text="‖∂C/∂W¹‖ ÷ ‖∂C/∂Wᴸ‖<br>" + "<br>".join(notes))
-    fonts = panel_fonts(fig, 2)
-    narrow = frame(fig, f"{LABELS[activation]}, {depth} hidden layers of "
-                        f"{width} neurons", height=470, panel_titles=1,
-                   narrow_panels=[("xaxis", "yaxis", 260, 0),
-                                  ("xaxis2", "yaxis2", 200, 1)],
-                   narrow_gaps=90)
+    narrow = two_panels(fig, f"{LABELS[activation]}, {depth} hidden layers "
+                             f"of {width} neurons", height=470,
+                        heights=(260, 200))
     return describe(
         fig, f"Gradient norm of each of the {depth + 1} weight matrices of "
              f"a {LABELS[activation]} network with {depth} hidden layers of "
@@ -322,7 +315,7 @@ def gradient_norms_by_layer(activation: str, depth: int,
              "initialisations. First layer's gradient norm over the last's: "
              + "; ".join(notes) + ". Std of the last hidden layer's "
              "activations: " + ", ".join(spread) + ".",
-        narrow={"layout": {**narrow, **fonts}})
+        narrow={"layout": narrow})
 
 
 def training_snapshot(history, X, y, index: int,
@@ -372,13 +365,11 @@ def training_snapshot(history, X, y, index: int,
                      exponentformat="power", dtick=1, row=1, col=2)
     fig.update_xaxes(range=[gx[0], gx[-1]], row=1, col=1)
     fig.update_yaxes(range=[gy[0], gy[-1]], row=1, col=1)
-    fonts = panel_fonts(fig, 2)
-    narrow = frame(fig, f"epoch {snap['epoch']}: loss {snap['loss']:.3f},"
-                        f" accuracy {snap['accuracy']:.0%}", height=430,
-                   margin=dict(l=50, r=20, b=40), panel_titles=1,
-                   narrow_panels=[("xaxis", "yaxis", 300, 0),
-                                  ("xaxis2", "yaxis2", 180, 1)],
-                   narrow_gaps=60)
+    narrow = two_panels(fig, f"epoch {snap['epoch']}: loss "
+                             f"{snap['loss']:.3f}, accuracy "
+                             f"{snap['accuracy']:.0%}", height=430,
+                        heights=(300, 180), gap=60,
+                        margin=dict(l=50, r=20, b=40))
     shares = np.bincount(pred.ravel(), minlength=k) / pred.size
     return describe(
         fig, f"Epoch {snap['epoch']} of training: loss {snap['loss']:.3f}, "
@@ -388,8 +379,7 @@ def training_snapshot(history, X, y, index: int,
              + ". Gradient norm of each weight matrix: "
              + ", ".join(f"W{l + 1} {v:.2e}" for l, v in enumerate(norms))
              + ".",
-        narrow={"layout": {**narrow, **fonts},
-                "traces": {"0": {"marker.size": 9}}})
+        narrow={"layout": narrow, "traces": {"0": {"marker.size": 9}}})
 
 
 def _decision_grid(history, snap, X, resolution):

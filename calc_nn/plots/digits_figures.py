@@ -19,6 +19,7 @@ from calc_nn.plots._style import (
     frame,
     header,
     panel_fonts,
+    two_panels,
     wrap,
 )
 
@@ -209,18 +210,14 @@ def learning_curves(histories: dict) -> go.Figure:
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title="loss", row=1, col=1)
     fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=2)
-    fonts = panel_fonts(fig, 2)
     epochs = max(len(h["epoch"]) for h in histories.values())
-    narrow = frame(fig, f"Training of {len(histories)} models for "
-                        f"{epochs} epochs", height=450, panel_titles=1,
-                   narrow_panels=[("xaxis", "yaxis", 220, 0),
-                                  ("xaxis2", "yaxis2", 220, 1)],
-                   narrow_gaps=90)
+    narrow = two_panels(fig, f"Training of {len(histories)} models for "
+                             f"{epochs} epochs", height=450)
     return describe(
         fig, f"Training loss (left) and validation accuracy (right) per "
              f"epoch of {len(histories)} runs, from the first epoch to the "
              "last: " + "; ".join(runs) + ".",
-        narrow={"layout": {**narrow, **fonts}})
+        narrow={"layout": narrow})
 
 
 def confusion_matrix(y_true, y_pred, title="Confusion matrix") -> go.Figure:

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, losses
-from calc_nn.plots._style import describe, frame, panel_fonts
+from calc_nn.plots._style import describe, frame, two_panels
 
 __all__ = [
     "LOSS_COLORS",
@@ -163,14 +163,10 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
     fig.update_yaxes(title_text="|∂L/∂z|", range=[0, 1.05], row=1, col=1)
     fig.update_xaxes(title_text=f"step (lr = {lr:g})", row=1, col=2)
     fig.update_yaxes(title_text="p", range=[0, 1.02], row=1, col=2)
-    fonts = panel_fonts(fig, 2)
-    narrow = frame(fig, f"start z = {z0:g} (p = {p0:.3g}); after {steps} "
-                        f"steps MSE reaches p = {path_mse[-1]:.3g}, "
-                        f"cross-entropy p = {path_ce[-1]:.3g}", height=430,
-                   panel_titles=1,
-                   narrow_panels=[("xaxis", "yaxis", 220, 0),
-                                  ("xaxis2", "yaxis2", 220, 1)],
-                   narrow_gaps=90)
+    narrow = two_panels(fig, f"start z = {z0:g} (p = {p0:.3g}); after "
+                             f"{steps} steps MSE reaches p = "
+                             f"{path_mse[-1]:.3g}, cross-entropy p = "
+                             f"{path_ce[-1]:.3g}", height=430)
     top = int(np.argmax(g_mse))
     return describe(
         fig, "Left: the gradient on the logit against the prediction p for "
@@ -180,7 +176,7 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
              f"{start[0]:.3g} and {start[1]:.3g}. Right: after {steps} "
              f"steps of gradient descent with lr = {lr:g}, MSE reaches p = "
              f"{path_mse[-1]:.3g}, cross-entropy p = {path_ce[-1]:.3g}.",
-        narrow={"layout": {**narrow, **fonts}})
+        narrow={"layout": narrow})
 
 
 # ------------------------------------------------------ class imbalance

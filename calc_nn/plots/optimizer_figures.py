@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import landscapes, optim
-from calc_nn.plots._style import describe, frame
+from calc_nn.plots._style import describe, frame, two_panels
 from calc_nn.widgets import Choice, Slider
 
 __all__ = [
@@ -431,11 +431,8 @@ def gd_rate(lr: float, condition: float = 10.0,
         annotations=[dict(x=2, y=1.7, xref="x", yref="y",
                           text="critical η = 2/λ_max", showarrow=False,
                           xanchor="right", font=dict(size=12))])
-    narrow = frame(fig, f"η = {lr:g}: slowest factor {rate:.3f}, GD "
-                        f"{verdict}", height=420,
-                   narrow_panels=[("xaxis", "yaxis", 220, None),
-                                  ("xaxis2", "yaxis2", 220, None)],
-                   narrow_gaps=70)
+    narrow = two_panels(fig, f"η = {lr:g}: slowest factor {rate:.3f}, GD "
+                             f"{verdict}", height=420, gap=70, titles=False)
     end = np.abs(coords[-1])
     return describe(
         fig, f"Gradient descent on the quadratic bowl with condition "
@@ -482,9 +479,9 @@ def bias_correction(beta1: float, n_steps: int = 40,
     title = (f"β₁ = {beta1:g}: the uncorrected average reaches half the "
              f"gradient after {half} steps{later}" if beta1 > 0 else
              "β₁ = 0: no averaging, nothing to correct")
-    narrow = frame(fig, title, height=420)
     fig.update_layout(xaxis_title="step t",
                       yaxis=dict(title="value", range=[-0.1, 1.8]))
+    narrow = frame(fig, title, height=420)
     return describe(
         fig, f"Adam's first moment with β₁ = {beta1:g} for {n_steps} "
              f"noisy gradients of mean {g.mean():.2f}: the uncorrected "
