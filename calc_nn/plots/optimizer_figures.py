@@ -75,6 +75,8 @@ def _hyper(name: str, lr: float, momentum: float, beta1: float,
 
 
 def _landscape(name, condition=10.0, noise=0.0, seed=0):
+    """The landscape ``name`` (the bowl with ``condition``), with gradient
+    noise of std ``noise`` if any."""
     land = landscapes.get(name, **({"condition": condition}
                                    if name == "quadratic" else {}))
     return landscapes.noisy(land, noise, seed) if noise else land
@@ -125,6 +127,8 @@ def explorer_runs(landscape: str, lr: float, momentum: float = 0.9,
 
 @functools.cache
 def _contour(name, condition, n=61):
+    """``log10(L - L* + 0.01)`` of a landscape on an n x n grid, cached:
+    ``(landscape, xs, ys, z)``."""
     land = _landscape(name, condition)
     xs, ys, Z = land.grid(n)
     # log scale: the interesting structure spans many orders of magnitude
@@ -269,6 +273,7 @@ def _add_loss_curves(fig, runs, land, visible, names) -> None:
 
 
 def _explorer_axes(fig, land, n_steps) -> None:
+    """The window of the landscape on top; steps and log loss below."""
     fig.update_xaxes(range=list(land.x_range), title_text="x",
                      title_standoff=2, row=1, col=1)
     fig.update_yaxes(range=list(land.y_range), title_text="y", row=1, col=1)
