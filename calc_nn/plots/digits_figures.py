@@ -336,8 +336,7 @@ def mistake(image, label: int, probs, rank: int) -> go.Figure:
              ". Probabilities of the classes 0 to 9: "
              + ", ".join(shares) + ".",
         narrow={"layout": {**narrow, **fonts},
-                # the same size for every mistake: the widest is "100%"
-                "traces": {"1": cell_text((PHONE_PX - 40) / 10, ["100%"])}})
+                "traces": {"1": cell_text((PHONE_PX - 40) / 10, shares)}})
 
 
 def _check_images(images, name="images"):
