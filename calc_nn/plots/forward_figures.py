@@ -40,8 +40,8 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
     if sizes[0] != 2:
         raise ValueError(f"the drawing needs 2 inputs, got sizes {sizes}")
     model = MLP(list(sizes), activation, seed=seed)
-    logits = model.forward(np.array([x1, x2], float))
-    values = np.concatenate([a[0] for a in model.activations])
+    logits, cache = model.forward(np.array([x1, x2], float))
+    values = np.concatenate([a[0] for a in cache.activations])
     px, py = _node_positions(sizes)
     starts = np.cumsum([0, *sizes])
     traces = []
