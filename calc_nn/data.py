@@ -379,6 +379,9 @@ def _download(name, mirrors, timeout, progress):
     errors, last = [], None
     for mirror in mirrors:
         url = mirror.rstrip("/") + f"/{name}.gz"
+        if time.monotonic() >= deadline:
+            errors.append(f"{url}: not tried, no time left")
+            continue
         try:
             raw = _fetch(url, deadline, progress)
             return raw, _checked(raw, name, url)

@@ -23,6 +23,7 @@ bar.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import numbers
@@ -340,7 +341,7 @@ def predict_torch(net, X, batch_size=1000):
 
     net, X, batch_size = _check_predict_torch(net, X, batch_size)
     net.eval()
-    with torch.no_grad():
+    with torch.no_grad(), _named_torch_errors(X):
         out = [net(torch.from_numpy(X[i:i + batch_size])).numpy()
                for i in range(0, max(len(X), 1), batch_size)]
     return np.concatenate(out)
@@ -567,17 +568,28 @@ def _check_predict(model, X, batch_size):
             check_int(batch_size, "batch_size", low=1))
 
 
-def _check_predict_torch(net, X, batch_size):
+def _check_predict_torch(net, X, batch_size, name="X"):
     import torch
 
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got "
                         f"{type(net).__name__}")
     dtype = next(net.parameters(), torch.empty(0)).dtype
-    X = as_float_array(_check_examples(X, "X"), "X",
+    X = as_float_array(_check_examples(X, name), name,
                        dtype=torch.empty(0, dtype=dtype).numpy().dtype)
     return net, np.ascontiguousarray(X), check_int(batch_size,
                                                    "batch_size", low=1)
+
+
+@contextlib.contextmanager
+def _named_torch_errors(X):
+    """A module's RuntimeError on its input (a shape that does not fit) as
+    a ValueError naming ``X``."""
+    try:
+        yield
+    except RuntimeError as exc:
+        raise ValueError(f"X of shape {X.shape} does not fit the net: "
+                         f"{exc}") from exc
 
 
 def _check_labels(y, n: int, n_classes: int, name: str, name_X: str):
@@ -602,14 +614,14 @@ def _check_split(probe, X, y, name_X, name_y):
     X = _check_examples(X, name_X)
     if len(X) == 0:
         raise ValueError(f"{name_X} holds no example")
+    if X.dtype.kind == "f":
+        check_finite(X, name_X)
     try:
         n_classes = probe(X[:1]).shape[-1]
     except (TypeError, ValueError) as exc:
         if name_X == "X":
             raise
         raise type(exc)(f"{name_X}: {exc}") from exc
-    if X.dtype.kind == "f":
-        check_finite(X, name_X)
     return X, _check_labels(y, len(X), n_classes, name_y, name_X)
 
 
@@ -644,7 +656,7 @@ def _check_fit_torch(net, optimizer, X, y, X_val, y_val):
 
     X, y = _check_split(probe, X, y, "X", "y")
     if X_val is not None:
-        _, X_val, _ = _check_predict_torch(net, X_val, 1)
+        _, X_val, _ = _check_predict_torch(net, X_val, 1, "X_val")
     return (X, y, *_check_validation(probe, X_val, y_val))
 
 

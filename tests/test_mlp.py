@@ -260,7 +260,7 @@ def test_inputs_that_are_not_numbers(bad):
 
 # ---------------------------------------------------------- aliasing
 
-def test_the_cache_does_not_see_a_later_change_of_X():
+def test_the_cache_does_not_see_a_later_change_of_x():
     """Issue 12, item 7: change X in place between forward and backward;
     the gradients stay those of the X that went forward."""
     model = MLP([3, 4, 2], "tanh", seed=0)
