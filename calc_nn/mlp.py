@@ -91,22 +91,34 @@ class Model:
         raise NotImplementedError
 
     def __call__(self, X):
-        """The logits alone, ``forward(X)[0]``."""
+        """The logits alone, ``forward(X)[0]``.
+
+        Used in: book/backprop.md, book/digits.md
+        """
         return self.forward(X)[0]
 
     @property
     def n_parameters(self) -> int:
-        """Number of weights and biases."""
+        """Number of weights and biases.
+
+        Used in: book/forward.md, book/backprop.md
+        """
         return sum(p.size for p in self.params)
 
     def get_flat(self) -> np.ndarray:
         """All parameters in one new vector, shape (n_parameters,), in the
-        order of ``params``, each flattened in C order."""
+        order of ``params``, each flattened in C order.
+
+        Used in: book/backprop.md
+        """
         return np.concatenate([p.ravel() for p in self.params])
 
     def set_flat(self, theta) -> None:
         """Inverse of :meth:`get_flat`: copy ``theta``, shape
-        (n_parameters,) and the model's dtype, into the parameters."""
+        (n_parameters,), finite, of the model's dtype, into the parameters.
+
+        Used in: book/backprop.md
+        """
         theta = _check_flat(self, theta)
         i = 0
         for p in self.params:
@@ -188,12 +200,18 @@ class MLP(Model):
 
     @property
     def weights(self) -> tuple:
-        """``(W1, ..., WL)``, the arrays of ``params`` (not copies)."""
+        """``(W1, ..., WL)``, the arrays of ``params`` (not copies).
+
+        Used in: book/forward.md, book/backprop.md, book/digits.md
+        """
         return tuple(self.params[0::2])
 
     @property
     def biases(self) -> tuple:
-        """``(b1, ..., bL)``, the arrays of ``params`` (not copies)."""
+        """``(b1, ..., bL)``, the arrays of ``params`` (not copies).
+
+        Used in: book/forward.md, book/backprop.md
+        """
         return tuple(self.params[1::2])
 
     @property

@@ -231,8 +231,7 @@ def predict(model, X, batch_size=1000):
     Used in: book/digits.md
     """
     model, X, batch_size = _check_predict(model, X, batch_size)
-    return np.concatenate([model(X[i:i + batch_size])
-                           for i in range(0, max(len(X), 1), batch_size)])
+    return _in_batches(model, X, batch_size)
 
 
 def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
@@ -322,18 +321,9 @@ def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
 
 
 def predict_torch(net, X, batch_size=1000):
-    """Logits of a torch module, as a NumPy array, in evaluation mode.
-
-    Parameters
-    ----------
-    net : torch.nn.Module
-    X : array_like, shape (N, ...) as ``net`` takes it
-        Floats of the net's dtype; integers are converted to it.
-    batch_size : int >= 1
-
-    Returns
-    -------
-    logits : ndarray, shape (N, C)
+    """:func:`predict` for a ``torch.nn.Module`` ``net``, in evaluation
+    mode: its logits (N, C) as a NumPy array. ``X`` holds floats of the
+    net's dtype; integers are converted to it.
 
     Used in: book/digits.md
     """
@@ -342,9 +332,8 @@ def predict_torch(net, X, batch_size=1000):
     net, X, batch_size = _check_predict_torch(net, X, batch_size)
     net.eval()
     with torch.no_grad(), _named_torch_errors(X):
-        out = [net(torch.from_numpy(X[i:i + batch_size])).numpy()
-               for i in range(0, max(len(X), 1), batch_size)]
-    return np.concatenate(out)
+        return _in_batches(lambda Xb: net(torch.from_numpy(Xb)).numpy(), X,
+                           batch_size)
 
 
 def fit_torch(net, optimizer, X, y, X_val=None, y_val=None, *, epochs,
@@ -448,6 +437,13 @@ def _run_epochs(train_epoch, validate, epochs, desc, show,
             after_epoch(epoch)
     _finish(bar)
     return history
+
+
+def _in_batches(logits_of, X, batch_size):
+    """``logits_of`` applied to ``X`` ``batch_size`` rows at a time (once
+    to an empty ``X``, for the shape of its logits), concatenated."""
+    return np.concatenate([logits_of(X[i:i + batch_size])
+                           for i in range(0, max(len(X), 1), batch_size)])
 
 
 def _accuracy(logits, y) -> float:

@@ -343,6 +343,10 @@ def test_fit_torch_checks_before_training():
                         show=False)
     with pytest.raises(TypeError, match="optimizer must be a torch.optim"):
         train.fit_torch(net, "sgd", X, y, epochs=1, show=False)
+    with pytest.raises(TypeError, match="X_val must be an array of real "
+                       "numbers"):
+        train.fit_torch(net, opt, X, y, np.zeros((2, 28, 28), complex),
+                        y[:2], epochs=1, show=False)
     with pytest.raises(TypeError, match="net must be a torch.nn.Module"):
         train.fit_torch(lambda x: x, opt, X, y, epochs=1, show=False)
     assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
