@@ -100,6 +100,24 @@ def parse_idx(data, name="<bytes>") -> np.ndarray:
     Used in: book/digits.md, book/cnn.md
     """
     data, name = _check_parse(data, name)
+    dtype, shape, start = _idx_header(data, name)
+    expected = start + dtype.itemsize * math.prod(shape)  # exact ints
+    if len(data) < expected:
+        raise ValueError(
+            f"{name}: truncated IDX data: shape {shape} of {dtype.name} "
+            f"needs {expected} bytes, the file has {len(data)}")
+    if len(data) > expected:
+        raise ValueError(
+            f"{name}: corrupt IDX file: shape {shape} of {dtype.name} "
+            f"needs {expected} bytes, the file has {len(data)} "
+            f"({len(data) - expected} extra)")
+    arr = np.frombuffer(data[start:], dtype=dtype).reshape(shape)
+    return arr.astype(dtype.newbyteorder("="))
+
+
+def _idx_header(data, name):
+    """The entries' dtype, the shape and the header's length in bytes,
+    from the magic number and the sizes (ValueError naming ``name``)."""
     if len(data) < 4:
         raise ValueError(f"{name}: not an IDX file: {len(data)} bytes, "
                          "shorter than the 4-byte magic number")
@@ -110,24 +128,12 @@ def parse_idx(data, name="<bytes>") -> np.ndarray:
             f"{bytes(data[:4]).hex(' ')} (expected 00 00, a type code in "
             f"{sorted(f'{c:#04x}' for c in IDX_DTYPES)}, and the number of "
             "dimensions)")
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    start = 4 + 4 * ndim
+    if len(data) < start:
         raise ValueError(f"{name}: truncated IDX header: {ndim} dimensions "
-                         f"need {header} bytes, the file has {len(data)}")
-    shape = tuple(int(s) for s in np.frombuffer(data[4:header], ">u4"))
-    dtype = IDX_DTYPES[code]
-    expected = header + dtype.itemsize * math.prod(shape)  # exact ints
-    if len(data) < expected:
-        raise ValueError(
-            f"{name}: truncated IDX data: shape {shape} of {dtype.name} "
-            f"needs {expected} bytes, the file has {len(data)}")
-    if len(data) > expected:
-        raise ValueError(
-            f"{name}: corrupt IDX file: shape {shape} of {dtype.name} "
-            f"needs {expected} bytes, the file has {len(data)} "
-            f"({len(data) - expected} extra)")
-    arr = np.frombuffer(data[header:], dtype=dtype).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="))
+                         f"need {start} bytes, the file has {len(data)}")
+    shape = tuple(int(s) for s in np.frombuffer(data[4:start], ">u4"))
+    return IDX_DTYPES[code], shape, start
 
 
 def read_idx(path) -> np.ndarray:
