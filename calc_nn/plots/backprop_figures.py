@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import autograd
-from calc_nn.mlp import MLP, softmax_cross_entropy
+from calc_nn.mlp import layer_gradient_norms
 from calc_nn.plots._style import (
     COLORS,
     LABELS,
@@ -21,7 +21,6 @@ __all__ = [
     "n_backward_steps",
     "cost_of_gradients",
     "gradient_norms_by_layer",
-    "layer_gradient_norms",
     "training_snapshot",
 ]
 
@@ -237,28 +236,6 @@ def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
         narrow={"layout": narrow})
 
 
-def layer_gradient_norms(activation, init, depth, width=64, n=128,
-                         seed=0):
-    """Per-layer ``||dW^l||`` and the std of each layer's activations of a
-    deep MLP (``depth`` hidden layers of ``width``) on random data with
-    random labels, at initialisation.
-
-    Returns
-    -------
-    grad_norms : ndarray, shape (depth + 1,)
-    act_std : ndarray, shape (depth,)
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, width))
-    y = rng.integers(0, 10, n)
-    model = MLP([width] * (depth + 1) + [10], activation, seed=seed,
-                init=init)
-    loss, dlogits = softmax_cross_entropy(model.forward(X), y)
-    dWs, _ = model.backward(dlogits)
-    return (np.array([np.linalg.norm(dW) for dW in dWs]),
-            np.array([a.std() for a in model.activations[1:-1]]))
-
-
 _INIT_NAMES = {"pytorch": "PyTorch default U(±1/√n)",
                "xavier": "Xavier N(0, 2/(n_in+n_out))",
                "he": "He N(0, 2/n_in)"}
@@ -320,12 +297,12 @@ def gradient_norms_by_layer(activation: str, depth: int,
 
 def training_snapshot(history, X, y, index: int,
                       resolution: int = 32) -> go.Figure:
-    """Decision regions of a snapshot of :func:`calc_nn.mlp.train`, with
-    the data, and the gradient norm of each layer at that epoch.
+    """Decision regions of a snapshot of :func:`calc_nn.train.fit_calc_nn`,
+    with the data, and the gradient norm of each layer at that epoch.
 
     Parameters
     ----------
-    history : list of dict from :func:`calc_nn.mlp.train`
+    history : the ``"snapshots"`` of :func:`calc_nn.train.fit_calc_nn`
     X : ndarray, shape (N, 2); y : ndarray of int, shape (N,)
     index : int
         Which snapshot.
@@ -333,7 +310,7 @@ def training_snapshot(history, X, y, index: int,
     Used in: book/backprop.md
     """
     snap = history[index]
-    grid, pred, (gx, gy) = _decision_grid(history, snap, X, resolution)
+    grid, pred, (gx, gy) = _decision_grid(snap, X, resolution)
     k = int(y.max()) + 1
     palette = [COLORS["sigmoid"], COLORS["tanh"], COLORS["relu"]][:k]
     pale = ["#c6dbef", "#fcbba1", "#c7e9c0"][:k]
@@ -355,11 +332,13 @@ def training_snapshot(history, X, y, index: int,
             name=f"class {c}", showlegend=False,
             marker=dict(color=palette[c], size=5,
                         line=dict(width=0.5, color="white"))), 1, 1)
-    norms = snap["grad_norms"]
-    fig.add_trace(go.Bar(x=[f"W{l + 1}" for l in range(len(norms))],
-                         y=norms, showlegend=False,
+    norms = {name: v for name, v in snap["grad_norms"].items()
+             if name[0] == "W"}
+    fig.add_trace(go.Bar(x=list(norms), y=list(norms.values()),
+                         showlegend=False,
                          marker_color=COLORS["derivative"]), 1, 2)
-    top = max(h["grad_norms"].max() for h in history)
+    top = max(v for h in history for name, v in h["grad_norms"].items()
+              if name[0] == "W")
     fig.update_yaxes(type="log", range=[np.log10(top) - 4,
                                         np.log10(top) + 0.3],
                      exponentformat="power", dtick=1, row=1, col=2)
@@ -377,21 +356,16 @@ def training_snapshot(history, X, y, index: int,
              "Decision regions over the plane: "
              + ", ".join(f"class {c} {v:.0%}" for c, v in enumerate(shares))
              + ". Gradient norm of each weight matrix: "
-             + ", ".join(f"W{l + 1} {v:.2e}" for l, v in enumerate(norms))
+             + ", ".join(f"{name} {v:.2e}" for name, v in norms.items())
              + ".",
         narrow={"layout": narrow, "traces": {"0": {"marker.size": 9}}})
 
 
-def _decision_grid(history, snap, X, resolution):
+def _decision_grid(snap, X, resolution):
     """The predicted class of a snapshot's network on a grid over the data:
     ``(points (R*R, 2), classes (R*R,), (x values, y values))``."""
-    sizes = [snap["weights"][0].shape[1]] + [W.shape[0]
-                                              for W in snap["weights"]]
-    model = MLP(sizes, history[0].get("activation", "tanh"))
-    model.weights = [W.copy() for W in snap["weights"]]
-    model.biases = [b.copy() for b in snap["biases"]]
     lo, hi = X.min(0) - 0.4, X.max(0) + 0.4
     gx = np.linspace(lo[0], hi[0], resolution)
     gy = np.linspace(lo[1], hi[1], resolution)
     grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-    return grid, model.forward(grid).argmax(1), (gx, gy)
+    return grid, snap["model"](grid).argmax(1), (gx, gy)

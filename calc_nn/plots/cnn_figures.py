@@ -7,7 +7,6 @@ Images are 28x28 with pixel values 0-255 as stored in the MNIST files
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -59,23 +58,18 @@ PATTERNS = {"one": "one position", "ones": "all ones", "row": "a row",
 WEIGHT_VALUES = (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8)
 _IDENTITY = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
 _SIDE = 28
-_MNIST_FILE = "t10k-images-idx3-ubyte.gz"
+_MNIST_FILE = "t10k-images-idx3-ubyte"
 # the first two test images (labels 7 and 2)
 _DIGITS = {"digit 7": 0, "digit 2": 1}
 
 
 def mnist_dir() -> Path | None:
-    """Where the MNIST test set is, or None: ``$CALC_NN_MNIST`` if set,
-    else ``shared/data/mnist`` beside the repository."""
-    candidates = []
-    if os.environ.get("CALC_NN_MNIST"):
-        candidates.append(Path(os.environ["CALC_NN_MNIST"]))
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" /
-                      "data" / "mnist")
-    for path in candidates:
-        if (path / _MNIST_FILE).is_file():
-            return path
-    return None
+    """The folder of the MNIST test images that calc_nn.data's lookup
+    finds (:func:`calc_nn.data.find_mnist_file`), or None."""
+    from calc_nn.data import find_mnist_file
+
+    path = find_mnist_file(_MNIST_FILE)
+    return None if path is None else path.parent
 
 
 def _patterns() -> dict[str, np.ndarray]:
@@ -100,9 +94,9 @@ def explorer_images() -> dict[str, np.ndarray]:
     images = {}
     where = mnist_dir()
     if where is not None:
-        from calc_nn.data import read_idx
+        from calc_nn.data import find_mnist_file, read_idx
 
-        digits = read_idx(where / _MNIST_FILE)
+        digits = read_idx(find_mnist_file(_MNIST_FILE, root=where))
         images = {name: digits[i].astype(int) for name, i in _DIGITS.items()}
     return images | _patterns()
 

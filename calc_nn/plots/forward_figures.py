@@ -41,8 +41,8 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
     if sizes[0] != 2:
         raise ValueError(f"the drawing needs 2 inputs, got sizes {sizes}")
     model = MLP(list(sizes), activation, seed=seed)
-    logits = model.forward(np.array([x1, x2], float))
-    values = np.concatenate([a[0] for a in model.activations])
+    logits, cache = model.forward(np.array([x1, x2], float))
+    values = np.concatenate([a[0] for a in cache.activations])
     probs = activations.softmax(logits)
     traces = _edges(model, sizes) + [_nodes(values, probs, sizes, x1, x2)]
     fig = go.Figure(traces)
