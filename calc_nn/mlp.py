@@ -155,7 +155,7 @@ class MLP(Model):
         "tanh", ...) for every hidden layer; the last layer has none.
     seed : int >= 0
         Seed of the NumPy generator that draws the weights.
-    init : {"pytorch", "xavier", "he"} or float > 0
+    init : {"pytorch", "xavier", "he"} or float in (0, 1e6]
         "pytorch" (default) draws ``W`` and ``b`` from
         :math:`U(-1/\sqrt{n_{in}}, 1/\sqrt{n_{in}})` as ``nn.Linear`` does;
         "xavier" and "he" draw ``W`` from :math:`N(0, 2/(n_{in}+n_{out}))`
@@ -329,7 +329,7 @@ def make_moons(n=200, noise=0.15, seed=0):
     ----------
     n : int >= 0
         Number of points (half of them, rounded down, in class 0).
-    noise : float >= 0
+    noise : float in [0, 1e6]
         Standard deviation of the Gaussian noise added to each coordinate.
     seed : int >= 0
 
@@ -364,7 +364,7 @@ def layer_gradient_norms(activation, init, depth, width=64, n=128, seed=0):
     ----------
     activation : str
         A name of :func:`calc_nn.activations.get`.
-    init : {"pytorch", "xavier", "he"} or float > 0
+    init : {"pytorch", "xavier", "he"} or float in (0, 1e6]
     depth : int >= 0
     width, n : int >= 1
     seed : int >= 0
@@ -424,7 +424,8 @@ def _check_mlp(layer_sizes, activation, seed, init, dtype):
             raise ValueError(f"unknown init {init!r}; expected one of "
                              f"{list(INITS)} or a float > 0")
     else:
-        check_real(init, "init", low=0, low_open=True)
+        # a standard deviation beyond 1e6 overflows float32 weights
+        check_real(init, "init", low=0, low_open=True, high=1e6)
     return sizes, check_int(seed, "seed", low=0), _check_dtype(dtype)
 
 
@@ -487,7 +488,9 @@ def _check_flat(model: Model, theta):
 
 
 def _check_moons(n, noise, seed):
-    return (check_int(n, "n", low=0), check_real(noise, "noise", low=0),
+    # noise beyond 1e6 drowns the moons and overflows near the float limit
+    return (check_int(n, "n", low=0),
+            check_real(noise, "noise", low=0, high=1e6),
             check_int(seed, "seed", low=0))
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
+from calc_nn import optim
 from calc_nn.autograd import Value
-from calc_nn.mlp import MLP, make_moons, train
+from calc_nn.mlp import MLP, make_moons
 from calc_nn.plots import activation_figures as act_plots
 from calc_nn.plots import backprop_figures as bp_plots
 from calc_nn.plots import cnn_figures as conv_plots
@@ -22,6 +23,7 @@ from calc_nn.plots import digits_figures as digit_plots
 from calc_nn.plots import forward_figures as fwd_plots
 from calc_nn.plots import loss_figures as loss_plots
 from calc_nn.plots import optimizer_figures as opt_plots
+from calc_nn.train import fit_calc_nn
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = (act_plots, bp_plots, conv_plots, digit_plots, fwd_plots,
@@ -59,8 +61,10 @@ def neuron_loss():
 def moons():
     """The chapter's training run (book/backprop.md): history, X, y."""
     X, y = make_moons(200, noise=0.15, seed=0)
-    history = train(MLP([2, 16, 16, 2], "tanh", seed=0), X, y, lr=0.5,
-                    epochs=300, record_every=20)
+    history = fit_calc_nn(
+        MLP([2, 16, 16, 2], "tanh", seed=0), X, y, epochs=300,
+        batch_size=None, step=optim.gd_step, lr=0.5, snapshot_every=20,
+        show=False)["snapshots"]
     return history, X, y
 
 

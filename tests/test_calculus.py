@@ -18,10 +18,13 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from calc_nn import activations as act
+from calc_nn import optim
 from calc_nn.gradcheck import numerical_gradient, relative_error
-from calc_nn.mlp import MLP, make_moons, softmax_cross_entropy, train
+from calc_nn.losses import cross_entropy
+from calc_nn.mlp import MLP, make_moons
 from calc_nn.plots import calculus_figures as figs
 from calc_nn.symbolic import calculus_formulas as calc
+from calc_nn.train import fit_calc_nn
 from calc_nn.widgets import MAX_STATES, Choice, Slider, explore
 
 x, y, h = calc.x, calc.y, calc.h
@@ -165,7 +168,8 @@ def test_bowl_hessian_and_exact_taylor():
 def _losses_at_twins(seed):
     X, labels = make_moons(200, noise=0.15, seed=0)
     net = MLP([2, 8, 2], "tanh", seed=seed)
-    train(net, X, labels, lr=0.5, epochs=300, record_every=300)
+    fit_calc_nn(net, X, labels, epochs=300, batch_size=None,
+                step=optim.gd_step, lr=0.5, show=False)
     swap = [1, 0, 2, 3, 4, 5, 6, 7]
     twin = MLP([2, 8, 2], "tanh", seed=seed)
     twin.weights[0][...] = net.weights[0][swap]
@@ -176,7 +180,7 @@ def _losses_at_twins(seed):
     def loss_at(theta):
         probe = MLP([2, 8, 2], "tanh", seed=seed)
         probe.set_flat(theta)
-        return softmax_cross_entropy(probe.forward(X), labels)[0]
+        return cross_entropy(probe(X), labels)
     a, b = net.get_flat(), twin.get_flat()
     return loss_at(a), loss_at(b), loss_at((a + b) / 2), a, b
 

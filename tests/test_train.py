@@ -309,7 +309,7 @@ class Spy(train.SmallCNN):
     (dict(seed=-3), ValueError, "seed must be an int >= 0"),
     (dict(epochs=1.5), TypeError, "epochs must be an int"),
     (dict(lr=np.nan), ValueError, "lr must be a finite number"),
-    (dict(lr=-1.0), ValueError, "lr must be > 0"),
+    (dict(lr=-1.0), ValueError, "lr must be a finite number > 0"),
     (dict(momentum=0.9), TypeError, "momentum"),
     (dict(step="adam"), TypeError, "step must be a function"),
     (dict(snapshot_every=0), ValueError, "snapshot_every must be an int"),
