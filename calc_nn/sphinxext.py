@@ -21,6 +21,7 @@ no ipywidgets state (or the require.js it would pull in) reaches the page.
 from __future__ import annotations
 
 import hashlib
+import html
 import importlib.util
 import json
 import os
@@ -32,12 +33,25 @@ from docutils import nodes
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _HERE = Path(__file__).parent
 _FIGURE_CLASS = "calc-nn-figure"
+_STATIC_FILES = ("calc_nn_plotly.js", "calc_nn.css")
 
 __all__ = ["PlotlyMimeRenderer", "figure_html", "setup"]
 
 
 def figure_html(fig: dict, div_id: str | None = None) -> str:
-    """HTML for one figure: an empty ``div`` and the script that draws it."""
+    """HTML for one figure, drawn by ``calc_nn/static/calc_nn_plotly.js``.
+
+    A ``<figure>`` holding: the HTML controls of an explorer (a labelled
+    range input per slider, a radio group per choice, see
+    :func:`calc_nn.widgets.explore`), the plotly ``div`` (``role="img"``,
+    named after the figure's title and described by the next element), the
+    figure's text alternative ``layout.meta["description"]``, and for an
+    explorer a live region that announces each new state. A figure without
+    a description gets the class ``calc-nn-undescribed`` (the book's tests
+    fail on it). Then the script that draws it.
+
+    Used in: every page with a figure (the book build)
+    """
     fig = dict(fig)
     fig.setdefault("config", {})
     fig["config"] = {**fig["config"], "responsive": True,
@@ -48,13 +62,83 @@ def figure_html(fig: dict, div_id: str | None = None) -> str:
     if div_id is None:
         digest = hashlib.sha1(payload.encode()).hexdigest()[:12]
         div_id = f"calc-nn-fig-{digest}"
-    height = int(fig.get("layout", {}).get("height") or 450)
-    return (
+    layout = fig.get("layout") or {}
+    meta = layout.get("meta") if isinstance(layout.get("meta"), dict) else {}
+    text = meta.get("description")
+    text = text.strip() if isinstance(text, str) else ""
+    explorer = meta.get("calc_nn") or {}
+    controls = explorer.get("controls") or []
+    height = int(layout.get("height") or 450)
+    block = "calc-nn-block" + ("" if text else " calc-nn-undescribed")
+    parts = [f'<figure class="{block}" data-narrow-px="{_narrow_px()}">']
+    if controls:
+        parts.append(_controls_html(div_id, controls))
+    parts += [
         f'<div id="{div_id}" class="plotly-graph-div {_FIGURE_CLASS}" '
-        f'style="height:{height}px; width:100%;"></div>\n'
-        f'<script type="text/javascript">calcNN.render("{div_id}", '
-        f"{payload});</script>\n"
-    )
+        f'role="img" aria-label="{_e(_figure_name(layout))}" '
+        f'aria-describedby="{div_id}-desc" '
+        f'style="height:{height}px; width:100%;"></div>',
+        f'<p id="{div_id}-desc" class="calc-nn-description '
+        f'calc-nn-sr-only">{_e(text)}</p>']
+    if controls:
+        parts.append(f'<p id="{div_id}-status" class="calc-nn-status '
+                     'calc-nn-sr-only" role="status" aria-live="polite" '
+                     'aria-atomic="true"></p>')
+    parts.append("</figure>")
+    return ("\n".join(parts) + "\n"
+            f'<script type="text/javascript">calcNN.render("{div_id}", '
+            f"{payload});</script>\n")
+
+
+def _e(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _narrow_px() -> int:
+    """The container width (CSS px) below which a figure's narrow layout
+    applies (:data:`calc_nn.plots._style.NARROW_PX`)."""
+    from calc_nn.plots._style import NARROW_PX
+    return NARROW_PX
+
+
+def _figure_name(layout: dict) -> str:
+    """The accessible name of a figure: "Figure: " and its title, as
+    plain text ("Figure" without a title)."""
+    title = layout.get("title")
+    title = title.get("text") if isinstance(title, dict) else title
+    plain = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(
+        title or ""))).split())
+    return f"Figure: {plain}" if plain else "Figure"
+
+
+def _controls_html(div_id: str, controls: list[dict]) -> str:
+    """Real HTML controls for an explorer's precomputed states: a labelled
+    range input per slider (its value shown beside it and given as
+    aria-valuetext), a fieldset of radio buttons per choice."""
+    rows = []
+    for k, c in enumerate(controls):
+        cid, labels, active = f"{div_id}-c{k}", c["labels"], c["active"]
+        if c["kind"] == "slider":
+            rows.append(
+                f'<div class="calc-nn-control calc-nn-slider">'
+                f'<label for="{cid}">{_e(c["label"])}</label>'
+                f'<input type="range" id="{cid}" data-calc-nn-control="{k}" '
+                f'min="0" max="{len(labels) - 1}" step="1" value="{active}" '
+                f'aria-valuetext="{_e(labels[active])}">'
+                f'<span class="calc-nn-value" aria-hidden="true">'
+                f'{_e(labels[active])}</span></div>')
+        else:
+            options = "".join(
+                f'<label class="calc-nn-option"><input type="radio" '
+                f'name="{cid}" value="{i}" data-calc-nn-control="{k}"'
+                f'{" checked" if i == active else ""}>'
+                f"<span>{_e(label)}</span></label>"
+                for i, label in enumerate(labels))
+            rows.append(f'<fieldset class="calc-nn-control calc-nn-choice">'
+                        f'<legend>{_e(c["label"])}</legend>'
+                        f'<div class="calc-nn-options">{options}</div>'
+                        "</fieldset>")
+    return '<div class="calc-nn-controls">' + "".join(rows) + "</div>"
 
 
 class PlotlyMimeRenderer:
@@ -99,7 +183,8 @@ def _copy_assets(app, exception):
     static.mkdir(parents=True, exist_ok=True)
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     copy_asset_file(str(plotly_js), str(static))
-    copy_asset_file(str(_HERE / "static" / "calc_nn_plotly.js"), str(static))
+    for name in _STATIC_FILES:
+        copy_asset_file(str(_HERE / "static" / name), str(static))
     if not (static / "mathjax" / "tex-chtml.js").exists():
         copy_asset(str(_mathjax_dir()), str(static / "mathjax"))
 
@@ -248,6 +333,11 @@ def _finish_downloads(app, exception):
 
 def setup(app):
     os.environ["CALC_NN_STATIC"] = "1"
+    # The executing kernels inherit it: a figure's output is the plotly
+    # JSON only, which PlotlyMimeRenderer draws (no plotly.js embedded).
+    # Set here, not by importing calc_nn.plots: no import side effect.
+    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"
+    app.add_css_file("calc_nn.css")
     app.connect("config-inited", _student_config)
     app.connect("source-read", _student_source)
     app.connect("html-page-context", _fix_colab_button, priority=900)
