@@ -35,17 +35,18 @@ _HERE = Path(__file__).parent
 _FIGURE_CLASS = "calc-nn-figure"
 _STATIC_FILES = ("calc_nn_plotly.js", "calc_nn.css")
 
-__all__ = ["PlotlyMimeRenderer", "figure_html", "setup"]
+__all__ = ["PlotlyMimeRenderer", "accessible_html", "figure_html",
+           "setup"]
 
 
 def figure_html(fig: dict, div_id: str | None = None) -> str:
     """HTML for one figure, drawn by ``calc_nn/static/calc_nn_plotly.js``.
 
-    A ``<figure>`` holding: the HTML controls of an explorer (a labelled
-    range input per slider, a radio group per choice, see
-    :func:`calc_nn.widgets.explore`), the plotly ``div`` (``role="img"``,
-    named after the figure's title and described by the next element), the
-    figure's text alternative ``layout.meta["description"]``, and for an
+    A ``<figure>``, named after the figure's title ("Figure: ...") and
+    described by its text alternative ``layout.meta["description"]``,
+    holding: the HTML controls of an explorer (a labelled range input per
+    slider, a radio group per choice, see :func:`calc_nn.widgets.explore`),
+    the plotly ``div``, the description (visually hidden), and for an
     explorer a live region that announces each new state. A figure without
     a description gets the class ``calc-nn-undescribed`` (the book's tests
     fail on it). Then the script that draws it.
@@ -70,13 +71,13 @@ def figure_html(fig: dict, div_id: str | None = None) -> str:
     controls = explorer.get("controls") or []
     height = int(layout.get("height") or 450)
     block = "calc-nn-block" + ("" if text else " calc-nn-undescribed")
-    parts = [f'<figure class="{block}" data-narrow-px="{_narrow_px()}">']
+    parts = [f'<figure class="{block}" data-narrow-px="{_narrow_px()}" '
+             f'aria-label="{_e(_figure_name(layout))}" '
+             f'aria-describedby="{div_id}-desc">']
     if controls:
         parts.append(_controls_html(div_id, controls))
     parts += [
         f'<div id="{div_id}" class="plotly-graph-div {_FIGURE_CLASS}" '
-        f'role="img" aria-label="{_e(_figure_name(layout))}" '
-        f'aria-describedby="{div_id}-desc" '
         f'style="height:{height}px; width:100%;"></div>',
         f'<p id="{div_id}-desc" class="calc-nn-description '
         f'calc-nn-sr-only">{_e(text)}</p>']
@@ -207,6 +208,53 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
             and "THEBE_JS_URL" not in str(
                 getattr(js, "attributes", {}).get("body", ""))]
     scripts[:] = keep
+
+
+# ------------------------------------------------------- accessibility
+
+# Fixes of the HTML that the theme and the extensions write, applied to
+# every page at the end of the build (WCAG 2.1 AA as axe-core checks it):
+# (pattern, replacement, why).
+_A11Y_FIXES = [
+    # label-in-name (2.5.3): the search field's visible text is "Search
+    # Ctrl+K" but aria-label names it "Search"; its text names it.
+    (re.compile(r'(<button class="[^"]*\bsearch-button-field\b[^"]*"'
+                r'[^>]*?) aria-label="Search"'), r"\1"),
+    # label-in-name: the colour-mode button ("Color mode") holds icons
+    # whose tooltips ("Light", "Dark") FontAwesome turns into text; they
+    # are decoration.
+    (re.compile(r'(<i class="theme-switch [^"]*"[^>]*?) title="[^"]*"'),
+     r"\1"),
+    # label-in-name: "Show code cell source" toggles named "Toggle hidden
+    # content"; their visible text names them.
+    (re.compile(r'<summary aria-label="Toggle hidden content">'),
+     "<summary>"),
+    # the bibliography: DPUB's doc-biblioentry role is deprecated, and a
+    # role="list" must hold list items.
+    (re.compile(r'role="doc-biblioentry"'), 'role="listitem"'),
+]
+
+
+def accessible_html(text: str) -> str:
+    """A page's HTML with the theme-level accessibility fixes applied
+    (idempotent).
+
+    Used in: every page of the book (the build)
+    """
+    for pattern, replacement in _A11Y_FIXES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _fix_pages(app, exception):
+    """Apply :func:`accessible_html` to every HTML page written."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for path in Path(app.outdir).rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        fixed = accessible_html(text)
+        if fixed != text:
+            path.write_text(fixed, encoding="utf-8")
 
 
 def _offline_config(app, config):
@@ -346,5 +394,6 @@ def setup(app):
     app.connect("html-page-context", _add_page_scripts)
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.connect("build-finished", _copy_assets)
+    app.connect("build-finished", _fix_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True,
             "version": "0.1"}

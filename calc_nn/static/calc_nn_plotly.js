@@ -102,6 +102,7 @@ calcNN.render = function (id, fig) {
   }
   return Plotly.newPlot(gd, data, layout, fig.config || {})
     .then(calcNN.fitHeight)
+    .then(calcNN.describe)
     .then(calcNN.bind)
     .then(calcNN.follow)
     .then(calcNN.theme);
@@ -276,20 +277,25 @@ calcNN.show = function (gd, key) {
   });
 };
 
-/* The figure's accessible name (its title) and description (the text of
- * the element its aria-describedby names) for the current state. */
+/* The <figure>'s accessible name (the plot's title) and description (the
+ * text of the element its aria-describedby names) for the current state.
+ * The plot's SVG is hidden from assistive technology: the description is
+ * its text alternative (plotly's mode bar buttons stay reachable). */
 calcNN.describe = function (gd) {
-  var s = gd._calcNN;
+  var s = gd._calcNN, block = s.block;
   var title = gd.layout.title && (gd.layout.title.text || gd.layout.title);
   var tmp = document.createElement("div");
   tmp.innerHTML = typeof title === "string" ? title.replace(/<br\s*\/?>/gi,
                                                             " ") : "";
   var plain = tmp.textContent.replace(/\s+/g, " ").trim();
-  gd.setAttribute("aria-label", plain ? "Figure: " + plain : "Figure");
-  var desc = document.getElementById(gd.getAttribute("aria-describedby"));
+  block.setAttribute("aria-label", plain ? "Figure: " + plain : "Figure");
+  var desc = document.getElementById(block.getAttribute("aria-describedby"));
   if (desc && desc.textContent !== s.description) {
     desc.textContent = s.description;
   }
+  gd.querySelectorAll("svg.main-svg").forEach(function (svg) {
+    svg.setAttribute("aria-hidden", "true");
+  });
   return gd;
 };
 
