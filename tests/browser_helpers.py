@@ -31,15 +31,18 @@ TABLET = {"width": 768, "height": 1024}
 LOAD_TIMEOUT_MS = 30_000
 CHANGE_TIMEOUT_MS = 5_000
 
-# What a figure draws: the geometry of its traces (lines, markers, bars,
-# fills, ...) and the pictures of its heatmaps (an <image> whose href is
-# the rendered PNG), which must change when a control moves.
+# What a figure draws: the geometry and colours of its traces (lines,
+# markers, bars, fills, ...), their texts, and the pictures of its heatmaps
+# (an <image> whose href is the rendered PNG), which must change when a
+# control moves.
 JS_DRAWN = """(gd) => Array.from(
-    gd.querySelectorAll('g.trace path, g.trace rect, g.hm image'),
-    (el) => el.getAttribute('d') || el.getAttribute('href') ||
+    gd.querySelectorAll('g.trace path, g.trace rect, g.trace text, ' +
+                        'g.hm image'),
+    (el) => [el.getAttribute('d') || el.getAttribute('href') ||
         el.getAttribute('xlink:href') || [el.getAttribute('x'),
         el.getAttribute('y'), el.getAttribute('width'),
-        el.getAttribute('height')].join(','))"""
+        el.getAttribute('height')].join(','), el.getAttribute('style'),
+        el.tagName === 'text' ? el.textContent : ''].join(' '))"""
 # The figure's data as plotly holds it.
 JS_DATA = "(gd) => JSON.stringify(gd.data)"
 

@@ -16,8 +16,9 @@ In headless Chromium, offline, on every page of the clean-copy build:
   sideways; in every figure, before and after a control moves, no two
   text elements (titles, axis titles, annotations, legend entries, tick
   labels, numbers in cells) intersect, each lies inside the figure, and
-  legend entries lie inside the legend. Screenshots of each page land in
-  ``_build/screenshots/phone/`` and ``_build/screenshots/tablet/``.
+  legend entries lie inside the legend. Screenshots of each page and of
+  each of its figures land in ``_build/screenshots/phone/`` and
+  ``_build/screenshots/tablet/``.
 """
 
 from __future__ import annotations
@@ -45,9 +46,14 @@ pytestmark = pytest.mark.browser
 
 AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# Two text boxes closer than this (CSS px) do not count as intersecting:
-# glyph boxes of neighbouring tick labels may touch.
+# Two text boxes closer than this (CSS px) do not count as intersecting.
 OVERLAP_TOLERANCE_PX = 1.0
+# A text's SVG box is its font's ascent + descent; the letters fill less:
+# the box minus these fractions of its height at the top (above capitals
+# and digits) and at the bottom (most of the descent) is compared, so that
+# the corner tick labels of two axes, whose boxes touch, do not count.
+INK_TOP, INK_BOTTOM = 0.2, 0.15
+TEXT_CHECK = (OVERLAP_TOLERANCE_PX, INK_TOP, INK_BOTTOM)
 
 JS_AXE = """(tags) => axe.run(document, {
     runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
@@ -61,14 +67,16 @@ JS_AXE = """(tags) => axe.run(document, {
 # (their SVG boxes through their transforms, so rotated tick labels are
 # exact), and the problems: pairs that intersect, texts outside the figure,
 # legend entries outside the legend's box.
-JS_TEXT_PROBLEMS = """([gd, tol]) => {
+JS_TEXT_PROBLEMS = """([gd, tol, inkTop, inkBottom]) => {
   const svg = gd.querySelector('svg.main-svg');
   if (!svg) { return ['not drawn']; }
   const root = gd.getBoundingClientRect();
   const quads = [];
   const quad = (el) => {
-    const b = el.getBBox(), m = el.getScreenCTM();
-    if (!m || b.width === 0 || b.height === 0) { return null; }
+    const box = el.getBBox(), m = el.getScreenCTM();
+    if (!m || box.width === 0 || box.height === 0) { return null; }
+    const b = {x: box.x, width: box.width, y: box.y + inkTop * box.height,
+               height: (1 - inkTop - inkBottom) * box.height};
     const pt = (x, y) => {
       const p = svg.createSVGPoint(); p.x = x; p.y = y;
       return p.matrixTransform(m);
@@ -143,7 +151,8 @@ JS_TOO_WIDE = """() => {
   };
   for (const el of document.body.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
-    if (r.right > w + 1 && r.width > 0 && !scrolls(el)) {
+    if (r.right > w + 1 && r.width > 0 && !scrolls(el) &&
+        getComputedStyle(el).position !== 'fixed') {
       out.push(`${el.tagName.toLowerCase()}.${el.className.baseVal ?? el
         .className} (right edge ${Math.round(r.right)} px)`);
     }
@@ -391,9 +400,13 @@ def test_figures_fit_narrow_screens(browser, site, built_book, book_page,
                 failures.append(f"{_name(gd)}: narrow layout {narrow[0]} "
                                 f"at a width where it should be {narrow[1]}")
             failures += [f"{_name(gd)}: {p}" for p in page.evaluate(
-                JS_TEXT_PROBLEMS, [gd, OVERLAP_TOLERANCE_PX])]
+                JS_TEXT_PROBLEMS, [gd, *TEXT_CHECK])]
         shot = screenshot(page, Path(size) / Path(book_page).with_suffix(
             ".png"), full_page=True)
+        blocks = page.locator("figure.calc-nn-block")
+        for i in range(blocks.count()):  # each figure, to look at
+            screenshot(blocks.nth(i), Path(size) / Path(book_page).parent /
+                       f"{Path(book_page).stem}-figure-{i + 1}.png")
         for gd in _explorers(page):
             n = gd.evaluate("(gd) => gd._calcNN.explorer.controls[0]"
                             ".labels.length")
@@ -403,7 +416,7 @@ def test_figures_fit_narrow_screens(browser, site, built_book, book_page,
             wait_for_redraw(page, gd, drawn)
             failures += [f"{_name(gd)} after its first control moved: {p}"
                          for p in page.evaluate(JS_TEXT_PROBLEMS,
-                                                [gd, OVERLAP_TOLERANCE_PX])]
+                                                [gd, *TEXT_CHECK])]
         assert not failures, (f"{book_page} at {viewport['width']} px "
                               f"(screenshot {shot}):\n- "
                               + "\n- ".join(failures))
