@@ -78,7 +78,8 @@ def test_runtime_dependencies_are_declared():
                 imported.add(node.module.split(".")[0])
     stdlib = set(sys.stdlib_module_names) | {"calc_nn"}
     # import names that differ from the distribution's name
-    dist = {"yaml": "pyyaml", "IPython": "ipython", "myst_nb": "myst-nb"}
+    dist = {"yaml": "pyyaml", "IPython": "ipython", "myst_nb": "myst-nb",
+            "jupyter_cache": "jupyter-cache"}
     third_party = {dist.get(m, m).lower() for m in imported - stdlib}
     assert third_party <= declared, sorted(third_party - declared)
 
