@@ -384,6 +384,16 @@ class LiveChapter:
                         f"{REDRAW_TIMEOUT_MS // 1000} s; errors: "
                         f"{self.errors_since(mark)}")
 
+    def press(self, slider, keys: list[str], out, before: list,
+              what: str, shot: str, mark) -> None:
+        """Focus the handle of ``slider`` (an ipywidgets slider), press
+        ``keys``, and wait for the figure in ``out`` to redraw (see
+        :meth:`wait_for_redraw`)."""
+        slider.locator(".noUi-handle").focus()
+        for key in keys:
+            self.page.keyboard.press(key)
+        self.wait_for_redraw(out, before, what, shot, mark)
+
     def cell(self, index: int):
         return self.page.locator(f'[data-live-cell="{index}"]')
 
@@ -617,12 +627,9 @@ def test_slider_redraws_the_figure(chapter):
     screenshot(out, "live-depth-before.png")
     mark = chapter.mark()
 
-    slider.locator(".noUi-handle").focus()
-    for _ in range(3):
-        page.keyboard.press("ArrowRight")
-    chapter.wait_for_redraw(out, before, "moving the slider (readout "
-                            f"{readout.text_content()!r})",
-                            "live-depth-after.png", mark)
+    chapter.press(slider, ["ArrowRight"] * 3, out, before,
+                  "moving the slider three steps", "live-depth-after.png",
+                  mark)
     # the last of the three updates: trace 0 (top panel, sigmoid) has one
     # point per layer, 0..n
     page.wait_for_function(
@@ -828,11 +835,9 @@ def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
     screenshot(out, "live-optim-before.png")
     mark = chapter.mark()
 
-    slider.locator(".noUi-handle").focus()
-    page.keyboard.press("ArrowRight")
-    chapter.wait_for_redraw(out, drawn, "moving the learning-rate slider "
-                            f"(readout {readout.text_content()!r})",
-                            "live-optim-after.png", mark)
+    chapter.press(slider, ["ArrowRight"], out, drawn,
+                  "moving the learning-rate slider", "live-optim-after.png",
+                  mark)
     page.wait_for_function(
         "([gd, t]) => gd.layout.title.text.startsWith(t)",
         arg=[gd, "quadratic bowl, κ = 10, lr = 0.6"],

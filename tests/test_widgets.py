@@ -344,13 +344,21 @@ def test_make_figure_must_be_callable():
         explore(make_figure(1.0), [Slider("a", [1])], mode="static")
 
 
-@given(st.lists(st.floats(width=32), min_size=0, max_size=4),
-       st.one_of(st.none(), st.floats(width=32)),
+# grids with NaN, inf, repeats and neighbours that one decimal cannot tell
+# apart, and any floats
+GRID_VALUES = st.one_of(st.sampled_from([0.0, 0.01, 0.02, 1.0, 1.04, -0.0,
+                                         math.nan, math.inf]),
+                        st.floats(width=32))
+
+
+@given(st.data(), st.lists(GRID_VALUES, min_size=0, max_size=4),
        st.sampled_from(["{:g}", "{:.1f}", "{:.3e}"]))
-def test_any_slider_grid_is_built_or_named(values, default, fmt):
+def test_any_slider_grid_is_built_or_named(data, values, fmt):
     """Any grid of floats (NaN, inf, repeats, empty) and any default: a
     Slider whose default is one of its distinct, finite values, with one
     distinct label each, or an error naming the slider."""
+    default = data.draw(st.one_of(st.none(), GRID_VALUES, *(
+        [st.sampled_from(values)] if values else [])), label="default")
     slider, error = correct_or_named_error(
         lambda: Slider("a", values, default=default, fmt=fmt), "Slider 'a'")
     if error is None:
