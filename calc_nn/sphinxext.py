@@ -1,4 +1,5 @@
-"""Sphinx / myst-nb extension: plotly figures on the static site, offline.
+"""Sphinx / myst-nb extension: plotly figures on the static site, offline
+and accessible.
 
 Why a mime renderer: with plotly >= 6.1, ``fig.show()`` under myst-nb emits
 only ``application/vnd.plotly.v1+json``, which myst-nb does not render (a
@@ -6,16 +7,23 @@ blank figure and a warning). The alternatives are worse: the
 ``notebook_connected`` renderer loads plotly.js from a CDN (blank offline),
 the ``notebook`` renderer embeds ~4 MB of plotly.js in every page. So
 :class:`PlotlyMimeRenderer` (registered under the ``myst_nb.mime_renderers``
-entry point in ``pyproject.toml``) turns the JSON into a ``div`` and a call to
-``Plotly.newPlot``, and :func:`setup` copies ``plotly.min.js`` from the
-installed plotly package into ``_static/``, loading it only on pages that
-have a figure. MathJax is served from ``_static/mathjax`` for the same
-reason (``sphinx-mathjax-offline`` ships it).
+entry point in ``pyproject.toml``) turns the JSON into the HTML of
+:func:`figure_html` (a ``<figure>`` with the figure's text alternative and,
+for an explorer, real HTML controls) and a ``calcNN.render`` call
+(``static/calc_nn_plotly.js``), and :func:`setup` copies ``plotly.min.js``
+from the installed plotly package into ``_static/``, loading it only on
+pages that have a figure. MathJax is served from ``_static/mathjax`` for the
+same reason (``sphinx-mathjax-offline`` ships it).
 
-Loading this extension also sets ``CALC_NN_STATIC=1`` in the environment,
-which the kernels executing the chapters inherit: :func:`calc_nn.widgets.
-explore` then builds precomputed plotly sliders instead of ipywidgets, and
-no ipywidgets state (or the require.js it would pull in) reaches the page.
+Loading this extension sets, for the kernels executing the chapters (they
+inherit the environment): ``CALC_NN_STATIC=1``, so that
+:func:`calc_nn.widgets.explore` precomputes its states instead of building
+ipywidgets (no ipywidgets state, or the require.js it would pull in,
+reaches the page), and ``PLOTLY_RENDERER=plotly_mimetype``, so that a
+figure's output is the plotly JSON alone (importing :mod:`calc_nn.plots`
+changes no plotly default). It adds ``static/calc_nn.css`` to every page
+and, at the end of the build, fixes the theme's HTML where it fails WCAG
+2.1 AA (:func:`accessible_html`).
 """
 
 from __future__ import annotations

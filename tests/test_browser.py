@@ -421,17 +421,22 @@ def test_narrow_layout_follows_the_width(browser, multi_control_site):
         assert wait_for_redraw(page, gd, drawn)
         _check_shown(page, gd, make_figure, 1.0, "cos", True,
                      "phone width, after a state change")
+        drawn = page.evaluate(JS_DRAWN, gd)
+        click_control(page, gd, 0, 3)  # a = 2: its own marker size
+        assert wait_for_redraw(page, gd, drawn)
+        _check_shown(page, gd, make_figure, 2.0, "cos", True,
+                     "phone width, after a second state change")
         page.set_viewport_size(DESKTOP)
         assert wait_until(page, "(gd) => !gd._calcNN.narrow && "
                           "gd._fullLayout.height === 420", gd), \
             "the wide layout did not come back"
         page.wait_for_timeout(200)
-        _check_shown(page, gd, make_figure, 1.0, "cos", False,
+        _check_shown(page, gd, make_figure, 2.0, "cos", False,
                      "desktop width again")
         page.set_viewport_size(PHONE)
         assert wait_until(page, "(gd) => gd._calcNN.narrow", gd)
         page.wait_for_timeout(200)
-        _check_shown(page, gd, make_figure, 1.0, "cos", True,
+        _check_shown(page, gd, make_figure, 2.0, "cos", True,
                      "phone width again")
         assert not rec.problems(), "\n".join(rec.problems())
 
