@@ -30,6 +30,7 @@ import dataclasses
 import functools
 import html
 import itertools
+import json
 import math
 import numbers
 import os
@@ -43,7 +44,7 @@ import plotly.graph_objects as go
 from calc_nn._validation import check_callable, check_choice, check_int
 
 __all__ = ["Slider", "Choice", "explore", "is_static", "LiveExplorer",
-           "MAX_STATES"]
+           "MAX_STATES", "state"]
 
 # Past this many precomputed states a page gets heavy (every state holds the
 # data of every trace that changes); split the figure or thin the grid.
@@ -324,9 +325,9 @@ def _static_figure(make_figure, controls, digits):
     ``calc_nn/static/calc_nn_plotly.js`` and :mod:`calc_nn.sphinxext`)."""
     combos = _combinations(controls)
     base, props = _draw_states(make_figure, controls, combos)
-    patches = _state_patches(props, digits)
+    values, patches = _pooled(_state_patches(props, digits))
     states = {",".join(map(str, c)): p for c, p in zip(combos, patches)}
-    return _attach_controls(base, controls, states)
+    return _attach_controls(base, controls, values, states)
 
 
 def _combinations(controls) -> list[tuple[int, ...]]:
@@ -363,15 +364,60 @@ def _state_patches(props, digits):
             for traces, layout in props]
 
 
-def _attach_controls(base, controls, states):
+def _pooled(patches):
+    """The values of the patches, each distinct one stored once: ``(values,
+    patches)`` where a patch holds indices into ``values`` (per trace for
+    its restyle part). An image that only some controls change, or a
+    narrow layout that many states share, is written once, not per state.
+    """
+    values, index = [], {}
+
+    def ref(value) -> int:
+        key = json.dumps(value, sort_keys=True, separators=(",", ":"),
+                         default=_plain)
+        if key not in index:
+            index[key] = len(values)
+            values.append(value)
+        return index[key]
+
+    pooled = [[{key: [ref(v) for v in per_trace]
+                for key, per_trace in data.items()},
+               {key: ref(v) for key, v in layout.items()}]
+              for data, layout in patches]
+    return values, pooled
+
+
+def _plain(value):
+    """NumPy values inside a property (a dict of the narrow patch, a list
+    of annotations) as plain JSON values."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def state(fig: go.Figure, key: str) -> list[dict]:
+    """The ``[restyle, relayout]`` arguments of state ``key`` ("i,j",
+    positions of the controls) of a static :func:`explore` figure.
+
+    Used in: book/activations.md (what the site shows for each setting)
+    """
+    meta = fig.layout.meta["calc_nn"]
+    values = meta["values"]
+    data, layout = meta["states"][key]
+    return [{k: [values[i] for i in refs] for k, refs in data.items()},
+            {k: values[i] for k, i in layout.items()}]
+
+
+def _attach_controls(base, controls, values, states):
     """``base`` with ``layout.meta["calc_nn"]``: the controls (label,
-    kind, displayed values, position) and the states by position key."""
+    kind, displayed values, position), the pool of values and the states
+    (by position key) that point into it."""
     spec = [{"name": c.name, "label": c.title,
              "kind": "choice" if isinstance(c, Choice) else "slider",
              "labels": c.labels(), "active": _index(c, c.default)}
             for c in controls]
     meta = dict(base.layout.meta or {})
-    meta["calc_nn"] = {"controls": spec, "states": states}
+    meta["calc_nn"] = {"controls": spec, "values": values, "states": states}
     base.update_layout(meta=meta)
     return base
 

@@ -21,6 +21,7 @@ from calc_nn.widgets import (
     _round_list,
     explore,
     is_static,
+    state,
 )
 
 X = np.linspace(-2, 2, 9)
@@ -39,7 +40,9 @@ A_VALUES = [0.5, 1.0, 2.0]
 
 
 def states(fig):
-    return fig.layout.meta["calc_nn"]["states"]
+    """Every precomputed state, by key, as [restyle, relayout]."""
+    return {key: state(fig, key) for key in fig.layout.meta["calc_nn"][
+        "states"]}
 
 
 def test_single_slider_states_hold_every_setting():
@@ -75,7 +78,7 @@ def test_several_controls_store_every_combination():
     assert len(meta["states"]) == 6
     for i, a in enumerate(A_VALUES):
         for j, kind in enumerate(["sin", "cos"]):
-            data, layout = meta["states"][f"{i},{j}"]
+            data, layout = state(fig, f"{i},{j}")
             f = np.sin if kind == "sin" else np.cos
             np.testing.assert_allclose(data["y"][0], f(a * X), atol=1e-4)
             assert layout["title.text"] == f"a = {a}, {kind}"
@@ -93,12 +96,37 @@ def test_narrow_patches_that_change_are_patched_per_state():
     for i, a in enumerate(A_VALUES):
         _, layout = states(fig)[str(i)]
         assert layout["meta.narrow"]["layout"] == {"height": 300 + 100 * a}
+    # NumPy numbers in a narrow patch are fine
+    fig = explore(lambda a: describe(make_figure(a), "x", narrow={
+        "layout": {"height": np.int64(300 + a)}}), [Slider("a", [1, 2])],
+        mode="static")
+    assert states(fig)["1"][1]["meta.narrow"]["layout"]["height"] == 302
     # constant meta is not repeated in every state
     fig = explore(lambda kind: describe(make_figure(1.0, kind), kind,
                                         narrow={"layout": {"height": 300}}),
                   [Choice("kind", ["sin", "cos"])], mode="static")
     assert "meta.narrow" not in states(fig)["0"][1]
     assert states(fig)["1"][1]["meta.description"] == "cos"
+
+
+def test_a_value_many_states_share_is_stored_once():
+    """The curve depends on kind only, the marker on a only: three values
+    of a times two kinds are 6 states but 2 curves and 3 markers."""
+    def split(a, kind):
+        f = {"sin": np.sin, "cos": np.cos}[kind]
+        return go.Figure([go.Scatter(x=X, y=f(X)),
+                          go.Scatter(x=[0], y=[a])])
+    fig = explore(split, [Slider("a", A_VALUES), Choice("kind", ["sin",
+                                                                 "cos"])],
+                  mode="static")
+    meta = fig.layout.meta["calc_nn"]
+    curves = [v for v in meta["values"] if len(v) == len(X)]
+    assert len(curves) == 2 and len(meta["values"]) == 2 + 3
+    for i, a in enumerate(A_VALUES):
+        for j, f in enumerate([np.sin, np.cos]):
+            data, _ = state(fig, f"{i},{j}")
+            np.testing.assert_allclose(data["y"][0], f(X), atol=1e-4)
+            assert data["y"][1] == [a]
 
 
 def test_nan_becomes_a_gap_not_invalid_json():

@@ -10,8 +10,9 @@
  *   per-trace restyle updates) while the container is narrower than
  *   data-narrow-px, and takes it back when it is wider again;
  * - binds the controls to the precomputed states in layout.meta.calc_nn
- *   (each combination of positions is a [restyle, relayout] pair; a state
- *   may carry its own "meta.description" and "meta.narrow");
+ *   (each combination of positions is a [restyle, relayout] pair whose
+ *   values are indices into a pool of distinct values; a state may carry
+ *   its own "meta.description" and "meta.narrow");
  * - updates the figure's accessible name and description with its state,
  *   and announces "<control> <value>: <description>" in the live region;
  * - follows the theme's dark mode. */
@@ -251,10 +252,23 @@ calcNN.positions = function (gd) {
   });
 };
 
+/* The [restyle, relayout] of state ``key``: its entries point into the
+ * explorer's pool of values (a value many states share is stored once). */
+calcNN.state = function (explorer, key) {
+  var refs = explorer.states[key], pool = explorer.values;
+  if (!refs) { return null; }
+  var res = {}, rel = {};
+  Object.keys(refs[0]).forEach(function (k) {
+    res[k] = refs[0][k].map(function (i) { return pool[i]; });
+  });
+  Object.keys(refs[1]).forEach(function (k) { rel[k] = pool[refs[1][k]]; });
+  return [res, rel];
+};
+
 /* Show the state of the controls' positions: its traces and layout, its
  * narrow patch if narrow, its description and the figure's name. */
 calcNN.show = function (gd, key) {
-  var s = gd._calcNN, state = s.explorer.states[key];
+  var s = gd._calcNN, state = calcNN.state(s.explorer, key);
   if (!state) { return Promise.resolve(gd); }
   return calcNN.queue(gd, function () {
     var res = Object.assign({}, state[0]), rel = Object.assign({}, state[1]);
