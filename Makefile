@@ -22,6 +22,12 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml \
 
 venv: $(STAMP)
 
+# The MNIST test set kept beside the project for offline builds (the digits
+# chapter trains on it without the training set). calc_nn never looks
+# outside its package: the build passes it in, after the reader's folders.
+SHARED_MNIST ?= $(abspath ../shared/data/mnist)
+book student: export CALC_NN_MNIST_DIRS := $(if $(CALC_NN_MNIST_DIRS),$(CALC_NN_MNIST_DIRS):)$(SHARED_MNIST)
+
 ## Build the HTML book (zero warnings allowed) and say where it is.
 book: $(STAMP)
 	@# jupyter-cache keys on the chapters' code only: after a change to

@@ -13,7 +13,7 @@ import importlib
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "autograd", "check", "conv", "data", "gradcheck",
+    "activations", "autograd", "check", "conv", "data", "gradcheck", "init",
     "landscapes", "layers", "losses", "mlp", "optim", "plots", "symbolic",
     "train", "verify", "widgets", "__version__",
 ]

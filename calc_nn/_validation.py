@@ -25,6 +25,7 @@ The rules (the README's developer notes say the same):
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Iterable
 
@@ -116,18 +117,22 @@ def _interval(low, high, low_open, high_open) -> str:
 
 
 def check_real(value, name: str, *, low=None, high=None,
-               low_open: bool = False, high_open: bool = False) -> float:
+               low_open: bool = False, high_open: bool = False,
+               finite: bool = True) -> float:
     """``value`` as a float, after checking it is a finite real number in
-    the interval given by ``low``/``high`` (open ends if ``*_open``)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, numbers.Real):
+    the interval given by ``low``/``high`` (open ends if ``*_open``).
+    ``finite=False`` also accepts NaN and +-inf (data, not a
+    hyperparameter: an autograd value propagates them as IEEE does)."""
+    if type(value) is not float and (  # a float is fine: skip the ABC
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got "
                         f"{type(value).__name__} {value!r}")
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (
         value >= high if high_open else value > high)
-    if not np.isfinite(value) or too_low or too_high:
+    if (finite and not math.isfinite(value)) or too_low or too_high:
         bounds = _interval(low, high, low_open, high_open)
         raise ValueError(f"{name} must be a finite number"
                          f"{' ' + bounds if bounds else ''}, got {value}")
@@ -157,7 +162,7 @@ def check_int(value, name: str, *, low=None, high=None) -> int:
 def check_choice(value, name: str, choices: Iterable):
     """``value`` unchanged, after checking it is one of ``choices``."""
     choices = list(choices)
-    if not any(value == c and type(value) is type(c) for c in choices):
+    if not any(type(value) is type(c) and value == c for c in choices):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 

@@ -1,26 +1,47 @@
 r"""Activation functions and their local derivatives.
 
 Each function sits beside its derivative (``sigmoid`` / ``sigmoid_grad``), in
-the spirit of micrograd. All of them take and return NumPy arrays of any
-shape, applied elementwise (softmax along one axis):
+the spirit of micrograd, and :data:`ACTIVATIONS` is the one table of them by
+name. They take arrays of any shape and work elementwise (softmax along one
+axis):
 
-* float16/32/64 input keeps its dtype; bool and int input becomes float64;
-* they are numerically stable for inputs up to ``|x| = 1e4`` and beyond:
-  no overflow, no warnings, no NaN;
+* float16/32/64 input keeps its dtype; bool, int and list input becomes
+  float64;
+* finite input never overflows, warns or gives NaN, up to ``|x| = 1e4``
+  and beyond, and keeps full relative precision in the tails
+  (``sigmoid(-30)``, ``sigmoid_grad(30)``);
+* NaN and +-inf propagate as in PyTorch (``sigmoid(inf) = 1``,
+  ``relu(nan) = nan``); a NaN never turns into a finite number, not even
+  in ``relu_grad`` (where PyTorch gives 1);
 * ``relu_grad(0) == 0`` and ``leaky_relu_grad(0) == alpha``, the values
   PyTorch's autograd uses at the kink.
 
 The ``*_grad`` functions are the *local* derivatives :math:`f'(x)`; the chain
 rule multiplies them by the upstream gradient (chapter "Backpropagation").
+The code computes in place where it can (``out=``, ``+=``): each call makes
+its result and at most one temporary array, which is what keeps NumPy near
+PyTorch's speed (``benchmarks/bench_activations.py``).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from calc_nn._validation import as_float_array, check_axis, check_nonnegative
+from calc_nn._validation import (
+    as_float_array,
+    as_float_arrays,
+    check_axis,
+    check_choice,
+    check_int,
+    check_ndim,
+    check_real,
+    check_same_shape,
+)
 
 __all__ = [
+    "ACTIVATIONS",
     "sigmoid",
     "sigmoid_grad",
     "tanh",
@@ -42,43 +63,58 @@ def sigmoid(x):
 
     .. math:: \sigma(x) = \frac{1}{1 + e^{-x}}
 
+    Computed as :math:`1/(1 + e^{-|x|})` for :math:`x \ge 0` and
+    :math:`e^{-|x|}/(1 + e^{-|x|})` for :math:`x < 0` (the definition times
+    :math:`e^x/e^x`): the only exponent is :math:`-|x| \le 0`.
+
     Parameters
     ----------
     x : array_like, shape (...)
 
     Returns
     -------
-    ndarray, shape (...), values in [0, 1]
+    ndarray, shape (...), dtype of ``x``; values in [0, 1]
+
+    Used in: book/activations.md, book/losses.md
     """
-    x = as_float_array(x, "x")
-    # sigma(x) = e^min(x, 0) / (1 + e^-|x|): for x >= 0 this is the
-    # definition, for x < 0 the definition times e^x / e^x. Both exponents
-    # are <= 0, so nothing overflows. Two exps without branches run about
-    # four times faster than np.where over a random sign pattern.
-    return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
+    x = _check_x(x)
+    e = _exp_minus_abs(x)
+    s = np.greater_equal(x, 0, out=np.empty_like(x))
+    np.maximum(s, e, out=s)  # the numerator: 1 for x >= 0, e^-|x| for x < 0
+    e += 1
+    return np.divide(s, e, out=s)
 
 
-def sigmoid_grad(x):
+def sigmoid_grad(x, y=None):
     r"""Derivative of the sigmoid, elementwise.
 
     .. math:: \sigma'(x) = \sigma(x)\,(1 - \sigma(x))
               = \frac{e^{-|x|}}{(1 + e^{-|x|})^2}
 
-    The second form is the same number (the derivative is even) but keeps
-    full relative precision for large ``|x|``, where ``1 - sigma(x)`` would
-    cancel to zero.
+    From ``x`` alone it uses the second form, which keeps full relative
+    precision for large ``|x|``, where ``1 - sigma(x)`` cancels. Given the
+    forward pass's ``y = sigmoid(x)`` it uses the first (two
+    multiplications instead of an exponential, as PyTorch's backward
+    does): then the error is a few eps *absolute*, the rounding of ``y``.
 
     Parameters
     ----------
     x : array_like, shape (...)
+    y : ndarray, shape (...), same dtype, optional
+        ``sigmoid(x)``.
 
     Returns
     -------
-    ndarray, shape (...), values in [0, 1/4]
+    ndarray, shape (...); values in [0, 1/4]
+
+    Used in: book/activations.md, book/backprop.md
     """
-    x = as_float_array(x, "x")
-    e = np.exp(-np.abs(x))
-    return e / (1 + e) ** 2
+    x, y = _check_x_y(x, y)
+    if y is not None:
+        g = 1 - y
+        g *= y
+        return g
+    return _bell(_exp_minus_abs(x))
 
 
 def tanh(x):
@@ -92,32 +128,34 @@ def tanh(x):
 
     Returns
     -------
-    ndarray, shape (...), values in [-1, 1]
+    ndarray, shape (...), dtype of ``x``; values in [-1, 1]
+
+    Used in: book/activations.md, book/forward.md, book/backprop.md
     """
-    x = as_float_array(x, "x")
-    return np.tanh(x)
+    return np.tanh(_check_x(x))
 
 
-def tanh_grad(x):
+def tanh_grad(x, y=None):
     r"""Derivative of tanh, elementwise.
 
     .. math:: \tanh'(x) = 1 - \tanh^2(x)
               = \frac{4 e^{-2|x|}}{(1 + e^{-2|x|})^2}
 
-    The second form equals the first and avoids the cancellation in
-    ``1 - tanh(x)**2`` for large ``|x|``.
+    Arguments as :func:`sigmoid_grad`, with ``y = tanh(x)``: from ``x``
+    alone the second form (full relative precision in the tails), from
+    ``y`` the first (a few eps absolute). Returns an array of the shape
+    and dtype of ``x``, values in [0, 1].
 
-    Parameters
-    ----------
-    x : array_like, shape (...)
-
-    Returns
-    -------
-    ndarray, shape (...), values in [0, 1]
+    Used in: book/activations.md, book/backprop.md
     """
-    x = as_float_array(x, "x")
-    e = np.exp(-2 * np.abs(x))
-    return 4 * e / (1 + e) ** 2
+    x, y = _check_x_y(x, y)
+    if y is not None:
+        return 1 - y * y
+    e = _exp_minus_abs(x)
+    e *= e  # e^{-2|x|}
+    g = _bell(e)  # sigma'(2x), and tanh'(x) = 4 sigma'(2x)
+    g *= 4
+    return g
 
 
 def relu(x):
@@ -131,10 +169,13 @@ def relu(x):
 
     Returns
     -------
-    ndarray, shape (...), values >= 0
+    ndarray, shape (...), dtype of ``x``; values >= 0
+
+    Used in: book/activations.md, book/forward.md, book/backprop.md
     """
-    x = as_float_array(x, "x")
-    return np.maximum(x, 0)
+    x = _check_x(x)
+    zeros = np.zeros_like(x)  # faster than the scalar 0 in NumPy's loops
+    return np.maximum(x, zeros, out=zeros)
 
 
 def relu_grad(x):
@@ -151,67 +192,61 @@ def relu_grad(x):
 
     Returns
     -------
-    ndarray, shape (...), values in {0, 1}
+    ndarray, shape (...), dtype of ``x``; values in {0, 1} (NaN at NaN)
+
+    Used in: book/activations.md, book/backprop.md
     """
-    x = as_float_array(x, "x")
-    return (x > 0).astype(x.dtype)
+    return _step(_check_x(x), 0.0)
 
 
 def leaky_relu(x, alpha=0.01):
     r"""Leaky ReLU, elementwise.
 
-    .. math:: \operatorname{LeakyReLU}_\alpha(x) = \begin{cases} x & x > 0 \\
-              \alpha x & x \le 0 \end{cases}
+    .. math:: \operatorname{LeakyReLU}_\alpha(x) = \begin{cases} x & x > 0
+              \\ \alpha x & x \le 0 \end{cases}
 
     Parameters
     ----------
     x : array_like, shape (...)
-    alpha : float, >= 0
-        Slope for negative inputs (PyTorch's ``negative_slope``).
+    alpha : float, in [0, 1]
+        Slope for negative inputs (PyTorch's ``negative_slope``); 0 gives
+        ReLU exactly (0 at -inf, where PyTorch's ``-inf * 0`` is NaN), 1
+        the identity.
 
     Returns
     -------
-    ndarray, shape (...)
+    ndarray, shape (...), dtype of ``x``
+
+    Used in: book/activations.md
     """
-    x = as_float_array(x, "x")
-    alpha = check_nonnegative(alpha, "alpha")
-    # for x > 0, x is the larger of x and alpha*x when alpha <= 1 (the
-    # smaller when alpha > 1), and the other way round for x < 0
-    pick = np.maximum if alpha <= 1 else np.minimum
-    return pick(x, alpha * x)
+    x, alpha = _check_x(x), _check_alpha(alpha)
+    if alpha == 0:
+        return relu(x)  # the same function (alpha * x is NaN at x = +-inf)
+    # with 0 <= alpha <= 1, x is the larger of x and alpha x when x > 0,
+    # and the smaller when x < 0
+    ax = np.multiply(x, alpha, out=np.empty_like(x))
+    return np.maximum(x, ax, out=ax)
 
 
 def leaky_relu_grad(x, alpha=0.01):
     r"""Derivative of Leaky ReLU, elementwise, with the value ``alpha`` at 0.
 
-    .. math:: \operatorname{LeakyReLU}_\alpha'(x) = \begin{cases} 1 & x > 0 \\
-              \alpha & x \le 0 \end{cases}
+    .. math:: \operatorname{LeakyReLU}_\alpha'(x) = \begin{cases} 1 & x > 0
+              \\ \alpha & x \le 0 \end{cases}
 
     Parameters
     ----------
     x : array_like, shape (...)
-    alpha : float, >= 0
+    alpha : float, in [0, 1]
 
     Returns
     -------
-    ndarray, shape (...), values in {alpha, 1}
+    ndarray, shape (...), dtype of ``x``; values in {alpha, 1} (NaN at NaN)
+
+    Used in: book/activations.md
     """
-    x = as_float_array(x, "x")
-    alpha = check_nonnegative(alpha, "alpha")
-    positive = (x > 0).astype(x.dtype)
-    # exactly 1 where x > 0 and exactly alpha elsewhere, without np.where
-    return positive + alpha * (1 - positive)
-
-
-def _shift(z, axis):
-    """``z - max(z)`` along ``axis``: same softmax, no overflow in exp."""
-    z = as_float_array(z, "z")
-    if z.ndim == 0:
-        raise ValueError("z must have at least one dimension (the classes)")
-    axis = check_axis(axis, z.ndim)
-    if z.size == 0:  # nothing to normalise (no classes, or no samples)
-        return z, axis
-    return z - np.max(z, axis=axis, keepdims=True), axis
+    x, alpha = _check_x(x), _check_alpha(alpha)
+    return _step(x, alpha)
 
 
 def softmax(z, axis=-1):
@@ -221,24 +256,25 @@ def softmax(z, axis=-1):
 
     Subtracting ``max(z)`` first leaves the result unchanged (numerator and
     denominator both gain the factor ``e^{-max z}``) and keeps ``exp`` from
-    overflowing.
+    overflowing. float16 sums are accumulated in float32, as in PyTorch.
 
     Parameters
     ----------
-    z : array_like, shape (..., C, ...)
+    z : array_like, shape (..., C, ...), at least 1-d
         Logits; ``C`` classes along ``axis``.
     axis : int, default -1
 
     Returns
     -------
-    ndarray, same shape as ``z``; entries in [0, 1], summing to 1 along
-    ``axis``.
+    ndarray, shape and dtype of ``z``; entries in [0, 1], summing to 1
+    along ``axis``.
+
+    Used in: book/activations.md, book/losses.md, book/digits.md
     """
-    shifted, axis = _shift(z, axis)
-    if shifted.size == 0:
-        return shifted.copy()
-    e = np.exp(shifted, out=shifted)  # shifted is a fresh array
-    e /= np.sum(e, axis=axis, keepdims=True)
+    z, axis = _check_logits(z, axis)
+    e = _shifted(z, axis)
+    np.exp(e, out=e)
+    e /= _sum(e, axis)
     return e
 
 
@@ -249,17 +285,19 @@ def log_softmax(z, axis=-1):
 
     Parameters
     ----------
-    z : array_like, shape (..., C, ...)
+    z : array_like, shape (..., C, ...), at least 1-d
     axis : int, default -1
 
     Returns
     -------
-    ndarray, same shape as ``z``; entries <= 0.
+    ndarray, shape and dtype of ``z``; entries <= 0.
+
+    Used in: book/activations.md, book/losses.md
     """
-    shifted, axis = _shift(z, axis)
-    if shifted.size == 0:
-        return shifted.copy()
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    z, axis = _check_logits(z, axis)
+    shifted = _shifted(z, axis)
+    shifted -= _log_sum_exp(shifted, axis)
+    return shifted
 
 
 def softmax_jacobian(z):
@@ -270,11 +308,13 @@ def softmax_jacobian(z):
 
     Parameters
     ----------
-    z : array_like, shape (..., C)
+    z : array_like, shape (..., C), at least 1-d
 
     Returns
     -------
     ndarray, shape (..., C, C); ``J[..., i, j] = d s_i / d z_j``.
+
+    Used in: book/activations.md, book/losses.md
     """
     s = softmax(z, axis=-1)
     return s[..., :, None] * np.eye(s.shape[-1], dtype=s.dtype) - (
@@ -282,7 +322,8 @@ def softmax_jacobian(z):
     )
 
 
-_FUNCTIONS = {
+# The one table of activations: name -> (function, local derivative).
+ACTIVATIONS = {
     "sigmoid": (sigmoid, sigmoid_grad),
     "tanh": (tanh, tanh_grad),
     "relu": (relu, relu_grad),
@@ -293,19 +334,25 @@ _FUNCTIONS = {
 def get(name: str, alpha: float = 0.01):
     """``(f, f_grad)`` for an activation name, ``alpha`` bound for Leaky ReLU.
 
+    Parameters
+    ----------
+    name : str, a key of :data:`ACTIVATIONS`
+    alpha : float, in [0, 1]
+        Leaky ReLU's slope (checked for every name, used by Leaky ReLU).
+
     Raises
     ------
     ValueError
-        For an unknown name; the message lists the valid ones.
+        For an unknown name (the message lists the valid ones) or a bad
+        ``alpha``.
+
+    Used in: book/activations.md, book/forward.md, book/backprop.md
     """
-    if name not in _FUNCTIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of "
-                         f"{sorted(_FUNCTIONS)}")
-    f, f_grad = _FUNCTIONS[name]
+    name, alpha = _check_name(name), _check_alpha(alpha)
+    f, f_grad = ACTIVATIONS[name]
     if name == "leaky_relu":
-        check_nonnegative(alpha, "alpha")
-        return (lambda x: leaky_relu(x, alpha),
-                lambda x: leaky_relu_grad(x, alpha))
+        return (functools.partial(f, alpha=alpha),
+                functools.partial(f_grad, alpha=alpha))
     return f, f_grad
 
 
@@ -320,17 +367,17 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
               = \prod_{j=k+1}^{n} w\,f'(w\,a_{j-1}),
 
     a product of ``n - k`` local factors: it vanishes when the factors are
-    below 1 and explodes when they are above 1.
+    below 1 and explodes when they are above 1 (to ``inf`` past the float
+    range, as in PyTorch).
 
     Parameters
     ----------
-    name : {"sigmoid", "tanh", "relu", "leaky_relu"}
+    name : str, a key of :data:`ACTIVATIONS`
     depth : int, >= 0
         Number of layers ``n``.
-    w : float
-        The weight of every layer.
-    x0 : float
-        The input ``a_0``.
+    w, x0 : float, finite
+        The weight of every layer, and the input ``a_0``.
+    alpha : float, in [0, 1]
 
     Returns
     -------
@@ -338,12 +385,79 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
         Activations ``a_0, ..., a_n``.
     grad : ndarray, shape (depth + 1,)
         ``grad[k]`` is :math:`\partial a_n / \partial a_k`; ``grad[n] = 1``.
+
+    Used in: book/activations.md
     """
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
-        raise TypeError(f"depth must be an int, got {type(depth).__name__}")
-    if depth < 0:
-        raise ValueError(f"depth must be >= 0, got {depth}")
-    f, f_grad = get(name, alpha)
+    f, f_grad, depth, w, x0 = _check_chain(name, depth, w, x0, alpha)
+    with np.errstate(over="ignore", invalid="ignore"):  # an exploding chain
+        a, factors = _forward_chain(f, f_grad, depth, w, x0)
+        # grad[k] = factors[k] * ... * factors[n-1], a reversed cumprod
+        grad = np.ones(depth + 1)
+        grad[:-1] = np.cumprod(factors[::-1])[::-1]
+    return a, grad
+
+
+# --- named steps
+
+def _exp_minus_abs(x):
+    """``e^{-|x|}``, in (0, 1]: the only exponential the sigmoid and its
+    derivatives take, so nothing overflows. One new array."""
+    e = np.abs(x, out=np.empty_like(x))
+    np.negative(e, out=e)
+    return np.exp(e, out=e)
+
+
+def _bell(e):
+    """``e / (1 + e)^2`` in place of ``e``: the sigmoid's derivative at z
+    for ``e = e^{-|z|}``."""
+    d = e + 1
+    d *= d
+    return np.divide(e, d, out=e)
+
+
+def _step(x, low):
+    """1.0 where ``x > 0`` and ``low`` elsewhere, NaN where ``x`` is NaN:
+    the slope of ReLU (``low = 0``) and Leaky ReLU (``low = alpha``)."""
+    g = np.greater(x, 0, out=np.empty_like(x))
+    if low != 0:
+        # g (1 - low) + low, exactly 1 or low for 0 <= low <= 1: 1 - low is
+        # exact or rounds by at most eps/4, which adding low rounds away
+        low = x.dtype.type(low)
+        g *= 1 - low
+        g += low
+    nan = np.isnan(x)
+    if nan.any():
+        g[nan] = np.nan
+    return g
+
+
+def _shifted(z, axis):
+    """``z - max(z)`` along ``axis``, a new array with entries <= 0: the
+    same softmax, without overflow in ``exp``. A +inf or NaN logit makes
+    its slice NaN, as in PyTorch; a difference beyond the float range is
+    -inf, whose exponential 0 is right."""
+    if z.size == 0:
+        return z.copy()
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN
+        return z - np.max(z, axis=axis, keepdims=True)
+
+
+def _sum(e, axis):
+    """Sum along ``axis`` (kept), accumulated in float32 for float16."""
+    acc = np.float32 if e.dtype == np.float16 else e.dtype
+    return np.sum(e, axis=axis, keepdims=True, dtype=acc)
+
+
+def _log_sum_exp(shifted, axis):
+    """``log sum_j e^{shifted_j}`` along ``axis`` (kept), from entries
+    <= 0 whose largest is 0: a number in [0, log C], no overflow."""
+    if shifted.size == 0:
+        return 0.0
+    return np.log(_sum(np.exp(shifted), axis))
+
+
+def _forward_chain(f, f_grad, depth, w, x0):
+    """Activations ``a_0..a_n`` and local factors ``w f'(w a_{k-1})``."""
     a = np.empty(depth + 1)
     factors = np.empty(depth)
     a[0] = x0
@@ -351,7 +465,41 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
         z = w * a[k]
         a[k + 1] = f(z)
         factors[k] = w * f_grad(z)
-    # grad[k] = factors[k] * ... * factors[n-1]: a reversed cumulative product
-    grad = np.ones(depth + 1)
-    grad[:-1] = np.cumprod(factors[::-1])[::-1]
-    return a, grad
+    return a, factors
+
+
+# --- checks
+
+def _check_x(x) -> np.ndarray:
+    return as_float_array(x, "x")
+
+
+def _check_x_y(x, y):
+    """``x`` as a float array, and ``y`` (if given) of its shape and
+    dtype."""
+    if y is None:
+        return _check_x(x), None
+    x, y = as_float_arrays(x=x, y=y)
+    check_same_shape(y, x, "y", "x")
+    return x, y
+
+
+def _check_alpha(alpha) -> float:
+    return check_real(alpha, "alpha", low=0, high=1)
+
+
+def _check_name(name) -> str:
+    return check_choice(name, "activation", ACTIVATIONS)
+
+
+def _check_logits(z, axis):
+    """``z`` as a float array with a class axis, and ``axis`` normalised."""
+    z = check_ndim(as_float_array(z, "z"), "z", range(1, 33),
+                   "(..., C, ...) with at least one axis (the classes)")
+    return z, check_axis(axis, z.ndim)
+
+
+def _check_chain(name, depth, w, x0, alpha):
+    """``(f, f_grad, depth, w, x0)`` for :func:`chain_gradient`."""
+    return (*get(name, alpha), check_int(depth, "depth", low=0),
+            check_real(w, "w"), check_real(x0, "x0"))

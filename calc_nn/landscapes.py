@@ -20,11 +20,17 @@ and optimizers":
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 import numpy as np
 
-from calc_nn._validation import as_float_array, check_nonnegative
+from calc_nn._validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_real,
+)
 
 __all__ = [
     "Landscape",
@@ -37,15 +43,8 @@ __all__ = [
     "NAMES",
 ]
 
-_COS, _SIN = np.cos(np.pi / 6), np.sin(np.pi / 6)
-
-
-def _xy(theta, name="theta"):
-    theta = as_float_array(theta, name)
-    if theta.ndim == 0 or theta.shape[-1] != 2:
-        raise ValueError(f"{name} must have shape (2,) or (..., 2) for a "
-                         f"landscape in (x, y), got shape {theta.shape}")
-    return theta[..., 0], theta[..., 1]
+# Python floats, not NumPy scalars: float32 points stay float32
+_COS, _SIN = math.cos(math.pi / 6), math.sin(math.pi / 6)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +87,11 @@ class Landscape:
 
     def grid(self, n: int = 81):
         """Grid axes ``xs (n,)``, ``ys (n,)`` and losses ``Z (n, n)``
-        (rows follow ``ys``), for contour plots."""
+        (rows follow ``ys``), for contour plots; ``n >= 2``.
+
+        Used in: book/optimizers.md
+        """
+        n = check_int(n, "n", low=2)
         xs = np.linspace(*self.x_range, n)
         ys = np.linspace(*self.y_range, n)
         X, Y = np.meshgrid(xs, ys)
@@ -111,10 +114,14 @@ def quadratic(condition: float = 10.0) -> Landscape:
     ----------
     condition : float
         :math:`\kappa \ge 1`.
+
+    Returns
+    -------
+    Landscape
+
+    Used in: book/optimizers.md
     """
-    kappa = check_nonnegative(condition, "condition")
-    if kappa < 1:
-        raise ValueError(f"condition must be >= 1, got {kappa}")
+    kappa = check_real(condition, "condition", low=1)
 
     def loss(theta):
         x, y = _xy(theta)
@@ -125,8 +132,7 @@ def quadratic(condition: float = 10.0) -> Landscape:
         x, y = _xy(theta)
         u, v = _COS * x + _SIN * y, -_SIN * x + _COS * y
         # chain rule: dL/du = u, dL/dv = v / kappa, then rotate back
-        return np.stack([_COS * u - _SIN * v / kappa,
-                         _SIN * u + _COS * v / kappa], axis=-1)
+        return _pair(_COS * u - _SIN * v / kappa, _SIN * u + _COS * v / kappa)
 
     return Landscape("quadratic", f"quadratic bowl, κ = {kappa:g}", loss,
                      grad, np.zeros((1, 2)), (-3.0, 3.0), (-3.0, 3.0),
@@ -143,13 +149,15 @@ def _rosenbrock_loss(theta):
 def _rosenbrock_grad(theta):
     x, y = _xy(theta)
     r = y - x * x
-    return np.stack([-2 * (1 - x) - 400 * x * r, 200 * r], axis=-1)
+    return _pair(-2 * (1 - x) - 400 * x * r, 200 * r)
 
 
 def rosenbrock() -> Landscape:
     r"""Rosenbrock's banana valley, minimum 0 at (1, 1).
 
     .. math:: L(x, y) = (1 - x)^2 + 100\,(y - x^2)^2
+
+    Used in: book/optimizers.md
     """
     return Landscape("rosenbrock", "Rosenbrock", _rosenbrock_loss,
                      _rosenbrock_grad, np.array([[1.0, 1.0]]),
@@ -166,7 +174,7 @@ def _himmelblau_loss(theta):
 def _himmelblau_grad(theta):
     x, y = _xy(theta)
     a, b = x * x + y - 11, x + y * y - 7
-    return np.stack([4 * x * a + 2 * b, 2 * a + 4 * y * b], axis=-1)
+    return _pair(4 * x * a + 2 * b, 2 * a + 4 * y * b)
 
 
 _HIMMELBLAU_MINIMA = np.array([[3.0, 2.0], [-2.805118, 3.131312],
@@ -178,6 +186,8 @@ def himmelblau() -> Landscape:
     r"""Himmelblau's function: four minima of value 0.
 
     .. math:: L(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2
+
+    Used in: book/optimizers.md
     """
     return Landscape("himmelblau", "Himmelblau", _himmelblau_loss,
                      _himmelblau_grad, _HIMMELBLAU_MINIMA.copy(),
@@ -193,7 +203,7 @@ def _saddle_loss(theta):
 
 def _saddle_grad(theta):
     x, y = _xy(theta)
-    return np.stack([x, y ** 3 - y], axis=-1)
+    return _pair(x, y ** 3 - y)
 
 
 def saddle() -> Landscape:
@@ -201,6 +211,8 @@ def saddle() -> Landscape:
     (0, -1).
 
     .. math:: L(x, y) = \tfrac12 x^2 - \tfrac12 y^2 + \tfrac14 y^4
+
+    Used in: book/optimizers.md
     """
     return Landscape("saddle", "saddle", _saddle_loss, _saddle_grad,
                      np.array([[0.0, 1.0], [0.0, -1.0]]),
@@ -219,26 +231,33 @@ def noisy(base: Landscape, noise: float = 1.0,
     A stand-in for a minibatch gradient: right on average, off by a random
     amount each time. The loss is unchanged. The returned ``grad`` draws
     from its own generator, so each call gives fresh noise; make a new
-    landscape with the same ``seed`` to replay a run.
+    landscape with the same ``seed`` to replay a run. The noise has the
+    dtype of the point (float32 stays float32).
 
     Parameters
     ----------
     base : Landscape
     noise : float
         Standard deviation :math:`\sigma \ge 0` of each component.
-    seed : int or None
+    seed : int >= 0 or None
         Seed of the generator.
+
+    Returns
+    -------
+    Landscape
+
+    Used in: book/optimizers.md
     """
-    sigma = check_nonnegative(noise, "noise")
+    base, sigma, seed = _check_noisy(base, noise, seed)
     rng = np.random.default_rng(seed)
     base_grad = base.grad
 
     def grad(theta):
         g = base_grad(theta)
-        return g + sigma * rng.standard_normal(g.shape)
+        return g + sigma * rng.standard_normal(g.shape).astype(g.dtype)
 
     return dataclasses.replace(
-        base, name=base.name, grad=grad,
+        base, grad=grad,
         label=f"{base.label}, noisy gradients (σ = {sigma:g})")
 
 
@@ -247,10 +266,38 @@ NAMES = ("quadratic", "rosenbrock", "himmelblau", "saddle")
 
 def get(name: str, **kwargs) -> Landscape:
     """The landscape called ``name`` (one of :data:`NAMES`); keyword
-    arguments go to its factory (``condition`` for the quadratic)."""
+    arguments go to its factory (``condition`` for the quadratic).
+
+    Used in: book/optimizers.md
+    """
     factories = {"quadratic": quadratic, "rosenbrock": rosenbrock,
                  "himmelblau": himmelblau, "saddle": saddle}
-    if name not in factories:
-        raise ValueError(f"unknown landscape {name!r}; expected one of "
-                         f"{list(NAMES)}")
-    return factories[name](**kwargs)
+    return factories[check_choice(name, "name", NAMES)](**kwargs)
+
+
+# ----------------------------------------------------------------- helpers
+
+def _pair(gx, gy):
+    """``np.stack([gx, gy], axis=-1)``, without its overhead: a gradient
+    is built at every step of an optimizer's run."""
+    out = np.empty(np.shape(gx) + (2,), np.result_type(gx, gy))
+    out[..., 0], out[..., 1] = gx, gy
+    return out
+
+
+def _xy(theta, name="theta"):
+    theta = as_float_array(theta, name)
+    if theta.ndim == 0 or theta.shape[-1] != 2:
+        raise ValueError(f"{name} must have shape (2,) or (..., 2) for a "
+                         f"landscape in (x, y), got shape {theta.shape}")
+    return theta[..., 0], theta[..., 1]
+
+
+def _check_noisy(base, noise, seed):
+    if not isinstance(base, Landscape):
+        raise TypeError(f"base must be a Landscape (e.g. "
+                        f"landscapes.rosenbrock()), got "
+                        f"{type(base).__name__}")
+    if seed is not None:
+        seed = check_int(seed, "seed", low=0)
+    return base, check_real(noise, "noise", low=0), seed

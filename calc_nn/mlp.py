@@ -6,8 +6,11 @@ Layer ``l = 1, ..., L`` computes, for a batch ``X`` of shape
 .. math:: z^l = a^{l-1} (W^l)^\top + b^l, \qquad a^l = f(z^l),
 
 with :math:`a^0 = X` and no activation after the last layer: the network
-returns the logits :math:`z^L`. :meth:`MLP.backward` implements seed 002's
-delta equations, written for a batch (rows are examples):
+returns the logits :math:`z^L`. The forward pass is the affine layer of
+:mod:`calc_nn.layers` (:func:`~calc_nn.layers.linear_forward`) and an
+activation of the registry :func:`calc_nn.activations.get`.
+:meth:`MLP.backward` is the NN document's [nn-calculus-doc] §3.2 delta
+equations, written for a batch (rows are examples):
 
 .. math::
     \delta^L = \frac{\partial C}{\partial z^L}, \quad
@@ -15,271 +18,329 @@ delta equations, written for a batch (rows are examples):
     \frac{\partial C}{\partial W^l} = (\delta^l)^\top a^{l-1}, \quad
     \frac{\partial C}{\partial b^l} = \textstyle\sum_n \delta^l_n .
 
-The module also holds the few helpers the chapters train it with: a softmax
-cross-entropy loss with its gradient, two generated 2-D data sets and a
-plain gradient-descent loop that records snapshots.
+They are the backward passes of the layer pairs chained (the tests check
+it), except that nothing computes :math:`\partial C/\partial X`, which no
+parameter needs: PyTorch skips it too, and for the digits chapter's
+784-512-256-10 network it would be a third more arithmetic.
+
+**The model protocol.** Every model of the book (:class:`MLP`,
+:class:`calc_nn.train.SmallCNN`) is a :class:`Model`, a layer pair at the
+scale of a network, and :func:`calc_nn.train.fit_calc_nn` trains any of
+them:
+
+* ``params``: the list of parameter arrays, in the order of PyTorch's
+  ``parameters()`` for the twin network (``W1, b1, W2, b2, ...``), updated
+  in place by training; ``param_names`` names them;
+* ``forward(X) -> (logits, cache)``: logits of shape (N, C), and what the
+  backward pass needs (a named tuple of the model's own type, never a
+  reference to ``X``);
+* ``backward(dlogits, cache) -> grads``: given
+  :math:`\partial C/\partial \text{logits}`, the gradients of the loss for
+  every parameter, a list in the order of ``params``, each of its
+  parameter's shape and dtype;
+* ``model(X)``: the logits alone.
+
+dtype (PyTorch's rule): a model's parameters share one float dtype; input
+of another float dtype is a TypeError naming both, and integer input (raw
+uint8 pixels, say) is converted to the model's dtype.
 """
 
 from __future__ import annotations
 
-import numbers
+from typing import NamedTuple
 
 import numpy as np
 
-from calc_nn import activations, losses
-from calc_nn._validation import as_float_array
+from calc_nn import activations, layers, losses
+from calc_nn._validation import (
+    as_float_array,
+    check_finite,
+    check_int,
+    check_real,
+)
 
-__all__ = [
-    "MLP",
-    "ACTIVATIONS",
-    "INITS",
-    "softmax_cross_entropy",
-    "make_moons",
-    "make_spirals",
-    "train",
-]
+__all__ = ["Model", "MLP", "MLPCache", "INITS", "make_moons",
+           "layer_gradient_norms"]
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
 INITS = ("pytorch", "xavier", "he")
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32),
+                np.dtype(np.float64))
 
 
-def _init_std(init, fan_in, fan_out):
-    """Weights are drawn from N(0, std^2) (or U(-bound, bound) for "pytorch").
+class Model:
+    """The protocol shared by :class:`MLP` and :class:`calc_nn.train.SmallCNN`
+    (see the module docstring), and what every model gets for free.
 
-    * "xavier" (Glorot & Bengio 2010): var = 2 / (fan_in + fan_out), keeps
-      the variance of activations and gradients for tanh/sigmoid-like units;
-    * "he" (He et al. 2015): var = 2 / fan_in, for ReLU, which zeroes half
-      of its inputs;
-    * a float: that standard deviation for every layer.
+    A subclass sets ``params``, ``param_names``, ``dtype`` and ``_shapes``
+    (the parameters' shapes, checked at every forward pass) and defines
+    ``forward(X) -> (logits, cache)`` and ``backward(dlogits, cache) ->
+    grads``.
+
+    Used in: book/forward.md, book/backprop.md, book/digits.md
     """
-    if init == "xavier":
-        return np.sqrt(2.0 / (fan_in + fan_out))
-    if init == "he":
-        return np.sqrt(2.0 / fan_in)
-    return float(init)
+
+    params: list
+    param_names: list
+    dtype: np.dtype
+
+    def forward(self, X):
+        """``(logits, cache)``; defined by each model."""
+        raise NotImplementedError
+
+    def backward(self, dlogits, cache):
+        """Gradients in the order of ``params``; defined by each model."""
+        raise NotImplementedError
+
+    def __call__(self, X):
+        """The logits alone, ``forward(X)[0]``.
+
+        Used in: book/backprop.md, book/digits.md
+        """
+        return self.forward(X)[0]
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of weights and biases.
+
+        Used in: book/forward.md, book/backprop.md
+        """
+        return sum(p.size for p in self.params)
+
+    def get_flat(self) -> np.ndarray:
+        """All parameters in one new vector, shape (n_parameters,), in the
+        order of ``params``, each flattened in C order.
+
+        Used in: book/backprop.md
+        """
+        return np.concatenate([p.ravel() for p in self.params])
+
+    def set_flat(self, theta) -> None:
+        """Inverse of :meth:`get_flat`: copy ``theta``, shape
+        (n_parameters,), finite, of the model's dtype, into the parameters.
+
+        Used in: book/backprop.md
+        """
+        theta = _check_flat(self, theta)
+        i = 0
+        for p in self.params:
+            p[...] = theta[i:i + p.size].reshape(p.shape)
+            i += p.size
 
 
-class MLP:
+class MLPCache(NamedTuple):
+    """What :meth:`MLP.forward` keeps for :meth:`MLP.backward`.
+
+    ``zs[l - 1]`` is :math:`z^l`, shape (N, layer_sizes[l]);
+    ``activations[l]`` is :math:`a^l` (``activations[0]`` a copy of ``X``,
+    ``activations[-1]`` the logits); ``unbatched`` is True for a single
+    input vector.
+
+    Used in: book/forward.md, book/backprop.md
+    """
+
+    zs: tuple
+    activations: tuple
+    unbatched: bool
+
+
+class MLP(Model):
     r"""Fully connected network with one activation for its hidden layers.
 
     Parameters
     ----------
-    layer_sizes : sequence of int, length >= 2
+    layer_sizes : sequence of int >= 1, length >= 2
         ``[in_features, hidden_1, ..., out_features]``.
-    activation : {"relu", "sigmoid", "tanh"}
-        Activation of every hidden layer; the last layer has none.
-    seed : int
+    activation : str
+        A name of :func:`calc_nn.activations.get` ("relu", "sigmoid",
+        "tanh", ...) for every hidden layer; the last layer has none.
+    seed : int >= 0
         Seed of the NumPy generator that draws the weights.
-    init : {"pytorch", "xavier", "he"} or float
+    init : {"pytorch", "xavier", "he"} or float > 0
         "pytorch" (default) draws ``W`` and ``b`` from
         :math:`U(-1/\sqrt{n_{in}}, 1/\sqrt{n_{in}})` as ``nn.Linear`` does;
         "xavier" and "he" draw ``W`` from :math:`N(0, 2/(n_{in}+n_{out}))`
         and :math:`N(0, 2/n_{in})` with zero biases; a float is the standard
         deviation of normal weights (zero biases).
-    dtype : numpy dtype, default float64
+    dtype : {np.float64, np.float32, np.float16}
 
     Attributes
     ----------
-    weights : list of ndarray, shapes (layer_sizes[l+1], layer_sizes[l])
-        ``weights[l][j, k]`` is seed 002's :math:`w^{l+1}_{jk}`.
-    biases : list of ndarray, shapes (layer_sizes[l+1],)
-    zs, activations : lists of ndarray, set by :meth:`forward`
-        ``zs[l]`` has shape (N, layer_sizes[l+1]); ``activations[0]`` is the
-        input and ``activations[l]`` has shape (N, layer_sizes[l]).
+    params : list of ndarray
+        ``[W1, b1, ..., WL, bL]``; ``W_l`` has shape (layer_sizes[l],
+        layer_sizes[l-1]) and ``W_l[j, k]`` is the NN document's
+        [nn-calculus-doc] :math:`w^l_{jk}`; ``b_l`` has shape
+        (layer_sizes[l],).
+    weights, biases : tuples of the same arrays (``params[0::2]``,
+        ``params[1::2]``)
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument, named in the message.
+
+    Used in: book/forward.md, book/backprop.md, book/digits.md
     """
 
     def __init__(self, layer_sizes, activation="relu", seed=0,
                  init="pytorch", dtype=np.float64):
-        sizes = list(layer_sizes)
-        if len(sizes) < 2 or not all(
-                isinstance(n, numbers.Integral) and not isinstance(n, bool)
-                and n >= 1 for n in sizes):
-            raise ValueError("layer_sizes must be a sequence of at least two "
-                             f"positive ints, got {layer_sizes!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected "
-                             f"one of {list(ACTIVATIONS)}")
-        if isinstance(init, str) and init not in INITS:
-            raise ValueError(f"unknown init {init!r}; expected one of "
-                             f"{list(INITS)} or a float")
-        if not isinstance(init, str) and (
-                isinstance(init, bool) or not isinstance(init, numbers.Real)
-                or not init > 0):
-            raise ValueError(f"init must be one of {list(INITS)} or a "
-                             f"float > 0, got {init!r}")
-        self.layer_sizes = [int(n) for n in sizes]
-        self.activation = activation
-        self.init = init
+        sizes, seed, self.dtype = _check_mlp(layer_sizes, activation, seed,
+                                             init, dtype)
+        self.layer_sizes, self.activation, self.init = sizes, activation, init
         self._f, self._f_grad = activations.get(activation)
         rng = np.random.default_rng(seed)
-        self.weights, self.biases = [], []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            if init == "pytorch":
-                bound = 1 / np.sqrt(n_in)
-                W = rng.uniform(-bound, bound, (n_out, n_in))
-                b = rng.uniform(-bound, bound, n_out)
-            else:
-                W = rng.normal(0.0, _init_std(init, n_in, n_out),
-                               (n_out, n_in))
-                b = np.zeros(n_out)
-            self.weights.append(W.astype(dtype))
-            self.biases.append(b.astype(dtype))
-        self.zs = None
-        self.activations = None
+        self.params, self.param_names = [], []
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+            W, b = _draw_layer(rng, init, n_in, n_out)
+            self.params += [W.astype(self.dtype), b.astype(self.dtype)]
+            self.param_names += [f"W{l}", f"b{l}"]
+        self._shapes = tuple(p.shape for p in self.params)
 
-    # ------------------------------------------------------------ forward
+    def __repr__(self):
+        return (f"MLP({self.layer_sizes}, activation={self.activation!r}, "
+                f"init={self.init!r}, dtype={self.dtype.name})")
 
     @property
-    def n_parameters(self) -> int:
-        """Number of weights and biases."""
-        return sum(W.size + b.size for W, b in zip(self.weights, self.biases))
+    def weights(self) -> tuple:
+        """``(W1, ..., WL)``, the arrays of ``params`` (not copies).
+
+        Used in: book/forward.md, book/backprop.md, book/digits.md
+        """
+        return tuple(self.params[0::2])
+
+    @property
+    def biases(self) -> tuple:
+        """``(b1, ..., bL)``, the arrays of ``params`` (not copies).
+
+        Used in: book/forward.md, book/backprop.md
+        """
+        return tuple(self.params[1::2])
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers with weights, ``L``."""
+        return len(self.layer_sizes) - 1
 
     def forward(self, X):
-        r"""Logits of a batch; keeps ``zs`` and ``activations`` for backward.
+        r"""Logits of a batch, and the cache :meth:`backward` needs.
 
-        .. math:: z^l = a^{l-1} (W^l)^\top + b^l,\quad a^l = f(z^l)
+        .. math:: a^0 = X,\quad z^l = a^{l-1} (W^l)^\top + b^l,\quad
+                  a^l = f(z^l)\ (l < L),\quad \text{logits} = z^L
 
         Parameters
         ----------
         X : array_like, shape (N, in_features) or (in_features,)
+            Floats of the model's dtype; integers are converted to it.
 
         Returns
         -------
         logits : ndarray, shape (N, out_features) or (out_features,)
+        cache : MLPCache
 
         Raises
         ------
+        TypeError
+            ``X`` of another float dtype (PyTorch's rule) or not numbers.
         ValueError
-            If ``X``'s last dimension is not ``in_features``.
+            ``X``'s last dimension is not ``in_features``.
+
+        Used in: book/forward.md, book/backprop.md, book/digits.md
         """
-        X = as_float_array(X, "X")
-        n_in = self.layer_sizes[0]
-        if X.ndim not in (1, 2) or X.shape[-1] != n_in:
-            raise ValueError(
-                f"X has shape {X.shape} but the first layer's W has shape "
-                f"{self.weights[0].shape}: X must have shape (N, {n_in}) or "
-                f"({n_in},)")
-        self._single = X.ndim == 1
-        a = X[None, :] if self._single else X
-        self.activations, self.zs = [a], []
-        last = len(self.weights) - 1
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            z = a @ W.T + b
-            self.zs.append(z)
-            a = z if l == last else self._f(z)
-            self.activations.append(a)
-        return a[0] if self._single else a
+        a, unbatched = _check_mlp_input(self, X)  # a^0: a copy of X
+        zs, activations_ = [], [a]
+        for l, (W, b) in enumerate(zip(self.weights, self.biases), 1):
+            z, _ = layers.linear_forward(a, W, b)
+            a = z if l == self.n_layers else self._f(z)
+            zs.append(z)
+            activations_.append(a)
+        logits = a[0] if unbatched else a
+        return logits, MLPCache(tuple(zs), tuple(activations_), unbatched)
 
-    __call__ = forward
-
-    # ----------------------------------------------------------- backward
-
-    def backward(self, dlogits):
-        r"""Gradients of the loss for every weight and bias (delta equations).
+    def backward(self, dlogits, cache):
+        r"""Gradients of the loss for every parameter: the delta equations.
 
         .. math::
             \delta^L = \frac{\partial C}{\partial z^L},\quad
-            \delta^l = (\delta^{l+1} W^{l+1}) \odot f'(z^l),\quad
             \frac{\partial C}{\partial W^l} = (\delta^l)^\top a^{l-1},\quad
-            \frac{\partial C}{\partial b^l} = \textstyle\sum_n \delta^l_n
+            \frac{\partial C}{\partial b^l} = \textstyle\sum_n \delta^l_n,
+            \quad \delta^{l-1} = (\delta^l W^l) \odot f'(z^{l-1})
 
         Parameters
         ----------
         dlogits : array_like, shape of the logits
             :math:`\partial C / \partial z^L`, the gradient of the loss with
-            respect to the output of the last :meth:`forward` call (the
-            last layer has no activation, so this is :math:`\delta^L`).
+            respect to the logits (the last layer has no activation, so
+            this is :math:`\delta^L`).
+        cache : MLPCache
+            From the :meth:`forward` call that made the logits.
 
         Returns
         -------
-        dWs : list of ndarray, shapes of ``weights``
-        dbs : list of ndarray, shapes of ``biases``
+        grads : list of ndarray
+            ``[dW1, db1, ..., dWL, dbL]``, the shapes of ``params``.
 
         Raises
         ------
-        RuntimeError
-            If :meth:`forward` has not been called.
+        TypeError
+            ``cache`` is not an MLPCache; ``dlogits`` of another float dtype.
         ValueError
-            If ``dlogits`` does not have the shape of the logits.
+            ``cache`` from another network; ``dlogits`` not of the logits'
+            shape.
+
+        Used in: book/backprop.md, book/digits.md
         """
-        if self.zs is None:
-            raise RuntimeError("backward() called before forward(): call "
-                               "forward(X) first, backward needs its "
-                               "stored z and a")
-        dlogits = as_float_array(dlogits, "dlogits")
-        out = self.activations[-1]
-        expected = out[0].shape if self._single else out.shape
-        if dlogits.shape != expected:
-            raise ValueError(f"dlogits has shape {dlogits.shape} but the "
-                             f"logits have shape {expected}; they must be "
-                             "equal")
-        delta = dlogits[None, :] if self._single else dlogits
-        L = len(self.weights)
-        dWs, dbs = [None] * L, [None] * L
-        for l in range(L - 1, -1, -1):
-            # dC/dW^l_jk = sum over the batch of delta^l_j a^{l-1}_k
-            dWs[l] = delta.T @ self.activations[l]
-            dbs[l] = delta.sum(axis=0)
-            if l > 0:
-                # delta^{l-1} = (delta^l W^l) * f'(z^{l-1}), one row per
-                # example: the row form of ((W^l)^T delta^l) * f'(z^{l-1})
-                delta = (delta @ self.weights[l]) * self._f_grad(
-                    self.zs[l - 1])
-        return dWs, dbs
-
-    # ------------------------------------------------------- flat params
-
-    def get_flat(self) -> np.ndarray:
-        """All parameters in one vector, shape (n_parameters,):
-        W1, b1, W2, b2, ... each flattened in C order."""
-        return np.concatenate([p.ravel() for W, b in zip(
-            self.weights, self.biases) for p in (W, b)])
-
-    def set_flat(self, theta) -> None:
-        """Inverse of :meth:`get_flat`; ``theta`` shape (n_parameters,)."""
-        theta = as_float_array(theta, "theta")
-        if theta.shape != (self.n_parameters,):
-            raise ValueError(f"theta has shape {theta.shape} but the network"
-                             f" has {self.n_parameters} parameters")
-        i = 0
-        for W, b in zip(self.weights, self.biases):
-            for p in (W, b):
-                p[...] = theta[i:i + p.size].reshape(p.shape)
-                i += p.size
+        delta = _check_mlp_backward(self, dlogits, cache)  # delta^L
+        grads = [None] * len(self.params)
+        for l in range(self.n_layers, 0, -1):
+            grads[2 * l - 2] = delta.T @ cache.activations[l - 1]
+            grads[2 * l - 1] = delta.sum(axis=0)
+            if l > 1:
+                # one row per example: the row form of
+                # ((W^l)^T delta^l) * f'(z^{l-1})
+                delta = (delta @ self.params[2 * l - 2]) * self._f_grad(
+                    cache.zs[l - 2])
+        return grads
 
 
-def softmax_cross_entropy(logits, y):
-    r"""Mean cross-entropy of softmax probabilities, and its gradient.
+def _draw_layer(rng, init, n_in: int, n_out: int):
+    """``W`` (n_out, n_in) and ``b`` (n_out,) in float64, by ``init``.
 
-    .. math:: C = -\frac{1}{N}\sum_n \log \operatorname{softmax}(z_n)_{y_n},
-              \qquad \frac{\partial C}{\partial z_n} =
-              \frac{\operatorname{softmax}(z_n) - e_{y_n}}{N}
-
-    Parameters
-    ----------
-    logits : array_like, shape (N, C)
-    y : array_like of int, shape (N,), values in ``0 .. C-1``
-
-    Returns
-    -------
-    loss : float
-    dlogits : ndarray, shape (N, C)
-
-    The loss and its gradient of :mod:`calc_nn.losses` (PyTorch's
-    ``cross_entropy`` with ``reduction="mean"``), returned together.
+    * "pytorch": ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` for both;
+    * "xavier" (Glorot & Bengio 2010): ``var = 2 / (n_in + n_out)`` keeps
+      the variance of activations and gradients for tanh-like units;
+    * "he" (He et al. 2015): ``var = 2 / n_in``, for ReLU, which zeroes
+      half of its inputs;
+    * a float: that standard deviation for every layer.
     """
-    return (float(losses.cross_entropy(logits, y)),
-            losses.cross_entropy_grad(logits, y))
+    if init == "pytorch":
+        bound = 1 / np.sqrt(n_in)
+        return (rng.uniform(-bound, bound, (n_out, n_in)),
+                rng.uniform(-bound, bound, n_out))
+    std = {"xavier": np.sqrt(2.0 / (n_in + n_out)),
+           "he": np.sqrt(2.0 / n_in)}.get(init, init)
+    return rng.normal(0.0, std, (n_out, n_in)), np.zeros(n_out)
 
+
+# ------------------------------------------------------------- data, study
 
 def make_moons(n=200, noise=0.15, seed=0):
     """Two interleaving half circles, as scikit-learn's ``make_moons``.
 
+    Parameters
+    ----------
+    n : int >= 0
+        Number of points (half of them, rounded down, in class 0).
+    noise : float >= 0
+        Standard deviation of the Gaussian noise added to each coordinate.
+    seed : int >= 0
+
     Returns
     -------
     X : ndarray, shape (n, 2)
-    y : ndarray of int, shape (n,), labels 0 and 1
+    y : ndarray of int64, shape (n,), labels 0 and 1
+
+    Used in: book/backprop.md
     """
+    n, noise, seed = _check_moons(n, noise, seed)
     rng = np.random.default_rng(seed)
     n0 = n // 2
     t0 = np.linspace(0, np.pi, n0)
@@ -287,61 +348,150 @@ def make_moons(n=200, noise=0.15, seed=0):
     X = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1),
                         np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)])
     X += noise * rng.standard_normal(X.shape)
-    y = np.concatenate([np.zeros(n0, int), np.ones(n - n0, int)])
+    y = np.concatenate([np.zeros(n0, np.int64), np.ones(n - n0, np.int64)])
     return X, y
 
 
-def make_spirals(n=300, classes=3, noise=0.2, seed=0):
-    """``classes`` interleaved spiral arms (the CS231n toy data set).
+def layer_gradient_norms(activation, init, depth, width=64, n=128, seed=0):
+    r"""Per-layer gradient norms and activation spreads of a deep MLP at
+    initialisation.
 
-    Returns
-    -------
-    X : ndarray, shape (n, 2)
-    y : ndarray of int, shape (n,), labels ``0 .. classes-1``
-    """
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % classes
-    r = np.linspace(0.05, 1, n)
-    theta = y * 2 * np.pi / classes + 4 * r + noise * rng.standard_normal(n)
-    return np.stack([r * np.sin(theta), r * np.cos(theta)], 1), y
-
-
-def train(model, X, y, lr=0.5, epochs=200, record_every=10):
-    """Full-batch gradient descent on the softmax cross-entropy.
+    The MLP has ``depth`` hidden layers of ``width`` neurons and 10 outputs;
+    the data are ``n`` standard normal inputs with random labels, and the
+    loss the mean cross-entropy.
 
     Parameters
     ----------
-    model : MLP
-    X : array_like, shape (N, in_features)
-    y : array_like of int, shape (N,)
-    lr : float > 0
-    epochs : int
-    record_every : int
-        A snapshot is kept before the first step and every
-        ``record_every`` epochs.
+    activation : str
+        A name of :func:`calc_nn.activations.get`.
+    init : {"pytorch", "xavier", "he"} or float > 0
+    depth : int >= 0
+    width, n : int >= 1
+    seed : int >= 0
 
     Returns
     -------
-    list of dict with keys ``epoch``, ``loss``, ``accuracy``, ``activation``,
-    ``weights``, ``biases`` (copies) and ``grad_norms`` (the Frobenius norm
-    of each layer's ``dW``, shape (n_layers,)).
+    grad_norms : ndarray, shape (depth + 1,)
+        :math:`\lVert \partial C/\partial W^l \rVert` for every layer.
+    act_std : ndarray, shape (depth,)
+        The standard deviation of each hidden layer's activations.
+
+    Used in: book/backprop.md
     """
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    history = []
-    for epoch in range(epochs + 1):
-        logits = model.forward(X)
-        loss, dlogits = softmax_cross_entropy(logits, y)
-        dWs, dbs = model.backward(dlogits)
-        if epoch % record_every == 0:
-            history.append(dict(
-                epoch=epoch, loss=loss, activation=model.activation,
-                accuracy=float(np.mean(logits.argmax(1) == y)),
-                weights=[W.copy() for W in model.weights],
-                biases=[b.copy() for b in model.biases],
-                grad_norms=np.array([np.linalg.norm(dW) for dW in dWs])))
-        if epoch == epochs:
-            break
-        for p, g in zip(model.weights + model.biases, dWs + dbs):
-            p -= lr * g
-    return history
+    depth, width, n, seed = _check_study(depth, width, n, seed)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, width))
+    y = rng.integers(0, 10, n)
+    model = MLP([width] * (depth + 1) + [10], activation, seed=seed,
+                init=init)
+    logits, cache = model.forward(X)
+    grads = model.backward(losses.cross_entropy_grad(logits, y), cache)
+    return (np.array([np.linalg.norm(dW) for dW in grads[0::2]]),
+            np.array([a.std() for a in cache.activations[1:-1]]))
+
+
+# ------------------------------------------------------------------ checks
+
+def _check_dtype(dtype) -> np.dtype:
+    """The model's dtype: float16, float32 or float64 (TypeError)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be one of np.float16, np.float32, "
+                        f"np.float64 (a model's weights are floats), got "
+                        f"{dtype!r}")
+    return dtype
+
+
+def _check_mlp(layer_sizes, activation, seed, init, dtype):
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(
+            layer_sizes, "__len__"):
+        raise TypeError(f"layer_sizes must be a list of ints, got "
+                        f"{type(layer_sizes).__name__}")
+    sizes = [check_int(n, f"layer_sizes[{i}]")
+             for i, n in enumerate(layer_sizes)]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError("layer_sizes must be a sequence of at least two "
+                         f"positive ints, got {list(layer_sizes)!r}")
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a name (str), got "
+                        f"{type(activation).__name__}")
+    activations.get(activation)  # ValueError listing the names
+    if isinstance(init, str):
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; expected one of "
+                             f"{list(INITS)} or a float > 0")
+    else:
+        check_real(init, "init", low=0, low_open=True)
+    return sizes, check_int(seed, "seed", low=0), _check_dtype(dtype)
+
+
+def _check_input(model: Model, X, name: str = "X") -> np.ndarray:
+    """``X`` in the model's dtype, after checking that its parameters still
+    have their shapes and dtype (a replaced array is named)."""
+    for p, pname, shape in zip(model.params, model.param_names,
+                               model._shapes):
+        if not isinstance(p, np.ndarray) or p.dtype != model.dtype:
+            raise TypeError(
+                f"parameter {pname} must be an ndarray of dtype "
+                f"{model.dtype.name}, got {type(p).__name__} "
+                f"{getattr(p, 'dtype', '')}; update parameters in place "
+                f"({pname}[...] = new)")
+        if p.shape != shape:
+            raise ValueError(f"parameter {pname} must have shape {shape}, "
+                             f"got {p.shape}")
+    return as_float_array(X, name, dtype=model.dtype)
+
+
+def _check_mlp_input(model: MLP, X):
+    X = _check_input(model, X)
+    n_in = model.layer_sizes[0]
+    if X.ndim not in (1, 2) or X.shape[-1] != n_in:
+        raise ValueError(
+            f"X has shape {X.shape} but the first layer's W has shape "
+            f"{model.weights[0].shape}: X must have shape (N, {n_in}) or "
+            f"({n_in},)")
+    unbatched = X.ndim == 1
+    return np.array(X[None] if unbatched else X), unbatched
+
+
+def _check_mlp_backward(model: MLP, dlogits, cache):
+    if not isinstance(cache, MLPCache):
+        raise TypeError(f"cache must be the MLPCache returned by this "
+                        f"model's forward, got {type(cache).__name__}")
+    sizes = [z.shape[-1] for z in cache.zs]
+    if sizes != model.layer_sizes[1:] or \
+            cache.zs[0].dtype != model.dtype:
+        raise ValueError(
+            f"cache comes from another network (layer outputs {sizes}, "
+            f"{cache.zs[0].dtype}); this one has {model.layer_sizes[1:]}, "
+            f"{model.dtype.name}")
+    logits = cache.zs[-1]
+    shape = logits.shape[1:] if cache.unbatched else logits.shape
+    dlogits = as_float_array(dlogits, "dlogits", dtype=model.dtype)
+    if dlogits.shape != shape:
+        raise ValueError(f"dlogits has shape {dlogits.shape} but the "
+                         f"logits have shape {shape}; they must be equal")
+    return dlogits[None] if cache.unbatched else dlogits
+
+
+def _check_flat(model: Model, theta):
+    theta = check_finite(as_float_array(theta, "theta", dtype=model.dtype),
+                         "theta")
+    if theta.shape != (model.n_parameters,):
+        raise ValueError(f"theta has shape {theta.shape} but the network"
+                         f" has {model.n_parameters} parameters")
+    return theta
+
+
+def _check_moons(n, noise, seed):
+    return (check_int(n, "n", low=0), check_real(noise, "noise", low=0),
+            check_int(seed, "seed", low=0))
+
+
+def _check_study(depth, width, n, seed):
+    return (check_int(depth, "depth", low=0),
+            check_int(width, "width", low=1), check_int(n, "n", low=1),
+            check_int(seed, "seed", low=0))

@@ -1,4 +1,6 @@
-r"""Optimizers as pure step functions, and the trajectories they draw.
+r"""Optimizers as pure step functions, the trajectories they draw, and the
+tools around them: learning-rate schedules, gradient clipping, Newton's
+step and the Hessian's largest eigenvalue.
 
 Every optimizer is one function with the same signature,
 
@@ -13,114 +15,67 @@ trajectory can be replayed, branched or compared with PyTorch step by step.
 
 The update rules, names and defaults are those of ``torch.optim`` (``lr``,
 ``momentum``, ``nesterov``, ``alpha``, ``betas``, ``eps``,
-``weight_decay``), and ``tests/test_optim.py`` checks that every step agrees
-with ``torch.optim`` in float64 to a relative 1e-8 after hundreds of steps.
+``weight_decay``), and ``tests/test_optim.py`` checks every step against
+``torch.optim`` in float64 to a relative 1e-8 after hundreds of steps.
 Where PyTorch's convention differs from the textbook one (momentum, the
 place of ``eps`` in RMSprop), the docstring says so.
 
-:func:`trajectory` runs a step function from a start point and detects
-divergence (a non-finite value, or a point leaving a bound).
+:func:`run` and :func:`run_many` run step functions from a start point and
+detect divergence (a non-finite point, a point leaving a box, or a loss
+that grows by a large factor).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import numbers
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from calc_nn._validation import as_float_array
+from calc_nn._validation import (
+    as_float_array,
+    as_float_arrays,
+    check_callable,
+    check_choice,
+    check_finite,
+    check_int,
+    check_ndim,
+    check_nonnegative,
+    check_real,
+    check_rng,
+)
 
 __all__ = [
     "gd_step",
     "momentum_step",
+    "nesterov_step",
     "rmsprop_step",
     "adagrad_step",
     "adam_step",
     "adamw_step",
-    "nesterov_step",
+    "newton_step",
     "OPTIMIZERS",
     "get",
-    "trajectory",
     "Run",
     "run",
     "run_many",
+    "trajectory",
     "diverged_at",
+    "step_lr",
+    "cosine_annealing_lr",
+    "linear_lr",
+    "clip_grad_norm",
+    "top_hessian_eigenvalue",
 ]
-
-
-# ----------------------------------------------------------------- checks
-
-def _real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got "
-                        f"{type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _positive(value, name: str) -> float:
-    value = _real(value, name)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
-
-
-def _nonnegative(value, name: str) -> float:
-    value = _real(value, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def _unit(value, name: str) -> float:
-    """A decay rate in [0, 1): momentum, alpha, beta1, beta2."""
-    value = _real(value, name)
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return value
-
-
-def _betas(betas) -> tuple[float, float]:
-    try:
-        b1, b2 = betas
-    except (TypeError, ValueError):
-        raise ValueError(f"betas must be a pair (beta1, beta2), got "
-                         f"{betas!r}") from None
-    return _unit(b1, "betas[0]"), _unit(b2, "betas[1]")
-
-
-def _arrays(theta, grad):
-    theta = as_float_array(theta, "theta")
-    grad = as_float_array(grad, "grad")
-    if theta.shape != grad.shape:
-        raise ValueError(f"grad must have the shape of theta {theta.shape}, "
-                         f"got {grad.shape}")
-    return theta, grad
-
-
-def _state(state, keys, shape):
-    """The previous state, checked; None means the first step."""
-    if state is None:
-        return None
-    if not isinstance(state, Mapping) or not set(keys) <= set(state):
-        raise ValueError(f"state must be None (first step) or the dict "
-                         f"returned by the previous step, with keys "
-                         f"{sorted(keys)}; got {state!r}")
-    for key in keys:
-        if key != "step" and np.shape(state[key]) != shape:
-            raise ValueError(f"state[{key!r}] has shape "
-                             f"{np.shape(state[key])}, theta has {shape}")
-    return state
 
 
 # ----------------------------------------------------------------- steps
 # Each optimizer is a kernel (the update rule, no checks: run() calls it in
-# its loop after checking the hyper-parameters once) and a public step
-# function that checks its arguments, then calls the kernel.
+# its loop after checking the hyperparameters once) and a public step
+# function that checks its arguments in one line, then calls the kernel.
 
 def _gd(theta, grad, state, lr):
     step = 0 if state is None else state["step"]
@@ -180,38 +135,6 @@ def _adam(theta, grad, state, lr, betas, eps, weight_decay, decoupled):
     return theta, {"exp_avg": m, "exp_avg_sq": v, "step": t}
 
 
-def _check_momentum(lr, momentum=0.9, nesterov=False, weight_decay=0.0):
-    momentum = _unit(momentum, "momentum")
-    if nesterov and momentum == 0:
-        raise ValueError("nesterov=True requires momentum > 0")
-    return dict(lr=_positive(lr, "lr"), momentum=momentum,
-                nesterov=bool(nesterov),
-                weight_decay=_nonnegative(weight_decay, "weight_decay"))
-
-
-def _check_rmsprop(lr, alpha=0.99, eps=1e-8, weight_decay=0.0):
-    return dict(lr=_positive(lr, "lr"), alpha=_unit(alpha, "alpha"),
-                eps=_positive(eps, "eps"),
-                weight_decay=_nonnegative(weight_decay, "weight_decay"))
-
-
-def _check_adagrad(lr=0.01, eps=1e-10, weight_decay=0.0):
-    return dict(lr=_positive(lr, "lr"), eps=_positive(eps, "eps"),
-                weight_decay=_nonnegative(weight_decay, "weight_decay"))
-
-
-def _check_adam(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                decoupled=False):
-    return dict(lr=_positive(lr, "lr"), betas=_betas(betas),
-                eps=_positive(eps, "eps"),
-                weight_decay=_nonnegative(weight_decay, "weight_decay"),
-                decoupled=decoupled)
-
-
-def _check_state(state, theta, keys):
-    return _state(state, (*keys, "step"), theta.shape)
-
-
 def gd_step(theta, grad, state=None, *, lr: float):
     r"""One step of plain gradient descent (``torch.optim.SGD`` without
     momentum).
@@ -220,24 +143,29 @@ def gd_step(theta, grad, state=None, *, lr: float):
 
     Parameters
     ----------
-    theta : array_like, shape (d,) or any shape
+    theta : array_like, any shape
         Current parameters.
-    grad : array_like, same shape as ``theta``
+    grad : array_like, shape and dtype of ``theta``
         Gradient of the loss at ``theta``.
     state : None or dict
-        None on the first step; gradient descent keeps only the step count
-        ``{"step": t}``.
+        None on the first step, then the previous step's ``{"step": t}``.
     lr : float
         Learning rate :math:`\eta > 0`.
 
     Returns
     -------
-    theta : ndarray, same shape as ``theta``
-    state : dict
+    theta : ndarray, shape and dtype of ``theta``
+    state : dict ``{"step": t + 1}``
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument; the message names it.
+
+    Used in: book/optimizers.md, book/digits.md
     """
-    lr = _positive(lr, "lr")
-    theta, grad = _arrays(theta, grad)
-    return _gd(theta, grad, _check_state(state, theta, ()), lr)
+    theta, grad, state = _check_step(theta, grad, state, ())
+    return _gd(theta, grad, state, **_check_gd(lr))
 
 
 def momentum_step(theta, grad, state=None, *, lr: float,
@@ -252,15 +180,16 @@ def momentum_step(theta, grad, state=None, *, lr: float,
     with :math:`b_1 = g_1` and :math:`g_t = \nabla L(\theta_{t-1}) +
     \lambda\theta_{t-1}` (``weight_decay`` :math:`\lambda`). With
     ``nesterov=True`` the step uses :math:`g_t + \mu b_t` instead of
-    :math:`b_t`. The textbook form :math:`v_t = \gamma v_{t-1} + \eta g_t`,
-    :math:`\theta_t = \theta_{t-1} - v_t` is the same method with
-    :math:`v = \eta b`, as long as :math:`\eta` never changes.
+    :math:`b_t`. The NN document [nn-calculus-doc] §4.3 writes
+    :math:`v_t = \gamma v_{t-1} + \eta g_t`, :math:`\theta_t =
+    \theta_{t-1} - v_t`: the same method with :math:`v = \eta b`, as long
+    as :math:`\eta` never changes.
 
     Parameters
     ----------
-    theta : array_like, shape (d,) or any shape
-    grad : array_like, same shape as ``theta``
-    state : None or dict with ``"buf"`` (same shape as ``theta``), ``"step"``
+    theta : array_like, any shape
+    grad : array_like, shape and dtype of ``theta``
+    state : None or dict with ``"buf"`` (shape of ``theta``) and ``"step"``
     lr : float
         Learning rate, > 0.
     momentum : float
@@ -272,13 +201,24 @@ def momentum_step(theta, grad, state=None, *, lr: float,
 
     Returns
     -------
-    theta : ndarray, same shape as ``theta``
+    theta : ndarray, shape and dtype of ``theta``
     state : dict with ``"buf"`` (the velocity :math:`b_t`) and ``"step"``
+
+    Used in: book/optimizers.md
     """
-    hyper = _check_momentum(lr, momentum, nesterov, weight_decay)
-    theta, grad = _arrays(theta, grad)
-    return _momentum(theta, grad, _check_state(state, theta, ("buf",)),
-                     **hyper)
+    theta, grad, state = _check_step(theta, grad, state, ("buf",))
+    return _momentum(theta, grad, state, **_check_momentum(
+        lr, momentum, nesterov, weight_decay))
+
+
+def nesterov_step(theta, grad, state=None, *, lr: float,
+                  momentum: float = 0.9, weight_decay: float = 0.0):
+    """:func:`momentum_step` with ``nesterov=True``.
+
+    Used in: book/optimizers.md
+    """
+    return momentum_step(theta, grad, state, lr=lr, momentum=momentum,
+                         nesterov=True, weight_decay=weight_decay)
 
 
 def rmsprop_step(theta, grad, state=None, *, lr: float, alpha: float = 0.99,
@@ -291,13 +231,15 @@ def rmsprop_step(theta, grad, state=None, *, lr: float, alpha: float = 0.99,
               + \epsilon}
 
     with :math:`v_0 = 0`. Note :math:`\epsilon` *outside* the square root;
-    seed 002 puts it inside, :math:`\sqrt{v_t + \epsilon}`.
+    the NN document [nn-calculus-doc] §4.3 puts it inside,
+    :math:`\sqrt{v_t + \epsilon}`.
 
     Parameters
     ----------
-    theta : array_like, shape (d,) or any shape
-    grad : array_like, same shape as ``theta``
-    state : None or dict with ``"square_avg"`` (same shape), ``"step"``
+    theta : array_like, any shape
+    grad : array_like, shape and dtype of ``theta``
+    state : None or dict with ``"square_avg"`` (shape of ``theta``) and
+        ``"step"``
     lr : float
         Learning rate, > 0.
     alpha : float
@@ -309,13 +251,14 @@ def rmsprop_step(theta, grad, state=None, *, lr: float, alpha: float = 0.99,
 
     Returns
     -------
-    theta : ndarray, same shape as ``theta``
+    theta : ndarray, shape and dtype of ``theta``
     state : dict with ``"square_avg"`` and ``"step"``
+
+    Used in: book/optimizers.md
     """
-    hyper = _check_rmsprop(lr, alpha, eps, weight_decay)
-    theta, grad = _arrays(theta, grad)
-    return _rmsprop(theta, grad,
-                    _check_state(state, theta, ("square_avg",)), **hyper)
+    theta, grad, state = _check_step(theta, grad, state, ("square_avg",))
+    return _rmsprop(theta, grad, state, **_check_rmsprop(
+        lr, alpha, eps, weight_decay))
 
 
 def adagrad_step(theta, grad, state=None, *, lr: float = 0.01,
@@ -329,9 +272,9 @@ def adagrad_step(theta, grad, state=None, *, lr: float = 0.01,
 
     Parameters
     ----------
-    theta : array_like, shape (d,) or any shape
-    grad : array_like, same shape as ``theta``
-    state : None or dict with ``"sum"`` (same shape), ``"step"``
+    theta : array_like, any shape
+    grad : array_like, shape and dtype of ``theta``
+    state : None or dict with ``"sum"`` (shape of ``theta``) and ``"step"``
     lr : float
         Learning rate, > 0.
     eps : float
@@ -341,13 +284,14 @@ def adagrad_step(theta, grad, state=None, *, lr: float = 0.01,
 
     Returns
     -------
-    theta : ndarray, same shape as ``theta``
+    theta : ndarray, shape and dtype of ``theta``
     state : dict with ``"sum"`` and ``"step"``
+
+    Used in: book/optimizers.md
     """
-    hyper = _check_adagrad(lr, eps, weight_decay)
-    theta, grad = _arrays(theta, grad)
-    return _adagrad(theta, grad, _check_state(state, theta, ("sum",)),
-                    **hyper)
+    theta, grad, state = _check_step(theta, grad, state, ("sum",))
+    return _adagrad(theta, grad, state, **_check_adagrad(
+        lr, eps, weight_decay))
 
 
 def adam_step(theta, grad, state=None, *, lr: float = 0.001,
@@ -367,10 +311,10 @@ def adam_step(theta, grad, state=None, *, lr: float = 0.001,
 
     Parameters
     ----------
-    theta : array_like, shape (d,) or any shape
-    grad : array_like, same shape as ``theta``
-    state : None or dict with ``"exp_avg"``, ``"exp_avg_sq"`` (same shape
-        as ``theta``) and ``"step"``
+    theta : array_like, any shape
+    grad : array_like, shape and dtype of ``theta``
+    state : None or dict with ``"exp_avg"``, ``"exp_avg_sq"`` (shape of
+        ``theta``) and ``"step"``
     lr : float
         Learning rate, > 0.
     betas : (float, float)
@@ -382,14 +326,16 @@ def adam_step(theta, grad, state=None, *, lr: float = 0.001,
 
     Returns
     -------
-    theta : ndarray, same shape as ``theta``
+    theta : ndarray, shape and dtype of ``theta``
     state : dict with ``"exp_avg"`` (:math:`m_t`), ``"exp_avg_sq"``
         (:math:`v_t`) and ``"step"`` (:math:`t`)
+
+    Used in: book/optimizers.md, book/digits.md
     """
-    hyper = _check_adam(lr, betas, eps, weight_decay)
-    theta, grad = _arrays(theta, grad)
-    return _adam(theta, grad, _check_state(
-        state, theta, ("exp_avg", "exp_avg_sq")), **hyper)
+    theta, grad, state = _check_step(theta, grad, state,
+                                     ("exp_avg", "exp_avg_sq"))
+    return _adam(theta, grad, state, **_check_adam(
+        lr, betas, eps, weight_decay))
 
 
 def adamw_step(theta, grad, state=None, *, lr: float = 0.001,
@@ -405,42 +351,75 @@ def adamw_step(theta, grad, state=None, *, lr: float = 0.001,
     where :math:`\hat m_t, \hat v_t` are Adam's bias-corrected moments of
     the plain gradient (no penalty in it). Parameters and returns as
     :func:`adam_step`; ``weight_decay`` defaults to 0.01 as in PyTorch.
+
+    Used in: book/optimizers.md
     """
-    hyper = _check_adam(lr, betas, eps, weight_decay, decoupled=True)
-    theta, grad = _arrays(theta, grad)
-    return _adam(theta, grad, _check_state(
-        state, theta, ("exp_avg", "exp_avg_sq")), **hyper)
+    theta, grad, state = _check_step(theta, grad, state,
+                                     ("exp_avg", "exp_avg_sq"))
+    return _adam(theta, grad, state, **_check_adamw(
+        lr, betas, eps, weight_decay))
 
 
-def nesterov_step(theta, grad, state=None, *, lr: float,
-                  momentum: float = 0.9, weight_decay: float = 0.0):
-    """:func:`momentum_step` with ``nesterov=True``."""
-    return momentum_step(theta, grad, state, lr=lr, momentum=momentum,
-                         nesterov=True, weight_decay=weight_decay)
+def newton_step(theta, grad, hess, state=None, *, lr: float = 1.0,
+                damping: float = 0.0):
+    r"""One (damped) Newton step: the minimum of the second-order Taylor
+    model of the loss.
+
+    .. math:: \theta_{t+1} = \theta_t - \eta\,(H + \lambda I)^{-1}\,
+              \nabla L(\theta_t)
+
+    On a quadratic with positive definite Hessian, one step with
+    ``lr=1, damping=0`` lands on the minimum. A :math:`\theta` of any shape
+    is treated as the flat vector ``theta.ravel()`` of length ``n``.
+
+    Parameters
+    ----------
+    theta : array_like, any shape, ``n`` entries
+    grad : array_like, shape and dtype of ``theta``
+    hess : array_like, shape (n, n), dtype of ``theta``
+        The Hessian at ``theta``: finite and symmetric (up to a relative
+        ``sqrt(eps)`` of its dtype).
+    state : None or dict
+        None on the first step, then the previous step's ``{"step": t}``.
+    lr : float
+        Step size :math:`\eta > 0`.
+    damping : float
+        :math:`\lambda \ge 0`, added to the diagonal (Levenberg's damping).
+
+    Returns
+    -------
+    theta : ndarray, shape and dtype of ``theta``
+    state : dict ``{"step": t + 1}``
+
+    Raises
+    ------
+    ValueError
+        If ``hess + damping * I`` is not positive definite (the message
+        gives its smallest eigenvalue), or for a bad argument.
+
+    Used in: book/optimizers.md
+    """
+    theta, grad, hess, state = _check_newton(theta, grad, hess, state)
+    lr, damping = _check_newton_hyper(lr, damping)
+    H = hess + damping * np.eye(len(hess), dtype=hess.dtype)
+    direction = _solve_positive_definite(H, grad.reshape(-1))
+    step = 0 if state is None else state["step"]
+    return theta - lr * direction.reshape(theta.shape), {"step": step + 1}
 
 
-def _check_gd(lr):
-    return dict(lr=_positive(lr, "lr"))
-
-
-def _check_nesterov(lr, momentum=0.9, weight_decay=0.0):
-    return _check_momentum(lr, momentum, True, weight_decay)
-
-
-def _check_adamw(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
-    return _check_adam(lr, betas, eps, weight_decay, decoupled=True)
-
-
-# public step -> (checks of its hyper-parameters, kernel), for run()
-_FAST = {
-    gd_step: (_check_gd, _gd),
-    momentum_step: (_check_momentum, _momentum),
-    nesterov_step: (_check_nesterov, _momentum),
-    rmsprop_step: (_check_rmsprop, _rmsprop),
-    adagrad_step: (_check_adagrad, _adagrad),
-    adam_step: (_check_adam, _adam),
-    adamw_step: (_check_adamw, _adam),
-}
+def _solve_positive_definite(H, g):
+    """``H^{-1} g`` after checking, by a Cholesky factorisation, that ``H``
+    (the damped Hessian) is positive definite."""
+    try:
+        np.linalg.cholesky(H)
+    except np.linalg.LinAlgError:
+        smallest = float(np.linalg.eigvalsh(H.astype(np.float64))[0])
+        raise ValueError(
+            f"hess + damping * I is not positive definite (smallest "
+            f"eigenvalue {smallest:.6g}): Newton's step would not go "
+            f"downhill; increase damping above {max(-smallest, 0.0):.6g}"
+        ) from None
+    return np.linalg.solve(H, g)
 
 
 #: name -> step function
@@ -456,34 +435,14 @@ OPTIMIZERS: dict[str, Callable] = {
 
 
 def get(name: str) -> Callable:
-    """The step function called ``name`` (a key of :data:`OPTIMIZERS`)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of "
-                         f"{sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[name]
+    """The step function called ``name``, a key of :data:`OPTIMIZERS`.
+
+    Used in: book/optimizers.md
+    """
+    return OPTIMIZERS[check_choice(name, "name", sorted(OPTIMIZERS))]
 
 
 # ----------------------------------------------------------------- runs
-
-def _check_start(theta0, dim):
-    theta0 = as_float_array(theta0, "theta0")
-    if theta0.ndim != 1 or theta0.size == 0:
-        raise ValueError(f"theta0 must be a 1-D array of parameters, shape "
-                         f"(d,), got shape {theta0.shape}")
-    if dim is not None and theta0.shape != (dim,):
-        raise ValueError(f"theta0 must have shape ({dim},) for this "
-                         f"landscape, got {theta0.shape}")
-    return theta0.astype(np.float64)
-
-
-def _check_steps(n_steps):
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-        raise TypeError(f"n_steps must be an int, got "
-                        f"{type(n_steps).__name__}")
-    if n_steps < 0:
-        raise ValueError(f"n_steps must be >= 0, got {n_steps}")
-    return int(n_steps)
-
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -491,12 +450,12 @@ class Run:
 
     Attributes
     ----------
-    path : ndarray, shape (n_steps + 1, d)
+    path : ndarray, shape (n_steps + 1, d), float64
         ``path[k]`` is the parameter vector after ``k`` steps; rows from the
         divergence on are NaN.
     diverged_at : int or None
-        The first step ``k`` whose point was non-finite or out of bounds;
-        None if the run stayed finite and in bounds.
+        The first step ``k`` whose point was non-finite, out of bounds or
+        of a grown loss; None if the run stayed finite and in bounds.
     """
 
     path: np.ndarray
@@ -510,196 +469,206 @@ class Run:
 def run(step: Callable, grad_fn: Callable, theta0, n_steps: int, *,
         bound: float = 1e6, dim: int | None = None,
         loss_fn: Callable | None = None, max_growth: float = 1e4,
-        **hyper) -> Run:
-    r"""Like :func:`trajectory`, returning the path and the divergence step.
+        vectorized: bool = False, **hyper) -> Run:
+    r"""Run one optimizer from ``theta0`` and report where it diverges.
+
+    .. math:: \theta_{k} = \mathrm{step}(\theta_{k-1},
+              \nabla L(\theta_{k-1}), s_{k-1}), \quad k = 1, \dots,
+              n_\text{steps}
 
     The run diverges at the first step ``k`` where
 
     * a coordinate of :math:`\theta_k` is not finite (NaN or inf), or
     * :math:`\max_i |\theta_{k,i}| > \mathrm{bound}` (a plot passes a bound
       tied to its window), or
-    * ``loss_fn`` is given and the loss has grown by a large factor,
+    * ``loss_fn`` is given and :math:`L(\theta_k) > \mathrm{max\_growth}
+      \cdot \max(|L(\theta_0)|, 1)`, which catches a run that escapes
+      slowly (gradient descent on the bowl with ``lr`` just above
+      ``2 / lambda_max`` multiplies its loss by about 1.2 per step without
+      leaving any reasonable box for a while).
 
-      .. math:: L(\theta_k) > \mathrm{max\_growth} \cdot
-                \max(|L(\theta_0)|, 1),
-
-      which catches a run that escapes slowly (gradient descent on the
-      bowl with ``lr`` just above ``2 / lambda_max`` multiplies its loss by
-      about 1.2 per step without leaving any reasonable box for a while).
-
-    The rows from ``k`` on are NaN, and ``diverged_at`` is ``k``.
+    The rows from ``k`` on are NaN, and ``diverged_at`` is ``k``. The
+    path is float64. ``grad_fn`` and ``loss_fn`` run under the caller's
+    ``np.errstate``: a NumPy warning in them is shown, and a NaN gradient
+    or loss at a finite point is a ValueError (a bug such as the square
+    root of a negative number), not a divergence.
 
     Parameters
     ----------
     step : callable
         A step function of this module (or any with the same signature).
     grad_fn : callable
-        ``theta (d,) -> grad (d,)``.
+        ``theta (d,) -> grad (d,)``; with ``vectorized=True``,
+        ``thetas (m, d) -> grads (m, d)``.
     theta0 : array_like, shape (d,)
-        Start point.
+        Start point, finite.
     n_steps : int
         Number of steps, >= 0.
     bound : float
-        A point with ``max(abs(theta)) > bound`` counts as diverged.
+        > 0 (inf allowed): a point with ``max(abs(theta)) > bound`` counts
+        as diverged.
     dim : int, optional
         Required length of ``theta0`` (a landscape's dimension).
     loss_fn : callable, optional
-        ``points (n, d) -> losses (n,)`` (or one point (d,) -> float): the
-        loss, to detect a loss that grows by more than ``max_growth``.
+        ``theta (d,) -> float`` (``points (n, d) -> (n,)`` with
+        ``vectorized=True``): the loss, to detect a loss that grows.
     max_growth : float
         > 0; see above. Only used with ``loss_fn``.
+    vectorized : bool
+        Whether ``grad_fn`` and ``loss_fn`` take a stack of points (as a
+        :mod:`calc_nn.landscapes` landscape's do). Never guessed.
     **hyper
-        Hyper-parameters passed to ``step`` (``lr``, ``momentum``, ...).
+        Hyperparameters passed to ``step`` (``lr``, ``momentum``, ...).
 
     Returns
     -------
     Run
+
+    Used in: book/optimizers.md
     """
-    theta = _check_start(theta0, dim)
-    n_steps = _check_steps(n_steps)
-    if isinstance(bound, bool) or not isinstance(bound, numbers.Real) \
-            or not bound > 0:
-        raise ValueError(f"bound must be a number > 0 (inf allowed), got "
-                         f"{bound!r}")
-    if loss_fn is not None:
-        max_growth = _positive(max_growth, "max_growth")
-    path = np.full((n_steps + 1, theta.size), np.nan)
-    path[0] = theta
-    if step in _FAST:  # check the hyper-parameters once, then the kernel
-        check, kernel = _FAST[step]
-        hyper = check(**hyper)
-    else:
-        kernel = step
-        step(theta, np.zeros_like(theta), None, **hyper)  # checks them
-    if not np.all(np.isfinite(theta)):
-        return Run(path, 0)
-    state = None
-    with np.errstate(all="ignore"):
-        for k in range(1, n_steps + 1):
-            grad = np.asarray(grad_fn(theta), dtype=np.float64)
-            if grad.shape != theta.shape:
-                raise ValueError(f"grad_fn returned shape {grad.shape}, "
-                                 f"expected {theta.shape}")
-            theta, state = kernel(theta, grad, state, **hyper)
-            # abs(a) + abs(b) is NaN or inf as soon as one is
-            size = float(np.abs(theta).max())
-            if not size <= bound:
-                return _grown(path, k, loss_fn, max_growth)
-            path[k] = theta
-    return _grown(path, None, loss_fn, max_growth)
+    return run_many([(step, hyper)], grad_fn, theta0, n_steps, bound=bound,
+                    dim=dim, loss_fn=loss_fn, max_growth=max_growth,
+                    vectorized=vectorized)[0]
 
 
 def run_many(runs, grad_fn: Callable, theta0, n_steps: int, *,
              bound: float = 1e6, dim: int | None = None,
-             loss_fn: Callable | None = None,
-             max_growth: float = 1e4) -> list[Run]:
+             loss_fn: Callable | None = None, max_growth: float = 1e4,
+             vectorized: bool = False) -> list[Run]:
     """Several optimizers from the same start, in one loop: what the
     explorer recomputes when a slider moves.
 
     Equal, bit for bit, to ``[run(step, grad_fn, theta0, n_steps, **hyper)
-    for step, hyper in runs]`` for a deterministic ``grad_fn`` that works
-    point by point on a batch: the gradient of all the current points is
-    one call ``grad_fn(thetas (m, d)) -> (m, d)`` per step (a landscape's
-    gradient does that), then each optimizer's update rule runs on its row.
-    Divergence is detected per run, as in :func:`run`.
+    for step, hyper in runs]`` for a deterministic ``grad_fn`` whose
+    stacked result equals its row-by-row result. With ``vectorized=True``
+    the gradient of all the live runs' points is one call ``grad_fn(thetas
+    (m, d)) -> (m, d)`` per step; otherwise ``grad_fn`` gets one point
+    ``(d,)`` at a time. Divergence is detected per run, as in :func:`run`.
 
     Parameters
     ----------
     runs : sequence of (step, dict)
-        Step functions of this module with their hyper-parameters.
-    grad_fn : callable
-        ``thetas (m, d) -> grads (m, d)``; one that only takes one point
-        ``(d,) -> (d,)`` is called row by row.
-    theta0 : array_like, shape (d,)
-    n_steps : int
-    bound, dim, loss_fn, max_growth
+        Step functions of this module with their hyperparameters.
+    grad_fn, theta0, n_steps, bound, dim, loss_fn, max_growth, vectorized
         As in :func:`run`.
 
     Returns
     -------
     list of Run, one per entry of ``runs``, each ``path`` (n_steps + 1, d)
+
+    Used in: book/optimizers.md
     """
-    runs = list(runs)
-    if not runs:
-        raise ValueError("runs must name at least one (step, hyper) pair")
-    theta = _check_start(theta0, dim)
-    n_steps = _check_steps(n_steps)
-    if isinstance(bound, bool) or not isinstance(bound, numbers.Real) \
-            or not bound > 0:
-        raise ValueError(f"bound must be a number > 0 (inf allowed), got "
-                         f"{bound!r}")
-    if loss_fn is not None:
-        max_growth = _positive(max_growth, "max_growth")
-    m, d = len(runs), theta.size
-    kernels = []
-    for entry in runs:
-        if not (isinstance(entry, tuple) and len(entry) == 2
-                and callable(entry[0]) and isinstance(entry[1], Mapping)):
-            raise TypeError(f"runs must hold (step, hyper dict) pairs, got "
-                            f"{entry!r}")
-        step, hyper = entry
-        if step in _FAST:
-            check, kernel = _FAST[step]
-            kernels.append((kernel, check(**hyper)))
-        else:
-            step(theta, np.zeros_like(theta), None, **hyper)
-            kernels.append((step, dict(hyper)))
-    paths = np.full((m, n_steps + 1, d), np.nan)
-    paths[:, 0] = theta
-    stops: list[int | None] = [None] * m
-    if not np.all(np.isfinite(theta)):
-        return [Run(paths[i], 0) for i in range(m)]
-    thetas = np.repeat(theta[None, :], m, axis=0)
-    states = [None] * m
-    live = list(range(m))
-    batched = True
-    with np.errstate(all="ignore"):
-        for k in range(1, n_steps + 1):
-            if batched:
-                grads = np.asarray(grad_fn(thetas), dtype=np.float64)
-                if grads.shape != thetas.shape:
-                    batched = False
-            if not batched:
-                grads = np.array([np.asarray(grad_fn(t), dtype=np.float64)
-                                  for t in thetas])
-                if grads.shape != thetas.shape:
-                    raise ValueError(f"grad_fn returned shape "
-                                     f"{grads.shape[1:]}, expected {(d,)}")
-            for i in list(live):
-                kernel, hyper = kernels[i]
-                new, states[i] = kernel(thetas[i], grads[i], states[i],
-                                        **hyper)
-                if not float(np.abs(new).max()) <= bound:
-                    stops[i] = k
-                    live.remove(i)
-                    continue  # the row keeps its last finite point
-                thetas[i] = new
-                paths[i, k] = new
-            if not live:
-                break
-    return [_grown(paths[i], stops[i], loss_fn, max_growth)
-            for i in range(m)]
+    kernels, theta0, n_steps, bound, max_growth = _check_runs(
+        runs, grad_fn, theta0, n_steps, bound, dim, loss_fn, max_growth,
+        vectorized)
+    paths = np.full((len(kernels), n_steps + 1, theta0.size), np.nan)
+    paths[:, 0] = theta0
+    gradients = _stacked(grad_fn, vectorized, "grad_fn", theta0.shape)
+    stops = _iterate(kernels, gradients, paths, bound)
+    losses = _stacked(loss_fn, vectorized, "loss_fn", ())
+    return [_cut_at_growth(path, stop, losses, max_growth)
+            for path, stop in zip(paths, stops)]
 
 
-def _grown(path, stop, loss_fn, max_growth) -> Run:
+def _iterate(kernels, gradients, paths, bound) -> list[int | None]:
+    """Fill ``paths[:, 1:]`` step by step; return each run's divergence
+    step or None. A run that diverges keeps its last point (NaN in
+    ``paths`` from there), so the others still share one gradient call per
+    step."""
+    thetas = paths[:, 0].copy()
+    history = [thetas.copy()]
+    states = [None] * len(kernels)
+    stops: list[int | None] = [None] * len(kernels)
+    live = list(range(len(kernels)))
+    for k in range(1, paths.shape[1]):
+        grads = gradients(thetas, live)
+        with np.errstate(all="ignore"):  # the update of a diverging run
+            for i in live:
+                thetas[i], states[i] = kernels[i](thetas[i], grads[i],
+                                                  states[i])
+        # one test for all the runs first (NaN fails it)
+        if not _inside(np.abs(thetas).max(), bound):
+            for i in _left(thetas, history[-1], live, bound, grads, k):
+                stops[i] = k
+        history.append(thetas.copy())
+        if not live:
+            break
+    paths[:, :len(history)] = np.stack(history, axis=1)
+    for i, stop in enumerate(stops):
+        if stop is not None:
+            paths[i, stop:] = np.nan
+    return stops
+
+
+def _left(thetas, previous, live, bound, grads, k):
+    """The runs that left the box at step ``k``: removed from ``live`` and
+    put back on their previous point. A NaN gradient at that finite point
+    is the gradient's fault, not a divergence: ValueError."""
+    out = [i for i in live if not _inside(np.abs(thetas[i]).max(), bound)]
+    for i in out:
+        if np.isnan(grads[i]).any():
+            raise ValueError(
+                f"grad_fn returned NaN at the finite point "
+                f"{previous[i].tolist()} (step {k}): an invalid operation "
+                f"in grad_fn, such as the square root or the log of a "
+                f"negative number, or inf - inf after an overflow")
+        live.remove(i)
+        thetas[i] = previous[i]
+    return out
+
+
+def _inside(size, bound) -> bool:
+    """Whether ``max |theta| = size`` is finite and at most ``bound``."""
+    return size <= bound and size < math.inf
+
+
+def _stacked(fn, vectorized, name, shape):
+    """``fn`` as ``values(points (m, d), live, when) -> (m, *shape)``:
+    one call on the stack of points, or one call per live point (the
+    others get zeros); results checked: real, of the right shape."""
+    if fn is None:
+        return None
+
+    def one(value, expected, what):
+        out = _as_result(value, f"{name}({what})")
+        if out.shape != expected:
+            hint = ("a stack of points (m, d) gives (m, d) gradients or (m,)"
+                    " losses with vectorized=True" if vectorized else
+                    "one point (d,) gives (d,) or a scalar with "
+                    "vectorized=False")
+            raise ValueError(f"{name}({what}) returned shape {out.shape}, "
+                             f"expected {expected}: {hint}")
+        return out
+
+    def values(points, live):
+        if vectorized:  # a copy: fn must not change our points
+            return one(fn(points.copy()), (len(points), *shape), "points")
+        out = np.zeros((len(points), *shape))
+        for i in live:
+            out[i] = one(fn(points[i].copy()), shape, "theta")
+        return out
+    return values
+
+
+def _cut_at_growth(path, stop, losses, max_growth) -> Run:
     """The run of ``path`` (finite up to row ``stop``, excluded), cut at
     the first step whose loss exceeds ``max_growth * max(|L0|, 1)``."""
-    if loss_fn is None:
+    if losses is None:
         return Run(path, stop)
-    m = len(path) if stop is None else stop
-    with np.errstate(all="ignore"):
-        try:
-            losses = np.asarray(loss_fn(path[:m]), dtype=np.float64)
-        except (TypeError, ValueError):
-            losses = None
-        if losses is None or losses.shape != (m,):  # one point at a time
-            losses = np.array([float(loss_fn(p)) for p in path[:m]])
-        limit = max_growth * max(abs(float(losses[0])), 1.0)
-        # NaN counts as grown (a loss that overflowed)
-        bad = ~(losses <= limit)
-    if not bad.any():
+    kept = len(path) if stop is None else stop
+    loss = losses(path[:kept], range(kept))
+    if np.isnan(loss).any():
+        raise ValueError(
+            f"loss_fn returned NaN at the finite point "
+            f"{path[int(np.argmax(np.isnan(loss)))].tolist()}: an invalid "
+            f"operation in loss_fn, such as the log of a negative number")
+    if not np.isfinite(loss[0]):
+        raise ValueError(f"loss_fn is {loss[0]} at theta0; the start must "
+                         f"have a finite loss")
+    grown = ~(loss <= max_growth * max(abs(float(loss[0])), 1.0))
+    if not grown.any():
         return Run(path, stop)
-    k = int(np.argmax(bad))
+    k = int(np.argmax(grown))
     path[k:] = np.nan
     return Run(path, k)
 
@@ -707,43 +676,504 @@ def _grown(path, stop, loss_fn, max_growth) -> Run:
 def trajectory(step: Callable, grad_fn: Callable, theta0, n_steps: int, *,
                bound: float = 1e6, dim: int | None = None,
                **hyper) -> np.ndarray:
-    r"""The points an optimizer visits from ``theta0``.
+    """The points an optimizer visits from ``theta0``: ``run(...).path``.
 
-    .. math:: \theta_{k} = \mathrm{step}(\theta_{k-1},
-              \nabla L(\theta_{k-1}), s_{k-1}), \quad k = 1, \dots,
-              n_\text{steps}
-
-    A run that diverges (a non-finite value, or ``max |theta| > bound``) at
-    step ``k`` stops there: rows ``k`` and after are NaN, and
-    :func:`diverged_at` returns ``k``. It never raises for divergence.
+    A run that diverges at step ``k`` stops there: rows ``k`` and after are
+    NaN, and :func:`diverged_at` returns ``k``.
 
     Parameters
     ----------
-    step : callable
-        ``step(theta, grad, state, **hyper) -> (theta, state)``.
-    grad_fn : callable
-        ``theta (d,) -> grad (d,)``.
-    theta0 : array_like, shape (d,)
-    n_steps : int
-        >= 0.
-    bound : float
-        > 0; leaving the box ``max |theta| <= bound`` counts as diverging.
-    dim : int, optional
-        Required length of ``theta0``.
-    **hyper
-        Passed to ``step``.
+    step, grad_fn, theta0, n_steps, bound, dim, **hyper
+        As in :func:`run` (``grad_fn`` takes one point ``(d,)``).
 
     Returns
     -------
     ndarray, shape (n_steps + 1, d), float64
+
+    Used in: book/optimizers.md
     """
     return run(step, grad_fn, theta0, n_steps, bound=bound, dim=dim,
                **hyper).path
 
 
 def diverged_at(path) -> int | None:
-    """The first step whose row of ``path`` (shape (n+1, d)) is not finite,
-    or None."""
-    path = np.asarray(path, dtype=float)
-    bad = ~np.all(np.isfinite(path), axis=-1)
+    """The first step whose row of ``path`` (shape (n_steps + 1, d)) is not
+    finite, or None.
+
+    Used in: book/optimizers.md
+    """
+    bad = ~np.isfinite(_check_path(path)).all(axis=1)
     return int(np.argmax(bad)) if bad.any() else None
+
+
+# ----------------------------------------------------------- schedules
+
+def step_lr(step: int, *, lr: float, step_size: int,
+            gamma: float = 0.1) -> float:
+    r"""Step decay: the learning rate after ``step`` scheduler steps of
+    ``torch.optim.lr_scheduler.StepLR``.
+
+    .. math:: \eta_t = \eta\, \gamma^{\lfloor t / \text{step\_size}
+              \rfloor}
+
+    PyTorch multiplies the current rate by :math:`\gamma` every
+    ``step_size`` steps; this is the closed form (equal to a few ulps).
+
+    Parameters
+    ----------
+    step : int
+        :math:`t \ge 0`, the number of ``scheduler.step()`` calls.
+    lr : float
+        The initial rate :math:`\eta > 0`.
+    step_size : int
+        >= 1.
+    gamma : float
+        Decay factor, > 0.
+
+    Returns
+    -------
+    float
+
+    Used in: book/optimizers.md
+    """
+    step, lr, step_size, gamma = _check_step_lr(step, lr, step_size, gamma)
+    return lr * gamma ** (step // step_size)
+
+
+def cosine_annealing_lr(step: int, *, lr: float, T_max: int,
+                        eta_min: float = 0.0) -> float:
+    r"""Cosine annealing: the learning rate after ``step`` scheduler steps
+    of ``torch.optim.lr_scheduler.CosineAnnealingLR``.
+
+    .. math:: \eta_t = \eta_{\min} + \tfrac12 (\eta - \eta_{\min})
+              \left(1 + \cos \frac{\pi t}{T_{\max}}\right)
+
+    This is the closed form, for every :math:`t` (past :math:`T_{\max}`
+    the rate rises again, with period :math:`2T_{\max}`, as PyTorch's).
+    PyTorch computes each rate from the previous one by a ratio of
+    cosines; the two agree to rounding (a few ulps per step taken).
+
+    Parameters
+    ----------
+    step : int
+        :math:`t \ge 0`.
+    lr : float
+        The initial rate :math:`\eta > 0`.
+    T_max : int
+        Half-period, >= 1.
+    eta_min : float
+        The lowest rate, >= 0.
+
+    Returns
+    -------
+    float
+
+    Used in: book/optimizers.md
+    """
+    step, lr, T_max, eta_min = _check_cosine(step, lr, T_max, eta_min)
+    return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * step / T_max)
+                                       ) / 2
+
+
+def linear_lr(step: int, *, lr: float, start_factor: float = 1 / 3,
+              end_factor: float = 1.0, total_iters: int = 5) -> float:
+    r"""Linear warm-up (or decay): the learning rate after ``step``
+    scheduler steps of ``torch.optim.lr_scheduler.LinearLR``.
+
+    .. math:: \eta_t = \eta \left(s + (e - s)\,
+              \frac{\min(t, T)}{T}\right)
+
+    with :math:`s` = ``start_factor``, :math:`e` = ``end_factor`` and
+    :math:`T` = ``total_iters``; constant after :math:`T` steps. This is
+    the closed form; PyTorch's recursive update agrees to rounding.
+
+    Parameters
+    ----------
+    step : int
+        :math:`t \ge 0`.
+    lr : float
+        The base rate :math:`\eta > 0`.
+    start_factor : float
+        In (0, 1], as PyTorch requires.
+    end_factor : float
+        In [0, 1].
+    total_iters : int
+        >= 1.
+
+    Returns
+    -------
+    float
+
+    Used in: book/optimizers.md
+    """
+    step, lr, s, e, T = _check_linear_lr(step, lr, start_factor, end_factor,
+                                         total_iters)
+    return lr * (s + (e - s) * min(T, step) / T)
+
+
+# ----------------------------------------------------------- clipping
+
+def clip_grad_norm(grads, max_norm: float, *, norm_type: float = 2.0):
+    r"""Scale a list of gradients so that their global norm is at most
+    ``max_norm``, as ``torch.nn.utils.clip_grad_norm_`` does.
+
+    .. math:: \|g\| = \Big\| \big(\|g_1\|_p, \dots, \|g_k\|_p\big)
+              \Big\|_p, \quad g_i \leftarrow g_i \cdot
+              \min\!\Big(1, \frac{\text{max\_norm}}{\|g\| + 10^{-6}}\Big)
+
+    The gradients are new arrays (the arguments are left alone), computed
+    in their dtype. Like PyTorch (``error_if_nonfinite=False``), a NaN or
+    infinite gradient gives a non-finite norm and is propagated, not
+    raised.
+
+    Parameters
+    ----------
+    grads : list or tuple of array_like
+        The gradients, of any shapes, of one floating dtype.
+    max_norm : float
+        >= 0.
+    norm_type : float
+        :math:`p > 0`, or ``inf`` for the largest absolute entry.
+
+    Returns
+    -------
+    clipped : list of ndarray, shapes and dtype of ``grads``
+    total_norm : float
+        :math:`\|g\|` before clipping (0.0 for an empty list).
+
+    Used in: book/deep.md
+    """
+    grads, max_norm, p = _check_clip(grads, max_norm, norm_type)
+    if not grads:
+        return [], 0.0
+    norms = np.array([_p_norm(g, p) for g in grads], dtype=grads[0].dtype)
+    total_norm = _p_norm(norms, p)
+    coef = min(max_norm / (total_norm + 1e-6), 1.0)
+    coef = grads[0].dtype.type(coef)  # keep float32 float32
+    return [np.asarray(g * coef) for g in grads], float(total_norm)
+
+
+def _p_norm(a, p):
+    r"""The :math:`p`-norm of all the entries of ``a``, in its dtype."""
+    a = np.abs(a)
+    if p == math.inf:
+        return a.max(initial=0)
+    if p == 2:
+        return np.sqrt(np.sum(a * a))
+    return np.sum(a ** p) ** (1 / p)
+
+
+# ------------------------------------------------------------ curvature
+
+def top_hessian_eigenvalue(loss_grad_fn: Callable, theta, *,
+                           n_iter: int = 20, rng) -> float:
+    r"""The Hessian's eigenvalue of largest magnitude at ``theta``, by
+    power iteration with finite-difference Hessian-vector products.
+
+    .. math:: Hv \approx \frac{\nabla L(\theta + \epsilon v) - \nabla
+              L(\theta - \epsilon v)}{2\epsilon}, \quad
+              v \leftarrow \frac{Hv}{\|Hv\|}, \quad
+              \lambda \approx v^\top H v
+
+    Near a minimum the Hessian is positive semi-definite, and this is
+    :math:`\lambda_{\max}`: gradient descent is stable for
+    :math:`\eta < 2/\lambda_{\max}`. The error after :math:`k` iterations
+    falls like :math:`(\lambda_2/\lambda_1)^{2k}`. The step is
+    :math:`\epsilon = \sqrt[3]{\text{eps}} \max(1, \max_i|\theta_i|)`,
+    which balances the truncation and rounding errors of the central
+    difference.
+
+    Parameters
+    ----------
+    loss_grad_fn : callable
+        ``theta -> grad``, the gradient of the loss, an array of the shape
+        of ``theta`` (called ``2 * n_iter`` times).
+    theta : array_like, any shape
+        Finite, not empty.
+    n_iter : int
+        Number of Hessian-vector products, >= 1.
+    rng : numpy.random.Generator
+        Draws the start vector.
+
+    Returns
+    -------
+    float
+
+    Used in: book/digits.md
+    """
+    theta, n_iter, rng = _check_power_iteration(loss_grad_fn, theta, n_iter,
+                                                rng)
+    v = rng.standard_normal(theta.shape).astype(theta.dtype)
+    v = v / np.linalg.norm(v)
+    eigenvalue = 0.0
+    for _ in range(n_iter):
+        Hv = _hessian_vector_product(loss_grad_fn, theta, v)
+        eigenvalue = float(np.vdot(v, Hv))  # Rayleigh quotient, |v| = 1
+        norm = np.linalg.norm(Hv)
+        if norm == 0:  # H v = 0: v is in the null space
+            return eigenvalue
+        v = Hv / norm
+    return eigenvalue
+
+
+def _hessian_vector_product(loss_grad_fn, theta, v):
+    """Central difference of the gradient along ``v`` (unit norm)."""
+    eps = np.finfo(theta.dtype).eps ** (1 / 3) * max(
+        1.0, float(np.abs(theta).max()))
+    g_plus = _gradient_at(loss_grad_fn, theta + eps * v)
+    g_minus = _gradient_at(loss_grad_fn, theta - eps * v)
+    return (g_plus - g_minus) / (2 * eps)
+
+
+# ----------------------------------------------------------------- checks
+# One line at the top of each public function; built from the primitives
+# of calc_nn._validation only.
+
+def _positive(value, name):
+    return check_real(value, name, low=0, low_open=True)
+
+
+def _unit(value, name):
+    """A decay rate in [0, 1): momentum, alpha, beta1, beta2."""
+    return check_real(value, name, low=0, high=1, high_open=True)
+
+
+def _check_gd(lr):
+    return dict(lr=_positive(lr, "lr"))
+
+
+def _check_momentum(lr, momentum=0.9, nesterov=False, weight_decay=0.0):
+    momentum = _unit(momentum, "momentum")
+    if check_choice(nesterov, "nesterov", [False, True]) and momentum == 0:
+        raise ValueError("nesterov=True requires momentum > 0")
+    return dict(lr=_positive(lr, "lr"), momentum=momentum,
+                nesterov=nesterov,
+                weight_decay=check_nonnegative(weight_decay, "weight_decay"))
+
+
+def _check_nesterov(lr, momentum=0.9, weight_decay=0.0):
+    return _check_momentum(lr, momentum, True, weight_decay)
+
+
+def _check_rmsprop(lr, alpha=0.99, eps=1e-8, weight_decay=0.0):
+    return dict(lr=_positive(lr, "lr"), alpha=_unit(alpha, "alpha"),
+                eps=_positive(eps, "eps"),
+                weight_decay=check_nonnegative(weight_decay, "weight_decay"))
+
+
+def _check_adagrad(lr=0.01, eps=1e-10, weight_decay=0.0):
+    return dict(lr=_positive(lr, "lr"), eps=_positive(eps, "eps"),
+                weight_decay=check_nonnegative(weight_decay, "weight_decay"))
+
+
+def _check_adam(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                decoupled=False):
+    if isinstance(betas, (str, bytes)) or np.ndim(betas) != 1 or len(
+            betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got "
+                         f"{betas!r}")
+    return dict(lr=_positive(lr, "lr"),
+                betas=(_unit(betas[0], "betas[0]"),
+                       _unit(betas[1], "betas[1]")),
+                eps=_positive(eps, "eps"),
+                weight_decay=check_nonnegative(weight_decay, "weight_decay"),
+                decoupled=decoupled)
+
+
+def _check_adamw(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+    return _check_adam(lr, betas, eps, weight_decay, decoupled=True)
+
+
+def _check_step(theta, grad, state, keys):
+    """theta, grad and the state's arrays as arrays of one dtype and one
+    shape; ``state`` None (first step) or a dict with ``keys`` and
+    ``"step"``."""
+    if state is None:
+        theta, grad = as_float_arrays(theta=theta, grad=grad)
+    else:
+        if not isinstance(state, Mapping) or not {*keys, "step"} <= set(
+                state):
+            raise ValueError(
+                f"state must be None (first step) or the dict returned by "
+                f"the previous step, with keys {sorted({*keys, 'step'})}; "
+                f"got {state!r}")
+        theta, grad, *arrays = as_float_arrays(
+            theta=theta, grad=grad, **{f"state[{k!r}]": state[k]
+                                       for k in keys})
+        for key, arr in zip(keys, arrays):
+            _same_shape(arr, theta, f"state[{key!r}]")
+        state = {**state, **dict(zip(keys, arrays)), "step": check_int(
+            state["step"], "state['step']", low=0)}
+    _same_shape(grad, theta, "grad")
+    return theta, grad, state
+
+
+def _same_shape(arr, theta, name):
+    if arr.shape != theta.shape:
+        raise ValueError(f"{name} must have the shape of theta "
+                         f"{theta.shape}, got {arr.shape}")
+
+
+def _check_newton(theta, grad, hess, state):
+    theta, grad, state = _check_step(theta, grad, state, ())
+    hess = as_float_array(hess, "hess", theta.dtype)
+    n = theta.size
+    if hess.shape != (n, n):
+        raise ValueError(f"hess must have shape (n, n) = ({n}, {n}) for "
+                         f"theta of shape {theta.shape}, got {hess.shape}")
+    check_finite(hess, "hess")
+    asymmetry = float(np.abs(hess - hess.T).max(initial=0))
+    if asymmetry > np.sqrt(np.finfo(hess.dtype).eps) * float(
+            np.abs(hess).max(initial=0)):
+        raise ValueError(f"hess must be symmetric; hess - hess.T has an "
+                         f"entry {asymmetry:.3g} (use (hess + hess.T) / 2)")
+    return theta, grad, hess, state
+
+
+def _check_newton_hyper(lr, damping):
+    return _positive(lr, "lr"), check_nonnegative(damping, "damping")
+
+
+def _check_start(theta0, dim):
+    theta0 = check_finite(check_ndim(as_float_array(theta0, "theta0"),
+                                     "theta0", (1,), "(d,)"), "theta0")
+    if theta0.size == 0 or (dim is not None and theta0.size != dim):
+        raise ValueError(f"theta0 must have shape "
+                         f"({'d >= 1' if dim is None else dim},), got "
+                         f"{theta0.shape}")
+    return theta0.astype(np.float64)
+
+
+def _check_bound(bound):
+    if isinstance(bound, numbers.Real) and bound == math.inf:
+        return math.inf
+    return _positive(bound, "bound")
+
+
+def _check_kernel(entry, theta0):
+    """One entry of ``runs`` as ``kernel(theta, grad, state)``: our update
+    rule with its checked hyperparameters, or the user's step, whose
+    results are checked."""
+    if not (isinstance(entry, tuple) and len(entry) == 2
+            and callable(entry[0]) and isinstance(entry[1], Mapping)):
+        raise TypeError(f"runs must hold (step, hyper dict) pairs, got "
+                        f"{entry!r}")
+    step, hyper = entry
+    if step in _FAST:
+        check, kernel = _FAST[step]
+        return functools.partial(kernel, **check(**hyper))
+
+    def user_step(theta, grad, state):
+        out = step(theta, grad, state, **hyper)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"step must return (theta, state), got "
+                            f"{type(out).__name__}")
+        new = _as_result(out[0], "the theta returned by step")
+        _same_shape(new, theta, "the theta returned by step")
+        return new, out[1]
+
+    user_step(theta0, np.zeros_like(theta0), None)  # checks hyper early
+    return user_step
+
+
+def _check_runs(runs, grad_fn, theta0, n_steps, bound, dim, loss_fn,
+                max_growth, vectorized):
+    check_callable(grad_fn, "grad_fn")
+    if loss_fn is not None:
+        check_callable(loss_fn, "loss_fn")
+    check_choice(vectorized, "vectorized", [False, True])
+    if dim is not None:
+        dim = check_int(dim, "dim", low=1)
+    theta0 = _check_start(theta0, dim)
+    if isinstance(runs, Mapping) or not hasattr(runs, "__iter__"):
+        raise TypeError(f"runs must be a list of (step, hyper dict) pairs, "
+                        f"got {type(runs).__name__}")
+    kernels = [_check_kernel(entry, theta0) for entry in runs]
+    if not kernels:
+        raise ValueError("runs must name at least one (step, hyper) pair")
+    return (kernels, theta0, check_int(n_steps, "n_steps", low=0),
+            _check_bound(bound), _positive(max_growth, "max_growth"))
+
+
+def _check_path(path):
+    return check_ndim(as_float_array(path, "path"), "path", (2,),
+                      "(n_steps + 1, d)")
+
+
+def _check_schedule(step, lr):
+    return check_int(step, "step", low=0), _positive(lr, "lr")
+
+
+def _check_step_lr(step, lr, step_size, gamma):
+    return (*_check_schedule(step, lr),
+            check_int(step_size, "step_size", low=1),
+            _positive(gamma, "gamma"))
+
+
+def _check_cosine(step, lr, T_max, eta_min):
+    return (*_check_schedule(step, lr), check_int(T_max, "T_max", low=1),
+            check_nonnegative(eta_min, "eta_min"))
+
+
+def _check_linear_lr(step, lr, start_factor, end_factor, total_iters):
+    return (*_check_schedule(step, lr),
+            check_real(start_factor, "start_factor", low=0, high=1,
+                       low_open=True),
+            check_real(end_factor, "end_factor", low=0, high=1),
+            check_int(total_iters, "total_iters", low=1))
+
+
+def _check_clip(grads, max_norm, norm_type):
+    if not isinstance(grads, (list, tuple)):
+        raise TypeError(f"grads must be a list of arrays (one per "
+                        f"parameter; [g] for a single one), got "
+                        f"{type(grads).__name__}")
+    grads = list(as_float_arrays(**{f"grads[{i}]": g
+                                    for i, g in enumerate(grads)}))
+    if not (isinstance(norm_type, numbers.Real)
+            and norm_type == math.inf):
+        norm_type = _positive(norm_type, "norm_type")
+    return grads, check_nonnegative(max_norm, "max_norm"), float(norm_type)
+
+
+def _check_power_iteration(loss_grad_fn, theta, n_iter, rng):
+    check_callable(loss_grad_fn, "loss_grad_fn")
+    theta = check_finite(as_float_array(theta, "theta"), "theta")
+    if theta.size == 0:
+        raise ValueError("theta must have at least one entry, got shape "
+                         f"{theta.shape}")
+    return theta, check_int(n_iter, "n_iter", low=1), check_rng(rng)
+
+
+def _gradient_at(loss_grad_fn, point):
+    g = _as_result(loss_grad_fn(point), "loss_grad_fn(theta)", point.dtype)
+    if g.shape != point.shape:
+        raise ValueError(f"loss_grad_fn must return the gradient, of "
+                         f"theta's shape {point.shape}; got shape "
+                         f"{g.shape}")
+    return check_finite(g, "loss_grad_fn(theta)")
+
+
+def _as_result(value, name, dtype=None):
+    """A user function's result as a floating array; a tuple (such as a
+    (loss, grad) pair) or a ragged list is a TypeError naming it."""
+    if isinstance(value, tuple):
+        raise TypeError(f"{name} must return an array, got a tuple of "
+                        f"{len(value)} values")
+    try:
+        return as_float_array(value, name, dtype)
+    except ValueError:  # NumPy cannot make an array of a ragged list
+        raise TypeError(f"{name} must return an array of real numbers, "
+                        f"got {type(value).__name__} {value!r}") from None
+
+
+# public step -> (checks of its hyperparameters, kernel), for run()
+_FAST = {
+    gd_step: (_check_gd, _gd),
+    momentum_step: (_check_momentum, _momentum),
+    nesterov_step: (_check_nesterov, _momentum),
+    rmsprop_step: (_check_rmsprop, _rmsprop),
+    adagrad_step: (_check_adagrad, _adagrad),
+    adam_step: (_check_adam, _adam),
+    adamw_step: (_check_adamw, _adam),
+}

@@ -1,106 +1,73 @@
-r"""Training loops for the digits chapter, and a small CNN from scratch.
+r"""Training loops, and a small CNN from scratch, for the digits chapter.
 
 * :class:`SmallCNN`: two convolution-ReLU-max-pool blocks and one fully
-  connected layer, built from :mod:`calc_nn.conv` and :mod:`calc_nn.layers`,
-  with the same layout and initialisation rule as its PyTorch twin
-  (``nn.Conv2d`` / ``nn.Linear``: weights (out, in, ...), uniform in
-  :math:`\pm 1/\sqrt{\text{fan\_in}}`).
-* :func:`fit_calc_nn`: mini-batch training of any model with ``params``,
-  ``forward(X)`` and ``gradients(dlogits)`` (a :class:`SmallCNN`, or a
-  :class:`calc_nn.mlp.MLP` through :class:`MLPModel`) with
+  connected layer, chained from the layer pairs of :mod:`calc_nn.conv` and
+  :mod:`calc_nn.layers`, with the layout and initialisation of its PyTorch
+  twin. Like :class:`calc_nn.mlp.MLP` it follows the model protocol of
+  :mod:`calc_nn.mlp`: ``params``, ``forward(X) -> (logits, cache)``,
+  ``backward(dlogits, cache) -> grads`` in the order of ``params``.
+* :func:`fit_calc_nn`: mini-batch training of any such model with
   :func:`calc_nn.losses.cross_entropy` and a step function of
   :mod:`calc_nn.optim` (default :func:`calc_nn.optim.adam_step`).
 * :func:`fit_torch`: the same loop for a ``torch.nn.Module`` and a
   ``torch.optim`` optimizer.
 
-Both loops shuffle with the same seeded generator, so the two libraries see
-the same mini-batches in the same order, and both return a history with
-the same keys (loss and accuracy per epoch, seconds per epoch). Everything
-stays float32. This module imports no plotting library; torch is imported
-only inside :func:`fit_torch` and :func:`predict_torch`.
+Both loops check their data and settings before the first step, shuffle
+with the same seeded generator (the two libraries see the same
+mini-batches in the same order), stop with an error naming the step when
+the logits stop being finite, and share their bookkeeping
+(:func:`_run_epochs`): one history format. torch is imported only inside
+:func:`fit_torch` and :func:`predict_torch`, tqdm only to draw a progress
+bar.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import io
+import numbers
 import os
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from calc_nn import conv, layers, losses, optim
-from calc_nn.mlp import MLP
+from calc_nn._validation import (
+    as_float_array,
+    check_callable,
+    check_finite,
+    check_int,
+    check_real,
+    check_rng,
+)
+from calc_nn.mlp import Model, _check_dtype, _check_input
 
-__all__ = ["SmallCNN", "MLPModel", "minibatches", "fit_calc_nn",
-           "fit_torch", "predict", "predict_torch", "progress",
+__all__ = ["SmallCNN", "CNNCache", "minibatches", "fit_calc_nn",
+           "fit_torch", "predict", "predict_torch",
            "most_confident_mistakes"]
 
 
-def progress(iterable, desc: str, total=None, enabled: bool = True):
-    """A one-line tqdm progress bar on stdout (ASCII, 76 columns).
+# ------------------------------------------------------------ the model
 
-    When the book is built (``CALC_NN_STATIC=1``) the bar is drawn into a
-    buffer instead, and :func:`_finish` prints its final state once: a
-    static page cannot animate, and every intermediate state would be a
-    line of output.
-    """
-    from tqdm import tqdm
+class CNNCache(NamedTuple):
+    """What :meth:`SmallCNN.forward` keeps for :meth:`SmallCNN.backward`.
 
-    static = os.environ.get("CALC_NN_STATIC") == "1"
-    bar = tqdm(iterable, desc=desc, total=total,
-               file=io.StringIO() if static else sys.stdout, ascii=True,
-               ncols=76, disable=not enabled, mininterval=0.5)
-    bar.calc_nn_print_at_end = static and enabled
-    return bar
+    ``maps``: the feature maps ``"conv1"`` (N, c1, 28, 28) and ``"conv2"``
+    (N, c2, 14, 14) after ReLU, ``"pool1"`` (N, c1, 14, 14) and
+    ``"pool2"`` (N, c2, 7, 7) after pooling; ``layers``: the caches of the
+    layer pairs, in the order of the forward pass.
 
-
-def _finish(bar):
-    bar.close()
-    if getattr(bar, "calc_nn_print_at_end", False):
-        print(bar)
-
-
-def minibatches(n: int, batch_size: int, rng: np.random.Generator):
-    """Index arrays of a shuffled pass over ``range(n)``.
-
-    Yields arrays of shape (batch_size,) (the last one may be shorter).
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = rng.permutation(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
-
-
-# ------------------------------------------------------------ the models
-
-class MLPModel:
-    """Adapter giving :class:`calc_nn.mlp.MLP` the ``params`` /
-    ``gradients`` interface of :func:`fit_calc_nn`.
-
-    Parameters
-    ----------
-    mlp : MLP
-        Its inputs are images flattened to (N, 784).
+    Used in: book/digits.md
     """
 
-    def __init__(self, mlp: MLP):
-        self.mlp = mlp
-        self.params = [*mlp.weights, *mlp.biases]
-
-    def forward(self, X):
-        """Logits (N, 10) of images (N, 28, 28) or (N, 784)."""
-        X = np.asarray(X)
-        return self.mlp.forward(X.reshape(len(X), -1))
-
-    def gradients(self, dlogits):
-        """Gradients in the order of ``params``."""
-        dWs, dbs = self.mlp.backward(dlogits)
-        return [*dWs, *dbs]
+    maps: dict
+    layers: tuple
 
 
-class SmallCNN:
+class SmallCNN(Model):
     r"""Two conv-ReLU-max-pool blocks and a linear layer, in NumPy.
 
     For input images (N, 1, 28, 28) and ``channels=(c1, c2)``, 3x3 kernels
@@ -115,239 +82,606 @@ class SmallCNN:
 
     Parameters
     ----------
-    channels : (int, int)
+    channels : (int, int), each >= 1
         Filters of the two convolutions.
-    seed : int
+    seed : int >= 0
         Seed of the generator that draws the weights (PyTorch's rule:
         uniform in :math:`\pm 1/\sqrt{\text{fan\_in}}`).
-    dtype : numpy dtype, default float32
+    dtype : {np.float32, np.float64, np.float16}
 
     Attributes
     ----------
     params : list of ndarray
-        ``[w1 (c1,1,3,3), b1 (c1,), w2 (c2,c1,3,3), b2 (c2,),
+        ``[W1 (c1,1,3,3), b1 (c1,), W2 (c2,c1,3,3), b2 (c2,),
         W3 (10, c2*49), b3 (10,)]``, the order of
         ``torch.nn.Module.parameters()`` for the twin network.
+
+    Used in: book/digits.md
     """
 
-    def __init__(self, channels=(8, 16), seed: int = 0, dtype=np.float32):
-        c1, c2 = (int(c) for c in channels)
-        if c1 < 1 or c2 < 1:
-            raise ValueError(f"channels must be two ints >= 1, got "
-                             f"{channels!r}")
+    def __init__(self, channels=(8, 16), seed=0, dtype=np.float32):
+        (c1, c2), seed, self.dtype = _check_cnn(channels, seed, dtype)
         self.channels = (c1, c2)
         rng = np.random.default_rng(seed)
-
-        def uniform(shape, fan_in):
+        self.params = []
+        for shape, fan_in in [((c1, 1, 3, 3), 9), ((c1,), 9),
+                              ((c2, c1, 3, 3), 9 * c1), ((c2,), 9 * c1),
+                              ((10, c2 * 49), c2 * 49), ((10,), c2 * 49)]:
             bound = 1 / np.sqrt(fan_in)
-            return rng.uniform(-bound, bound, shape).astype(dtype)
+            self.params.append(
+                rng.uniform(-bound, bound, shape).astype(self.dtype))
+        self.param_names = ["W1", "b1", "W2", "b2", "W3", "b3"]
+        self._shapes = tuple(p.shape for p in self.params)
 
-        self.params = [
-            uniform((c1, 1, 3, 3), 9), uniform((c1,), 9),
-            uniform((c2, c1, 3, 3), 9 * c1), uniform((c2,), 9 * c1),
-            uniform((10, c2 * 49), c2 * 49), uniform((10,), c2 * 49),
-        ]
-        self._caches = None
+    def __repr__(self):
+        return f"SmallCNN({self.channels}, dtype={self.dtype.name})"
 
-    def forward(self, X, keep: bool = False):
-        """Logits (N, 10) of images (N, 28, 28) or (N, 1, 28, 28).
+    def forward(self, X):
+        """Logits of a batch of images, and the cache :meth:`backward` needs.
 
-        With ``keep=True`` also returns the dict of intermediate maps
-        ``conv1, pool1, conv2, pool2`` (after ReLU / pooling).
+        Parameters
+        ----------
+        X : array_like, shape (N, 28, 28) or (N, 1, 28, 28)
+            Floats of the model's dtype; integers (raw pixels) are converted
+            to it, unscaled.
+
+        Returns
+        -------
+        logits : ndarray, shape (N, 10)
+        cache : CNNCache
+            Its ``maps`` are the feature maps, for display.
+
+        Raises
+        ------
+        TypeError
+            ``X`` of another float dtype (PyTorch's rule) or not numbers.
+        ValueError
+            ``X`` of another shape.
+
+        Used in: book/digits.md
         """
-        X = np.asarray(X)
-        if X.ndim == 3:
-            X = X[:, None]
-        if X.ndim != 4 or X.shape[1:] != (1, 28, 28):
-            raise ValueError(f"X must have shape (N, 28, 28) or "
-                             f"(N, 1, 28, 28), got {X.shape}")
-        w1, b1, w2, b2, W3, b3 = self.params
-        z1, c1 = conv.conv2d_forward(X, w1, b1, padding=1)
-        a1 = np.maximum(z1, 0)
-        p1, cp1 = conv.maxpool2d_forward(a1, 2)
-        z2, c2 = conv.conv2d_forward(p1, w2, b2, padding=1)
-        a2 = np.maximum(z2, 0)
-        p2, cp2 = conv.maxpool2d_forward(a2, 2)
-        logits, c3 = layers.linear_forward(p2.reshape(len(X), -1), W3, b3)
-        self._caches = (c1, z1, cp1, c2, z2, cp2, c3, p2.shape)
-        if keep:
-            return logits, dict(conv1=a1, pool1=p1, conv2=a2, pool2=p2)
-        return logits
+        X = _check_images(self, X)  # (N, 1, 28, 28), a copy
+        W1, b1, W2, b2, W3, b3 = self.params
+        z1, conv1 = conv.conv2d_forward(X, W1, b1, padding=1)
+        a1, relu1 = layers.relu_forward(z1)
+        p1, pool1 = conv.maxpool2d_forward(a1, 2)
+        z2, conv2 = conv.conv2d_forward(p1, W2, b2, padding=1)
+        a2, relu2 = layers.relu_forward(z2)
+        p2, pool2 = conv.maxpool2d_forward(a2, 2)
+        flat = p2.reshape(len(X), W3.shape[1])  # (N, c2 * 7 * 7)
+        logits, fc = layers.linear_forward(flat, W3, b3)
+        maps = dict(conv1=a1, pool1=p1, conv2=a2, pool2=p2)
+        return logits, CNNCache(
+            maps, (conv1, relu1, pool1, conv2, relu2, pool2, fc))
 
-    def gradients(self, dlogits):
-        """Gradients of the loss for ``params`` (same order and shapes),
-        from ``dlogits`` (N, 10) = dL/dlogits of the last forward call."""
-        if self._caches is None:
-            raise RuntimeError("gradients() called before forward()")
-        c1, z1, cp1, c2, z2, cp2, c3, p2_shape = self._caches
-        dflat, dW3, db3 = layers.linear_backward(dlogits, c3)
-        da2 = conv.maxpool2d_backward(dflat.reshape(p2_shape), cp2)
-        dz2 = da2 * (z2 > 0)
-        dp1, dw2, db2 = conv.conv2d_backward(dz2, c2)
-        da1 = conv.maxpool2d_backward(dp1, cp1)
-        dz1 = da1 * (z1 > 0)
-        _, dw1, db1 = conv.conv2d_backward(dz1, c1)
-        return [dw1, db1, dw2, db2, dW3, db3]
+    def backward(self, dlogits, cache):
+        """Gradients of the loss for every parameter: the backward passes
+        of the layers, in reverse order.
+
+        Parameters
+        ----------
+        dlogits : array_like, shape (N, 10)
+            The gradient of the loss with respect to the logits.
+        cache : CNNCache
+            From the :meth:`forward` call that made the logits.
+
+        Returns
+        -------
+        grads : list of ndarray
+            ``[dW1, db1, dW2, db2, dW3, db3]``, the shapes of ``params``.
+
+        Raises
+        ------
+        TypeError
+            ``cache`` is not a CNNCache; ``dlogits`` of another float dtype.
+        ValueError
+            ``cache`` from another network; ``dlogits`` of another shape.
+
+        Used in: book/digits.md
+        """
+        dlogits = _check_cnn_backward(self, dlogits, cache)
+        conv1, relu1, pool1, conv2, relu2, pool2, fc = cache.layers
+        dflat, dW3, db3 = layers.linear_backward(dlogits, fc)
+        da2 = conv.maxpool2d_backward(
+            dflat.reshape(cache.maps["pool2"].shape), pool2)
+        dp1, dW2, db2 = conv.conv2d_backward(
+            layers.relu_backward(da2, relu2), conv2)
+        da1 = conv.maxpool2d_backward(dp1, pool1)
+        _, dW1, db1 = conv.conv2d_backward(
+            layers.relu_backward(da1, relu1), conv1)
+        return [dW1, db1, dW2, db2, dW3, db3]
 
 
 # ----------------------------------------------------------- the loops
 
-def predict(model, X, batch_size: int = 1000):
-    """Logits (N, 10) of a calc_nn model, computed in batches."""
-    return np.concatenate([model.forward(X[i:i + batch_size])
-                           for i in range(0, len(X), batch_size)])
-
-
-def _history():
-    return dict(epoch=[], loss=[], train_accuracy=[], val_accuracy=[],
-                seconds=[])
-
-
-def fit_calc_nn(model, X, y, X_val, y_val, *, epochs: int,
-                batch_size: int = 128, step=optim.adam_step,
-                seed: int = 0, desc: str = "calc_nn", show: bool = True,
-                **hyper):
-    r"""Train a calc_nn model with mini-batches; returns its history.
-
-    Each step: logits = forward(X_b); :math:`L` = cross_entropy(logits,
-    y_b) (mean over the batch); :math:`\partial L/\partial z` =
-    cross_entropy_grad; gradients by backpropagation; every parameter
-    updated by ``step`` (``theta, state = step(theta, grad, state,
-    **hyper)``).
+def minibatches(n, batch_size, rng):
+    """Index arrays of one shuffled pass over ``range(n)``.
 
     Parameters
     ----------
-    model : object with ``params`` (list of ndarray), ``forward(X)`` and
-        ``gradients(dlogits)``
-    X : ndarray, shape (N, 28, 28), float32
-    y : ndarray of int, shape (N,)
-    X_val, y_val : validation images and labels, same layout
+    n : int >= 0
+    batch_size : int >= 1
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    iterator of ndarray of int, shape (batch_size,)
+        The last one may be shorter; every index appears once.
+
+    Used in: book/digits.md
+    """
+    n, batch_size, rng = _check_minibatches(n, batch_size, rng)
+    order = rng.permutation(n)
+    return (order[i:i + batch_size] for i in range(0, n, batch_size))
+
+
+def predict(model, X, batch_size=1000):
+    """Logits of a calc_nn model, ``batch_size`` examples at a time.
+
+    Parameters
+    ----------
+    model : a calc_nn model (:class:`calc_nn.mlp.MLP`, :class:`SmallCNN`)
+    X : array_like, shape (N, ...) as ``model`` takes it
+    batch_size : int >= 1
+
+    Returns
+    -------
+    logits : ndarray, shape (N, C)
+
+    Used in: book/digits.md
+    """
+    model, X, batch_size = _check_predict(model, X, batch_size)
+    return _in_batches(model, X, batch_size)
+
+
+def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
+                batch_size=128, step=optim.adam_step, seed=0,
+                snapshot_every=None, desc="calc_nn", show=True, **hyper):
+    r"""Train a calc_nn model with mini-batches; returns its history.
+
+    Each step: ``logits, cache = model.forward(X_b)``; :math:`L` =
+    ``cross_entropy(logits, y_b)`` (mean over the batch);
+    :math:`\partial L/\partial z` = ``cross_entropy_grad``; the gradients
+    by ``model.backward``; every parameter updated by ``step`` (``theta,
+    state = step(theta, grad, state, **hyper)``).
+
+    Parameters
+    ----------
+    model : a calc_nn model (:class:`calc_nn.mlp.MLP`, :class:`SmallCNN`)
+    X : array_like, shape (N, ...) as ``model`` takes it, finite
+    y : array_like of int, shape (N,), class indices
+    X_val, y_val : optional validation examples and labels, the same
+        layout; both or neither
     epochs : int >= 1
-    batch_size : int
+    batch_size : int >= 1, or None for the whole set in one batch
     step : a step function of :mod:`calc_nn.optim`
-    seed : int
-        Seed of the shuffling (same as :func:`fit_torch`).
-    desc, show : progress bar label, and whether to show it
+    seed : int >= 0
+        Seed of the shuffling (the same batches as :func:`fit_torch`).
+    snapshot_every : int >= 1, optional
+        Also keep a snapshot of the model before training and after every
+        ``snapshot_every`` epochs.
+    desc, show : the progress bar's label, and whether to draw it
     **hyper : the step's hyperparameters (``lr``, ``betas``, ...)
 
     Returns
     -------
-    dict of lists, one entry per epoch: ``epoch``, ``loss`` (mean training
-    loss over the epoch's batches), ``train_accuracy`` (on the batches, as
-    they were seen), ``val_accuracy``, ``seconds`` (training time of the
-    epoch, evaluation excluded)
+    history : dict of lists, one entry per epoch
+        ``epoch``, ``loss`` (mean training loss of the epoch's batches),
+        ``train_accuracy`` (on the batches, as they were seen),
+        ``val_accuracy`` (after the epoch; only with a validation set),
+        ``seconds`` (training time of the epoch); with ``snapshot_every``
+        also ``snapshots``, a list of dicts with ``epoch``, ``loss`` and
+        ``accuracy`` on the whole of ``X``, ``grad_norms`` (parameter name
+        -> norm of its gradient) and ``model`` (a copy).
 
     Raises
     ------
+    TypeError, ValueError
+        Before the first step, for a bad argument (named): data that do not
+        fit the model, labels out of range, an unknown hyperparameter.
     FloatingPointError
         If the logits stop being finite (training diverged); the message
         names the epoch, the step and the hyperparameters.
+
+    Used in: book/backprop.md, book/digits.md
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    X, y, X_val, y_val = _check_fit_data(model, X, y, X_val, y_val)
+    epochs, batch_size, seed = _check_loop(epochs, batch_size, seed, len(X))
+    snapshot_every = _check_step(model, step, snapshot_every, hyper)
     rng = np.random.default_rng(seed)
     states = [None] * len(model.params)
-    history = _history()
-    bar = progress(range(1, epochs + 1), desc, enabled=show)
-    for epoch in bar:
-        t0, total, correct = time.perf_counter(), 0.0, 0
-        for k, idx in enumerate(minibatches(len(X), batch_size, rng)):
-            logits = model.forward(X[idx])
-            if not np.all(np.isfinite(logits)):
-                raise FloatingPointError(
-                    f"{desc}: training diverged at epoch {epoch}, step "
-                    f"{k + 1}: the logits are no longer finite (too large "
-                    f"a learning rate? {hyper})")
+    snapshots = []
+
+    def train_epoch(epoch):
+        total, correct = 0.0, 0
+        for k, idx in enumerate(minibatches(len(X), batch_size, rng), 1):
+            logits, cache = model.forward(X[idx])
+            _stop_if_diverged(np.all(np.isfinite(logits)), desc, epoch, k,
+                              hyper)
             total += float(losses.cross_entropy(logits, y[idx])) * len(idx)
             correct += int(np.sum(logits.argmax(1) == y[idx]))
-            grads = model.gradients(losses.cross_entropy_grad(logits,
-                                                              y[idx]))
-            for k, (p, g) in enumerate(zip(model.params, grads)):
-                p[...], states[k] = step(p, g, states[k], **hyper)
-        seconds = time.perf_counter() - t0
-        val = float(np.mean(predict(model, X_val).argmax(1) == y_val))
-        _record(history, epoch, total / len(X), correct / len(X), val,
-                seconds)
-        bar.set_postfix_str(f"loss {total / len(X):.3f}, val {val:.3f}")
-    _finish(bar)
+            grads = model.backward(
+                losses.cross_entropy_grad(logits, y[idx]), cache)
+            for i, (p, g) in enumerate(zip(model.params, grads)):
+                p[...], states[i] = step(p, g, states[i], **hyper)
+        return total / len(X), correct / len(X)
+
+    def snapshot(epoch):
+        if snapshot_every and epoch % snapshot_every == 0:
+            snapshots.append(_snapshot(model, X, y, epoch))
+
+    validate = None if X_val is None else (
+        lambda: _accuracy(predict(model, X_val), y_val))
+    snapshot(0)
+    history = _run_epochs(train_epoch, validate, epochs, desc, show,
+                          after_epoch=snapshot)
+    if snapshot_every:
+        history["snapshots"] = snapshots
     return history
 
 
-def _record(history, epoch, loss, train_acc, val_acc, seconds):
-    for key, value in zip(history, (epoch, loss, train_acc, val_acc,
-                                    seconds)):
-        history[key].append(value)
+def predict_torch(net, X, batch_size=1000):
+    """:func:`predict` for a ``torch.nn.Module`` ``net``, in evaluation
+    mode: its logits (N, C) as a NumPy array. ``X`` holds floats of the
+    net's dtype; integers are converted to it.
 
-
-def predict_torch(net, X, batch_size: int = 1000):
-    """Logits (N, 10) of a torch module, as a NumPy array."""
+    Used in: book/digits.md
+    """
     import torch
 
+    net, X, batch_size = _check_predict_torch(net, X, batch_size)
     net.eval()
-    with torch.no_grad():
-        out = [net(torch.from_numpy(np.ascontiguousarray(
-            X[i:i + batch_size]))).numpy()
-            for i in range(0, len(X), batch_size)]
-    return np.concatenate(out)
+    with torch.no_grad(), _named_torch_errors(X):
+        return _in_batches(lambda Xb: net(torch.from_numpy(Xb)).numpy(), X,
+                           batch_size)
 
 
-def fit_torch(net, optimizer, X, y, X_val, y_val, *, epochs: int,
-              batch_size: int = 128, seed: int = 0, desc: str = "torch",
-              show: bool = True):
-    """The loop of :func:`fit_calc_nn` in PyTorch (same batches, same
-    history). ``F.cross_entropy`` takes the logits and the class indices.
+def fit_torch(net, optimizer, X, y, X_val=None, y_val=None, *, epochs,
+              batch_size=128, seed=0, desc="torch", show=True):
+    """The loop of :func:`fit_calc_nn` in PyTorch: the same checks, the
+    same batches, the same history (without snapshots).
+    ``F.cross_entropy`` takes the logits and the class indices.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+    optimizer : torch.optim.Optimizer over ``net``'s parameters
+    X, y, X_val, y_val, epochs, batch_size, seed, desc, show
+        As :func:`fit_calc_nn`.
+
+    Returns
+    -------
+    history : dict of lists, as :func:`fit_calc_nn`
+
+    Used in: book/digits.md
     """
     import torch
     import torch.nn.functional as F
 
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    X, y, X_val, y_val = _check_fit_torch(net, optimizer, X, y, X_val,
+                                          y_val)
+    epochs, batch_size, seed = _check_loop(epochs, batch_size, seed, len(X))
     rng = np.random.default_rng(seed)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    history = _history()
-    bar = progress(range(1, epochs + 1), desc, enabled=show)
-    for epoch in bar:
+
+    def train_epoch(epoch):
         net.train()
-        t0, total, correct = time.perf_counter(), 0.0, 0
-        for idx in minibatches(len(X), batch_size, rng):
+        total, correct = 0.0, 0
+        for k, idx in enumerate(minibatches(len(X), batch_size, rng), 1):
             idx = torch.from_numpy(idx)
             logits = net(Xt[idx])
+            _stop_if_diverged(bool(torch.isfinite(logits).all()), desc,
+                              epoch, k, optimizer.defaults)
             loss = F.cross_entropy(logits, yt[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yt[idx]).sum())
-        seconds = time.perf_counter() - t0
-        val = float(np.mean(predict_torch(net, X_val).argmax(1) == y_val))
-        _record(history, epoch, total / len(X), correct / len(X), val,
-                seconds)
-        bar.set_postfix_str(f"loss {total / len(X):.3f}, val {val:.3f}")
-    _finish(bar)
-    return history
+        return total / len(X), correct / len(X)
+
+    validate = None if X_val is None else (
+        lambda: _accuracy(predict_torch(net, X_val), y_val))
+    return _run_epochs(train_epoch, validate, epochs, desc, show)
 
 
-def most_confident_mistakes(probs, y, k: int = 12):
+def most_confident_mistakes(probs, y, k=12):
     """Indices of the ``k`` misclassified examples predicted with the
     highest probability, most confident first.
 
     Parameters
     ----------
-    probs : array_like, shape (N, C)
+    probs : array_like, shape (N, C), finite
         Predicted class probabilities (softmax of the logits).
     y : array_like of int, shape (N,)
-        True labels.
-    k : int
+        True labels, in ``0 .. C-1``.
+    k : int >= 0
 
     Returns
     -------
     ndarray of int, shape (min(k, number of mistakes),)
+
+    Used in: book/digits.md
     """
-    probs, y = np.asarray(probs), np.asarray(y)
-    if probs.ndim != 2 or y.shape != probs.shape[:1]:
-        raise ValueError(f"probs must be (N, C) and y (N,), got "
-                         f"{probs.shape} and {y.shape}")
+    probs, y, k = _check_mistakes(probs, y, k)
     pred = probs.argmax(1)
     wrong = np.flatnonzero(pred != y)
     confidence = probs[wrong, pred[wrong]]
     return wrong[np.argsort(-confidence, kind="stable")[:k]]
+
+
+# ------------------------------------------------- shared bookkeeping
+
+def _run_epochs(train_epoch, validate, epochs, desc, show,
+                after_epoch=None):
+    """The epochs of both loops: time ``train_epoch(epoch) -> (mean loss,
+    accuracy)``, then record it with ``validate()`` (the validation
+    accuracy; None without a validation set) and call ``after_epoch``."""
+    history = dict(epoch=[], loss=[], train_accuracy=[], val_accuracy=[],
+                   seconds=[])
+    if validate is None:
+        del history["val_accuracy"]
+    bar = _progress(range(1, epochs + 1), desc, enabled=show)
+    for epoch in bar:
+        start = time.perf_counter()
+        loss, accuracy = train_epoch(epoch)
+        record = dict(epoch=epoch, loss=loss, train_accuracy=accuracy,
+                      seconds=time.perf_counter() - start)
+        if validate is not None:
+            record["val_accuracy"] = validate()
+        for key in history:
+            history[key].append(record[key])
+        bar.set_postfix_str(f"loss {loss:.3f}" + (
+            f", val {record['val_accuracy']:.3f}" if validate else ""))
+        if after_epoch is not None:
+            after_epoch(epoch)
+    _finish(bar)
+    return history
+
+
+def _in_batches(logits_of, X, batch_size):
+    """``logits_of`` applied to ``X`` ``batch_size`` rows at a time (once
+    to an empty ``X``, for the shape of its logits), concatenated."""
+    return np.concatenate([logits_of(X[i:i + batch_size])
+                           for i in range(0, max(len(X), 1), batch_size)])
+
+
+def _accuracy(logits, y) -> float:
+    return float(np.mean(logits.argmax(1) == y))
+
+
+def _stop_if_diverged(finite: bool, desc, epoch, step, hyper) -> None:
+    if not finite:
+        raise FloatingPointError(
+            f"{desc}: training diverged at epoch {epoch}, step {step}: the "
+            f"logits are no longer finite (too large a learning rate? "
+            f"{hyper})")
+
+
+def _snapshot(model, X, y, epoch) -> dict:
+    """Loss, accuracy and gradient norms on all of ``X``, and a copy of
+    the model."""
+    logits, cache = model.forward(X)
+    grads = model.backward(losses.cross_entropy_grad(logits, y), cache)
+    return dict(epoch=epoch, loss=float(losses.cross_entropy(logits, y)),
+                accuracy=_accuracy(logits, y),
+                grad_norms={name: float(np.linalg.norm(g)) for name, g in
+                            zip(model.param_names, grads)},
+                model=copy.deepcopy(model))
+
+
+def _progress(iterable, desc: str, enabled: bool = True):
+    """A one-line tqdm progress bar on stdout (ASCII, 76 columns).
+
+    When the book is built (``CALC_NN_STATIC=1``) the bar is drawn into a
+    buffer instead, and :func:`_finish` prints its final state once: a
+    static page cannot animate, and every intermediate state would be a
+    line of output.
+    """
+    from tqdm import tqdm
+
+    static = os.environ.get("CALC_NN_STATIC") == "1"
+    bar = tqdm(iterable, desc=desc,
+               file=io.StringIO() if static else sys.stdout, ascii=True,
+               ncols=76, disable=not enabled, mininterval=0.5)
+    bar.calc_nn_print_at_end = static and enabled
+    return bar
+
+
+def _finish(bar):
+    bar.close()
+    if getattr(bar, "calc_nn_print_at_end", False):
+        print(bar)
+
+
+# ------------------------------------------------------------------ checks
+
+def _check_cnn(channels, seed, dtype):
+    if isinstance(channels, (str, bytes)) or not hasattr(
+            channels, "__len__") or len(channels) != 2:
+        raise ValueError(f"channels must be two ints >= 1, got "
+                         f"{channels!r}")
+    c1, c2 = (check_int(c, f"channels[{i}]", low=1)
+              for i, c in enumerate(channels))
+    return (c1, c2), check_int(seed, "seed", low=0), _check_dtype(dtype)
+
+
+def _check_images(model: SmallCNN, X):
+    X = _check_input(model, X)
+    if X.ndim == 3:
+        X = X[:, None]
+    if X.ndim != 4 or X.shape[1:] != (1, 28, 28):
+        raise ValueError(f"X must have shape (N, 28, 28) or "
+                         f"(N, 1, 28, 28), got {np.shape(X)}")
+    return np.array(X)
+
+
+def _check_cnn_backward(model: SmallCNN, dlogits, cache):
+    if not isinstance(cache, CNNCache):
+        raise TypeError(f"cache must be the CNNCache returned by this "
+                        f"model's forward, got {type(cache).__name__}")
+    pool2 = cache.maps["pool2"]
+    if pool2.shape[1] != model.channels[1] or pool2.dtype != model.dtype:
+        raise ValueError(
+            f"cache comes from another network (pool2 maps {pool2.shape}, "
+            f"{pool2.dtype}); this one has {model.channels[1]} channels, "
+            f"{model.dtype.name}")
+    dlogits = as_float_array(dlogits, "dlogits", dtype=model.dtype)
+    if dlogits.shape != (len(pool2), 10):
+        raise ValueError(f"dlogits has shape {dlogits.shape} but the "
+                         f"logits have shape {(len(pool2), 10)}; they must "
+                         f"be equal")
+    return dlogits
+
+
+def _check_minibatches(n, batch_size, rng):
+    return (check_int(n, "n", low=0),
+            check_int(batch_size, "batch_size", low=1), check_rng(rng))
+
+
+def _check_model(model):
+    if not (isinstance(getattr(model, "params", None), list)
+            and callable(getattr(model, "forward", None))
+            and callable(getattr(model, "backward", None))):
+        raise TypeError(
+            f"model must follow calc_nn's model protocol (params, "
+            f"forward(X) -> (logits, cache), backward(dlogits, cache) -> "
+            f"grads), as calc_nn.mlp.MLP and calc_nn.train.SmallCNN do; "
+            f"got {type(model).__name__}")
+    return model
+
+
+def _check_examples(X, name):
+    X = np.asarray(X)
+    if X.ndim == 0:
+        raise ValueError(f"{name} must be an array of examples (N, ...), "
+                         f"got a scalar")
+    return X
+
+
+def _check_predict(model, X, batch_size):
+    return (_check_model(model), _check_examples(X, "X"),
+            check_int(batch_size, "batch_size", low=1))
+
+
+def _check_predict_torch(net, X, batch_size, name="X"):
+    import torch
+
+    if not isinstance(net, torch.nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module, got "
+                        f"{type(net).__name__}")
+    dtype = next(net.parameters(), torch.empty(0)).dtype
+    X = as_float_array(_check_examples(X, name), name,
+                       dtype=torch.empty(0, dtype=dtype).numpy().dtype)
+    return net, np.ascontiguousarray(X), check_int(batch_size,
+                                                   "batch_size", low=1)
+
+
+@contextlib.contextmanager
+def _named_torch_errors(X):
+    """A module's RuntimeError on its input (a shape that does not fit) as
+    a ValueError naming ``X``."""
+    try:
+        yield
+    except RuntimeError as exc:
+        raise ValueError(f"X of shape {X.shape} does not fit the net: "
+                         f"{exc}") from exc
+
+
+def _check_labels(y, n: int, n_classes: int, name: str, name_X: str):
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class indices (as "
+                        f"F.cross_entropy takes them), got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"{name} has shape {y.shape} but {name_X} holds "
+                         f"{n} examples: expected shape ({n},)")
+    bad = y[(y < 0) | (y >= n_classes)]
+    if bad.size:
+        raise ValueError(f"{name} holds class index {bad[0]}, out of range "
+                         f"[0, {n_classes}) for the model's {n_classes} "
+                         f"logits")
+    return y.astype(np.int64)
+
+
+def _check_split(probe, X, y, name_X, name_y):
+    """``X`` and ``y`` after the model's own checks on their first example
+    (shape, dtype), a finiteness check and the label checks."""
+    X = _check_examples(X, name_X)
+    if len(X) == 0:
+        raise ValueError(f"{name_X} holds no example")
+    if X.dtype.kind == "f":
+        check_finite(X, name_X)
+    try:
+        n_classes = probe(X[:1]).shape[-1]
+    except (TypeError, ValueError) as exc:
+        if name_X == "X":
+            raise
+        raise type(exc)(f"{name_X}: {exc}") from exc
+    return X, _check_labels(y, len(X), n_classes, name_y, name_X)
+
+
+def _check_validation(probe, X_val, y_val):
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together (or both "
+                         "left out)")
+    if X_val is None:
+        return None, None
+    return _check_split(probe, X_val, y_val, "X_val", "y_val")
+
+
+def _check_fit_data(model, X, y, X_val, y_val):
+    _check_model(model)
+
+    def probe(X1):
+        return model.forward(X1)[0]
+
+    return (*_check_split(probe, X, y, "X", "y"),
+            *_check_validation(probe, X_val, y_val))
+
+
+def _check_fit_torch(net, optimizer, X, y, X_val, y_val):
+    if not (callable(getattr(optimizer, "step", None))
+            and callable(getattr(optimizer, "zero_grad", None))):
+        raise TypeError(f"optimizer must be a torch.optim optimizer, got "
+                        f"{type(optimizer).__name__}")
+    _, X, _ = _check_predict_torch(net, X, 1)
+
+    def probe(X1):
+        return predict_torch(net, X1)
+
+    X, y = _check_split(probe, X, y, "X", "y")
+    if X_val is not None:
+        _, X_val, _ = _check_predict_torch(net, X_val, 1, "X_val")
+    return (X, y, *_check_validation(probe, X_val, y_val))
+
+
+def _check_loop(epochs, batch_size, seed, n):
+    epochs = check_int(epochs, "epochs", low=1)
+    batch_size = n if batch_size is None else check_int(
+        batch_size, "batch_size", low=1)
+    return epochs, batch_size, check_int(seed, "seed", low=0)
+
+
+def _check_step(model, step, snapshot_every, hyper):
+    """Hyperparameters finite, and accepted by ``step`` on a dry run (an
+    unknown name or a value out of range fails before training)."""
+    check_callable(step, "step")
+    for name, value in hyper.items():
+        values = value if isinstance(value, (tuple, list)) else [value]
+        for v in values:
+            if isinstance(v, numbers.Real) and not isinstance(v, bool):
+                check_real(v, name)
+    p = model.params[0]
+    step(p.copy(), np.zeros_like(p), None, **hyper)
+    return None if snapshot_every is None else check_int(
+        snapshot_every, "snapshot_every", low=1)
+
+
+def _check_mistakes(probs, y, k):
+    probs = check_finite(as_float_array(probs, "probs"), "probs")
+    if probs.ndim != 2:
+        raise ValueError(f"probs must have shape (N, C), got shape "
+                         f"{probs.shape}")
+    y = _check_labels(y, len(probs), probs.shape[1], "y", "probs")
+    return probs, y, check_int(k, "k", low=0)

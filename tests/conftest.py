@@ -27,6 +27,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+# The MNIST test set kept beside the repository for offline tests and
+# builds. calc_nn never looks outside its package: it is passed in.
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 # One build of a grown book takes minutes; a hung kernel must not eat the
 # whole CI budget (20 minutes).
 BUILD_TIMEOUT_S = 15 * 60
@@ -124,6 +127,15 @@ def book_pages() -> list[str]:
     return ["index.html", *(f"{f}.html" for f in toc_files())]
 
 
+def pytest_configure(config):
+    """Pass the shared MNIST test set to calc_nn.data (its one variable,
+    CALC_NN_MNIST_DIRS), for the tests and every build, kernel and server
+    they start."""
+    os.environ["CALC_NN_MNIST_DIRS"] = os.pathsep.join(
+        p for p in [os.environ.get("CALC_NN_MNIST_DIRS", ""),
+                    str(SHARED_MNIST)] if p)
+
+
 def pytest_generate_tests(metafunc):
     """Parametrize ``book_page`` over :func:`book_pages`."""
     if "book_page" in metafunc.fixturenames:
@@ -184,12 +196,7 @@ def built_book(tmp_path_factory) -> BuiltBook:
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in [str(src), env.get("PYTHONPATH", "")] if p)
     env.pop("CALC_NN_STATIC", None)  # the build sets it itself
-    # the copy is not beside ../shared: tell calc_nn.data.load_mnist where
-    # the MNIST test set is (offline; digits chapter)
-    shared_mnist = REPO.parent / "shared" / "data" / "mnist"
-    env["CALC_NN_MNIST_DIRS"] = os.pathsep.join(
-        p for p in [env.get("CALC_NN_MNIST_DIRS", ""), str(shared_mnist)]
-        if p)
+    # CALC_NN_MNIST_DIRS comes from pytest_configure (digits chapter)
     cmd = [str(exe), "build", ".", "-n", "-W", "--keep-going"]
     start = time.monotonic()
     try:

@@ -12,13 +12,15 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import EXTREMES, alphas, arrays, logits
+from strategies import EXTREMES, arrays, logits
 
 from calc_nn import activations as act
-from calc_nn import verify
+from calc_nn import symbolic, verify
 from calc_nn.gradcheck import default_step
 
-NAMES = verify.ACTIVATION_NAMES
+NAMES = tuple(act.ACTIVATIONS)
+# Leaky ReLU's slope: 0 (ReLU) to 1 (the identity)
+alphas = st.one_of(st.sampled_from([0.0, 0.01, 0.1, 1.0]), st.floats(0, 1))
 SETTINGS = settings(max_examples=200, deadline=None)
 
 
@@ -81,12 +83,18 @@ def test_int_and_bool_become_float64(name, values):
                                   act.softmax, act.log_softmax])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_no_overflow_or_warning_at_extremes(func, dtype):
-    x = np.array(EXTREMES + [-1e4, 1e4, 5e3], dtype=dtype)
+    info = np.finfo(dtype)
+    x = np.array(EXTREMES + [-1e4, 1e4, 5e3, info.max, -info.max,
+                             info.smallest_subnormal], dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             y = func(x)
-    assert np.all(np.isfinite(y)), y
+    if func is act.log_softmax:
+        # log softmax(-max) is about -2 max, beyond the range: -inf
+        assert np.all(np.isfinite(np.delete(y, -2))) and y[-2] == -np.inf, y
+    else:
+        assert np.all(np.isfinite(y)), y
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -121,10 +129,11 @@ def test_non_numeric_input_raises_type_error_naming_argument(func, argname,
 
 
 @pytest.mark.parametrize("func", [act.leaky_relu, act.leaky_relu_grad])
-@pytest.mark.parametrize("alpha", [-0.01, -1.0, float("nan"),
+@pytest.mark.parametrize("alpha", [-0.01, -1.0, 1.5, float("nan"),
                                    float("inf")])
 def test_bad_alpha_raises_value_error(func, alpha):
-    with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0 "
+                                         "and <= 1"):
         func(np.ones(3), alpha=alpha)
 
 
@@ -174,13 +183,15 @@ def test_softmax_axis_out_of_range(axis):
 
 
 def test_softmax_needs_a_class_axis():
-    with pytest.raises(ValueError, match="at least one dimension"):
+    with pytest.raises(ValueError, match=r"z must have shape \(\.\.\., C, "
+                                         r"\.\.\.\) with at least one axis"):
         act.softmax(np.float64(1.0))
 
 
 def test_get_unknown_name_lists_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown activation 'gelu'.*"
-                                         r"leaky_relu.*relu.*sigmoid.*tanh"):
+    with pytest.raises(ValueError, match=r"activation must be one of "
+                                         r"\['sigmoid', 'tanh', 'relu', "
+                                         r"'leaky_relu'\], got 'gelu'"):
         act.get("gelu")
 
 
@@ -204,7 +215,118 @@ def test_chain_gradient_matches_autograd(name, w, x0):
 
 
 def test_chain_gradient_bad_depth():
-    with pytest.raises(ValueError, match="depth must be >= 0"):
+    with pytest.raises(ValueError, match="depth must be an int >= 0, got -1"):
         act.chain_gradient("relu", -1)
-    with pytest.raises(TypeError, match="depth must be an int"):
+    with pytest.raises(TypeError, match="depth must be an int, got float"):
         act.chain_gradient("relu", 2.5)
+
+
+# ------------------------------------------------------- the one registry
+
+def test_every_table_of_activations_has_the_registry_names():
+    names = list(act.ACTIVATIONS)
+    assert names == ["sigmoid", "tanh", "relu", "leaky_relu"]
+    assert list(verify.ACTIVATION_NAMES) == names
+    assert list(symbolic.ACTIVATIONS) == names
+    assert list(symbolic.activation_formulas._LATEX_NAMES) == names
+    for name in names:  # the torch oracle knows each one
+        assert callable(verify._torch_fn(name, 0.1))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_pairs_each_function_with_its_derivative(name):
+    f, f_grad = act.ACTIVATIONS[name]
+    assert (f.__name__, f_grad.__name__) == (name, f"{name}_grad")
+    g, g_grad = act.get(name, alpha=0.2)
+    x = np.linspace(-3, 3, 13)
+    kwargs = {"alpha": 0.2} if name == "leaky_relu" else {}
+    np.testing.assert_array_equal(g(x), f(x, **kwargs))
+    np.testing.assert_array_equal(g_grad(x), f_grad(x, **kwargs))
+
+
+# ------------------------------------- precision of the fast formulations
+
+EPS32 = float(np.finfo(np.float32).eps)
+TINY32 = float(np.finfo(np.float32).tiny)
+floats32 = st.floats(-1e4, 1e4, allow_nan=False, width=32)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@settings(max_examples=40, deadline=None)
+@given(x=arrays(np.float32, max_dims=1, max_side=8, elements=st.one_of(
+    st.sampled_from([-88.0, -30.0, -17.0, 17.0, 30.0, 88.0]), floats32)))
+def test_float32_keeps_relative_precision_in_the_tails(name, x):
+    """float32 in, a few float32 ulps of the exact value out, however far
+    in the tails (sigmoid(-30) = 9.4e-14, sigmoid'(30) alike), down to
+    float32's subnormal range."""
+    for value, exact in ((verify.numpy_activation(name, x),
+                          verify.sympy_activation(name, x)),
+                         (verify.numpy_derivative(name, x),
+                          verify.sympy_derivative(name, x))):
+        assert value.dtype == np.float32
+        np.testing.assert_allclose(value, exact, rtol=8 * EPS32,
+                                   atol=TINY32)
+
+
+@pytest.mark.parametrize("name,f", [("sigmoid", act.sigmoid),
+                                    ("tanh", act.tanh)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_derivative_from_the_output_has_the_documented_precision(
+        name, f, dtype, data):
+    """f_grad(x, y=f(x)) is PyTorch's formula: error <= a few eps
+    absolute; for the sigmoid on x <= 0 (where 1 - y does not cancel) a
+    few eps relative."""
+    x = data.draw(arrays(dtype, max_dims=1, max_side=8))
+    eps = float(np.finfo(dtype).eps)
+    grad = act.ACTIVATIONS[name][1]
+    from_y = grad(x, f(x))
+    assert from_y.dtype == dtype and from_y.shape == x.shape
+    exact = verify.sympy_derivative(name, x)
+    np.testing.assert_allclose(from_y, exact, rtol=8 * eps, atol=4 * eps)
+    if name == "sigmoid":
+        left = x <= 0
+        np.testing.assert_allclose(from_y[left], exact[left], rtol=8 * eps,
+                                   atol=np.finfo(dtype).tiny)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@settings(max_examples=100, deadline=None)
+@given(alpha=st.one_of(st.sampled_from([0.0, 0.01, 0.1, 0.3, 0.5, 1.0,
+                                        2.0 ** -12, 1 - 2.0 ** -12]),
+                       st.floats(0, 1)))
+def test_leaky_relu_grad_is_exactly_1_or_alpha(dtype, alpha):
+    x = np.array([-2.0, -0.0, 0.0, 1e-3, 5.0, -1e4], dtype=dtype)
+    g = act.leaky_relu_grad(x, alpha)
+    slope = dtype(alpha)
+    assert g.dtype == dtype
+    np.testing.assert_array_equal(g, [slope, slope, slope, 1, 1, slope])
+
+
+def test_leaky_relu_with_slope_0_is_relu_also_at_infinity():
+    x = np.array([-np.inf, -1.0, 0.0, 2.0, np.inf, np.nan])
+    np.testing.assert_array_equal(act.leaky_relu(x, 0.0), act.relu(x))
+    np.testing.assert_array_equal(act.relu(x), [0, 0, 0, 2, np.inf, np.nan])
+
+
+def test_a_nan_input_never_gives_a_finite_derivative():
+    """PyTorch's ReLU backward gives 1 at NaN and Leaky ReLU's alpha;
+    calc_nn's local derivatives give NaN, like every other elementwise
+    function here."""
+    x = np.array([np.nan, -1.0, 2.0])
+    for name in NAMES:
+        g = verify.numpy_derivative(name, x, alpha=0.1)
+        assert np.isnan(g[0]) and np.all(np.isfinite(g[1:])), (name, g)
+
+
+def test_softmax_of_float16_sums_in_float32():
+    """70,000 classes: the float16 sum of the exponentials would be inf
+    (65504 is float16's largest number); PyTorch accumulates in float32."""
+    z = np.zeros(70_000, np.float16)
+    s = act.softmax(z)
+    assert s.dtype == np.float16
+    np.testing.assert_allclose(s, torch.softmax(torch.from_numpy(z), -1),
+                               rtol=1e-3)
+    np.testing.assert_allclose(act.log_softmax(z), -np.log(70_000),
+                               rtol=1e-3)

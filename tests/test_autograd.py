@@ -115,7 +115,8 @@ def test_backward_steps_visit_each_node_after_its_users():
     (lambda: Value(-2.0) ** 0.5, ValueError, r"integer exponent"),
     (lambda: Value(0.0) ** -1, ValueError, r"negative power"),
     (lambda: Value(1.0) / 0, ZeroDivisionError, r"zero"),
-    (lambda: (-2.0) ** Value(1.0), ValueError, r"base must be > 0"),
+    (lambda: (-2.0) ** Value(1.0), ValueError,
+     r"base must be a finite number > 0, got -2"),
     (lambda: Value("3"), TypeError, r"data must be a real number"),
     (lambda: Value(1.0) + "a", TypeError, r"operand"),
     (lambda: topological_order(3.0), TypeError, r"root must be a Value"),
@@ -158,3 +159,94 @@ def test_graph_figure_steps_through_the_backward_pass():
     assert len(set(colors)) == n + 1
     with pytest.raises(ValueError, match=r"step must be in 0..5"):
         plots.computational_graph(_neuron, 6)
+
+
+# ------------------------------------------------------- issue 12, item 2
+
+def test_an_operation_needs_one_local_gradient_per_input():
+    """The backprop chapter's pattern for a new operation, without its
+    local gradient, would silently contribute 0: it is refused, by name."""
+    v = Value(0.8)
+    with pytest.raises(ValueError, match=r"the 'sin' node has 1 input\(s\) "
+                                         r"but 0 local gradient\(s\).*"
+                                         r"Value\(math.sin\(a.data\)"):
+        Value(math.sin(v.data), (v,), "sin")
+    with pytest.raises(ValueError, match="2 input.*1 local"):
+        Value(1.0, (v, v), "f", (1.0,))
+    with pytest.raises(TypeError, match="every child must be a Value"):
+        Value(1.0, (0.8,), "f", (1.0,))
+    # with its local gradient it works, and agrees with PyTorch
+    a, b = Value(0.8), Value(-1.7)
+    out = Value(math.sin(a.data * b.data), (a * b,), "sin",
+                (math.cos(a.data * b.data),)) + a ** 2
+    out.backward()
+    ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True)
+              for v in (0.8, -1.7))
+    (torch.sin(ta * tb) + ta ** 2).backward()
+    assert (a.grad, b.grad) == pytest.approx((ta.grad.item(),
+                                              tb.grad.item()), rel=1e-14)
+
+
+@pytest.mark.parametrize("k", [0, 0.5, 1, 1.5, 2, 3])
+def test_powers_of_zero_match_torch(k):
+    """Value(0) ** 0.5 has the derivative inf (PyTorch's), computed without
+    a ZeroDivisionError; k = 0 has the derivative 0."""
+    v = Value(0.0)
+    out = v ** k
+    out.backward()
+    t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (t ** k).backward()
+    assert out.data == (t ** k).item()
+    assert v.grad == t.grad.item()
+
+
+OVERFLOWS = {  # name: (f, an x where f(x) overflows)
+    "exp": (lambda a: a.exp(), 1000.0),
+    "mul": (lambda a: a * a, 1e200),
+    "pow": (lambda a: a ** 3, 1e200),
+    "negative pow": (lambda a: (-a) ** 3, 1e200),
+    "small pow": (lambda a: (1 / a) ** -2, 1e200),
+    "rpow": (lambda a: 10.0 ** a, 1000.0),
+    "div": (lambda a: a / (1 / a), 1e200),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OVERFLOWS))
+def test_overflow_is_inf_as_in_pytorch(name):
+    """One behaviour: a value too large for a float is +-inf, in the forward
+    pass and in the gradients, never an OverflowError."""
+    f, x = OVERFLOWS[name]
+    v = Value(x)
+    out = f(v)
+    out.backward()
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    ref = f(t)
+    ref.backward()
+    assert out.data == ref.item() and math.isinf(out.data)
+    np.testing.assert_allclose(v.grad, t.grad.item(), rtol=1e-14)
+
+
+def test_the_quotient_rule_does_not_overflow_on_a_large_divisor():
+    a, b = Value(1.0), Value(1e200)
+    (a / b).backward()
+    assert b.grad == -0.0 and a.grad == 1e-200
+
+
+@pytest.mark.parametrize("make,error,pattern", [
+    (lambda: Value(2.0) ** Value(2.0), TypeError,
+     "exponent must be a real number"),
+    (lambda: Value(2.0) ** float("nan"), ValueError,
+     "exponent must be a finite number"),
+    (lambda: Value(2.0) ** float("inf"), ValueError,
+     "exponent must be a finite number"),
+    (lambda: Value(True), TypeError, "data must be a real number"),
+    (lambda: Value(None), TypeError, "data must be a real number"),
+    (lambda: Value(np.array([1.0, 2.0])), TypeError,
+     "data must be a real number"),
+    (lambda: Value(1.0, (Value(2.0),), "f", ("1",)), TypeError,
+     "every local gradient must be a real number"),
+    (lambda: Value(1.0) * [1], TypeError, "operand must be a real number"),
+])
+def test_wrong_kinds_are_named(make, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make()

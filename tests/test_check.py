@@ -3,10 +3,19 @@ a report that names the failing input and says what is wrong."""
 
 from __future__ import annotations
 
+import faulthandler
+import inspect
+import signal
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from calc_nn import check
+from calc_nn import check, conv, layers
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------- students
 
@@ -317,7 +326,8 @@ def test_conv2d_output_size():
     assert "returned -1" in str(no_error)
 
 
-def _maxpool_backward(dout, x, k, s, first_only=True):
+def _maxpool_backward(dout, cache, first_only=True):
+    x, (k, _), (s, _) = cache
     dx = np.zeros_like(x)
     n_, c_, ho, wo = dout.shape
     for n in range(n_):
@@ -337,12 +347,13 @@ def _maxpool_backward(dout, x, k, s, first_only=True):
 def test_maxpool2d_backward():
     assert check.maxpool2d_backward(_maxpool_backward)
     ties = check.maxpool2d_backward(
-        lambda *a: _maxpool_backward(*a, first_only=False))
+        lambda d, c: _maxpool_backward(d, c, first_only=False))
     assert ties.failed_inputs == [c for c in ties.failed_inputs
                                   if "ties" in c] and not ties
     assert "x = [[[[1., 1., 0., 2.], [1., 1., 2., 2.]]]]" in str(ties)
 
-    def overwrite(dout, x, k, s):  # "=" instead of "+=": overlaps lost
+    def overwrite(dout, cache):  # "=" instead of "+=": overlaps lost
+        x, (k, _), (s, _) = cache
         dx = np.zeros_like(x)
         for i in range(dout.shape[2]):
             for j in range(dout.shape[3]):
@@ -357,8 +368,43 @@ def test_maxpool2d_backward():
 
     lost = check.maxpool2d_backward(overwrite)
     assert any("overlapping" in c for c in lost.failed_inputs)
-    wrong_shape = check.maxpool2d_backward(lambda d, x, k, s: d)
+    wrong_shape = check.maxpool2d_backward(lambda d, c: d)
     assert "dx: wrong shape" in str(wrong_shape)
+
+
+def test_layer_checkers_pass_the_packages_cache():
+    """Issue 11: a layer's backward is checked with the package's
+    signature, backward(dout, cache), the cache from the package's
+    forward; the old (dout, x, kernel_size, stride) form is reported."""
+    seen = []
+
+    def spy(dout, cache):
+        seen.append(cache)
+        return _maxpool_backward(dout, cache)
+
+    assert check.maxpool2d_backward(spy)
+    x = seen[0][0]
+    _, cache = conv.maxpool2d_forward_naive(x, *[v[0] for v in seen[0][1:]])
+    assert type(seen[0]) is type(cache) and len(seen[0]) == len(cache)
+    old = check.maxpool2d_backward(lambda dout, x, k, s: dout)
+    assert not old and "missing 2 required positional arguments" in str(old)
+
+    caches = []
+    check.linear_backward(lambda d, c: caches.append(c) or
+                          _linear_backward(d, c))
+    x, W = caches[0]
+    _, cache = layers.linear_forward(x, W, np.zeros(len(W), W.dtype))
+    assert type(caches[0]) is type(cache)
+
+
+def test_modifying_the_cache_is_reported():
+    def zeroing(dout, cache):
+        dx, dW, db = _linear_backward(dout, cache)
+        cache[0][...] = 0  # x, inside the cache
+        return dx, dW, db
+
+    result = check.linear_backward(zeroing)
+    assert not result and "modified its input in place" in str(result)
 
 
 def test_report_lists_at_most_five_in_detail():
@@ -375,3 +421,169 @@ def test_every_documented_checker_exists():
         "linear_backward", "conv2d_output_size", "maxpool2d_backward"])
     for name in check.available():
         assert f":func:`{name}`" in check.__doc__
+
+
+# ------------------------------------------------------------- time limit
+
+@pytest.fixture
+def watchdog():
+    """A test of the time limit must fail, not hang, if the limit breaks:
+    the process exits with a traceback after 60 s."""
+    faulthandler.dump_traceback_later(60, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+def _endless(x):
+    while True:
+        pass
+
+
+def _catches_everything(x):
+    while True:
+        try:
+            while True:
+                pass
+        except Exception:  # a student's broad except must not hide it
+            continue
+
+
+@pytest.mark.parametrize("student", [_endless, _catches_everything])
+def test_a_function_that_never_returns_is_the_students_failure(student,
+                                                               watchdog):
+    """Issue 12: a hanging student function is stopped after time_limit
+    and reported; the other inputs are skipped (not each timed out)."""
+    start = time.monotonic()
+    result = check.tanh_grad(student, time_limit=0.2)
+    assert time.monotonic() - start < 30
+    assert not result and len(result.failures) == 1
+    text = str(result)
+    assert "did not return within 0.2 s" in text
+    assert f"the remaining {result.n_cases - 1} input(s) were not tried" \
+        in text
+
+
+def test_time_limit_in_another_thread(watchdog):
+    """Where signals cannot be used (here: not the main thread), the
+    student's call runs in a helper thread stopped by an exception."""
+    results = []
+    worker = threading.Thread(target=lambda: results.append(
+        check.tanh_grad(_endless, time_limit=0.2)), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert "did not return within 0.2 s" in str(results[0])
+    # and a right function passes there too
+    results.clear()
+    worker = threading.Thread(target=lambda: results.append(
+        check.tanh_grad(ELEMENTWISE["tanh_grad"]["correct"])), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert results[0]
+
+
+def test_time_limit_restores_the_alarm_handler_and_timer(watchdog):
+    def mine(signum, frame):
+        raise AssertionError("the caller's timer fired during the check")
+
+    before = signal.signal(signal.SIGALRM, mine)
+    signal.setitimer(signal.ITIMER_REAL, 100.0)
+    try:
+        assert not check.tanh_grad(_endless, time_limit=0.1)
+        assert check.tanh_grad(ELEMENTWISE["tanh_grad"]["correct"])
+        assert signal.getsignal(signal.SIGALRM) is mine
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 90 < left <= 100
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+
+
+def test_slow_but_finite_function_passes_without_limit():
+    def slow(x):
+        time.sleep(0.05)
+        return 1 - np.tanh(x) ** 2
+
+    assert check.tanh_grad(slow, time_limit=None)
+    assert check.tanh_grad(slow, time_limit=2.0)
+
+
+# ------------------------------------------------------------- the options
+
+@pytest.mark.parametrize("options,name,error", [
+    (dict(atol=float("nan")), "atol", ValueError),
+    (dict(rtol=-1.0), "rtol", ValueError),
+    (dict(atol=float("inf")), "atol", ValueError),
+    (dict(rtol="1e-3"), "rtol", TypeError),
+    (dict(time_limit=0), "time_limit", ValueError),
+    (dict(time_limit=-1.0), "time_limit", ValueError),
+    (dict(time_limit=float("nan")), "time_limit", ValueError),
+    (dict(allow_warnings="yes"), "allow_warnings", ValueError),
+])
+@pytest.mark.parametrize("name_", ["tanh_grad", "conv2d_output_size",
+                                   "adam_step", "maxpool2d_backward"])
+def test_options_are_validated(options, name, error, name_):
+    """Issue 12: atol=nan made a wrong function pass, rtol=-1 a right one
+    fail; every checker now rejects them, naming the option."""
+    with pytest.raises(error, match=name):
+        getattr(check, name_)(lambda *a, **k: 0, **options)
+
+
+def test_nan_tolerance_no_longer_lets_a_wrong_function_pass():
+    wrong = ELEMENTWISE["tanh_grad"]["formula"]
+    assert not check.tanh_grad(wrong, atol=1e-3, rtol=0.0)
+    with pytest.raises(ValueError, match="atol"):
+        check.tanh_grad(wrong, atol=float("nan"))
+
+
+def test_every_checker_has_the_same_options_and_a_full_docstring():
+    for name in check.available():
+        fn = getattr(check, name)
+        params = inspect.signature(fn).parameters
+        assert list(params) == ["fn", "rtol", "atol", "allow_warnings",
+                                "time_limit"], name
+        assert params["time_limit"].default == 5.0
+        doc = fn.__doc__
+        assert ".. math::" in doc and "Returns" in doc, name
+        page = doc.strip().splitlines()[-1].strip()
+        assert page.startswith("Used in: book/"), name
+        assert (ROOT / page.removeprefix("Used in: ")).exists(), name
+
+
+# ----------------------------------------------------- expected exceptions
+
+def _size(h, k, s=1, p=0):
+    if k > h + 2 * p:
+        raise ValueError("kernel larger than the padded input")
+    return (h + 2 * p - k) // s + 1
+
+
+def test_an_expected_error_must_be_the_same_kind_and_name_the_argument():
+    """Issue 12: any student ValueError used to count as the expected one.
+    Now it must be a ValueError whose message mentions the kernel."""
+    assert check.conv2d_output_size(_size)
+
+    def vague(h, k, s, p):
+        if k > h + 2 * p:
+            raise ValueError("bad input")
+        return _size(h, k, s, p)
+
+    result = check.conv2d_output_size(vague)
+    assert result.failed_inputs == [
+        c for c in result.failed_inputs if "ValueError" in c] and not result
+    assert "expected ValueError whose message mentions 'kernel'" in \
+        str(result)
+
+    def wrong_kind(h, k, s, p):
+        if k > h + 2 * p:
+            raise TypeError("kernel too large")
+        return _size(h, k, s, p)
+
+    assert not check.conv2d_output_size(wrong_kind)
+
+    def always(h, k, s, p):
+        raise ValueError("kernel?")
+
+    everything = check.conv2d_output_size(always)
+    assert len(everything.failures) == everything.n_cases - 1
+    assert "expected no exception" in str(everything)

@@ -131,14 +131,19 @@ def test_upstream_gradient_patterns_and_errors():
         conv_plots.upstream_gradient("one", (4, 4), 4, 0)
 
 
-def test_live_backward_pattern_control(images):
-    box = explore(
+def _backward_explorer(images, mode):
+    """The chapter's backward explorer, on a smaller grid of positions."""
+    return explore(
         lambda image, row, col, pattern="one": conv_plots.conv_backward(
             image, row, col, images=images, pattern=pattern),
         [Choice("image", list(images)), Slider("row", [3, 8], default=8),
          Slider("col", [8, 13], default=13),
          Choice("pattern", list(conv_plots.PATTERNS), live_only=True)],
-        mode="live")
+        mode=mode)
+
+
+def test_live_backward_pattern_control(images):
+    box = _backward_explorer(images, "live")
     fw = box.figure
     assert len(fw.layout.shapes) == 2
     box.controls["pattern"].value = "checker"
@@ -148,11 +153,7 @@ def test_live_backward_pattern_control(images):
                                np.asarray(want.data[2].z, float))
     assert fw.layout.title.text == want.layout.title.text
     assert len(fw.layout.shapes) == 0  # no window box for a pattern
-    static = explore(
-        lambda image, row, col, pattern="one": conv_plots.conv_backward(
-            image, row, col, images=images, pattern=pattern),
-        [Choice("image", list(images)), Slider("row", [3, 8], default=8),
-         Slider("col", [8, 13], default=13),
-         Choice("pattern", list(conv_plots.PATTERNS), live_only=True)],
-        mode="static")
+    assert "upstream gradient ∂L/∂Y: checkerboard" in \
+        want.layout.meta["description"]
+    static = _backward_explorer(images, "static")
     assert len(static.layout.meta["calc_nn"]["states"]) == 3 * 2 * 2

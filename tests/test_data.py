@@ -1,8 +1,10 @@
-"""calc_nn.data.read_idx on generated IDX files and on the real MNIST test
-set."""
+"""calc_nn.data: read_idx on generated IDX files and on the real MNIST test
+set; load_mnist's one lookup, its downloads from local servers (served,
+stalled, trickled), and its errors."""
 
 import gzip
 import hashlib
+import inspect
 import os
 import re
 import struct
@@ -15,9 +17,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from calc_nn.data import IDX_DTYPES, parse_idx, read_idx
-
-MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
-    "mnist"
 
 
 def idx_bytes(arr: np.ndarray, code: int) -> bytes:
@@ -91,11 +90,17 @@ def test_missing_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def mnist_dir():
-    if not (MNIST / "t10k-images-idx3-ubyte.gz").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"MNIST test set not found in {MNIST}")
-        pytest.skip(f"MNIST test set not found in {MNIST}")
-    return MNIST
+    """The shared MNIST test set, passed in by conftest.py through
+    CALC_NN_MNIST_DIRS (calc_nn.data never looks for it itself)."""
+    from calc_nn.data import mnist_local_dirs
+
+    for folder in mnist_local_dirs():
+        if (folder / "t10k-images-idx3-ubyte.gz").is_file():
+            return folder
+    message = f"MNIST test set not found in {mnist_local_dirs()}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def test_real_mnist_test_set(mnist_dir):
@@ -116,7 +121,10 @@ def test_real_mnist_test_set(mnist_dir):
 # ------------------------------------------------------------ load_mnist
 
 import http.server  # noqa: E402
+import socket  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
 
 from calc_nn import data  # noqa: E402
 from calc_nn.data import load_mnist  # noqa: E402
@@ -148,9 +156,8 @@ def fake_mnist(monkeypatch):
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
     """No real cache, no shared folder: only what a test puts there."""
-    monkeypatch.setenv("CALC_NN_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("CALC_NN_MNIST_DIRS", "")
-    monkeypatch.setattr(data, "_SHARED_MNIST", tmp_path / "no-shared")
     return tmp_path
 
 
@@ -210,7 +217,7 @@ def test_download_from_local_server_then_cache(fake_mnist, isolated):
         assert sorted(server.requests) == [
             "/mnist/train-images-idx3-ubyte.gz",
             "/mnist/train-labels-idx1-ubyte.gz"]
-        cache = isolated / "cache" / "mnist"
+        cache = isolated / "cache" / "calc_nn" / "mnist"
         assert (cache / "train-images-idx3-ubyte.gz").is_file()
         # second call: from the cache, no request
         load_mnist("train", mirrors=[server.url], progress=False)
@@ -249,28 +256,33 @@ def test_md5_mismatch_everywhere_is_an_error(fake_mnist, isolated):
                            r"-ubyte not found.*MD5 of the decompressed data"
                            r".*Put t10k-images-idx3-ubyte\.gz"):
             load_mnist("test", mirrors=[server.url], progress=False)
-    assert not list((isolated / "cache" / "mnist").iterdir())
+    assert not (isolated / "cache" / "calc_nn" / "mnist").exists()
 
 
 def test_offline_nothing_cached_says_where_to_put_files(isolated):
-    cache = isolated / "cache" / "mnist"
+    cache = isolated / "cache" / "calc_nn" / "mnist"
     with pytest.raises(FileNotFoundError, match=(
             rf"train-images-idx3-ubyte not found .*download=False.*Put "
             rf"train-images-idx3-ubyte\.gz, from https://\S+, in "
-            rf"{re.escape(str(cache))}, or set CALC_NN_DATA")):
+            rf"{re.escape(str(cache))}, or list its folder in "
+            "CALC_NN_MNIST_DIRS")):
         load_mnist("train", download=False)
 
 
 def test_no_network_is_a_clear_error(isolated):
     # a loopback port with nothing listening: connection refused at once
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(FileNotFoundError, match=r"could not download "
-                       r"t10k-images-idx3-ubyte\.gz from any mirror"):
+                       r"t10k-images-idx3-ubyte\.gz from any mirror") as info:
         load_mnist("test", mirrors=[f"http://127.0.0.1:{port}/"],
                    progress=False)
+    # the download's own error is kept as the cause, with its type
+    assert isinstance(info.value.__cause__, OSError)
+    assert isinstance(info.value.__cause__.__cause__,
+                      urllib.error.URLError)
+    assert "URLError" in str(info.value)
 
 
 def test_corrupted_local_copy_names_the_file(fake_mnist, isolated):
@@ -301,22 +313,55 @@ def test_bad_split(split):
 
 
 def test_cache_dir_rules(monkeypatch, tmp_path):
-    monkeypatch.setenv("CALC_NN_DATA", str(tmp_path / "d"))
-    assert data.mnist_cache_dir() == tmp_path / "d" / "mnist"
-    monkeypatch.delenv("CALC_NN_DATA")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert data.mnist_cache_dir() == tmp_path / "x" / "calc_nn" / "mnist"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.mnist_cache_dir() == (tmp_path / "home" / ".cache" /
+                                      "calc_nn" / "mnist")
     monkeypatch.setenv("CALC_NN_MNIST_DIRS",
                        os.pathsep.join([str(tmp_path / "a"), "",
                                         str(tmp_path / "b")]))
-    dirs = data.mnist_local_dirs()
-    assert dirs[:2] == [tmp_path / "a", tmp_path / "b"]
-    assert dirs[-1].parts[-3:] == ("shared", "data", "mnist")
+    assert data.mnist_local_dirs() == [tmp_path / "a", tmp_path / "b"]
+    monkeypatch.delenv("CALC_NN_MNIST_DIRS")
+    assert data.mnist_local_dirs() == []
+
+
+def test_no_path_outside_the_package(isolated, mnist_dir):
+    """The shared copy exists beside the repository, but without the
+    variable nothing finds it: the package never walks up to it."""
+    assert (mnist_dir / "t10k-images-idx3-ubyte.gz").is_file()
+    assert data.find_mnist_file("t10k-images-idx3-ubyte") is None
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_mnist("test", download=False)
+    from calc_nn.plots import cnn_figures
+
+    assert cnn_figures.mnist_dir() is None
+    assert set(cnn_figures.explorer_images()) == {"square", "ring",
+                                                   "diagonals"}
+
+
+def test_the_explorer_uses_the_one_lookup(isolated, monkeypatch,
+                                          fake_mnist):
+    """calc_nn.plots.cnn_figures finds the test images where load_mnist
+    does, compressed or not."""
+    from calc_nn.plots import cnn_figures
+
+    files, arrays = fake_mnist
+    shared = isolated / "shared"
+    shared.mkdir()
+    (shared / "t10k-images-idx3-ubyte").write_bytes(
+        files["t10k-images-idx3-ubyte"])
+    monkeypatch.setenv("CALC_NN_MNIST_DIRS", str(shared))
+    assert cnn_figures.mnist_dir() == shared
+    images = cnn_figures.explorer_images()
+    np.testing.assert_array_equal(images["digit 7"], arrays["test"][0][0])
+    np.testing.assert_array_equal(images["digit 2"], arrays["test"][0][1])
 
 
 def test_load_mnist_real_test_set(mnist_dir, monkeypatch, tmp_path):
     # found through the documented local folders, nothing downloaded
-    monkeypatch.setenv("CALC_NN_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setenv("CALC_NN_MNIST_DIRS", str(mnist_dir))
 
     def no_network(*args, **kwargs):
@@ -350,3 +395,244 @@ def test_real_test_set_corrupted_copy_is_rejected(mnist_dir, tmp_path):
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte: MD5 .* "
                        r"expected 2646ac647ad5339dbf082846283269ea"):
         load_mnist("test", root=tmp_path, download=False)
+
+
+# ----------------------------------------------- deadlines (issue 12, 10)
+
+class _RawServer:
+    """A TCP server on 127.0.0.1 that accepts connections and hands each
+    one to ``behave(conn, stop)``; started and stopped by the test (stop
+    releases every connection at once)."""
+
+    def __init__(self, behave):
+        self.behave, self.stop = behave, threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/m/"
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.connections = 0
+
+    def _accept(self):
+        self.listener.settimeout(0.05)  # to see ``stop`` soon
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed by __exit__
+                return
+            conn.settimeout(None)
+            self.connections += 1
+            worker = threading.Thread(target=self._serve, args=(conn,),
+                                      daemon=True)
+            self.threads.append(worker)
+            worker.start()
+
+    def _serve(self, conn):
+        with conn:
+            try:
+                self.behave(conn, self.stop)
+            except OSError:  # the client gave up
+                pass
+
+    def __enter__(self):
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.listener.close()
+        for thread in self.threads:
+            thread.join(5)
+
+
+def _silent(conn, stop):
+    """Accept, read the request, never answer."""
+    stop.wait()
+
+
+def _trickle_body(conn, stop):
+    """Headers at once, then one byte of the body every 0.1 s."""
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n")
+    while not stop.wait(0.1):
+        conn.sendall(b"x")
+
+
+def _trickle_headers(conn, stop):
+    """The status line and headers one byte every 0.1 s, forever."""
+    conn.recv(65536)
+    header = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 10_000
+    for byte in header:
+        if stop.wait(0.1):
+            return
+        conn.sendall(bytes([byte]))
+
+
+@pytest.mark.parametrize("behave", [_silent, _trickle_body,
+                                    _trickle_headers])
+def test_a_download_has_one_deadline_for_all_mirrors(isolated, behave):
+    """Two mirrors that stall (or trickle) cost at most ``timeout`` in all:
+    not 30 s per mirror, not forever."""
+    with _RawServer(behave) as first, _RawServer(behave) as second:
+        start = time.monotonic()
+        with pytest.raises(FileNotFoundError, match=(
+                r"(?s)t10k-images-idx3-ubyte not found .*TimeoutError")) \
+                as info:
+            load_mnist("test", mirrors=[first.url, second.url],
+                       progress=False, timeout=1.0)
+        elapsed = time.monotonic() - start
+        assert first.connections == 1
+    assert elapsed < 8, f"the deadline of 1 s took {elapsed:.1f} s"
+    assert isinstance(info.value.__cause__.__cause__, TimeoutError)
+    # the servers are gone: no download thread is left behind
+    for thread in threading.enumerate():
+        if thread.name == "calc_nn download":
+            thread.join(5)
+            assert not thread.is_alive()
+
+
+def test_the_deadline_is_a_checked_parameter(isolated):
+    for bad in (0, -1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="timeout must be a finite "
+                           "number > 0"):
+            load_mnist("test", timeout=bad)
+    with pytest.raises(TypeError, match="timeout must be a real number"):
+        load_mnist("test", timeout="10")
+    assert inspect.signature(load_mnist).parameters["timeout"].default > 0
+
+
+# --------------------------------- folders that cannot be used (item 10)
+
+def _deny(monkeypatch, folder):
+    """Make every file access under ``folder`` fail as an unreadable folder
+    does for a normal user (the tests may run as root, who reads all)."""
+    real_is_file, real_read = Path.is_file, Path.read_bytes
+
+    def guard(path):
+        if folder in path.parents:
+            raise PermissionError(13, "Permission denied", str(path))
+
+    def is_file(path):
+        guard(path)
+        return real_is_file(path)
+
+    def read_bytes(path):
+        guard(path)
+        return real_read(path)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+
+def _put(folder, files, split="test"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in data.MNIST_FILES[split]:
+        (folder / f"{name}.gz").write_bytes(gzip.compress(files[name]))
+
+
+def test_an_unreadable_cache_falls_back_to_the_shared_copy(
+        isolated, monkeypatch, fake_mnist):
+    files, arrays = fake_mnist
+    cache = isolated / "cache" / "calc_nn" / "mnist"
+    _put(cache, files)
+    _put(isolated / "shared", files)
+    monkeypatch.setenv("CALC_NN_MNIST_DIRS", str(isolated / "shared"))
+    _deny(monkeypatch, cache)
+    _check_arrays(*load_mnist("test", download=False), arrays["test"])
+    assert data.find_mnist_file("t10k-labels-idx1-ubyte") == (
+        isolated / "shared" / "t10k-labels-idx1-ubyte.gz")
+
+
+def test_an_unreadable_cache_is_named_when_nothing_else_has_the_file(
+        isolated, monkeypatch):
+    cache = isolated / "cache" / "calc_nn" / "mnist"
+    cache.mkdir(parents=True)
+    _deny(monkeypatch, cache)
+    with pytest.raises(FileNotFoundError, match=r"(?s)not found.*Skipped: "
+                       r".*t10k-images-idx3-ubyte: PermissionError"):
+        load_mnist("test", download=False)
+
+
+def test_an_unreadable_file_falls_back_too(isolated, monkeypatch,
+                                           fake_mnist):
+    files, arrays = fake_mnist
+    cache = isolated / "cache" / "calc_nn" / "mnist"
+    _put(cache, files)
+    _put(isolated / "shared", files)
+    monkeypatch.setenv("CALC_NN_MNIST_DIRS", str(isolated / "shared"))
+    real_read = Path.read_bytes
+
+    def read_bytes(path):  # the file is there, but cannot be read
+        if path.parent == cache:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    _check_arrays(*load_mnist("test", download=False), arrays["test"])
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root reads every folder; the monkeypatched "
+                    "tests above cover this case")
+def test_a_really_unreadable_cache(isolated, monkeypatch, fake_mnist):
+    files, arrays = fake_mnist
+    cache = isolated / "cache" / "calc_nn" / "mnist"
+    _put(cache, files)
+    _put(isolated / "shared", files)
+    monkeypatch.setenv("CALC_NN_MNIST_DIRS", str(isolated / "shared"))
+    cache.chmod(0)
+    try:
+        _check_arrays(*load_mnist("test", download=False), arrays["test"])
+    finally:
+        cache.chmod(0o755)
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_data(
+        isolated, monkeypatch, fake_mnist):
+    """The download is kept in memory; the cache failure is a warning."""
+    files, arrays = fake_mnist
+    blocker = isolated / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    served = {f"{name}.gz": gzip.compress(raw) for name, raw in files.items()}
+    with _Server(served) as server:
+        with pytest.warns(UserWarning, match=r"could not keep it in .*"
+                          r"NotADirectoryError"):
+            images, labels = load_mnist("test", mirrors=[server.url],
+                                        progress=False)
+    _check_arrays(images, labels, arrays["test"])
+
+
+# ------------------------------------------------------- named errors
+
+@pytest.mark.parametrize("kwargs,error,pattern", [
+    (dict(download="no"), TypeError, "download must be True or False"),
+    (dict(progress=1), TypeError, "progress must be True or False"),
+    (dict(mirrors="http://example.org/"), TypeError,
+     "mirrors must be a sequence of base URLs"),
+    (dict(mirrors=[1, 2]), TypeError, "mirrors must be a sequence"),
+    (dict(mirrors=5), TypeError, "mirrors must be a sequence"),
+    (dict(root=5), TypeError, "root must be a str or path-like"),
+    (dict(split=0), ValueError, "split must be 'train' or 'test'"),
+])
+def test_load_mnist_bad_arguments(isolated, kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        load_mnist(**({"split": "test"} | kwargs))
+
+
+def test_idx_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match="data must be bytes-like"):
+        parse_idx(5)  # bytes(5) would be five zero bytes
+    with pytest.raises(TypeError, match="data must be bytes-like"):
+        parse_idx("00 00 08 01")
+    with pytest.raises(TypeError, match="path must be a str or path-like"):
+        read_idx(3)
+    # sizes whose product overflows int64: truncated, not a wrong number
+    raw = bytes([0, 0, 8, 4]) + b"\xff\xff\xff\xff" * 4
+    with pytest.raises(ValueError, match="truncated IDX data: shape "
+                       r"\(4294967295, 4294967295, 4294967295, 4294967295\)"
+                       r" of uint8 needs 3402823\d+ bytes"):
+        parse_idx(raw)
+    np.testing.assert_array_equal(
+        parse_idx(np.array([0, 0, 8, 1, 0, 0, 0, 1, 9], np.uint8)), [9])
+    with pytest.raises(ValueError, match="name must be one of"):
+        data.find_mnist_file("t10k-images-idx3-ubyte.gz")

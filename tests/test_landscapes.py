@@ -104,8 +104,62 @@ def test_bad_factory_arguments():
         landscapes.quadratic(0.5)
     with pytest.raises(ValueError, match="noise"):
         landscapes.noisy(landscapes.saddle(), noise=-1.0)
-    with pytest.raises(ValueError, match="unknown landscape"):
+    with pytest.raises(ValueError, match="name must be one of"):
         landscapes.get("ackley")
+    with pytest.raises(ValueError, match="name must be one of"):
+        landscapes.get(["saddle"])
+    with pytest.raises(ValueError, match="condition"):
+        landscapes.quadratic(np.inf)
+    with pytest.raises(TypeError, match="condition"):
+        landscapes.quadratic("10")
+    with pytest.raises(ValueError, match="noise"):
+        landscapes.noisy(landscapes.saddle(), noise=np.nan)
+    with pytest.raises(TypeError, match="base must be a Landscape"):
+        landscapes.noisy(landscapes.saddle, noise=1.0)
+    with pytest.raises(ValueError, match="seed"):
+        landscapes.noisy(landscapes.saddle(), seed=-1)
+    with pytest.raises(TypeError, match="seed"):
+        landscapes.noisy(landscapes.saddle(), seed=1.5)
+    with pytest.raises(ValueError, match="n must be an int >= 2"):
+        landscapes.rosenbrock().grid(1)
+    with pytest.raises(TypeError, match="n must be an int"):
+        landscapes.rosenbrock().grid(10.0)
+
+
+@pytest.mark.parametrize("name", landscapes.NAMES)
+def test_float32_points_stay_float32(name):
+    """The dtype rule: a float32 point gives a float32 loss and gradient
+    (NumPy scalars such as np.cos(np.pi / 6) used to promote them), noisy
+    gradients included."""
+    land = make(name)
+    pts = np.random.default_rng(0).uniform(-2, 2, (4, 2)).astype(np.float32)
+    assert land.loss(pts).dtype == np.float32
+    assert land.grad(pts).dtype == np.float32
+    np.testing.assert_allclose(land.grad(pts), land.grad(
+        pts.astype(np.float64)), rtol=1e-5, atol=1e-4)
+    noisy32 = landscapes.noisy(land, noise=0.5, seed=2).grad(pts)
+    noisy64 = landscapes.noisy(land, noise=0.5, seed=2).grad(
+        pts.astype(np.float64))
+    assert noisy32.dtype == np.float32
+    np.testing.assert_allclose(noisy32, noisy64, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", landscapes.NAMES)
+def test_non_finite_points_propagate(name):
+    """Elementwise maths: NaN in, NaN out, no finite wrong number."""
+    land = make(name)
+    with np.errstate(invalid="ignore", over="ignore"):
+        g = land.grad(np.array([[np.nan, 0.5], [0.5, 1.0]]))
+        loss = land.loss(np.array([np.nan, 0.5]))
+    assert np.isnan(g[0, 0]) and np.all(np.isfinite(g[1]))
+    assert np.isnan(loss)
+
+
+@pytest.mark.parametrize("shape", [(0, 2), (3, 0, 2)])
+def test_empty_stacks_of_points(shape):
+    land = landscapes.himmelblau()
+    assert land.grad(np.zeros(shape)).shape == shape
+    assert land.loss(np.zeros(shape)).shape == shape[:-1]
 
 
 def test_noisy_gradients_are_right_on_average_and_reproducible():

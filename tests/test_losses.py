@@ -107,21 +107,39 @@ def torch_focal(t, target, gamma, alpha, reduction):
             "none": lambda: losses}[reduction]()
 
 
-# ------------------------------------------------------------------ MSE
+# ------------------------------------------------ MSE and BCE
 
+def _bce_atol(z):
+    """torch's formula loses ~eps * |z| in absolute terms (z = -1e4,
+    target = 1e-12: exact 1e-8, torch 0.9999e-8)."""
+    return 1e-15 * max(1.0, np.abs(z).max(initial=0)) * z.size
+
+
+ELEMENTWISE = {  # name: (loss, gradient, torch loss, targets, atol)
+    "mse": (L.mse, L.mse_grad, F.mse_loss, reals, lambda z: 0.0),
+    "bce": (L.binary_cross_entropy_with_logits,
+            L.binary_cross_entropy_with_logits_grad,
+            F.binary_cross_entropy_with_logits,
+            st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0, 1)),
+            _bce_atol),
+}
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @SETTINGS
 @given(data=st.data())
-def test_mse_matches_torch(reduction, data):
+def test_elementwise_losses_match_torch(name, reduction, data):
+    loss, grad_fn, torch_loss, targets, atol = ELEMENTWISE[name]
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=5))
-    y_hat = data.draw(hnp.arrays(np.float64, shape, elements=reals))
-    y = data.draw(hnp.arrays(np.float64, shape, elements=reals))
+    z = data.draw(hnp.arrays(np.float64, shape, elements=reals))
+    target = data.draw(hnp.arrays(np.float64, shape, elements=targets))
     value, grad = torch_value_and_grad(
-        lambda t: F.mse_loss(t, torch.tensor(y), reduction=reduction), y_hat)
-    np.testing.assert_allclose(L.mse(y_hat, y, reduction), value,
-                               rtol=1e-12)
-    np.testing.assert_allclose(L.mse_grad(y_hat, y, reduction), grad,
-                               rtol=1e-12)
+        lambda t: torch_loss(t, torch.tensor(target), reduction=reduction), z)
+    np.testing.assert_allclose(loss(z, target, reduction), value,
+                               rtol=1e-12, atol=atol(z))
+    np.testing.assert_allclose(grad_fn(z, target, reduction), grad,
+                               rtol=1e-12, atol=1e-300)
 
 
 @pytest.mark.parametrize("n", [1, 2, 4])
@@ -133,29 +151,6 @@ def test_mse_gradient_is_sympys(n):
     assert float(loss.subs(subs)) == pytest.approx(L.mse(a, b), rel=1e-12)
     exact = np.array([float(g.subs(subs)) for g in S.mse_gradient(n)])
     np.testing.assert_allclose(L.mse_grad(a, b), exact, rtol=1e-12)
-
-
-# ------------------------------------------------------------------ BCE
-
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@SETTINGS
-@given(data=st.data())
-def test_bce_matches_torch(reduction, data):
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=6))
-    z = data.draw(hnp.arrays(np.float64, shape, elements=reals))
-    y = data.draw(hnp.arrays(np.float64, shape, elements=st.one_of(
-        st.sampled_from([0.0, 1.0]), st.floats(0, 1))))
-    value, grad = torch_value_and_grad(
-        lambda t: F.binary_cross_entropy_with_logits(
-            t, torch.tensor(y), reduction=reduction), z)
-    # torch's formula loses ~eps * |z| in absolute terms (z = -1e4,
-    # y = 1e-12: exact 1e-8, torch 0.9999e-8); so the atol
-    np.testing.assert_allclose(
-        L.binary_cross_entropy_with_logits(z, y, reduction), value,
-        rtol=1e-12, atol=1e-15 * max(1.0, np.abs(z).max()) * z.size)
-    np.testing.assert_allclose(
-        L.binary_cross_entropy_with_logits_grad(z, y, reduction), grad,
-        rtol=1e-12, atol=1e-300)
 
 
 def test_bce_log_form_is_bce():
@@ -405,8 +400,8 @@ BIG_T = np.array([1, 1, 2, 0])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_extreme_logits_give_finite_losses_and_gradients(dtype, reduction):
     z = BIG.astype(dtype)
-    probs = np.eye(3)[BIG_T]
-    w = np.array([1.0, 2.0, 0.5])
+    probs = np.eye(3, dtype=dtype)[BIG_T]
+    w = np.array([1.0, 2.0, 0.5], dtype)
     outputs = [
         L.cross_entropy(z, BIG_T, reduction=reduction),
         L.cross_entropy_grad(z, BIG_T, reduction=reduction),
@@ -457,16 +452,183 @@ def test_focal_finite_and_right_as_pt_goes_to_0_and_1(gamma, margin):
     assert grad[1, 0] <= -0.99  # badly wrong: full-size gradient
 
 
-# ------------------------------------------------------------- dtype etc
+# ------------------------------------------------------------- dtypes
 
 @pytest.mark.parametrize("fn", [
     lambda z: L.cross_entropy_grad(z, [0, 1]),
     lambda z: L.focal_loss_grad(z, [0, 1]),
-    lambda z: L.mse_grad(z, np.zeros((2, 2))),
-    lambda z: L.binary_cross_entropy_with_logits_grad(z, np.ones((2, 2))),
+    lambda z: L.mse_grad(z, np.zeros((2, 2), np.float32)),
+    lambda z: L.binary_cross_entropy_with_logits_grad(z, [[1, 0], [0, 1]]),
 ])
 def test_float32_gradients_stay_float32(fn):
     assert fn(np.ones((2, 2), np.float32)).dtype == np.float32
+
+
+MIXED = [  # (call, the names the TypeError must give)
+    (lambda a, b: L.mse(a, b), ("y_hat is", "target is")),
+    (lambda a, b: L.mse_grad(a, b), ("y_hat is", "target is")),
+    (lambda a, b: L.binary_cross_entropy_with_logits(a, b),
+     ("logits is", "target is")),
+    (lambda a, b: L.binary_cross_entropy_with_logits_grad(a, b),
+     ("logits is", "target is")),
+    (lambda a, b: L.cross_entropy(a, b * 0 + 0.5), ("logits is",
+                                                    "target is")),
+    (lambda a, b: L.cross_entropy_grad(a, [0, 1], b[0]),
+     ("logits is", "weight is")),
+    (lambda a, b: L.weighted_cross_entropy(a, [0, 1], b[0]),
+     ("logits is", "weight is")),
+    (lambda a, b: L.focal_loss(a, [0, 1], alpha=b[0]),
+     ("logits is", "alpha is")),
+    (lambda a, b: L.focal_loss_grad(a, [0, 1], alpha=b[0]),
+     ("logits is", "alpha is")),
+]
+
+
+@pytest.mark.parametrize("call,names", MIXED)
+@pytest.mark.parametrize("first,second", [(np.float32, np.float64),
+                                          (np.float64, np.float32),
+                                          (np.float16, np.float32)])
+def test_mixed_precision_is_a_type_error_naming_both(call, names, first,
+                                                     second):
+    """The house rule (PyTorch's for x @ W and for class weights): one
+    dtype per call, no silent promotion."""
+    with pytest.raises(TypeError) as info:
+        call(np.zeros((2, 2), first), np.full((2, 2), 0.5, second))
+    message = str(info.value)
+    assert all(name in message for name in names), message
+
+
+def test_float16_mean_accumulates_in_float32():
+    """Issue 12 item 5. 40,000 losses of log 10 sum to 92,103, past
+    float16's 65,504: the sum must not be taken in float16. torch's own
+    F.cross_entropy (2.13, CPU) overflows here; its per-sample losses
+    averaged by torch.mean (which accumulates in float32) are the
+    reference."""
+    z = np.zeros((40_000, 10), np.float16)
+    t = np.zeros(40_000, np.int64)
+    per_sample = F.cross_entropy(torch.tensor(z), torch.tensor(t),
+                                 reduction="none")
+    ours = L.cross_entropy(z, t)
+    assert ours.dtype == np.float16 and np.isfinite(ours)
+    assert ours == per_sample.mean().item() == np.float16(np.log(10))
+    # probability targets and the weighted mean too
+    uniform = np.full((40_000, 10), 0.1, np.float16)
+    assert L.cross_entropy(z, uniform) == np.float16(np.log(10))
+    assert L.cross_entropy(z, t, np.ones(10, np.float16)) == \
+        np.float16(np.log(10))
+    # 100,000 squared errors of 1: the count itself is past float16
+    ones = np.ones(100_000, np.float16)
+    assert L.mse(ones, np.zeros_like(ones)) == 1.0
+    assert L.mse(ones, ones) == 0.0
+    reference = F.mse_loss(torch.tensor(ones), torch.zeros(
+        100_000, dtype=torch.float16))
+    assert L.mse(ones, np.zeros_like(ones)) == reference.item()
+    # a sum that does not fit float16 is inf, as torch's (NumPy warns)
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        assert L.mse(ones, np.zeros_like(ones), "sum") == np.inf
+
+
+@pytest.mark.parametrize("n", [1, 3, 1000, 100_000])
+def test_float16_gradients_are_computed_in_float32(n):
+    """A float16 gradient is the exact value rounded once (within one
+    float16 ulp: float32, then float16). torch rounds 2 (y_hat - y) and
+    1/n to float16 first (1/n is a subnormal for n = 100,000), so it is
+    off by more; calc_nn is at least as close to the exact value."""
+    rng = np.random.default_rng(n)
+    y_hat = rng.uniform(-4, 4, n).astype(np.float16)
+    target = rng.uniform(-4, 4, n).astype(np.float16)
+    exact = 2 / n * (y_hat.astype(np.float64) - target)
+    ours = L.mse_grad(y_hat, target)
+    assert ours.dtype == np.float16
+    ulp = np.spacing(np.abs(exact).astype(np.float16)).astype(np.float64)
+    assert np.all(np.abs(ours - exact) <= ulp)
+    _, theirs = torch_value_and_grad_in(
+        lambda t: F.mse_loss(t, torch.tensor(target)), y_hat)
+    assert np.abs(ours - exact).max() <= np.abs(theirs - exact).max()
+    z = rng.uniform(-4, 4, (n, 3)).astype(np.float16)
+    labels = rng.integers(0, 3, n)
+    exact = L.cross_entropy_grad(z.astype(np.float64), labels)
+    ours = L.cross_entropy_grad(z, labels)
+    assert ours.dtype == np.float16
+    ulp = np.spacing(np.abs(exact).astype(np.float16)).astype(np.float64)
+    assert np.all(np.abs(ours - exact) <= ulp)
+    if n <= 65504:  # torch divides by n in float16: inf past 65,504,
+        # and its gradient is 0 (2.13, CPU)
+        _, theirs = torch_value_and_grad_in(
+            lambda t: F.cross_entropy(t, torch.tensor(labels)), z)
+        # torch: softmax rounded to float16, (p - y) / n rounded again
+        np.testing.assert_allclose(ours, theirs, rtol=4e-3,
+                                   atol=8 * ulp.max())
+
+
+def torch_value_and_grad_in(fn, x):
+    """As :func:`torch_value_and_grad`, keeping the dtype of ``x``."""
+    t = torch.tensor(x, requires_grad=True)
+    out = fn(t)
+    out.backward(torch.ones_like(out))
+    return out.detach().numpy(), t.grad.numpy()
+
+
+# ------------------------------------------------------ what a target is
+
+def test_class_indices_are_never_read_as_probabilities():
+    """Issue 12 item 8: an int target holds class indices, a float target
+    probabilities; a shape that does not fit the dtype is an error."""
+    with pytest.raises(ValueError, match=r"int target holds class indices "
+                       r"and must have shape \(\) .* got shape \(3,\)"):
+        L.cross_entropy(np.zeros(3), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"int target holds class indices "
+                       r"and must have shape \(N,\) = \(2,\); got shape "
+                       r"\(2, 3\)"):
+        L.cross_entropy(np.zeros((2, 3)), np.eye(3, dtype=int)[[0, 2]])
+    with pytest.raises(TypeError, match=r"shape of class indices .* "
+                       r"class indices must be ints"):
+        L.cross_entropy_grad(np.zeros((2, 3)), np.array([0.0, 2.0]))
+    with pytest.raises(TypeError, match=r"bool"):
+        L.cross_entropy(np.zeros((2, 3)), np.eye(3, dtype=bool)[[0, 2]])
+    # the same labels as ints and as one-hot floats: the same loss
+    z = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 0.0]])
+    assert L.cross_entropy(z, [2, 0]) == pytest.approx(
+        L.cross_entropy(z, np.eye(3)[[2, 0]]), rel=1e-15)
+
+
+@pytest.mark.parametrize("target,message", [
+    (np.zeros((2, 3)), r"row 0 sums to 0\b"),
+    (np.array([[0.5, 0.5, 0.5], [1.0, 0.0, 0.0]]), r"row 0 sums to 1.5"),
+    (np.array([[1.0, 0.0, 0.0], [0.2, 0.2, 0.2]]), r"row 1 sums to 0.6"),
+    (np.array([[1.5, -0.5, 0.0], [1.0, 0.0, 0.0]]), r"must be >= 0"),
+    (np.array([[1.0, 0.0, 0.0], [np.nan, 0.0, 1.0]]),
+     r"target must be finite"),
+])
+@pytest.mark.parametrize("fn", [L.cross_entropy, L.cross_entropy_grad])
+def test_probability_targets_must_be_distributions(fn, target, message):
+    with pytest.raises(ValueError, match=message):
+        fn(np.zeros((2, 3)), target)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("c", [1, 2, 10, 1000])
+def test_rounded_distributions_are_accepted_and_one_ulp_more_is_not(
+        dtype, c):
+    """Rows normalised in float64 and rounded to ``dtype`` pass (their sum
+    is within C eps of 1); a row off by more than that does not."""
+    rng = np.random.default_rng(c)
+    raw = rng.uniform(0, 1, (50, c))
+    target = (raw / raw.sum(axis=1, keepdims=True)).astype(dtype)
+    z = np.zeros((50, c), dtype)
+    assert np.isfinite(L.cross_entropy(z, target))
+    target[0] *= dtype(1 + 2 * c * np.finfo(dtype).eps)
+    with pytest.raises(ValueError, match="row 0 sums to"):
+        L.cross_entropy(z, target)
+
+
+def test_mse_rejects_nan_and_inf_like_the_other_losses():
+    with pytest.raises(ValueError, match=r"y_hat must be finite; it "
+                                         r"contains nan"):
+        L.mse([1.0, np.nan], [0.0, 0.0])
+    with pytest.raises(ValueError, match=r"target must be finite; it "
+                                         r"contains -inf"):
+        L.mse_grad([1.0, 0.0], [0.0, -np.inf])
 
 
 # ------------------------------------------------------------ bad input
@@ -475,9 +637,9 @@ Z = np.zeros((3, 4))
 ERRORS = [
     (lambda: L.cross_entropy(Z, [0, 1]), ValueError,
      r"target has batch size 2 but logits has batch size 3"),
-    (lambda: L.cross_entropy(Z, np.zeros((2, 4))), ValueError,
+    (lambda: L.cross_entropy(Z, np.full((2, 4), 0.25)), ValueError,
      r"target has batch size 2 but logits has batch size 3"),
-    (lambda: L.cross_entropy(Z, np.zeros((3, 5))), ValueError,
+    (lambda: L.cross_entropy(Z, np.full((3, 5), 0.2)), ValueError,
      r"target has 5 classes but logits has C = 4"),
     (lambda: L.focal_loss(Z, [0, 1, 3, 2]), ValueError,
      r"batch size 4 but logits has batch size 3"),
@@ -491,38 +653,44 @@ ERRORS = [
      ValueError, r"weight must be >= 0; negative entries for classes \[1\]"),
     (lambda: L.cross_entropy_grad(Z, [0, 1, 2], [1, 1, 1]), ValueError,
      r"weight must have shape \(C,\) = \(4,\)"),
+    (lambda: L.cross_entropy(Z, [0, 1, 2], [1, np.inf, 1, 1]), ValueError,
+     r"weight must be finite"),
     (lambda: L.focal_loss(Z, [0, 1, 2], alpha=[1, 1, -2, 1]), ValueError,
      r"alpha must be >= 0"),
     (lambda: L.focal_loss(Z, [0, 1, 2], gamma=-0.5), ValueError,
      r"gamma must be a finite number >= 0, got -0.5"),
     (lambda: L.focal_loss_grad(Z, [0, 1, 2], gamma=-1), ValueError,
      r"gamma must be a finite number >= 0"),
+    (lambda: L.focal_loss(Z, [0, 1, 2], gamma=np.nan), ValueError,
+     r"gamma must be a finite number"),
     (lambda: L.cross_entropy(Z, [0, 1, 2], reduction="avg"), ValueError,
-     r"unknown reduction 'avg'; expected one of 'mean', 'sum', 'none'"),
+     r"reduction must be one of \['mean', 'sum', 'none'\], got 'avg'"),
     (lambda: L.mse_grad([1.0], [1.0], reduction="Mean"), ValueError,
-     r"unknown reduction 'Mean'; expected one of 'mean', 'sum', 'none'"),
+     r"reduction must be one of .*, got 'Mean'"),
     (lambda: L.focal_loss(Z, [0, 1, 2], reduction=None), ValueError,
-     r"unknown reduction None"),
+     r"reduction must be one of .*, got None"),
     (lambda: L.mse(np.zeros(3), np.zeros((3, 1))), ValueError,
-     r"y has shape \(3, 1\) but y_hat has shape \(3,\)"),
+     r"y_hat has shape \(3,\) but target has shape \(3, 1\)"),
     (lambda: L.binary_cross_entropy_with_logits([0.0], [1.5]), ValueError,
-     r"y must hold probabilities in \[0, 1\]"),
-    (lambda: L.cross_entropy(Z, [0.0, 1.0, 2.0]), TypeError,
-     r"class-index targets of shape \(N,\) must be integers"),
+     r"target must hold probabilities in \[0, 1\]; it contains 1.5"),
     (lambda: L.cross_entropy(Z, ["a", "b", "c"]), TypeError,
-     r"target must be an array of class indices"),
-    (lambda: L.mse(["a"], [1.0]), TypeError, r"y_hat must be an array of "
-                                              r"real numbers"),
+     r"target must hold class indices \(an int array\) or probabilities"),
+    (lambda: L.mse(["a"], [1.0]), TypeError,
+     r"y_hat must be an array of real numbers"),
     (lambda: L.cross_entropy([[np.nan, 0.0]], [0]), ValueError,
-     r"logits contains NaN or infinity"),
+     r"logits must be finite; it contains nan"),
     (lambda: L.cross_entropy(np.zeros((2, 3, 4)), [0, 1]), ValueError,
-     r"logits must have shape \(N, C\)"),
+     r"logits must have shape \(N, C\) or \(C,\)"),
+    (lambda: L.cross_entropy(np.zeros((3, 0)), [0, 1, 2]), ValueError,
+     r"logits must have at least one class"),
     (lambda: L.cross_entropy(Z, [0, 1, 2], [0.0, 0.0, 0.0, 1.0]),
      ValueError, r"weights sum to 0"),
     (lambda: L.cross_entropy(np.zeros((0, 4)), np.zeros(0, int)),
      ValueError, r"reduction='mean' of an empty batch is undefined"),
-    (lambda: L.focal_loss(Z, np.zeros((3, 4))), ValueError,
-     r"target must hold class indices"),
+    (lambda: L.mse_grad(np.zeros(0), np.zeros(0)),
+     ValueError, r"reduction='mean' of an empty batch is undefined"),
+    (lambda: L.focal_loss(Z, np.full((3, 4), 0.25)), TypeError,
+     r"target must hold class indices \(an int array\); got dtype float64"),
     (lambda: L.weighted_cross_entropy(Z, [0, 1, 2], None), ValueError,
      r"weight is required"),
 ]
@@ -537,6 +705,69 @@ def test_bad_input_is_named(call, exc, match):
 def test_sum_of_empty_batch_is_zero():
     assert L.cross_entropy(np.zeros((0, 4)), np.zeros(0, int),
                            reduction="sum") == 0
+
+
+# ------------------------------------------- the class-imbalance example
+
+def test_imbalanced_data_has_the_promised_shape_and_is_read_only():
+    X, y = L.imbalanced_data()
+    assert X.shape == (420, 2) and y.shape == (420,)
+    assert np.count_nonzero(y == 1) == 20
+    np.testing.assert_array_equal(X, np.round(X, 2))
+    assert not X.flags.writeable and not y.flags.writeable
+    assert L.imbalanced_data(n_majority=100, ratio=4, seed=3)[0].shape == \
+        (125, 2)
+
+
+@pytest.mark.parametrize("weight,gamma", [(1.0, 0.0), (20.0, 0.0),
+                                          (5.0, 2.0)])
+def test_train_linear_classifier_is_gradient_descent_on_the_weighted_mean(
+        weight, gamma):
+    """The same descent written in torch: the focal loss with
+    alpha = (1, weight), divided by the sum of the targets' alphas."""
+    X, y = L.imbalanced_data()
+    W, b = L.train_linear_classifier(weight, gamma, steps=50)
+    tW = torch.zeros((2, 2), dtype=torch.float64, requires_grad=True)
+    tb = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    tX, ty = torch.tensor(X), torch.tensor(y)
+    alpha = torch.tensor([1.0, weight], dtype=torch.float64)[ty]
+    for _ in range(50):
+        log_pt = F.log_softmax(tX @ tW.T + tb, dim=1)[torch.arange(len(y)),
+                                                        ty]
+        loss = (-alpha * (1 - log_pt.exp()) ** gamma * log_pt).sum() \
+            / alpha.sum()
+        tW.grad = tb.grad = None
+        loss.backward()
+        with torch.no_grad():
+            tW -= tW.grad
+            tb -= tb.grad
+    np.testing.assert_allclose(W, tW.detach().numpy(), rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(b, tb.detach().numpy(), rtol=1e-9,
+                               atol=1e-12)
+    assert not W.flags.writeable  # the cached result cannot be changed
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: L.imbalanced_data(ratio=0), ValueError, r"ratio must be an "
+                                                      r"int >= 1"),
+    (lambda: L.imbalanced_data(n_majority=10, ratio=20), ValueError,
+     r"n_majority must be an int >= 20"),
+    (lambda: L.imbalanced_data(seed=[1]), TypeError, r"seed must be an int"),
+    (lambda: L.train_linear_classifier(np.nan, 0.0), ValueError,
+     r"weight must be a finite number"),
+    (lambda: L.train_linear_classifier(1.0, -1.0), ValueError,
+     r"gamma must be a finite number >= 0"),
+    (lambda: L.train_linear_classifier(1.0, 0.0, steps=2.5), TypeError,
+     r"steps must be an int"),
+    (lambda: L.train_linear_classifier(1.0, 0.0, lr=0), ValueError,
+     r"lr must be a finite number > 0"),
+    (lambda: L.train_linear_classifier([1.0], 0.0), TypeError,
+     r"weight must be a real number"),
+])
+def test_imbalance_example_bad_input_is_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
 
 
 # -------------------------------------------------------- the derivations
@@ -554,15 +785,15 @@ def test_softmax_cross_entropy_chain_collapses():
         == sp.zeros(3, 1)
 
 
-def test_seed_gradient_is_not_the_derivative():
-    """Seed 000 section 3.1: -(y - y_hat) * d y_hat / d theta is not the
-    gradient of -y log y_hat (it lacks the 1/y_hat factor)."""
+def test_cnn_document_gradient_is_not_the_derivative():
+    """The CNN document [cnn-calculus-doc] §3.1: -(y - y_hat) d y_hat /
+    d theta is not the gradient of -y log y_hat (no 1/y_hat factor)."""
     theta = sp.Symbol("theta", real=True)
     p = S.sigma_of(theta)  # one probability, a function of theta
     yy = sp.Symbol("y", positive=True)
     true = sp.diff(-yy * sp.log(p), theta)
-    seed = -(yy - p) * sp.diff(p, theta)
-    assert sp.simplify(true - seed) != 0
+    stated = -(yy - p) * sp.diff(p, theta)
+    assert sp.simplify(true - stated) != 0
 
 
 @pytest.mark.parametrize("check", [

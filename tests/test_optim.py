@@ -156,20 +156,21 @@ def test_momentum_zero_is_gradient_descent():
     np.testing.assert_allclose(a, b, rtol=1e-14)
 
 
-def test_seed_momentum_convention_is_pytorch_scaled_by_lr():
-    """Seed 002: v = gamma v + lr g, theta -= v. PyTorch: b = mu b + g,
-    theta -= lr b. Same path with a constant lr, v = lr b."""
+def test_nn_document_momentum_is_pytorch_scaled_by_lr():
+    """The NN document [nn-calculus-doc] §4.3: v = gamma v + lr g,
+    theta -= v. PyTorch: b = mu b + g, theta -= lr b. Same path with a
+    constant lr, v = lr b."""
     land = landscapes.quadratic(10.0)
     lr, mu = 0.3, 0.8
     theta, v = np.array(land.start), np.zeros(2)
-    seed_path = [theta]
+    doc_path = [theta]
     for _ in range(100):
         v = mu * v + lr * land.grad(theta)
         theta = theta - v
-        seed_path.append(theta)
+        doc_path.append(theta)
     ours = optim.trajectory(optim.momentum_step, land.grad, land.start, 100,
                             lr=lr, momentum=mu)
-    np.testing.assert_allclose(ours, np.array(seed_path), rtol=1e-10,
+    np.testing.assert_allclose(ours, np.array(doc_path), rtol=1e-10,
                                atol=1e-14)
 
 
@@ -183,6 +184,7 @@ BAD_HYPER = [
     (optim.momentum_step, dict(lr=0.1, momentum=0.0, nesterov=True),
      "nesterov"),
     (optim.momentum_step, dict(lr=0.1, weight_decay=-1.0), "weight_decay"),
+    (optim.momentum_step, dict(lr=0.1, nesterov="no"), "nesterov"),
     (optim.rmsprop_step, dict(lr=0.1, eps=0.0), "eps"),
     (optim.rmsprop_step, dict(lr=0.1, alpha=1.0), "alpha"),
     (optim.rmsprop_step, dict(lr=-0.1), "lr"),
@@ -237,8 +239,10 @@ def test_bad_trajectory_arguments():
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         optim.trajectory(optim.gd_step, land.grad, [0.0, 1.0, 2.0], 5,
                          lr=0.1)
-    with pytest.raises(ValueError, match="unknown optimizer"):
+    with pytest.raises(ValueError, match="name must be one of"):
         optim.get("lbfgs")
+    with pytest.raises(ValueError, match="name must be one of"):
+        optim.get(["gd"])
 
 
 # ----------------------------------------------------------------- runs
@@ -265,23 +269,45 @@ def test_divergence_on_the_bowl_is_reported_at_the_right_step():
     assert optim.diverged_at(stable.path) is None
 
 
-def test_non_finite_values_are_divergence_not_crashes():
-    """Rosenbrock with a huge lr overflows to inf/NaN within a few steps:
-    reported, no exception, no warning."""
+def test_overflow_in_the_update_is_divergence_not_a_crash():
+    """The optimizer's own arithmetic overflows on a diverging run (here
+    theta - lr * 1e300): reported as divergence at step 1, with no
+    warning or exception even under np.errstate(all="raise")."""
+    with np.errstate(all="raise"):
+        res = optim.run(optim.momentum_step, lambda t: np.full(2, 1e300),
+                        [1.0, 2.0], 5, lr=1e10, bound=np.inf)
+        gd = optim.run(optim.gd_step, lambda t: np.full(2, 1e300),
+                       [1.0, 2.0], 5, lr=1e10, bound=np.inf)
+    assert res.diverged_at == 1 and gd.diverged_at == 1
+    assert np.all(np.isnan(gd.path[1:])) and np.all(gd.path[0] == [1, 2])
     land = landscapes.rosenbrock()
     with np.errstate(all="raise"):
-        res = optim.run(optim.momentum_step, land.grad, land.start, 300,
-                        lr=0.5, momentum=0.9, bound=np.inf)
-    assert res.diverged and res.diverged_at < 10
-    start = optim.run(optim.gd_step, land.grad, [np.nan, 0.0], 5, lr=0.1)
-    assert start.diverged_at == 0
+        box = optim.run(optim.momentum_step, land.grad, land.start, 300,
+                        lr=0.5, momentum=0.9)
+    assert box.diverged and box.diverged_at < 10
+
+
+def test_a_non_finite_start_is_an_error():
+    land = landscapes.rosenbrock()
+    with pytest.raises(ValueError, match="theta0 must be finite"):
+        optim.run(optim.gd_step, land.grad, [np.nan, 0.0], 5, lr=0.1)
 
 
 def test_small_bound_counts_as_divergence():
+    """Issue 11: path[1] = (0.45, -0.78) leaves the box |theta| <= 0.5, so
+    the run diverges at step 1 (the old test also passed when detection was
+    broken)."""
     land = landscapes.quadratic(10.0)
     res = optim.run(optim.gd_step, land.grad, [2.0, 0.0], 10, lr=1.0,
                     bound=0.5)
-    assert res.diverged_at == 1 or res.path[1].max() <= 0.5
+    free = optim.run(optim.gd_step, land.grad, [2.0, 0.0], 10, lr=1.0)
+    assert np.abs(free.path[1]).max() > 0.5 >= free.path[1].max()
+    assert res.diverged_at == 1
+    np.testing.assert_array_equal(res.path[0], [2.0, 0.0])
+    assert np.all(np.isnan(res.path[1:]))
+    # a box the run never leaves (|theta_0| = 2 is on its edge)
+    assert optim.run(optim.gd_step, land.grad, [2.0, 0.0], 10, lr=1.0,
+                     bound=2.0).diverged_at is None
 
 
 @settings(max_examples=40, deadline=None)
@@ -298,3 +324,243 @@ def test_gradient_descent_on_the_bowl_matches_the_eigen_analysis(
     k = np.arange(31)[:, None]
     coords = (Q.T @ np.array([x0, y0])) * (1 - lr * lam) ** k
     np.testing.assert_allclose(path, coords @ Q.T, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------- issue 12: the user's functions
+
+def _point_grad(t):
+    """A gradient of one point only (indexes t[0], t[1])."""
+    return np.array([2 * t[0], 20 * t[1]])
+
+
+RUNS_2 = [(optim.gd_step, dict(lr=0.01)),
+          (optim.momentum_step, dict(lr=0.01, momentum=0.5))]
+
+
+@pytest.mark.parametrize("n_runs", [1, 2, 3])
+def test_run_many_never_guesses_the_calling_convention(n_runs):
+    """Issue 12, item 1: with as many runs as dimensions, run_many used to
+    feed a point-by-point gradient a stack of points and silently compute
+    wrong paths (GD path[1] = (0.98, 0.98) instead of (0.98, 0.80)); with
+    three runs it raised an unpack error. Now grad_fn gets one point unless
+    vectorized=True is passed."""
+    runs = (RUNS_2 + [(optim.adam_step, dict(lr=0.1))])[:n_runs]
+    calls = []
+
+    def grad(t):
+        calls.append(np.shape(t))
+        return _point_grad(t)
+
+    many = optim.run_many(runs, grad, [1.0, 1.0], 10)
+    assert set(calls) == {(2,)}
+    np.testing.assert_allclose(many[0].path[1], [0.98, 0.80], rtol=1e-15)
+    for (step, hyper), res in zip(runs, many):
+        one = optim.run(step, _point_grad, [1.0, 1.0], 10, **hyper)
+        np.testing.assert_array_equal(res.path, one.path)
+
+
+def test_vectorized_declared_wrongly_is_a_named_error():
+    with pytest.raises(ValueError, match=r"grad_fn\(points\) returned "
+                       r"shape \(2,\).*vectorized=True"):
+        optim.run_many(RUNS_2 + RUNS_2[:1], lambda t: np.zeros(2),
+                       [1.0, 1.0], 3, vectorized=True)
+    with pytest.raises(ValueError, match=r"grad_fn\(theta\) returned "
+                       r"shape \(3,\).*vectorized=False"):
+        optim.run(optim.gd_step, lambda t: np.zeros(3), [1.0, 1.0], 3,
+                  lr=0.1)
+    with pytest.raises(ValueError, match="vectorized"):
+        optim.run_many(RUNS_2, _point_grad, [1.0, 1.0], 3, vectorized=1)
+    with pytest.raises(TypeError, match=r"grad_fn\(theta\)"):
+        optim.run(optim.gd_step, lambda t: np.array(["a", "b"]), [1.0, 1.0],
+                  3, lr=0.1)
+
+
+def _sqrt_grad(t):
+    """A buggy gradient: sqrt of a coordinate that becomes negative."""
+    return np.array([np.sqrt(t[0]), 1.0])
+
+
+def test_an_invalid_operation_in_grad_fn_warns_and_raises():
+    """Issue 12, item 12: np.errstate(all="ignore") around grad_fn hid a
+    sqrt of a negative number and reported it as divergence."""
+    with pytest.warns(RuntimeWarning, match="invalid value"), \
+            pytest.raises(ValueError, match=r"grad_fn returned NaN at the "
+                          r"finite point \[-0\.\d+, .*\] \(step \d\)"):
+        optim.run(optim.gd_step, _sqrt_grad, [0.5, 0.0], 10, lr=1.0)
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        optim.run(optim.gd_step, _sqrt_grad, [0.5, 0.0], 10, lr=1.0)
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError,
+                                                     match="NaN"):
+        optim.run_many([(optim.gd_step, dict(lr=1.0)),
+                        (optim.adam_step, dict(lr=0.1))],
+                       lambda t: np.sqrt(t), [0.5, 0.5], 10, vectorized=True)
+
+
+def test_errors_of_a_batched_loss_fn_are_not_swallowed():
+    """Issue 12, item 12: _grown caught TypeError/ValueError of a batched
+    loss_fn and silently called it point by point instead."""
+    land = landscapes.quadratic(10.0)
+
+    def buggy(points):
+        raise ValueError("a real bug in my loss")
+
+    for vectorized in (True, False):
+        with pytest.raises(ValueError, match="a real bug in my loss"):
+            optim.run(optim.gd_step, land.grad, land.start, 5, lr=0.1,
+                      loss_fn=buggy, vectorized=vectorized)
+    with pytest.raises(ValueError, match=r"loss_fn\(points\) returned "
+                       r"shape \(\)"):
+        optim.run(optim.gd_step, land.grad, land.start, 5, lr=0.1,
+                  loss_fn=lambda p: 0.0, vectorized=True)
+    with pytest.raises(ValueError, match=r"loss_fn\(theta\) returned "
+                       r"shape \(6,\)"):
+        optim.run(optim.gd_step, land.grad, land.start, 5, lr=0.1,
+                  loss_fn=lambda p: np.zeros(6))
+    with pytest.warns(RuntimeWarning, match="invalid value"), \
+            pytest.raises(ValueError, match="loss_fn returned NaN"):
+        optim.run(optim.gd_step, land.grad, land.start, 5, lr=0.1,
+                  loss_fn=lambda p: np.log(p[0] - 10.0))
+    with pytest.raises(ValueError, match="loss_fn is inf at theta0"):
+        optim.run(optim.gd_step, land.grad, land.start, 5, lr=0.1,
+                  loss_fn=lambda p: np.inf)
+
+
+def test_grad_fn_cannot_change_the_run_by_changing_its_argument():
+    land = landscapes.quadratic(10.0)
+
+    def meddling(t):
+        g = land.grad(t)
+        t[...] = 100.0  # the caller's point must not change
+        return g
+
+    for vectorized in (False, True):
+        res = optim.run_many(RUNS_2, meddling, land.start, 20,
+                             vectorized=vectorized)
+        clean = optim.run_many(RUNS_2, land.grad, land.start, 20)
+        for a, b in zip(res, clean):
+            np.testing.assert_array_equal(a.path, b.path)
+
+
+def test_a_custom_step_function_is_run_and_checked():
+    def halve(theta, grad, state, *, factor):
+        return theta * factor, state
+
+    res = optim.run(halve, _point_grad, [1.0, -2.0], 3, factor=0.5)
+    np.testing.assert_array_equal(res.path[-1], [0.125, -0.25])
+    with pytest.raises(TypeError, match="factor"):
+        optim.run(halve, _point_grad, [1.0, -2.0], 3)
+    with pytest.raises(TypeError, match=r"step must return \(theta, "
+                       r"state\)"):
+        optim.run(lambda th, g, s: th, _point_grad, [1.0, -2.0], 3)
+    with pytest.raises(ValueError, match="the theta returned by step"):
+        optim.run(lambda th, g, s: (th[:1], s), _point_grad, [1.0, -2.0], 3)
+
+
+# ------------------------------------------------------- issue 12: steps
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_float32_stays_float32_and_dtypes_must_match(case):
+    step, hyper, _, _ = CASES[case]
+    theta = np.array([0.5, -1.0], np.float32)
+    grad = np.array([2.0, 3.0], np.float32)
+    theta1, state = step(theta, grad, None, **hyper)
+    theta2, state = step(theta1, grad, state, **hyper)
+    assert theta1.dtype == theta2.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in state.values()
+               if isinstance(v, np.ndarray))
+    with pytest.raises(TypeError, match="theta is float32, grad is "
+                       "float64"):
+        step(theta, grad.astype(np.float64), None, **hyper)
+    if len(state) > 1:  # a state with arrays
+        key = next(k for k in state if k != "step")
+        bad = {**state, key: state[key].astype(np.float64)}
+        with pytest.raises(TypeError, match=f"state\\['{key}'\\] is "
+                           "float64"):
+            step(theta1, grad, bad, **hyper)
+        with pytest.raises(ValueError, match=r"state\['step'\]"):
+            step(theta1, grad, {**state, "step": -1}, **hyper)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_non_finite_gradients_propagate_like_torch(case):
+    """Elementwise maths propagates NaN and inf as torch.optim does."""
+    step, hyper, opt_class, kwargs = CASES[case]
+    for bad in (np.nan, np.inf):
+        theta = np.array([0.5, -1.0, 2.0])
+        grad = np.array([1.0, bad, -0.5])
+        param = torch.tensor(theta, requires_grad=True)
+        opt = opt_class([param], **kwargs)
+        state = None
+        for _ in range(3):
+            param.grad = torch.tensor(grad)
+            opt.step()
+            with np.errstate(invalid="ignore"):  # inf - inf is NaN
+                theta, state = step(theta, grad, state, **hyper)
+        expected = param.detach().numpy()
+        np.testing.assert_array_equal(np.isnan(theta), np.isnan(expected))
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(theta[finite], expected[finite],
+                                   rtol=1e-12)
+
+
+HYPER = {
+    "gd": (optim.gd_step, torch.optim.SGD, lambda d: dict(lr=d["lr"])),
+    "momentum": (optim.momentum_step, torch.optim.SGD, lambda d: dict(
+        lr=d["lr"], momentum=d["beta1"], weight_decay=d["wd"])),
+    "nesterov": (optim.nesterov_step, torch.optim.SGD, lambda d: dict(
+        lr=d["lr"], momentum=max(d["beta1"], 0.01), weight_decay=d["wd"])),
+    "rmsprop": (optim.rmsprop_step, torch.optim.RMSprop, lambda d: dict(
+        lr=d["lr"], alpha=d["beta2"], eps=d["eps"], weight_decay=d["wd"])),
+    "adagrad": (optim.adagrad_step, torch.optim.Adagrad, lambda d: dict(
+        lr=d["lr"], eps=d["eps"], weight_decay=d["wd"])),
+    "adam": (optim.adam_step, torch.optim.Adam, lambda d: dict(
+        lr=d["lr"], betas=(d["beta1"], d["beta2"]), eps=d["eps"],
+        weight_decay=d["wd"])),
+    "adamw": (optim.adamw_step, torch.optim.AdamW, lambda d: dict(
+        lr=d["lr"], betas=(d["beta1"], d["beta2"]), eps=d["eps"],
+        weight_decay=d["wd"])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HYPER))
+@settings(max_examples=25, deadline=None)
+@given(d=st.fixed_dictionaries(dict(
+    lr=st.floats(1e-4, 1.0), beta1=st.floats(0, 0.99),
+    beta2=st.floats(0.5, 0.9999), eps=st.floats(1e-10, 1e-2),
+    wd=st.sampled_from([0.0, 1e-3, 0.1]))),
+    seed=st.integers(0, 2 ** 32 - 1))
+def test_steps_equal_torch_for_generated_hyperparameters(name, d, seed):
+    step, opt_class, hyper_of = HYPER[name]
+    hyper = hyper_of(d)
+    if name == "nesterov":
+        kwargs = dict(hyper, nesterov=True)
+    else:
+        kwargs = hyper
+    rng = np.random.default_rng(seed)
+    theta = rng.standard_normal(5)
+    param = torch.tensor(theta, requires_grad=True)
+    opt = opt_class([param], **kwargs)
+    state = None
+    for _ in range(30):
+        g = rng.standard_normal(5) * 10.0 ** rng.integers(-3, 3)
+        param.grad = torch.tensor(g)
+        opt.step()
+        theta, state = step(theta, g, state, **hyper)
+    np.testing.assert_allclose(theta, param.detach().numpy(), rtol=1e-9,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_grad_fn_only_sees_the_finite_points_of_live_runs(vectorized):
+    """A run that overflows to inf is put back on its last point (and
+    dropped); the shared gradient call never sees inf or NaN."""
+    land = landscapes.quadratic(10.0)
+
+    def strict(points):
+        assert np.all(np.isfinite(points)), "grad_fn got a non-finite point"
+        return 1e300 * land.grad(points)
+
+    runs = [(optim.gd_step, dict(lr=1e-301)), (optim.gd_step, dict(lr=1e10))]
+    stable, wild = optim.run_many(runs, strict, land.start, 5, bound=np.inf,
+                                  vectorized=vectorized)
+    assert wild.diverged_at == 1 and stable.diverged_at is None

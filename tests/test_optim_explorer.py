@@ -241,7 +241,7 @@ def test_run_many_equals_separate_runs_bit_for_bit(name, with_loss):
     land = landscapes.get(name)
     extra = dict(loss_fn=land.loss) if with_loss else {}
     many = optim.run_many(ALL_RUNS, land.grad, land.start, 300, bound=50.0,
-                          **extra)
+                          vectorized=True, **extra)
     assert len(many) == len(ALL_RUNS)
     for (step, hyper), res in zip(ALL_RUNS, many):
         one = optim.run(step, land.grad, land.start, 300, bound=50.0,

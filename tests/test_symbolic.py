@@ -60,7 +60,8 @@ def test_latex_comes_from_the_expressions():
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+    with pytest.raises(ValueError, match="activation must be one of .*, "
+                                         "got 'swish'"):
         symbolic.activation("swish")
 
 
@@ -104,3 +105,64 @@ def test_evaluate_exact_handles_cancellation_and_overflow():
     assert g(np.array([-1e4]))[0] == 0.0  # e^-1e4 underflows to 0 in float
     assert g(np.array([30.0]))[0] == pytest.approx(9.357622968839e-14,
                                                    rel=1e-12)
+
+
+# ------------------------------------------------------- issue 12, item 6
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_exact_oracle_refuses_nan_and_inf(bad):
+    """sympy.Rational(nan) is 0: the oracle would call sigmoid(nan) 0.5.
+    It raises instead, naming the symbol."""
+    from calc_nn import verify
+
+    assert sp.Rational(float("nan")) == 0  # why the check is needed
+    with pytest.raises(ValueError, match=f"x must be finite; it contains "
+                                         f"{bad}"):
+        verify.sympy_activation("sigmoid", [0.0, bad])
+    with pytest.raises(ValueError, match="x must be finite"):
+        verify.sympy_derivative("tanh", np.array([bad]))
+    f = symbolic.evaluate_exact(symbolic.activation("leaky_relu"),
+                                (symbolic.x, symbolic.alpha))
+    with pytest.raises(ValueError, match="alpha must be finite"):
+        f([1.0], bad)
+
+
+def test_evaluate_exact_checks_its_arguments():
+    with pytest.raises(TypeError, match="expr must be a SymPy expression"):
+        symbolic.evaluate_exact(lambda v: v)
+    with pytest.raises(TypeError, match="symbols must be a non-empty tuple"):
+        symbolic.evaluate_exact(symbolic.x, ("x",))
+    f = symbolic.evaluate_exact(symbolic.activation("sigmoid"))
+    with pytest.raises(TypeError, match=r"give one array per symbol"):
+        f([0.0], [1.0])
+    with pytest.raises(TypeError, match="x must be an array of real"):
+        f(["a"])
+    assert f(0.0).shape == () and f(0.0) == 0.5
+    assert f(np.empty((2, 0))).shape == (2, 0)
+    assert f(np.float32(30.0)) == pytest.approx(1 / (1 + np.exp(-30.0)),
+                                                 rel=1e-15)
+
+
+@pytest.mark.parametrize("call,error,pattern", [
+    (lambda: symbolic.activation(3), ValueError,
+     "activation must be one of"),
+    (lambda: symbolic.derivative(["sigmoid"]), ValueError,
+     "activation must be one of"),
+    (lambda: symbolic.max_derivative("gelu"), ValueError,
+     "activation must be one of"),
+    (lambda: symbolic.derivative_identity("relu"), ValueError,
+     "relu has no derivative identity"),
+    (lambda: symbolic.softmax(0), ValueError,
+     "n_classes must be an int >= 1"),
+    (lambda: symbolic.log_softmax(2.5), TypeError,
+     "n_classes must be an int"),
+    (lambda: symbolic.softmax_jacobian(True), TypeError,
+     "n_classes must be an int"),
+    (lambda: symbolic.depth_gradient_bound("sigmoid", -1), ValueError,
+     "depth must be an int >= 0"),
+    (lambda: symbolic.depth_gradient_bound("sigmoid", 2.0), TypeError,
+     "depth must be an int"),
+])
+def test_bad_arguments_are_named(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calc_nn import losses, optim, train
-from calc_nn.mlp import MLP
+from calc_nn.mlp import MLP, make_moons
 from calc_nn.plots import digits_figures as digit_plots
 
 
@@ -67,15 +67,16 @@ def digits(n, seed=0, dtype=np.float32):
 @settings(max_examples=12, deadline=None)
 @given(c1=st.integers(1, 5), c2=st.integers(1, 6), n=st.integers(1, 5),
        seed=st.integers(0, 2**16))
-def test_small_cnn_forward_and_gradients_equal_autograd(c1, c2, n, seed):
+def test_small_cnn_forward_and_backward_equal_autograd(c1, c2, n, seed):
     ours, theirs = twins((c1, c2), seed, np.float64)
     X, y = digits(n, seed, np.float64)
-    logits = ours.forward(X)
+    logits, cache = ours.forward(X)
     tlogits = theirs(torch.from_numpy(X))
     np.testing.assert_allclose(logits, tlogits.detach().numpy(), rtol=1e-10,
                                atol=1e-12)
-    grads = ours.gradients(losses.cross_entropy_grad(logits, y))
+    grads = ours.backward(losses.cross_entropy_grad(logits, y), cache)
     F.cross_entropy(tlogits, torch.from_numpy(y)).backward()
+    assert len(grads) == len(list(theirs.parameters())) == 6
     for g, p in zip(grads, theirs.parameters()):
         assert g.shape == tuple(p.shape)
         np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-8,
@@ -83,16 +84,46 @@ def test_small_cnn_forward_and_gradients_equal_autograd(c1, c2, n, seed):
 
 
 def test_small_cnn_keeps_float32_and_feature_maps():
-    ours, theirs = twins((4, 6), 3, np.float32)
+    ours, _ = twins((4, 6), 3, np.float32)
     X, y = digits(3)
-    logits, maps = ours.forward(X[:, None], keep=True)
+    logits, cache = ours.forward(X[:, None])
+    assert isinstance(cache, train.CNNCache)
     assert logits.dtype == np.float32 and logits.shape == (3, 10)
-    assert {k: v.shape for k, v in maps.items()} == {
+    np.testing.assert_array_equal(ours(X), logits)
+    assert {k: v.shape for k, v in cache.maps.items()} == {
         "conv1": (3, 4, 28, 28), "pool1": (3, 4, 14, 14),
         "conv2": (3, 6, 14, 14), "pool2": (3, 6, 7, 7)}
-    assert all(v.min() >= 0 for v in maps.values())  # after ReLU
-    grads = ours.gradients(losses.cross_entropy_grad(logits, y))
-    assert all(g.dtype == np.float32 for g in grads)
+    assert all(v.min() >= 0 for v in cache.maps.values())  # after ReLU
+    grads = ours.backward(losses.cross_entropy_grad(logits, y), cache)
+    assert {g.dtype for g in grads} == {np.dtype(np.float32)}
+    assert ours.param_names == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert repr(ours) == "SmallCNN((4, 6), dtype=float32)"
+
+
+def test_small_cnn_dtypes():
+    """Issue 12, item 13: float64 images into a float32 CNN are a
+    TypeError naming both; raw uint8 pixels are converted (unscaled)."""
+    cnn = train.SmallCNN((2, 3), seed=0)
+    X, _ = digits(2)
+    with pytest.raises(TypeError, match="X has dtype float64 but float32"):
+        cnn.forward(X.astype(np.float64))
+    raw = (X * 255).astype(np.uint8)
+    np.testing.assert_array_equal(cnn(raw), cnn(raw.astype(np.float32)))
+    logits, cache = cnn.forward(X)
+    with pytest.raises(TypeError, match="dlogits has dtype float64"):
+        cnn.backward(np.zeros((2, 10)), cache)
+
+
+def test_small_cnn_cache_does_not_see_a_later_change_of_x():
+    """Issue 12, item 7, for the CNN."""
+    cnn = train.SmallCNN((2, 3), seed=0)
+    X, y = digits(3)
+    dlogits = np.ones((3, 10), np.float32)
+    expected = cnn.backward(dlogits, cnn.forward(X.copy())[1])
+    _, cache = cnn.forward(X)
+    X[...] = 7.0
+    for g, e in zip(cnn.backward(dlogits, cache), expected):
+        np.testing.assert_array_equal(g, e)
 
 
 @pytest.mark.parametrize("shape", [(2, 28), (2, 3, 28, 28), (2, 1, 27, 28),
@@ -104,30 +135,45 @@ def test_small_cnn_rejects_bad_input(shape):
 
 
 def test_small_cnn_errors():
-    with pytest.raises(RuntimeError, match="before forward"):
-        train.SmallCNN().gradients(np.zeros((1, 10), np.float32))
-    with pytest.raises(ValueError, match="channels must be two ints >= 1"):
+    cnn = train.SmallCNN((2, 3))
+    for cache in (None, (1, 2)):
+        with pytest.raises(TypeError, match="cache must be the CNNCache"):
+            cnn.backward(np.zeros((1, 10), np.float32), cache)
+    other = train.SmallCNN((2, 4)).forward(np.zeros((1, 28, 28),
+                                                    np.float32))[1]
+    with pytest.raises(ValueError, match="cache comes from another network"):
+        cnn.backward(np.zeros((1, 10), np.float32), other)
+    _, cache = cnn.forward(np.zeros((2, 28, 28), np.float32))
+    with pytest.raises(ValueError, match=r"dlogits has shape \(1, 10\) but "
+                       r"the logits have shape \(2, 10\)"):
+        cnn.backward(np.zeros((1, 10), np.float32), cache)
+    with pytest.raises(ValueError, match=r"channels\[0\] must be an int "
+                       r">= 1, got 0"):
         train.SmallCNN((0, 3))
+    with pytest.raises(ValueError, match="channels must be two ints"):
+        train.SmallCNN((3,))
+    with pytest.raises(TypeError, match=r"channels\[1\] must be an int"):
+        train.SmallCNN((3, 2.5))
+    with pytest.raises(TypeError, match="dtype must be one of"):
+        train.SmallCNN(dtype=np.int32)
 
 
-# ------------------------------------------------------------ MLPModel
-
-def test_mlp_model_gradients_equal_autograd():
+def test_params_follow_torch_order_for_both_models():
+    """The protocol's params are torch's parameters(), in order."""
     sizes = [784, 32, 16, 10]
     mlp = MLP(sizes, "relu", seed=1, dtype=np.float64)
-    model = train.MLPModel(mlp)
     net = TorchMLP(sizes).double()
     with torch.no_grad():
-        for layer, W, b in zip(net.layers, mlp.weights, mlp.biases):
-            layer.weight.copy_(torch.from_numpy(W))
-            layer.bias.copy_(torch.from_numpy(b))
+        for p, q in zip(mlp.params, net.parameters()):
+            assert p.shape == tuple(q.shape)
+            q.copy_(torch.from_numpy(p))
     X, y = digits(6, 1, np.float64)
-    grads = model.gradients(losses.cross_entropy_grad(model.forward(X), y))
+    flat = X.reshape(len(X), -1)
+    logits, cache = mlp.forward(flat)
+    grads = mlp.backward(losses.cross_entropy_grad(logits, y), cache)
     F.cross_entropy(net(torch.from_numpy(X)), torch.from_numpy(y)).backward()
-    expected = [l.weight.grad for l in net.layers] + [
-        l.bias.grad for l in net.layers]
-    for g, e in zip(grads, expected):
-        np.testing.assert_allclose(g, e.numpy(), rtol=1e-9, atol=1e-13)
+    for g, q in zip(grads, net.parameters()):
+        np.testing.assert_allclose(g, q.grad.numpy(), rtol=1e-9, atol=1e-13)
 
 
 # ------------------------------------------------------------ the loops
@@ -142,9 +188,12 @@ def test_fit_calc_nn_follows_fit_torch_step_for_step():
     h_torch = train.fit_torch(
         theirs, torch.optim.Adam(theirs.parameters(), lr=2e-3), X, y, Xv,
         yv, epochs=2, batch_size=64, seed=1, show=False)
-    assert h_ours.keys() == h_torch.keys()
+    assert h_ours.keys() == h_torch.keys() == {
+        "epoch", "loss", "train_accuracy", "val_accuracy", "seconds"}
     assert h_ours["epoch"] == [1, 2]
     np.testing.assert_allclose(h_ours["loss"], h_torch["loss"], rtol=1e-4)
+    np.testing.assert_allclose(h_ours["val_accuracy"],
+                               h_torch["val_accuracy"], atol=1 / 50 + 1e-9)
     assert h_ours["loss"][1] < h_ours["loss"][0]  # it learns (memorises)
     for p, q in zip(ours.params, theirs.parameters()):
         assert p.dtype == np.float32
@@ -154,33 +203,71 @@ def test_fit_calc_nn_follows_fit_torch_step_for_step():
 
 def test_fit_calc_nn_other_step_functions_and_mlp():
     X, y = digits(128, 2)
-    model = train.MLPModel(MLP([784, 16, 10], seed=0, dtype=np.float32))
+    X = X.reshape(len(X), -1)
+    model = MLP([784, 16, 10], seed=0, dtype=np.float32)
     before = [p.copy() for p in model.params]
+    W1 = model.params[0]
+    X_copy = X.copy()
     h = train.fit_calc_nn(model, X, y, X[:20], y[:20], epochs=1,
                           batch_size=32, step=optim.momentum_step, lr=0.05,
                           momentum=0.9, show=False)
     assert len(h["loss"]) == 1 and 0 <= h["val_accuracy"][0] <= 1
     assert all(p.dtype == np.float32 for p in model.params)
-    assert any(not np.array_equal(a, b) for a, b in zip(before,
+    assert all(not np.array_equal(a, b) for a, b in zip(before,
                                                        model.params))
-    # the model's own arrays were updated in place
-    assert model.params[0] is model.mlp.weights[0]
+    # the model's own arrays were updated in place; the data untouched
+    assert model.params[0] is W1 and model.weights[0] is W1
+    np.testing.assert_array_equal(X, X_copy)
+
+
+def test_full_batch_gradient_descent_separates_the_moons():
+    """The backprop chapter's run: one batch, gradient descent, snapshots
+    of independent copies of the model."""
+    X, y = make_moons(200, noise=0.1, seed=0)
+    model = MLP([2, 16, 16, 2], "tanh", seed=0)
+    h = train.fit_calc_nn(model, X, y, epochs=300, batch_size=None,
+                          step=optim.gd_step, lr=0.5, snapshot_every=50,
+                          show=False)
+    snaps = h["snapshots"]
+    assert "val_accuracy" not in h and len(h["loss"]) == 300
+    assert [s["epoch"] for s in snaps] == [0, 50, 100, 150, 200, 250, 300]
+    assert snaps[-1]["loss"] < 0.2 * snaps[0]["loss"]
+    assert snaps[-1]["accuracy"] > 0.95
+    assert list(snaps[0]["grad_norms"]) == model.param_names
+    # full batch: epoch e's loss is the loss after e - 1 steps
+    assert h["loss"][50] == pytest.approx(snaps[1]["loss"], rel=1e-12)
+    np.testing.assert_array_equal(snaps[-1]["model"].get_flat(),
+                                  model.get_flat())
+    assert snaps[0]["model"] is not model
+    assert not np.array_equal(snaps[0]["model"].get_flat(),
+                              model.get_flat())
+    # by hand: gradient descent with lr 0.5 from the first snapshot
+    first = snaps[0]["model"]
+    for _ in range(50):
+        logits, cache = first.forward(X)
+        grads = first.backward(losses.cross_entropy_grad(logits, y), cache)
+        for p, g in zip(first.params, grads):
+            p -= 0.5 * g
+    np.testing.assert_allclose(first.get_flat(),
+                               snaps[1]["model"].get_flat(), rtol=1e-9,
+                               atol=1e-12)
 
 
 def test_fit_calc_nn_reports_divergence():
     X, y = digits(256, 3)
-    model = train.MLPModel(MLP([784, 64, 10], seed=0, dtype=np.float32))
+    model = MLP([784, 64, 10], seed=0, dtype=np.float32)
     with np.errstate(all="ignore"), pytest.raises(
             FloatingPointError, match=r"diverged at epoch 1, step \d+: the "
             r"logits are no longer finite .*'lr': 1e\+30"):
-        train.fit_calc_nn(model, X, y, X, y, epochs=2, batch_size=16,
-                          step=optim.gd_step, lr=1e30, show=False)
+        train.fit_calc_nn(model, X.reshape(256, -1), y, epochs=2,
+                          batch_size=16, step=optim.gd_step, lr=1e30,
+                          show=False)
 
 
 @pytest.mark.parametrize("fit", ["calc_nn", "torch"])
 def test_epochs_must_be_positive(fit):
     X, y = digits(4)
-    with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="epochs must be an int >= 1, got 0"):
         if fit == "calc_nn":
             train.fit_calc_nn(train.SmallCNN(), X, y, X, y, epochs=0)
         else:
@@ -189,19 +276,139 @@ def test_epochs_must_be_positive(fit):
                             X, y, X, y, epochs=0)
 
 
-@pytest.mark.parametrize("n,batch", [(10, 3), (10, 10), (10, 64), (1, 1)])
+class Spy(train.SmallCNN):
+    """A SmallCNN that counts its backward passes (training steps)."""
+
+    steps = 0
+
+    def backward(self, dlogits, cache):
+        Spy.steps += 1
+        return super().backward(dlogits, cache)
+
+
+@pytest.mark.parametrize("change,error,pattern", [
+    (dict(X_val=np.zeros((5, 27, 28), np.float32)), ValueError,
+     r"X_val: X must have shape \(N, 28, 28\)"),
+    (dict(X_val=np.zeros((5, 28, 28))), TypeError,
+     r"X_val: X has dtype float64 but float32"),
+    (dict(y_val=np.zeros(4, int)), ValueError,
+     r"y_val has shape \(4,\) but X_val holds 5 examples"),
+    (dict(y_val=np.full(5, 10)), ValueError,
+     r"y_val holds class index 10, out of range \[0, 10\)"),
+    (dict(y_val=np.zeros(5)), TypeError,
+     "y_val must hold integer class indices"),
+    (dict(y_val=None), ValueError, "X_val and y_val must be given together"),
+    (dict(y=np.full(8, -1)), ValueError, "y holds class index -1"),
+    (dict(X=np.full((8, 28, 28), np.nan, np.float32)), ValueError,
+     "X must be finite; it contains nan"),
+    (dict(X_val=np.full((5, 28, 28), np.inf, np.float32)), ValueError,
+     "X_val must be finite"),
+    (dict(X=np.zeros((0, 28, 28), np.float32), y=np.zeros(0, int)),
+     ValueError, "X holds no example"),
+    (dict(batch_size=0), ValueError, "batch_size must be an int >= 1"),
+    (dict(seed=-3), ValueError, "seed must be an int >= 0"),
+    (dict(epochs=1.5), TypeError, "epochs must be an int"),
+    (dict(lr=np.nan), ValueError, "lr must be a finite number"),
+    (dict(lr=-1.0), ValueError, "lr must be > 0"),
+    (dict(momentum=0.9), TypeError, "momentum"),
+    (dict(step="adam"), TypeError, "step must be a function"),
+    (dict(snapshot_every=0), ValueError, "snapshot_every must be an int"),
+    (dict(model=object()), TypeError, "model must follow calc_nn's model "
+     "protocol"),
+])
+def test_fit_calc_nn_checks_everything_before_training(change, error,
+                                                        pattern):
+    """Issue 12, item 9: bad validation data (and every other bad
+    argument) fail before the first training step, with a named error."""
+    X, y = digits(8)
+    Xv, yv = digits(5, 1)
+    args = dict(model=Spy((2, 3)), X=X, y=y, X_val=Xv, y_val=yv, epochs=1,
+                batch_size=4, lr=1e-3, show=False) | change
+    Spy.steps = 0
+    with pytest.raises(error, match=pattern):
+        train.fit_calc_nn(**args)
+    assert Spy.steps == 0
+
+
+def test_fit_torch_checks_before_training():
+    X, y = digits(8)
+    net = TorchCNN((2, 3))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ValueError, match=r"y_val holds class index 12"):
+        train.fit_torch(net, opt, X, y, X[:3], np.array([0, 12, 1]),
+                        epochs=1, show=False)
+    with pytest.raises(TypeError, match="X has dtype float64 but float32"):
+        train.fit_torch(net, opt, X.astype(np.float64), y, epochs=1,
+                        show=False)
+    with pytest.raises(TypeError, match="optimizer must be a torch.optim"):
+        train.fit_torch(net, "sgd", X, y, epochs=1, show=False)
+    with pytest.raises(TypeError, match="X_val must be an array of real "
+                       "numbers"):
+        train.fit_torch(net, opt, X, y, np.zeros((2, 28, 28), complex),
+                        y[:2], epochs=1, show=False)
+    with pytest.raises(TypeError, match="net must be a torch.nn.Module"):
+        train.fit_torch(lambda x: x, opt, X, y, epochs=1, show=False)
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+    h = train.fit_torch(net, opt, (X * 255).astype(np.uint8) // 255, y,
+                        epochs=1, show=False)  # integers are converted
+    assert "val_accuracy" not in h and len(h["loss"]) == 1
+
+
+def test_fit_torch_reports_divergence():
+    """Logits that are not finite stop the loop at once, with the step."""
+    X, y = digits(64, 3)
+    torch.manual_seed(0)
+    net = TorchCNN((2, 3))
+    with torch.no_grad():
+        net.fc.bias[3] = float("inf")  # what a diverged step leaves
+    with pytest.raises(FloatingPointError, match=r"torch: training diverged"
+                       r" at epoch 1, step 1: .*'lr': 0.1"):
+        train.fit_torch(net, torch.optim.SGD(net.parameters(), lr=0.1),
+                        X, y, epochs=1, batch_size=8, show=False)
+
+
+@pytest.mark.parametrize("n,batch", [(10, 3), (10, 10), (10, 64), (1, 1),
+                                     (0, 5)])
 def test_minibatches_cover_every_index_once(n, batch):
     batches = list(train.minibatches(n, batch, np.random.default_rng(0)))
     assert all(len(b) == batch for b in batches[:-1])
-    np.testing.assert_array_equal(np.sort(np.concatenate(batches)),
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches or [[]])),
                                   np.arange(n))
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
-        list(train.minibatches(n, 0, np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("args,error,pattern", [
+    ((10, 0, np.random.default_rng(0)), ValueError, "batch_size must be"),
+    ((10, True, np.random.default_rng(0)), TypeError, "batch_size must be"),
+    ((-1, 2, np.random.default_rng(0)), ValueError, "n must be an int"),
+    ((10, 2, 0), TypeError, "rng must be a numpy.random.Generator"),
+])
+def test_minibatches_check_at_once(args, error, pattern):
+    with pytest.raises(error, match=pattern):
+        train.minibatches(*args)  # not only when iterated
+
+
+def test_predict_batches_and_empty_input():
+    cnn = train.SmallCNN((2, 3), seed=1)
+    X, _ = digits(7)
+    np.testing.assert_allclose(train.predict(cnn, X, batch_size=3), cnn(X),
+                               rtol=1e-6, atol=1e-7)
+    assert train.predict(cnn, X[:0]).shape == (0, 10)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        train.predict(cnn, X, batch_size=0)
+    with pytest.raises(TypeError, match="model must follow"):
+        train.predict(TorchCNN(), X)
+    net = TorchCNN((2, 3))
+    assert train.predict_torch(net, X[:0]).shape == (0, 10)
+    np.testing.assert_array_equal(
+        train.predict_torch(net, np.zeros((2, 28, 28), np.uint8)),
+        train.predict_torch(net, np.zeros((2, 28, 28), np.float32)))
 
 
 def test_progress_prints_once_when_static(monkeypatch, capsys):
     X, y = digits(64, 4)
-    model = train.MLPModel(MLP([784, 8, 10], seed=0, dtype=np.float32))
+    X = X.reshape(len(X), -1)
+    model = MLP([784, 8, 10], seed=0, dtype=np.float32)
     monkeypatch.setenv("CALC_NN_STATIC", "1")
     train.fit_calc_nn(model, X, y, X, y, epochs=3, batch_size=32,
                       desc="static run", lr=1e-3)
@@ -219,6 +426,8 @@ def test_progress_prints_once_when_static(monkeypatch, capsys):
      [0, 3, 2]),
     ([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], [1, 1, 1, 0], 1,
      [0]),
+    ([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], [1, 1, 1, 0], 0,
+     []),
     ([[0.9, 0.1], [0.2, 0.8]], [0, 1], 3, []),
 ])
 def test_most_confident_mistakes(probs, y, k, expected):
@@ -226,10 +435,39 @@ def test_most_confident_mistakes(probs, y, k, expected):
     np.testing.assert_array_equal(got, expected)
 
 
-def test_most_confident_mistakes_shapes():
-    with pytest.raises(ValueError, match=r"probs must be \(N, C\) and y "
-                       r"\(N,\)"):
-        train.most_confident_mistakes(np.ones((3, 2)), np.ones(2, int))
+@pytest.mark.parametrize("probs,y,k,error,pattern", [
+    (np.ones((3, 2)), np.ones(2, int), 1, ValueError,
+     r"y has shape \(2,\) but probs holds 3 examples"),
+    (np.ones(3), np.ones(3, int), 1, ValueError,
+     r"probs must have shape \(N, C\)"),
+    (np.array([[np.nan, 1.0]]), np.zeros(1, int), 1, ValueError,
+     "probs must be finite"),
+    (np.ones((2, 2)), np.array([0.0, 1.0]), 1, TypeError,
+     "y must hold integer class indices"),
+    (np.ones((2, 2)), np.array([0, 2]), 1, ValueError,
+     r"y holds class index 2, out of range \[0, 2\)"),
+    (np.ones((2, 2)), np.array([0, 1]), -1, ValueError,
+     "k must be an int >= 0, got -1"),
+])
+def test_most_confident_mistakes_bad_input(probs, y, k, error, pattern):
+    with pytest.raises(error, match=pattern):
+        train.most_confident_mistakes(probs, y, k)
+
+
+def test_training_snapshot_figure():
+    from calc_nn import plots
+
+    X, y = make_moons(40, seed=0)
+    h = train.fit_calc_nn(MLP([2, 4, 2], "tanh", seed=0), X, y, epochs=4,
+                          batch_size=None, step=optim.gd_step, lr=0.5,
+                          snapshot_every=2, show=False)
+    snaps = h["snapshots"]
+    fig = plots.training_snapshot(snaps, X, y, 1)
+    assert list(fig.data[-1].x) == ["W1", "W2"]
+    np.testing.assert_allclose(fig.data[-1].y, [
+        snaps[1]["grad_norms"]["W1"], snaps[1]["grad_norms"]["W2"]])
+    pred = snaps[1]["model"](np.c_[fig.data[0].x, fig.data[0].y]).argmax(1)
+    np.testing.assert_array_equal(fig.data[0].marker.color, pred)
 
 
 # ------------------------------------------------------------ figures

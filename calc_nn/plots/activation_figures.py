@@ -7,8 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, symbolic
-from calc_nn.plots._style import COLORS, LABELS
-from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.plots._style import COLORS, LABELS, describe, frame
 
 __all__ = [
     "function_and_derivative",
@@ -24,34 +23,64 @@ def _pretty(value) -> str:
     return str(value).replace("oo", "∞")
 
 
+def _value_range(name: str, y) -> str:
+    """The range as an interval, closed where the curve reaches the end."""
+    lo, hi = symbolic.value_range(name)
+    left = "[" if lo.is_finite and np.any(y == float(lo)) else "("
+    return f"{left}{_pretty(lo)}, {_pretty(hi)})"
+
+
+def _derivative_story(x, dy) -> str:
+    """Where the derivative jumps (the largest step between two samples
+    over 0.25) or else where it peaks, from the plotted values."""
+    steps = np.abs(np.diff(dy))
+    k = int(np.argmax(steps))
+    if steps[k] > 0.25:
+        return (f"at x = {x[k]:g} the derivative jumps from {dy[k]:g} to "
+                f"{dy[k + 1]:g}")
+    top = int(np.argmax(dy))
+    return (f"the derivative peaks at x = {x[top]:g} with {dy[top]:.3g} "
+            f"and falls to {dy[0]:.2g} at x = {x[0]:g} and {dy[-1]:.2g} at "
+            f"x = {x[-1]:g}")
+
+
 def function_and_derivative(name: str, alpha: float = 0.1,
                             x_range=(-6.0, 6.0), n: int = 241) -> go.Figure:
-    """An activation, its derivative, and where the derivative peaks."""
+    """An activation, its derivative, and where the derivative peaks.
+
+    Used in: book/activations.md
+    """
     f, f_grad = activations.get(name, alpha)
     x = np.linspace(*x_range, n)
+    y, dy = f(x), f_grad(x)
     x_star, peak = symbolic.max_derivative(name)
     # the peak is a point for sigmoid/tanh, a half-line for (Leaky) ReLU
     px = float(x_star) if x_star.is_finite else x_range[1] / 2
     fig = go.Figure([
-        go.Scatter(x=x, y=f(x), name=f"{LABELS[name]}(x)",
+        go.Scatter(x=x, y=y, name=f"{LABELS[name]}(x)",
                    line=dict(color=COLORS[name], width=3)),
-        go.Scatter(x=x, y=f_grad(x), name="derivative",
+        go.Scatter(x=x, y=dy, name="derivative",
                    line=dict(color=COLORS["derivative"], width=3,
                              dash="dash")),
         go.Scatter(x=[px], y=[float(peak)], mode="markers+text",
                    name="largest derivative",
                    text=[f"max f′ = {float(peak):g}"],
-                   textposition="top right",
+                   textposition="top center",
                    marker=dict(color=COLORS["derivative"], size=10)),
     ])
-    lo, hi = (_pretty(v) for v in symbolic.value_range(name))
-    fig.update_layout(
-        **_LAYOUT,
-        title=dict(text=f"{LABELS[name]}: range ({lo}, {hi}), "
-                        f"largest derivative {peak}"),
-        xaxis_title="x", yaxis_title="value",
-        yaxis_range=[-1.6, 2.1])
-    return fig
+    values = _value_range(name, y)
+    narrow = frame(fig, f"{LABELS[name]}: range {values}, largest "
+                        f"derivative {peak}", height=420)
+    fig.update_layout(xaxis_title="x", yaxis_title="value",
+                      yaxis_range=[-1.6, 2.1])
+    return describe(
+        fig, f"{LABELS[name]} and its derivative for x from {x[0]:g} to "
+             f"{x[-1]:g}: its values lie in {values}; "
+             + _derivative_story(x, dy) + ".", narrow={"layout": narrow})
+
+
+def _verdict(g: float) -> str:
+    return "vanished" if g < 1e-6 else "exploded" if g > 1e6 else "ok"
 
 
 def gradient_through_depth(depth: int, w: float = 1.0,
@@ -59,10 +88,11 @@ def gradient_through_depth(depth: int, w: float = 1.0,
                            max_depth: int = 30) -> go.Figure:
     """How much gradient reaches each layer of a chain of ``depth`` layers.
 
-    Top: ``|d a_n / d a_k|`` for every layer ``k`` of a chain of ``depth``
-    layers (log scale), per activation. Bottom: the gradient reaching the
-    input, ``|d a_n / d a_0|``, for every depth up to ``max_depth``, with
-    the chosen depth marked.
+    Top: ``|d a_n / d a_k|`` for every layer ``k`` (log scale), per
+    activation. Bottom: the gradient reaching the input, ``|d a_n / d
+    a_0|``, for every depth up to ``max_depth``; the chosen depth marked.
+
+    Used in: book/activations.md
     """
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.16)
     notes = []
@@ -78,9 +108,7 @@ def gradient_through_depth(depth: int, w: float = 1.0,
             x=np.arange(max_depth + 1), y=np.abs(reach), showlegend=False,
             legendgroup=name, line=dict(color=COLORS[name])), 2, 1)
         g0 = abs(grad[0])
-        verdict = ("vanished" if g0 < 1e-6 else
-                   "exploded" if g0 > 1e6 else "ok")
-        notes.append(f"{LABELS[name]} {g0:.1e} ({verdict})")
+        notes.append(f"{LABELS[name]} {g0:.1e} ({_verdict(g0)})")
     fig.add_trace(go.Scatter(
         x=[depth, depth], y=[1e-30, 1e30], mode="lines", showlegend=False,
         line=dict(color=COLORS["muted"], dash="dot")), 2, 1)
@@ -92,14 +120,15 @@ def gradient_through_depth(depth: int, w: float = 1.0,
                      range=[-0.5, max_depth + 0.5], row=1, col=1)
     fig.update_xaxes(title_text="depth n", range=[-0.5, max_depth + 0.5],
                      row=2, col=1)
-    fig.update_layout(**{**_LAYOUT, "height": 640,
-                         "margin": dict(l=70, r=20, t=110, b=50)})
-    fig.update_layout(
-        legend=dict(y=1.03),
-        title=dict(text=f"w = {w:g}, a₀ = {x0:g}. Gradient at the input: "
-                        + "<br>" + " · ".join(notes),
-                   font=dict(size=13)))
-    return fig
+    notes = " · ".join(notes)
+    narrow = frame(fig, f"w = {w:g}, a₀ = {x0:g}. Gradient at the input: "
+                        f"{notes}", height=640, narrow_height=720,
+                   margin=dict(l=70), narrow_margin=dict(l=64))
+    return describe(
+        fig, f"Gradient through a chain of {depth} layers, each a = f(w·a) "
+             f"with w = {w:g}, from a₀ = {x0:g}, on a log scale. At the "
+             f"input: {notes}. Below, the gradient at the input for every "
+             f"depth from 0 to {max_depth}.", narrow={"layout": narrow})
 
 
 def dead_relu(bias: float, w: float = 1.0, n: int = 2000,
@@ -108,6 +137,8 @@ def dead_relu(bias: float, w: float = 1.0, n: int = 2000,
 
     Inputs with ``z <= 0`` pass no gradient to ``w`` or ``b``; when all of
     them do, the neuron is dead: gradient descent can never revive it.
+
+    Used in: book/activations.md
     """
     x = np.random.default_rng(seed).standard_normal(n)
     z = w * x + bias
@@ -123,39 +154,56 @@ def dead_relu(bias: float, w: float = 1.0, n: int = 2000,
     frac = alive.mean()
     verdict = "the neuron is dead" if frac == 0 else (
         f"{frac:.1%} of inputs update w and b")
+    narrow = frame(fig, f"bias b = {bias:g}: {verdict}", height=420)
     fig.update_layout(
-        **_LAYOUT, barmode="overlay", bargap=0.05,
-        title=dict(text=f"bias b = {bias:g}: {verdict}"),
+        barmode="overlay", bargap=0.05,
         xaxis=dict(title="pre-activation z = w·x + b", range=[-8, 6]),
         yaxis=dict(title="number of inputs", range=[0, 240]),
         shapes=[dict(type="line", x0=0, x1=0, y0=0, y1=1, yref="paper",
                      line=dict(color="black", dash="dot"))])
-    return fig
+    text = (f"Histogram of the pre-activations z = {w:g}·x + b of {n} "
+            f"inputs with bias b = {bias:g}: {int(alive.sum())} of them "
+            f"({frac:.1%}) have z > 0 and pass a gradient to w and b, "
+            f"{int((~alive).sum())} have z ≤ 0 and pass none")
+    text += (": the neuron is dead, gradient descent cannot revive it."
+             if frac == 0 else ".")
+    return describe(fig, text, narrow={"layout": narrow})
 
 
 def leaky_relu_slope(alpha: float, x_range=(-4.0, 4.0)) -> go.Figure:
-    """Leaky ReLU and its derivative for a negative slope ``alpha``."""
+    """Leaky ReLU and its derivative for a negative slope ``alpha``.
+
+    Used in: book/activations.md
+    """
     x = np.linspace(*x_range, 161)
+    grad = activations.leaky_relu_grad(x, alpha)
     fig = go.Figure([
         go.Scatter(x=x, y=activations.relu(x), name="ReLU",
                    line=dict(color=COLORS["muted"], dash="dot")),
         go.Scatter(x=x, y=activations.leaky_relu(x, alpha),
                    name="Leaky ReLU(x)",
                    line=dict(color=COLORS["leaky_relu"], width=3)),
-        go.Scatter(x=x, y=activations.leaky_relu_grad(x, alpha),
-                   name="derivative", line=dict(color=COLORS["derivative"],
-                                                width=3, dash="dash")),
+        go.Scatter(x=x, y=grad, name="derivative",
+                   line=dict(color=COLORS["derivative"], width=3,
+                             dash="dash")),
     ])
-    fig.update_layout(
-        **_LAYOUT, title=dict(text=f"α = {alpha:g}: a negative input still "
-                                   f"passes {alpha:g} × the gradient"),
-        xaxis_title="x", yaxis=dict(title="value", range=[-2.2, 4.2]))
-    return fig
+    narrow = frame(fig, f"α = {alpha:g}: a negative input still passes "
+                        f"{alpha:g} × the gradient", height=420)
+    fig.update_layout(xaxis_title="x",
+                      yaxis=dict(title="value", range=[-2.2, 4.2]))
+    return describe(
+        fig, f"Leaky ReLU with α = {alpha:g}, ReLU and the derivative of "
+             f"Leaky ReLU: {grad[0]:g} for x < 0 and {grad[-1]:g} for "
+             f"x > 0, so a negative input passes {grad[0]:g} × the "
+             "gradient, where ReLU passes none.", narrow={"layout": narrow})
 
 
 def softmax_temperature(temperature: float, logits=(2.0, 1.0, 0.1, -1.0),
                         ) -> go.Figure:
-    """Softmax probabilities of fixed logits divided by a temperature."""
+    """Softmax probabilities of fixed logits divided by a temperature.
+
+    Used in: book/activations.md
+    """
     logits = np.asarray(logits, dtype=float)
     p = activations.softmax(logits / temperature)
     classes = [f"class {i}" for i in range(len(logits))]
@@ -164,8 +212,12 @@ def softmax_temperature(temperature: float, logits=(2.0, 1.0, 0.1, -1.0),
                marker_color=COLORS["sigmoid"], text=[f"{v:.3f}" for v in p],
                textposition="outside"),
     ])
-    fig.update_layout(
-        **_LAYOUT, title=dict(text=f"T = {temperature:g}: logits "
-                              f"{', '.join(f'{v:g}' for v in logits)}"),
-        yaxis=dict(title="probability", range=[0, 1.1]))
-    return fig
+    shown = ", ".join(f"{v:g}" for v in logits)
+    narrow = frame(fig, f"T = {temperature:g}: logits {shown}", height=420)
+    fig.update_layout(yaxis=dict(title="probability", range=[0, 1.1]))
+    probs = ", ".join(f"{v:.3f}" for v in p)
+    return describe(
+        fig, f"Softmax of the logits {shown} divided by T = "
+             f"{temperature:g}: probabilities {probs}; class "
+             f"{int(np.argmax(p))} has the largest.",
+        narrow={"layout": narrow})

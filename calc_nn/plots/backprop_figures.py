@@ -7,16 +7,20 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import autograd
-from calc_nn.mlp import MLP, softmax_cross_entropy
-from calc_nn.plots._style import COLORS, LABELS
-from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.mlp import layer_gradient_norms
+from calc_nn.plots._style import (
+    COLORS,
+    LABELS,
+    describe,
+    frame,
+    two_panels,
+)
 
 __all__ = [
     "computational_graph",
     "n_backward_steps",
     "cost_of_gradients",
     "gradient_norms_by_layer",
-    "layer_gradient_norms",
     "training_snapshot",
 ]
 
@@ -50,8 +54,42 @@ def _layout_graph(order):
 
 def n_backward_steps(build) -> int:
     """Number of nodes with inputs in the graph ``build()`` returns: the
-    steps of :func:`computational_graph`'s slider are ``0 .. n``."""
+    steps of :func:`computational_graph`'s slider are ``0 .. n``.
+
+    Used in: book/backprop.md
+    """
     return sum(1 for v in autograd.topological_order(build()) if v.children)
+
+
+def _backward_until(build, step: int):
+    """The graph of ``build()`` after ``step`` steps of the backward pass:
+    ``(order, ops, processed ids, current node, ids with a gradient)``."""
+    root = build()
+    order = autograd.topological_order(root)
+    ops = [v for v in reversed(order) if v.children]
+    if not 0 <= step <= len(ops):
+        raise ValueError(f"step must be in 0..{len(ops)}, got {step}")
+    processed, current = set(), None
+    # backward_steps yields a node after passing on its gradient; leaves
+    # are yielded too (they pass nothing): count operation nodes only
+    for node in (autograd.backward_steps(root) if step > 0 else ()):
+        if node.children:
+            processed.add(id(node))
+            current = node
+        if len(processed) == step:
+            break
+    if step == 0:
+        for node in order:
+            node.grad = 0.0
+        root.grad = 1.0
+    touched = {id(root)} | {id(c) for v in order if id(v) in processed
+                            for c in v.children}
+    return order, ops, processed, current, touched
+
+
+def _node_name(v) -> str:
+    name = v.label or (v.op if v.children else f"{v.data:g}")
+    return f"{v.label} = {v.op}" if v.label and v.children else name
 
 
 def computational_graph(build, step: int) -> go.Figure:
@@ -67,72 +105,38 @@ def computational_graph(build, step: int) -> go.Figure:
         step ``k`` has passed the gradients of the first ``k`` operation
         nodes, in reverse topological order, to their inputs.
 
-    Each box shows the node's label or operation, its value and its
-    gradient; an edge is labelled with its local derivative. Green: the
-    node has passed its (final) gradient on; orange: the node processed in
-    this step, whose thick edges carry ``local × grad`` to its inputs;
-    blue: a gradient received so far; grey: nothing received yet.
+    Each box shows a node, its value and its gradient; an edge its local
+    derivative. Green: done; orange: the node of this step, whose thick
+    edges carry ``local × grad``; blue: a gradient received; grey: none
+    yet. Left to right on a wide screen, top to bottom on a phone.
+
+    Used in: book/backprop.md
     """
-    root = build()
-    order = autograd.topological_order(root)
-    ops = [v for v in reversed(order) if v.children]
-    if not 0 <= step <= len(ops):
-        raise ValueError(f"step must be in 0..{len(ops)}, got {step}")
-    processed = set()
-    current = None
-    for node in order:
-        node.grad = 0.0
-    root.grad = 1.0
-    steps = autograd.backward_steps(root)
-    # leaves are yielded too (they pass nothing); count operation nodes only
-    # backward_steps yields a node after passing on its gradient
-    for node in (steps if step > 0 else ()):
-        if node.children:
-            processed.add(id(node))
-            current = node
-        if len(processed) == step:
-            break
-    touched = {id(root)} | {id(c) for v in order if id(v) in processed
-                            for c in v.children}
+    order, ops, processed, current, touched = _backward_until(build, step)
     pos = _layout_graph(order)
-    ex, ey, ax, ay, notes = [], [], [], [], []
-    for v in order:
-        for c, local in zip(v.children, v.local_grads):
-            (x0, y0), (x1, y1) = pos[id(c)], pos[id(v)]
-            seg = ([x0, x1, None], [y0, y1, None])
-            if v is current:
-                ax += seg[0]
-                ay += seg[1]
-            else:
-                ex += seg[0]
-                ey += seg[1]
-            notes.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2,
-                              text=f"{local:.3g}", showarrow=False,
-                              font=dict(size=10, color="#555"),
-                              bgcolor="rgba(255,255,255,0.85)"))
+    wide = _graph_traces(order, pos, current)
+    tall = _graph_traces(order, {k: (y, -x) for k, (x, y) in pos.items()},
+                         current)
     xs, ys, text, colors = [], [], [], []
     for v in order:
-        x, y = pos[id(v)]
-        xs.append(x)
-        ys.append(y)
-        name = v.label or (v.op if v.children else f"{v.data:g}")
-        if v.label and v.children:
-            name = f"{v.label} = {v.op}"
+        xs.append(pos[id(v)][0])
+        ys.append(pos[id(v)][1])
         grad = f"{v.grad:.3g}" if id(v) in touched else "?"
-        text.append(f"<b>{name}</b><br>{v.data:.3g}<br>grad {grad}")
+        text.append(f"<b>{_node_name(v)}</b><br>{v.data:.3g}<br>"
+                    f"grad {grad}")
         colors.append(_CURRENT if v is current else
                       _DONE if id(v) in processed else
                       _PARTIAL if id(v) in touched else _TODO)
-    if ax == []:
-        ax, ay = [None], [None]
     fig = go.Figure([
-        go.Scatter(x=ex, y=ey, mode="lines", hoverinfo="skip",
-                   line=dict(color="#999", width=1.5), showlegend=False),
-        go.Scatter(x=ax, y=ay, mode="lines", hoverinfo="skip",
-                   line=dict(color=_CURRENT, width=5), showlegend=False),
+        go.Scatter(x=wide["ex"], y=wide["ey"], mode="lines",
+                   hoverinfo="skip", line=dict(color="#999", width=1.5),
+                   showlegend=False),
+        go.Scatter(x=wide["ax"], y=wide["ay"], mode="lines",
+                   hoverinfo="skip", line=dict(color=_CURRENT, width=5),
+                   showlegend=False),
         go.Scatter(x=xs, y=ys, mode="markers+text", text=text,
-                   textfont=dict(size=11), hoverinfo="text",
-                   showlegend=False,
+                   textfont=dict(size=10), hoverinfo="text",
+                   showlegend=False, cliponaxis=False,
                    marker=dict(symbol="square", size=58, color=colors,
                                line=dict(color="#444", width=1))),
     ])
@@ -141,24 +145,65 @@ def computational_graph(build, step: int) -> go.Figure:
                  "dL/dL = 1")
     else:
         name = current.label or current.op
-        title = (f"step {step} of {len(ops)}: node “{name}” passes "
-                 f"grad {current.grad:.3g} × local derivative to its "
-                 "inputs")
-    width = max(p[0] for p in pos.values())
-    height = max(abs(p[1]) for p in pos.values())
+        title = (f"step {step} of {len(ops)}: node “{name}” passes grad "
+                 f"{current.grad:.3g} × local derivative to its inputs")
+    cols = max(p[0] for p in pos.values())
+    half = max(abs(p[1]) for p in pos.values())
+    narrow = frame(fig, title, height=420, narrow_height=150 + 78 * cols,
+                   margin=dict(l=10, r=10, b=10))
     fig.update_layout(
-        **{**_LAYOUT, "height": 420, "margin": dict(l=10, r=10, t=50,
-                                                      b=10)},
-        title=dict(text=title, font=dict(size=13)), annotations=notes,
-        xaxis=dict(visible=False, range=[-0.5, width + 0.5]),
-        yaxis=dict(visible=False, range=[-height - 0.7, height + 0.7]))
-    return fig
+        annotations=wide["notes"],
+        xaxis=dict(visible=False, range=[-0.32, cols + 0.32]),
+        yaxis=dict(visible=False, range=[-half - 0.7, half + 0.7]))
+    narrow.update({"xaxis.range": [-half - 0.7, half + 0.7],
+                   "yaxis.range": [-cols - 0.5, 0.5]})
+    for i, note in enumerate(tall["notes"]):
+        narrow[f"annotations[{i}].x"] = note["x"]
+        narrow[f"annotations[{i}].y"] = note["y"]
+    grads = ", ".join(f"{_node_name(v)}: {v.grad:.3g}" for v in order
+                      if id(v) in touched)
+    return describe(
+        fig, f"Computational graph of {len(order)} nodes, {title}. "
+             f"Gradients so far: {grads}.",
+        narrow={"layout": narrow, "traces": {
+            "0": {"x": [tall["ex"]], "y": [tall["ey"]]},
+            "1": {"x": [tall["ax"]], "y": [tall["ay"]]},
+            "2": {"x": [[y for y in ys]], "y": [[-x for x in xs]]}}})
+
+
+def _graph_traces(order, pos, current) -> dict:
+    """Edge coordinates (the current node's apart) and edge labels, for the
+    node positions ``pos`` (id -> (x, y))."""
+    ex, ey, ax, ay, notes = [], [], [], [], []
+    for v in order:
+        for c, local in zip(v.children, v.local_grads):
+            (x0, y0), (x1, y1) = pos[id(c)], pos[id(v)]
+            xs, ys = (ax, ay) if v is current else (ex, ey)
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+            notes.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2,
+                              text=f"{local:.3g}", showarrow=False,
+                              font=dict(size=9, color="#555"),
+                              bgcolor="rgba(255,255,255,0.85)"))
+    return dict(ex=ex, ey=ey, ax=ax or [None], ay=ay or [None],
+                notes=notes)
 
 
 def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
     """Measured time of one gradient by backpropagation and by central
-    differences against the number of parameters (log-log)."""
+    differences against the number of parameters (log-log).
+
+    Parameters
+    ----------
+    n_params, backprop_s, finite_diff_s : array_like, shape (k,)
+        Parameter counts and the seconds each method took.
+
+    Used in: book/backprop.md
+    """
     n_params = np.asarray(n_params, float)
+    backprop_s = np.asarray(backprop_s, float)
+    finite_diff_s = np.asarray(finite_diff_s, float)
+    ratio = finite_diff_s / backprop_s
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=("time of one gradient",
                                         "finite differences ÷ backprop"))
@@ -169,41 +214,26 @@ def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
                              name="finite differences",
                              mode="lines+markers",
                              line=dict(color=COLORS["tanh"])), 1, 1)
-    fig.add_trace(go.Scatter(x=n_params, y=np.asarray(finite_diff_s)
-                             / np.asarray(backprop_s), name="ratio",
+    fig.add_trace(go.Scatter(x=n_params, y=ratio, name="ratio",
                              mode="lines+markers", showlegend=False,
                              line=dict(color=COLORS["muted"])), 1, 2)
     for col, title in ((1, "seconds"), (2, "ratio")):
+        # one label per power of ten: minor labels collide on a phone
         fig.update_xaxes(type="log", title_text="number of parameters",
-                         row=1, col=col)
+                         dtick=1, row=1, col=col)
         fig.update_yaxes(type="log", title_text=title, row=1, col=col,
-                         exponentformat="power")
-    fig.update_layout(**{**_LAYOUT, "margin": dict(l=60, r=20, t=90,
-                                                     b=50)})
-    fig.update_layout(legend=dict(y=1.12))
-    return fig
-
-
-def layer_gradient_norms(activation, init, depth, width=64, n=128,
-                         seed=0):
-    """Per-layer ``||dW^l||`` and the std of each layer's activations of a
-    deep MLP (``depth`` hidden layers of ``width``) on random data with
-    random labels, at initialisation.
-
-    Returns
-    -------
-    grad_norms : ndarray, shape (depth + 1,)
-    act_std : ndarray, shape (depth,)
-    """
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, width))
-    y = rng.integers(0, 10, n)
-    model = MLP([width] * (depth + 1) + [10], activation, seed=seed,
-                init=init)
-    loss, dlogits = softmax_cross_entropy(model.forward(X), y)
-    dWs, _ = model.backward(dlogits)
-    return (np.array([np.linalg.norm(dW) for dW in dWs]),
-            np.array([a.std() for a in model.activations[1:-1]]))
+                         dtick=1, exponentformat="power")
+    narrow = two_panels(fig, "One gradient: backpropagation against "
+                             "finite differences", height=420)
+    return describe(
+        fig, "Time of one gradient against the number of parameters, "
+             f"log-log, for {len(n_params)} networks of "
+             f"{n_params[0]:.0f} to {n_params[-1]:.0f} parameters: "
+             f"backpropagation takes {backprop_s[0]:.2g} to "
+             f"{backprop_s[-1]:.2g} s, finite differences "
+             f"{finite_diff_s[0]:.2g} to {finite_diff_s[-1]:.2g} s, "
+             f"{ratio[0]:.0f} to {ratio[-1]:.0f} times longer.",
+        narrow={"layout": narrow})
 
 
 _INIT_NAMES = {"pytorch": "PyTorch default U(±1/√n)",
@@ -218,11 +248,14 @@ _INIT_COLORS = {"pytorch": COLORS["muted"], "xavier": COLORS["sigmoid"],
 def gradient_norms_by_layer(activation: str, depth: int,
                             width: int = 64) -> go.Figure:
     """Gradient norm of every layer's weights, and the spread of its
-    activations, for three initialisations (log scale)."""
+    activations, for three initialisations (log scale).
+
+    Used in: book/backprop.md
+    """
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=("‖∂C/∂Wˡ‖ per layer",
                                         "std of the activations aˡ"))
-    notes = []
+    notes, spread = [], []
     for init in ("pytorch", "xavier", "he"):
         g, s = layer_gradient_norms(activation, init, depth, width)
         fig.add_trace(go.Scatter(
@@ -237,53 +270,47 @@ def gradient_norms_by_layer(activation: str, depth: int,
         verdict = ("vanishing" if ratio < 1e-3 else "exploding"
                    if ratio > 1e3 else "stable")
         notes.append(f"{_INIT_SHORT[init]}: {ratio:.0e} ({verdict})")
+        spread.append(f"{_INIT_SHORT[init]} {s[-1]:.1e}")
     fig.update_yaxes(type="log", exponentformat="power", range=[-28, 3],
-                     row=1, col=1)
+                     dtick=4, row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", range=[-6, 1],
-                     row=1, col=2)
+                     dtick=1, row=1, col=2)
     fig.update_xaxes(title_text="layer l", range=[0.5, 31.5])
-    fig.update_layout(**{**_LAYOUT, "height": 470,
-                         "margin": dict(l=60, r=20, t=90, b=50)})
     fig.add_annotation(
         xref="x domain", yref="y domain", x=0.98, y=0.02, xanchor="right",
         yanchor="bottom", align="right", showarrow=False,
         font=dict(size=11), bgcolor="rgba(255,255,255,0.8)",
         text="‖∂C/∂W¹‖ ÷ ‖∂C/∂Wᴸ‖<br>" + "<br>".join(notes))
-    fig.update_layout(
-        legend=dict(orientation="v", x=0.99, xanchor="right", y=0.02,
-                    yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
-                    font=dict(size=11)),
-        title=dict(text=f"{LABELS[activation]}, {depth} hidden layers of "
-                        f"{width} neurons", font=dict(size=13)))
-    return fig
+    narrow = two_panels(fig, f"{LABELS[activation]}, {depth} hidden layers "
+                             f"of {width} neurons", height=470,
+                        heights=(260, 200))
+    return describe(
+        fig, f"Gradient norm of each of the {depth + 1} weight matrices of "
+             f"a {LABELS[activation]} network with {depth} hidden layers of "
+             f"{width} neurons at initialisation, and the spread (std) of "
+             "each hidden layer's activations, log scale, for three "
+             "initialisations. First layer's gradient norm over the last's: "
+             + "; ".join(notes) + ". Std of the last hidden layer's "
+             "activations: " + ", ".join(spread) + ".",
+        narrow={"layout": narrow})
 
 
 def training_snapshot(history, X, y, index: int,
                       resolution: int = 32) -> go.Figure:
-    """Decision regions of a snapshot of :func:`calc_nn.mlp.train`, with
-    the data, and the gradient norm of each layer at that epoch.
+    """Decision regions of a snapshot of :func:`calc_nn.train.fit_calc_nn`,
+    with the data, and the gradient norm of each layer at that epoch.
 
     Parameters
     ----------
-    history : list of dict from :func:`calc_nn.mlp.train`
+    history : the ``"snapshots"`` of :func:`calc_nn.train.fit_calc_nn`
     X : ndarray, shape (N, 2); y : ndarray of int, shape (N,)
     index : int
         Which snapshot.
 
-    With :func:`calc_nn.widgets.explore`, pass
-    ``trace_keys=("y", "marker.color")``.
+    Used in: book/backprop.md
     """
     snap = history[index]
-    sizes = [snap["weights"][0].shape[1]] + [W.shape[0]
-                                              for W in snap["weights"]]
-    model = MLP(sizes, history[0].get("activation", "tanh"))
-    model.weights = [W.copy() for W in snap["weights"]]
-    model.biases = [b.copy() for b in snap["biases"]]
-    lo, hi = X.min(0) - 0.4, X.max(0) + 0.4
-    gx = np.linspace(lo[0], hi[0], resolution)
-    gy = np.linspace(lo[1], hi[1], resolution)
-    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-    pred = model.forward(grid).argmax(1)
+    grid, pred, (gx, gy) = _decision_grid(snap, X, resolution)
     k = int(y.max()) + 1
     palette = [COLORS["sigmoid"], COLORS["tanh"], COLORS["relu"]][:k]
     pale = ["#c6dbef", "#fcbba1", "#c7e9c0"][:k]
@@ -304,20 +331,41 @@ def training_snapshot(history, X, y, index: int,
             x=X[y == c, 0], y=X[y == c, 1], mode="markers",
             name=f"class {c}", showlegend=False,
             marker=dict(color=palette[c], size=5,
-                                           line=dict(width=0.5,
-                                                     color="white"))), 1, 1)
-    norms = snap["grad_norms"]
-    fig.add_trace(go.Bar(x=[f"W{l + 1}" for l in range(len(norms))],
-                         y=norms, showlegend=False,
+                        line=dict(width=0.5, color="white"))), 1, 1)
+    norms = {name: v for name, v in snap["grad_norms"].items()
+             if name[0] == "W"}
+    fig.add_trace(go.Bar(x=list(norms), y=list(norms.values()),
+                         showlegend=False,
                          marker_color=COLORS["derivative"]), 1, 2)
-    top = max(h["grad_norms"].max() for h in history)
+    top = max(v for h in history for name, v in h["grad_norms"].items()
+              if name[0] == "W")
     fig.update_yaxes(type="log", range=[np.log10(top) - 4,
                                         np.log10(top) + 0.3],
-                     exponentformat="power", row=1, col=2)
-    fig.update_layout(**{**_LAYOUT, "height": 430,
-                         "margin": dict(l=50, r=20, t=90, b=40)})
-    fig.update_layout(
-        title=dict(text=f"epoch {snap['epoch']}: loss {snap['loss']:.3f},"
-                        f" accuracy {snap['accuracy']:.0%}",
-                   font=dict(size=13)))
-    return fig
+                     exponentformat="power", dtick=1, row=1, col=2)
+    fig.update_xaxes(range=[gx[0], gx[-1]], row=1, col=1)
+    fig.update_yaxes(range=[gy[0], gy[-1]], row=1, col=1)
+    narrow = two_panels(fig, f"epoch {snap['epoch']}: loss "
+                             f"{snap['loss']:.3f}, accuracy "
+                             f"{snap['accuracy']:.0%}", height=430,
+                        heights=(300, 180), gap=60,
+                        margin=dict(l=50, r=20, b=40))
+    shares = np.bincount(pred.ravel(), minlength=k) / pred.size
+    return describe(
+        fig, f"Epoch {snap['epoch']} of training: loss {snap['loss']:.3f}, "
+             f"accuracy {snap['accuracy']:.0%} on the {len(y)} points. "
+             "Decision regions over the plane: "
+             + ", ".join(f"class {c} {v:.0%}" for c, v in enumerate(shares))
+             + ". Gradient norm of each weight matrix: "
+             + ", ".join(f"{name} {v:.2e}" for name, v in norms.items())
+             + ".",
+        narrow={"layout": narrow, "traces": {"0": {"marker.size": 9}}})
+
+
+def _decision_grid(snap, X, resolution):
+    """The predicted class of a snapshot's network on a grid over the data:
+    ``(points (R*R, 2), classes (R*R,), (x values, y values))``."""
+    lo, hi = X.min(0) - 0.4, X.max(0) + 0.4
+    gx = np.linspace(lo[0], hi[0], resolution)
+    gy = np.linspace(lo[1], hi[1], resolution)
+    grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    return grid, snap["model"](grid).argmax(1), (gx, gy)

@@ -7,7 +7,6 @@ Images are 28x28 with pixel values 0-255 as stored in the MNIST files
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import conv
-from calc_nn.plots._style import COLORS
-from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.plots._style import (
+    COLORS,
+    NARROW_PX,
+    PANEL_TITLE_SIZE,
+    PHONE_PX,
+    cell_text,
+    describe,
+    frame,
+    panel_fonts,
+    wrap,
+)
 from calc_nn.widgets import Choice, Slider
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "PATTERNS",
     "WEIGHT_VALUES",
     "kernel_controls",
+    "custom_kernel",
     "upstream_gradient",
     "mnist_dir",
     "explorer_images",
@@ -49,23 +58,18 @@ PATTERNS = {"one": "one position", "ones": "all ones", "row": "a row",
 WEIGHT_VALUES = (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8)
 _IDENTITY = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
 _SIDE = 28
-_MNIST_FILE = "t10k-images-idx3-ubyte.gz"
+_MNIST_FILE = "t10k-images-idx3-ubyte"
 # the first two test images (labels 7 and 2)
 _DIGITS = {"digit 7": 0, "digit 2": 1}
 
 
 def mnist_dir() -> Path | None:
-    """Where the MNIST test set is, or None: ``$CALC_NN_MNIST`` if set,
-    else ``shared/data/mnist`` beside the repository."""
-    candidates = []
-    if os.environ.get("CALC_NN_MNIST"):
-        candidates.append(Path(os.environ["CALC_NN_MNIST"]))
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" /
-                      "data" / "mnist")
-    for path in candidates:
-        if (path / _MNIST_FILE).is_file():
-            return path
-    return None
+    """The folder of the MNIST test images that calc_nn.data's lookup
+    finds (:func:`calc_nn.data.find_mnist_file`), or None."""
+    from calc_nn.data import find_mnist_file
+
+    path = find_mnist_file(_MNIST_FILE)
+    return None if path is None else path.parent
 
 
 def _patterns() -> dict[str, np.ndarray]:
@@ -90,9 +94,9 @@ def explorer_images() -> dict[str, np.ndarray]:
     images = {}
     where = mnist_dir()
     if where is not None:
-        from calc_nn.data import read_idx
+        from calc_nn.data import find_mnist_file, read_idx
 
-        digits = read_idx(where / _MNIST_FILE)
+        digits = read_idx(find_mnist_file(_MNIST_FILE, root=where))
         images = {name: digits[i].astype(int) for name, i in _DIGITS.items()}
     return images | _patterns()
 
@@ -113,15 +117,75 @@ def _box(fig, top: float, left: float, height: float, width: float,
                   line=dict(color=color, dash=dash, width=width_px))
 
 
-def _image_axes(fig, n_cols, rows=1):
-    for k in range(1, n_cols * rows + 1):
+def _image_axes(fig, n_panels):
+    """Row 0 on top and square pixels in subplots 1..n; an image hangs from
+    its panel's title when the panel is taller than it."""
+    for k in range(1, n_panels + 1):
         suffix = "" if k == 1 else str(k)
         fig.layout[f"yaxis{suffix}"].update(autorange="reversed",
                                             scaleanchor=f"x{suffix}",
                                             constrain="domain",
+                                            constraintoward="top",
                                             showgrid=False, zeroline=False)
         fig.layout[f"xaxis{suffix}"].update(constrain="domain",
                                             showgrid=False, zeroline=False)
+
+
+def _fraction(v: float) -> str:
+    """A kernel weight as a reader writes it: 2, -0.5, 1/16."""
+    from fractions import Fraction
+
+    f = Fraction(float(v)).limit_denominator(64)
+    return f"{v:g}" if f.denominator == 1 or float(f) != v else str(f)
+
+
+# The explorers' three panels: image, 3x3 array, image
+_COLUMNS, _SPACING, _MARGIN = (0.38, 0.24, 0.38), 0.06, dict(l=40, r=20,
+                                                             b=80)
+
+
+def _conv_panels(titles):
+    return make_subplots(rows=1, cols=3, column_widths=list(_COLUMNS),
+                         horizontal_spacing=_SPACING, subplot_titles=titles)
+
+
+def _conv_layout(fig, title: str, cell_texts) -> dict:
+    """Title and panel titles wrapped to the panels of the narrowest wide
+    figure; the narrow layout stacks the three panels (the colour bar of
+    the third goes under it) and sizes the numbers of the middle one."""
+    plot = (NARROW_PX - _MARGIN["l"] - _MARGIN["r"]) * (1 - 2 * _SPACING)
+    size = PANEL_TITLE_SIZE["wide"]
+    texts = [a.text for a in fig.layout.annotations[:3]]
+    lines = 1
+    for note, width in zip(fig.layout.annotations[:3], _COLUMNS):
+        note.text = wrap(note.text, width * plot, size)
+        lines = max(lines, note.text.count("<br>") + 1)
+    fonts = panel_fonts(fig, 3)
+    fig.data[1].update(cell_text(_COLUMNS[1] * plot / 3, cell_texts))
+    narrow = frame(fig, title, height=380, margin=_MARGIN,
+                   panel_titles=lines,
+                   narrow_panels=[("xaxis", "yaxis", 250, 0),
+                                  ("xaxis2", "yaxis2", 130, 1),
+                                  ("xaxis3", "yaxis3", 250, 2)],
+                   narrow_gaps=56)
+    narrow.update({f"annotations[{i}].text": t for i, t in enumerate(texts)})
+    # the colour bar of the third panel lies under it, below its ticks
+    wide_h = 380 - fig.layout.margin.t - _MARGIN["b"]
+    narrow_h = narrow["height"] - narrow["margin.t"] - _MARGIN["b"]
+    x0, x1 = fig.layout.xaxis3.domain
+    fig.data[2].colorbar.update(
+        orientation="h", thickness=10, len=x1 - x0, x=(x0 + x1) / 2,
+        xanchor="center", y=round(-30 / wide_h, 4), yanchor="top")
+    kernel = (PHONE_PX - _MARGIN["l"] - _MARGIN["r"]) / 3
+    return {"layout": {**narrow, **fonts}, "traces": {
+        "1": cell_text(min(kernel, 130 / 3), cell_texts),
+        "2": {"colorbar.x": 0.5, "colorbar.len": 1,
+              "colorbar.y": round(-30 / narrow_h, 4)}}}
+
+
+def _rows(a, fmt="{:g}".format) -> str:
+    """A small array row by row: "1 3; 4 2"."""
+    return "; ".join(" ".join(fmt(v) for v in row) for row in a)
 
 
 def kernel_controls() -> list:
@@ -130,7 +194,10 @@ def kernel_controls() -> list:
     identity kernel). Shown in a live kernel; the static site keeps the
     presets. Pass them to :func:`calc_nn.widgets.explore` with
     ``lambda ..., source, **w: conv_forward(..., custom=custom_kernel(
-    source, **w))``."""
+    source, **w))``.
+
+    Used in: book/cnn.md
+    """
     controls = [Choice("source", ["preset", "custom"], default="preset",
                        label="kernel from", live_only=True)]
     for i in range(3):
@@ -144,7 +211,10 @@ def kernel_controls() -> list:
 def custom_kernel(source: str = "preset", **weights) -> np.ndarray | None:
     """The 3x3 kernel of :func:`kernel_controls`' values: None for
     ``source="preset"``, else the weights ``w00`` ... ``w22`` (missing ones
-    are the identity kernel's)."""
+    are the identity kernel's).
+
+    Used in: book/cnn.md
+    """
     if source == "preset":
         return None
     if source != "custom":
@@ -166,6 +236,8 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
     The boxes mark the first window (top left) and the output it makes.
     ``custom`` (array_like, shape (3, 3)), when given, replaces the preset
     ``kernel``.
+
+    Used in: book/cnn.md
     """
     images = explorer_images() if images is None else images
     x = images[image]
@@ -184,12 +256,8 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
     out = _compact(out[0, 0])
     xp = np.pad(x, padding)
     Ho, Wo = out.shape
-    fig = make_subplots(
-        rows=1, cols=3, column_widths=[0.42, 0.16, 0.42],
-        horizontal_spacing=0.06,
-        subplot_titles=(f"input, padded {xp.shape[0]}×{xp.shape[1]}",
-                        f"kernel ({kernel_label})",
-                        f"output {Ho}×{Wo}"))
+    fig = _conv_panels((f"input, padded {xp.shape[0]}×{xp.shape[1]}",
+                        f"kernel ({kernel_label})", f"output {Ho}×{Wo}"))
     fig.add_trace(go.Heatmap(z=xp, colorscale="gray", zmin=0, zmax=255,
                              showscale=False, name="input",
                              hovertemplate="row %{y}, col %{x}: %{z}"
@@ -199,24 +267,29 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
     _box(fig, padding, padding, x.shape[0], x.shape[1], 1, 1,
          color=COLORS["muted"], dash="dot", width_px=1)
     kz = _compact(k)
-    text = [[f"{v:g}" for v in row] for row in kz]
+    text = [[_fraction(v) for v in row] for row in kz]
     fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
                              colorscale="RdBu", zmid=0, showscale=False,
                              name="kernel", hovertemplate="%{z}"
                              "<extra></extra>"), 1, 2)
     fig.add_trace(go.Heatmap(z=out, colorscale="RdBu", zmid=0,
                              showscale=True, name="output",
-                             colorbar=dict(len=0.9, thickness=12),
                              hovertemplate="row %{y}, col %{x}: %{z}"
                              "<extra></extra>"), 1, 3)
     _box(fig, 0, 0, 1, 1, 1, 3)
     _image_axes(fig, 3)
-    fig.update_layout(**(_LAYOUT | dict(height=360)),
-                      title=dict(text=(
-                          f"⌊({x.shape[0]} + 2·{padding} − 3)/{stride}⌋"
-                          " + 1"
-                          f" = {Ho}: stride {stride}, padding {padding}")))
-    return fig
+    size = (f"⌊({x.shape[0]} + 2·{padding} − 3)/{stride}⌋ + 1 = {Ho}")
+    narrow = _conv_layout(fig, f"{size}: stride {stride}, padding "
+                               f"{padding}", np.ravel(text))
+    return describe(
+        fig, f"Convolution of the {x.shape[0]}×{x.shape[1]} image "
+             f"“{image}”, padded with zeros to {xp.shape[0]}×{xp.shape[1]}, "
+             f"with the 3×3 {kernel_label} kernel (rows "
+             f"{_rows(kz, _fraction)}), "
+             f"stride {stride}: the output is {Ho}×{Wo} ({size}), with "
+             f"values from {out.min():g} to {out.max():g}; the first "
+             f"window, at the top left, gives Y[0, 0] = {out[0, 0]:g}.",
+        narrow=narrow)
 
 
 def upstream_gradient(pattern: str, shape=(_SIDE, _SIDE), row: int = 0,
@@ -237,6 +310,8 @@ def upstream_gradient(pattern: str, shape=(_SIDE, _SIDE), row: int = 0,
     Returns
     -------
     ndarray, shape (H_out, W_out), float
+
+    Used in: book/cnn.md
     """
     H, W = shape
     if pattern not in PATTERNS:
@@ -276,13 +351,12 @@ def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
     ``dL/dY`` of :func:`upstream_gradient` (``pattern``).
 
     With ``pattern="one"``, ``L = Y[row, col]``: left, the input with the
-    window that made ``Y[row, col]`` (with padding 1 and stride 1, output
-    position (i, j) is centred on input pixel (i, j)); middle, ``dL/dW``,
-    the window's pixels; right, ``dL/dX``, the kernel placed on the window
-    (cut where it falls in the padding). Other patterns sum these pictures
-    over the positions, weighted by ``dL/dY``: ``dL/dW`` is the correlation
-    of the input with ``dL/dY``, ``dL/dX`` the full convolution of
-    ``dL/dY`` with the flipped kernel.
+    window that made ``Y[row, col]`` (centred on input pixel (row, col));
+    middle, ``dL/dW``, the window's pixels; right, ``dL/dX``, the kernel
+    placed on the window. Other patterns sum these pictures over the
+    positions, weighted by ``dL/dY``.
+
+    Used in: book/cnn.md
     """
     images = explorer_images() if images is None else images
     x = images[image].astype(float)
@@ -294,15 +368,12 @@ def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
     dx, dw = _compact(dx[0, 0]), _compact(dw[0, 0])
     loss = float(np.sum(dout * out))
     one = pattern == "one"
-    fig = make_subplots(
-        rows=1, cols=3, column_widths=[0.42, 0.16, 0.42],
-        horizontal_spacing=0.06,
-        subplot_titles=(
-            f"input X, window of Y[{row}, {col}]" if one else
-            f"input X, ∂L/∂Y: {PATTERNS[pattern]}",
-            "∂L/∂W = window" if one else "∂L/∂W = X ⋆ ∂L/∂Y",
-            f"∂L/∂X = W ({KERNEL_LABELS[kernel]}) on window" if one else
-            f"∂L/∂X (W = {KERNEL_LABELS[kernel]})"))
+    fig = _conv_panels((
+        f"input X, window of Y[{row},\u00a0{col}]" if one else
+        f"input X, ∂L/∂Y: {PATTERNS[pattern]}",
+        "∂L/∂W = window" if one else "∂L/∂W = X ⋆ ∂L/∂Y",
+        f"∂L/∂X = W ({KERNEL_LABELS[kernel]}) on window" if one else
+        f"∂L/∂X (W = {KERNEL_LABELS[kernel]})"))
     fig.add_trace(go.Heatmap(z=x.astype(int), colorscale="gray", zmin=0,
                              zmax=255, showscale=False, name="X",
                              hovertemplate="row %{y}, col %{x}: %{z}"
@@ -321,7 +392,6 @@ def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
     x_max = 2.0 if one else max(float(np.abs(dx).max()), 1.0)
     fig.add_trace(go.Heatmap(z=dx, colorscale="RdBu", zmid=0, zmin=-x_max,
                              zmax=x_max, showscale=True, name="dL/dX",
-                             colorbar=dict(len=0.9, thickness=12),
                              hovertemplate="row %{y}, col %{x}: %{z}"
                              "<extra></extra>"), 1, 3)
     if pattern in ("one", "row"):
@@ -329,17 +399,27 @@ def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
              1, 3)
     _image_axes(fig, 3)
     what = _PATTERN_LOSS[pattern].format(row=row, col=col)
-    fig.update_layout(**(_LAYOUT | dict(height=360)),
-                      title=dict(text=(
-                          f"{what} = {loss:g}: gradient to "
-                          f"{int(np.count_nonzero(dx))} pixels, "
-                          f"{int(np.count_nonzero(dw))} weights")))
-    return fig
+    n_x, n_w = int(np.count_nonzero(dx)), int(np.count_nonzero(dw))
+    narrow = _conv_layout(fig, f"{what} = {loss:g}: gradient to {n_x} "
+                               f"pixels, {n_w} weights", np.ravel(text))
+    where = (f"the window of X around pixel ({row}, {col})" if one else
+             "the correlation of X with ∂L/∂Y")
+    return describe(
+        fig, f"Backward pass of the convolution (stride 1, padding 1) of "
+             f"“{image}” with the {KERNEL_LABELS[kernel]} kernel, for "
+             f"{what} = {loss:g}, upstream gradient ∂L/∂Y: "
+             f"{PATTERNS[pattern]}. ∂L/∂W is {where}: rows {_rows(dw)}. "
+             f"∂L/∂X is nonzero at {n_x} pixels, from {dx.min():g} to "
+             f"{dx.max():g}; {n_w} of the 9 weights get a gradient.",
+        narrow=narrow)
 
 
 def pooling_gradients(kind: str) -> go.Figure:
     """Max vs average pooling (2x2, stride 2) on a 4x4 input: the upstream
-    gradient (2x2) goes to each window's maximum, or is spread over it."""
+    gradient (2x2) goes to each window's maximum, or is spread over it.
+
+    Used in: book/cnn.md
+    """
     x = np.array([[1., 3., 2., 0.], [4., 2., 1., 5.], [0., 1., 7., 2.],
                   [3., 6., 1., 1.]])[None, None]
     dout = np.array([[1., 2.], [3., 4.]])[None, None]
@@ -370,8 +450,38 @@ def pooling_gradients(kind: str) -> go.Figure:
     _image_axes(fig, 4)
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(dtick=1)
-    fig.update_layout(**(_LAYOUT | dict(height=300)), title=dict(text=(
-        "max pooling: each gradient goes to its window's maximum"
-        if kind == "max" else
-        "average pooling: each gradient is shared by its 4 inputs")))
-    return fig
+    fonts = panel_fonts(fig, 4)
+    narrow = frame(fig, "max pooling: each gradient goes to its window's "
+                        "maximum" if kind == "max" else
+                   "average pooling: each gradient is shared by its 4 "
+                   "inputs", height=300, margin=dict(l=30, r=10, b=30),
+                   panel_titles=1, narrow_height=480)
+    narrow.update(_grid_2x2(narrow["height"], narrow["margin.t"], 30))
+    return describe(
+        fig, f"{'Max' if kind == 'max' else 'Average'} pooling, 2×2 "
+             f"windows with stride 2, of the 4×4 input X (rows "
+             f"{_rows(x[0, 0])}): Y = {_rows(out[0, 0])}. The upstream "
+             f"gradient ∂L/∂Y = {_rows(dout[0, 0])} gives ∂L/∂X = "
+             f"{_rows(dx[0, 0])}" + (": each window's maximum gets its "
+                                     "gradient, the other inputs 0."
+                                     if kind == "max" else
+                                     ": each input gets a quarter of its "
+                                     "window's gradient."),
+        narrow={"layout": {**narrow, **fonts}})
+
+
+def _grid_2x2(height: int, top: int, bottom: int) -> dict:
+    """Relayout of four square panels in a 2 x 2 grid (titles above)."""
+    plot = height - top - bottom
+    gap = 48 / plot  # the lower row's titles and the upper one's ticks
+    rows = [(round(1 - (1 - gap) / 2, 4), 1), (0, round((1 - gap) / 2, 4))]
+    cols = [(0, 0.45), (0.55, 1)]
+    out = {}
+    for i in range(4):
+        suffix = "" if i == 0 else str(i + 1)
+        (y0, y1), (x0, x1) = rows[i // 2], cols[i % 2]
+        out[f"xaxis{suffix}.domain"] = [x0, x1]
+        out[f"yaxis{suffix}.domain"] = [y0, y1]
+        out[f"annotations[{i}].x"] = (x0 + x1) / 2
+        out[f"annotations[{i}].y"] = y1
+    return out

@@ -11,7 +11,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from calc_nn.plots._style import LAYOUT
+from calc_nn.plots._style import (
+    NARROW_PX,
+    PHONE_PX,
+    cell_text,
+    describe,
+    frame,
+    header,
+    panel_fonts,
+    two_panels,
+    wrap,
+)
 
 __all__ = ["digit_grid", "learning_curves", "confusion_matrix", "mistake",
            "image_grid", "MODEL_COLORS"]
@@ -28,38 +38,36 @@ def _image_axes(fig, n):
         fig.layout[f"xaxis{sx}"].update(visible=False, constrain="domain")
         fig.layout[f"yaxis{sx}"].update(visible=False, autorange="reversed",
                                         scaleanchor=f"x{sx}",
-                                        constrain="domain")
-
-
-def _check_images(images, name="images"):
-    images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"{name} must have shape (n, H, W), got "
-                         f"{images.shape}")
-    if not np.all(np.isfinite(images)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return images
+                                        constrain="domain",
+                                        constraintoward="top")
 
 
 def image_grid(images, titles=None, cols=8, title="", zmid=None,
                colorscale="gray_r", height_per_row=110):
-    """A grid of small heatmaps.
+    """A grid of small heatmaps, each scaled to its own min..max (or
+    symmetric around ``zmid``, with a diverging colour scale, for filters).
 
     Parameters
     ----------
     images : array_like, shape (n, H, W)
     titles : list of str, length n, optional
     cols : int
+        Images per row on a wide screen (a phone shows fewer, larger).
     title : str
     zmid : float, optional
-        If given, a diverging colour scale centred there (for filters).
     colorscale : str
     height_per_row : int
 
     Returns
     -------
-    plotly.graph_objects.Figure with n heatmaps (one per subplot), each
-    scaled to its own min..max (or symmetric around ``zmid``).
+    plotly.graph_objects.Figure with n heatmaps, one per subplot.
+
+    Raises
+    ------
+    ValueError
+        ``images`` not of shape (n, H, W), or not finite.
+
+    Used in: book/digits.md
     """
     images = _check_images(images)
     n = len(images)
@@ -67,7 +75,6 @@ def image_grid(images, titles=None, cols=8, title="", zmid=None,
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles,
                         horizontal_spacing=0.01, vertical_spacing=0.06)
     for k, img in enumerate(images):
-        extra = {}
         if zmid is not None:
             m = float(np.max(np.abs(img))) or 1.0
             extra = dict(zmin=zmid - m, zmax=zmid + m, colorscale="RdBu_r")
@@ -80,19 +87,87 @@ def image_grid(images, titles=None, cols=8, title="", zmid=None,
                                  "%{z}<extra></extra>", **extra),
                       row=k // cols + 1, col=k % cols + 1)
     _image_axes(fig, rows * cols)
-    fig.update_layout(**{**LAYOUT, "height": 70 + height_per_row * rows,
-                         "margin": dict(l=10, r=10, t=70, b=10)},
-                      title=title)
-    fig.update_annotations(font_size=11)
-    return fig
+    narrow = _grid_layout(fig, title, n, cols, rows, height_per_row,
+                          titles is not None)
+    blank = sum(not np.any(img) for img in images)
+    H, W = images.shape[1:]
+    text = (f"{title + ': ' if title else ''}{n} images of {H}×{W} "
+            f"pixels, values from {images.min():.2g} to "
+            f"{images.max():.2g}")
+    if titles is not None:
+        text += " (" + ", ".join(map(str, titles)) + ")"
+    if blank:
+        text += f"; {blank} of them are blank (all 0)"
+    return describe(fig, text + ".", narrow={"layout": narrow})
+
+
+def _grid_layout(fig, title, n, cols, rows, height_per_row, titled):
+    """Panels in a grid of ``cols`` columns, titles wrapped to their
+    panels, rows ``height_per_row`` px apart; the narrow layout reflows the
+    images into as many columns as a phone holds at 70 px each."""
+    size = 11
+    texts = [a.text for a in fig.layout.annotations]
+    for note in fig.layout.annotations:
+        note.font.size = size
+    wide_cols, n_cols = cols, max(1, min(cols, (PHONE_PX - 20) // 70))
+    grids = {}
+    for key, k, width in (("wide", wide_cols, NARROW_PX),
+                          ("narrow", n_cols, PHONE_PX)):
+        wrapped = [wrap(t, (width - 20) / k - 6, size) for t in texts]
+        lines = max((t.count("<br>") + 1 for t in wrapped), default=0)
+        title_px = 6 + 15 * lines
+        panel = (height_per_row - 16 if key == "wide" else
+                 (PHONE_PX - 20) / k)
+        grids[key] = (k, wrapped, lines, title_px, panel)
+    heights = {key: int(-(-n // k) * (panel + title_px) - title_px)
+               for key, (k, _, _, title_px, panel) in grids.items()}
+    margin = dict(l=10, r=10, b=10)
+    top = {key: header(title, width=key, height=1000, margin=margin,
+                       panel_titles=grids[key][2])["margin"]["t"]
+           for key in grids}
+    narrow = frame(fig, title, height=top["wide"] + heights["wide"] + 10,
+                   margin=margin, legend=(), panel_titles=grids["wide"][2],
+                   narrow_height=top["narrow"] + heights["narrow"] + 10,
+                   narrow_panel_titles=grids["narrow"][2])
+    fig.plotly_relayout(_grid_domains(n, rows * cols, *grids["wide"],
+                                      heights["wide"]))
+    return {**narrow, **_grid_domains(n, rows * cols, *grids["narrow"],
+                                      heights["narrow"])}
+
+
+def _grid_domains(n, n_axes, cols, titles, lines, title_px, panel, plot):
+    """Relayout placing image ``k`` at row ``k // cols``, column
+    ``k % cols`` of a plot area ``plot`` px tall, its title above it (the
+    unused axes of the grid share the last image's place)."""
+    out = {}
+    for k in range(n_axes):
+        r, c = divmod(min(k, n - 1), cols)
+        suffix = "" if k == 0 else str(k + 1)
+        y1 = 1 - r * (panel + title_px) / plot
+        out[f"xaxis{suffix}.domain"] = [round(c / cols, 4),
+                                        round((c + 1) / cols - 0.01, 4)]
+        out[f"yaxis{suffix}.domain"] = [round(max(y1 - panel / plot, 0), 4),
+                                        round(y1, 4)]
+        if k < len(titles):
+            out[f"annotations[{k}].x"] = round((c + 0.495) / cols, 4)
+            out[f"annotations[{k}].y"] = round(y1, 4)
+            out[f"annotations[{k}].text"] = titles[k]
+    return out
 
 
 def digit_grid(images, labels, n=16, cols=8):
-    """The first ``n`` digits with their labels as titles."""
+    """The first ``n`` digits with their labels as titles.
+
+    Used in: book/digits.md
+    """
     images = _check_images(images)[:n]
-    return image_grid(images, [f"label {int(v)}" for v in labels[:n]],
-                      cols=cols, title=f"The first {len(images)} training "
-                      "digits (pixel values in [0, 1])")
+    fig = image_grid(images, [f"label {int(v)}" for v in labels[:n]],
+                     cols=cols, title=f"The first {len(images)} training "
+                     "digits (pixel values in [0, 1])")
+    shown = ", ".join(str(int(v)) for v in labels[:n])
+    return describe(fig, f"The first {len(images)} training digits, "
+                         f"28×28 grey images, labelled {shown}.",
+                    narrow=fig.layout.meta["narrow"])
 
 
 def learning_curves(histories: dict) -> go.Figure:
@@ -104,12 +179,20 @@ def learning_curves(histories: dict) -> go.Figure:
         Histories as returned by :func:`calc_nn.train.fit_calc_nn` /
         :func:`calc_nn.train.fit_torch` (lists ``epoch``, ``loss``,
         ``val_accuracy``).
+
+    Raises
+    ------
+    ValueError
+        No history, or a loss or accuracy that is not finite (diverged).
+
+    Used in: book/digits.md
     """
     if not histories:
         raise ValueError("histories must not be empty")
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                         subplot_titles=("training loss (cross-entropy)",
                                         "validation accuracy"))
+    runs = []
     for k, (name, h) in enumerate(histories.items()):
         color = MODEL_COLORS[k % len(MODEL_COLORS)]
         for col, key in ((1, "loss"), (2, "val_accuracy")):
@@ -120,14 +203,21 @@ def learning_curves(histories: dict) -> go.Figure:
                 x=h["epoch"], y=np.round(values, 4), mode="lines+markers",
                 name=name, legendgroup=name, showlegend=col == 1,
                 line=dict(color=color)), row=1, col=col)
+        runs.append(f"{name}: loss {h['loss'][0]:.3g} to "
+                    f"{h['loss'][-1]:.3g}, accuracy "
+                    f"{h['val_accuracy'][0]:.1%} to "
+                    f"{h['val_accuracy'][-1]:.1%}")
     fig.update_xaxes(title="epoch", dtick=1)
     fig.update_yaxes(title="loss", row=1, col=1)
     fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=2)
-    fig.update_layout(**{**LAYOUT, "height": 450,
-                         "margin": dict(l=60, r=20, t=110, b=50),
-                         "legend": dict(orientation="h", y=1.18,
-                                        yanchor="bottom", x=0)})
-    return fig
+    epochs = max(len(h["epoch"]) for h in histories.values())
+    narrow = two_panels(fig, f"Training of {len(histories)} models for "
+                             f"{epochs} epochs", height=450)
+    return describe(
+        fig, f"Training loss (left) and validation accuracy (right) per "
+             f"epoch of {len(histories)} runs, from the first epoch to the "
+             "last: " + "; ".join(runs) + ".",
+        narrow={"layout": narrow})
 
 
 def confusion_matrix(y_true, y_pred, title="Confusion matrix") -> go.Figure:
@@ -136,6 +226,13 @@ def confusion_matrix(y_true, y_pred, title="Confusion matrix") -> go.Figure:
     Parameters
     ----------
     y_true, y_pred : array_like of int, shape (N,), values 0..9
+
+    Raises
+    ------
+    ValueError
+        ``y_true`` and ``y_pred`` of different shapes, or not 1-D.
+
+    Used in: book/digits.md
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
@@ -155,12 +252,29 @@ def confusion_matrix(y_true, y_pred, title="Confusion matrix") -> go.Figure:
     fig.update_yaxes(title="true label", dtick=1, range=[9.5, -0.5],
                      scaleanchor="x", constrain="domain")
     acc = np.trace(counts) / max(counts.sum(), 1)
-    fig.update_layout(**{**LAYOUT, "height": 560, "width": 560,
-                         "margin": dict(l=60, r=20, t=150, b=20)},
-                      title=f"{title}: accuracy {acc:.2%} on "
-                      f"{counts.sum()} digits<br>(diagonal = correct, "
-                      "not coloured)")
-    return fig
+    margin = dict(l=60, r=20, b=20)
+    narrow = frame(fig, f"{title}: accuracy {acc:.2%} on {counts.sum()} "
+                        "digits<br>(diagonal = correct, not coloured)",
+                   height=560, margin=margin, narrow_margin=dict(l=44),
+                   narrow_height=480)
+    # the axis titles and tick labels sit above the cells (side="top")
+    fig.update_layout(margin_t=fig.layout.margin.t + 50)
+    narrow["margin.t"] += 50
+    cell = (PHONE_PX - 44 - 20) / 10
+    errors = counts - np.diag(np.diag(counts))
+    worst = np.unravel_index(np.argmax(errors), errors.shape)
+    per_class = np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
+    text = (f"{title}: counts of true label (rows) against predicted "
+            f"label (columns) for {counts.sum()} digits; accuracy "
+            f"{acc:.2%}.")
+    if errors.any():
+        text += (f" The most frequent mistake is a {worst[0]} read as "
+                 f"{worst[1]} ({errors[worst]} times); the lowest accuracy "
+                 f"is on {int(np.argmin(per_class))} "
+                 f"({per_class.min():.1%}).")
+    return describe(fig, text, narrow={
+        "layout": narrow,
+        "traces": {"0": cell_text(cell, np.ravel(counts))}})
 
 
 def mistake(image, label: int, probs, rank: int) -> go.Figure:
@@ -176,6 +290,13 @@ def mistake(image, label: int, probs, rank: int) -> go.Figure:
     rank : int
         Position in the list of mistakes (0 = most confident), for the
         title.
+
+    Raises
+    ------
+    ValueError
+        ``image`` not 2-D or ``probs`` not of shape (10,).
+
+    Used in: book/digits.md
     """
     image, probs = np.asarray(image), np.asarray(probs, dtype=float)
     if image.ndim != 2 or probs.shape != (10,):
@@ -193,18 +314,36 @@ def mistake(image, label: int, probs, rank: int) -> go.Figure:
                   row=1, col=1)
     # a one-row heatmap (same trace type as the digit, so one explore call
     # can update both with the keys "z" and "text")
+    shares = [f"{p:.0%}" for p in probs]
     fig.add_trace(go.Heatmap(
-        z=np.round(probs, 4)[None, :], x=list(range(10)),
-        text=[[f"{p:.0%}" for p in probs]], texttemplate="%{text}",
-        colorscale="Blues", zmin=0, zmax=1, showscale=False,
+        z=np.round(probs, 4)[None, :], x=list(range(10)), text=[shares],
+        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
+        showscale=False,
         hovertemplate="class %{x}: %{z:.2%}<extra></extra>"), row=2, col=1)
     fig.layout.xaxis.update(visible=False, constrain="domain")
     fig.layout.yaxis.update(visible=False, autorange="reversed",
                             scaleanchor="x", constrain="domain")
     fig.update_xaxes(dtick=1, row=2, col=1)
     fig.update_yaxes(visible=False, row=2, col=1)
-    fig.update_layout(**{**LAYOUT, "height": 470, "width": 520,
-                         "margin": dict(l=20, r=20, t=70, b=30)},
-                      title=f"Mistake #{rank + 1}: a {int(label)} read as "
-                      f"{pred} (probability {probs[pred]:.1%})")
-    return fig
+    fonts = panel_fonts(fig, 1)
+    narrow = frame(fig, f"Mistake #{rank + 1}: a {int(label)} read as "
+                        f"{pred} (probability {probs[pred]:.1%})",
+                   height=470, margin=dict(l=20, r=20, b=30))
+    return describe(
+        fig, f"Mistake #{rank + 1}: a handwritten {int(label)} that the "
+             f"network reads as {pred}, with probability "
+             f"{probs[pred]:.1%}; the true class gets {probs[int(label)]:.1%}"
+             ". Probabilities of the classes 0 to 9: "
+             + ", ".join(shares) + ".",
+        narrow={"layout": {**narrow, **fonts},
+                "traces": {"1": cell_text((PHONE_PX - 40) / 10, shares)}})
+
+
+def _check_images(images, name="images"):
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"{name} must have shape (n, H, W), got "
+                         f"{images.shape}")
+    if not np.all(np.isfinite(images)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return images

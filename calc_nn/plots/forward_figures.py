@@ -7,8 +7,7 @@ import plotly.graph_objects as go
 
 from calc_nn import activations
 from calc_nn.mlp import MLP
-from calc_nn.plots._style import LABELS
-from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.plots._style import LABELS, describe, frame
 
 __all__ = ["network_activations", "NETWORK_SIZES"]
 
@@ -36,17 +35,62 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
     which has no activation); lines by the sign of their weight (blue > 0,
     orange < 0), their width by its size. The output layer's text adds the
     softmax probabilities.
+
+    Used in: book/forward.md
     """
     if sizes[0] != 2:
         raise ValueError(f"the drawing needs 2 inputs, got sizes {sizes}")
     model = MLP(list(sizes), activation, seed=seed)
-    logits = model.forward(np.array([x1, x2], float))
-    values = np.concatenate([a[0] for a in model.activations])
+    logits, cache = model.forward(np.array([x1, x2], float))
+    values = np.concatenate([a[0] for a in cache.activations])
+    probs = activations.softmax(logits)
+    traces = _edges(model, sizes) + [_nodes(values, probs, sizes, x1, x2)]
+    fig = go.Figure(traces)
+    names = (["input x"] + [f"hidden {l}: a = {LABELS[activation]}(z)"
+                            for l in range(1, len(sizes) - 1)]
+             + ["output: logits z"])
+    pred = int(np.argmax(probs))
+    narrow = frame(fig, f"input ({x1:g}, {x2:g}): predicted class {pred} "
+                        f"with p = {probs.max():.2f}", height=440,
+                   margin=dict(l=20, r=20, b=30),
+                   legend=["weight > 0", "weight < 0"])
+    fig.update_layout(
+        xaxis=dict(range=[-0.55, len(sizes) - 0.4], showgrid=False,
+                   zeroline=False, tickvals=list(range(len(sizes))),
+                   ticktext=[n.replace(": ", "<br>") for n in names]),
+        yaxis=dict(range=[-0.7, max(sizes) - 0.3], visible=False))
+    # a phone: short layer names, room for the labels, no colour bar (the
+    # values are written beside the circles)
+    narrow.update({"xaxis.range": [-1.2, len(sizes) + 0.25],
+                   "xaxis.ticktext": ["input"] + [
+                       f"layer {l}" for l in range(1, len(sizes) - 1)]
+                   + ["output"], "xaxis.tickangle": 0})
+    starts = np.cumsum([0, *sizes])
+    layers = "; ".join(
+        f"hidden layer {l}: " + ", ".join(
+            f"{v:.2f}" for v in values[starts[l]:starts[l + 1]])
+        for l in range(1, len(sizes) - 1))
+    return describe(
+        fig, f"A network with layers of {', '.join(map(str, sizes))} "
+             f"neurons ({LABELS[activation]}) for the input ({x1:g}, "
+             f"{x2:g}): {layers}; logits "
+             + ", ".join(f"{v:.2f}" for v in logits)
+             + ", softmax probabilities "
+             + ", ".join(f"{p:.2f}" for p in probs)
+             + f": predicted class {pred}. Blue lines are positive weights,"
+             " orange negative, thicker for larger ones.",
+        narrow={"layout": narrow,
+                "traces": {str(len(traces) - 1): {
+                    "marker.showscale": False, "textfont.size": 11}}})
+
+
+def _edges(model, sizes) -> list:
+    """Six line traces: weights by sign and by size (a third of the largest
+    each)."""
     px, py = _node_positions(sizes)
     starts = np.cumsum([0, *sizes])
-    traces = []
-    # edges, grouped by sign and by size of the weight
     wmax = max(np.abs(W).max() for W in model.weights)
+    traces = []
     for sign, color in ((1, _POS), (-1, _NEG)):
         for lo, hi, width in ((0, 1 / 3, 1), (1 / 3, 2 / 3, 2.5),
                               (2 / 3, 1.01, 4.5)):
@@ -64,33 +108,25 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
                 showlegend=bool(width == 2.5),
                 name="weight > 0" if sign > 0 else "weight < 0",
                 line=dict(color=color, width=width), opacity=0.55))
-    probs = activations.softmax(logits)
+    return traces
+
+
+def _nodes(values, probs, sizes, x1, x2) -> go.Scatter:
+    """The neurons: circles coloured and sized by value, with their text."""
+    px, py = _node_positions(sizes)
+    starts = np.cumsum([0, *sizes])
     text = [f"{v:.2f}" for v in values]
     for j, p in enumerate(probs):
         i = starts[-2] + j
         text[i] = f"z={values[i]:.2f}<br>p={p:.2f}"
     text[0], text[1] = f"x₁={x1:g}", f"x₂={x2:g}"
-    traces.append(go.Scatter(
+    return go.Scatter(
         x=px, y=py, mode="markers+text", text=text,
         textposition=["middle left"] * sizes[0]
         + ["middle right"] * (len(px) - sizes[0]), textfont=dict(size=12),
-        hoverinfo="text", showlegend=False,
+        hoverinfo="text", showlegend=False, cliponaxis=False,
         marker=dict(size=18 + 12 * np.minimum(np.abs(values), 2.0),
                     color=values, colorscale="RdBu", cmin=-2,
                     cmax=2, line=dict(color="black", width=1),
-                    colorbar=dict(title="value", thickness=12, len=0.8))))
-    fig = go.Figure(traces)
-    names = (["input x"] + [f"hidden {l}: a = {LABELS[activation]}(z)"
-                            for l in range(1, len(sizes) - 1)]
-             + ["output: logits z"])
-    fig.update_layout(
-        **{**_LAYOUT, "height": 440, "margin": dict(l=20, r=20, t=70,
-                                                      b=30)},
-        title=dict(text=f"input ({x1:g}, {x2:g}): predicted class "
-                        f"{int(np.argmax(probs))} with p = "
-                        f"{probs.max():.2f}"),
-        xaxis=dict(range=[-0.55, len(sizes) - 0.4], showgrid=False,
-                   zeroline=False, tickvals=list(range(len(sizes))),
-                   ticktext=[n.replace(": ", "<br>") for n in names]),
-        yaxis=dict(range=[-0.7, max(sizes) - 0.3], visible=False))
-    return fig
+                    colorbar=dict(title=dict(text="value", side="right"),
+                                  thickness=12, len=0.7, y=0.4)))

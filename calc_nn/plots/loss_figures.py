@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, losses
-from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.losses import imbalanced_data, train_linear_classifier
+from calc_nn.plots._style import describe, frame, two_panels
 
 __all__ = [
     "LOSS_COLORS",
     "loss_vs_probability",
     "sigmoid_mse_vs_ce",
-    "imbalanced_data",
-    "train_linear_classifier",
     "class_imbalance",
 ]
 
@@ -40,16 +37,24 @@ def _focal_terms(p, gamma):
     return value, np.abs(grad[:, 0])
 
 
+def _mse_terms(p):
+    """Squared error ``(1 - p)^2`` of a sample whose true class has
+    probability ``p`` and ``|d/dz_t|`` of it (``dp/dz_t = p (1 - p)``)."""
+    return (1 - p) ** 2, 2 * (1 - p) * p * (1 - p)
+
+
 def loss_vs_probability(gamma: float, n: int = 199) -> go.Figure:
     """Loss (top) and gradient magnitude on the true logit (bottom) against
     the predicted probability ``p_t`` of the true class, for cross-entropy,
     focal loss with focusing parameter ``gamma`` and the squared error
-    ``(1 - p_t)^2``."""
+    ``(1 - p_t)^2``.
+
+    Used in: book/losses.md
+    """
     p = np.linspace(0.005, 0.995, n)
     ce, ce_grad = _focal_terms(p, 0.0)
     fl, fl_grad = _focal_terms(p, gamma)
-    mse = (1 - p) ** 2
-    mse_grad = 2 * (1 - p) * p * (1 - p)
+    mse, mse_grad = _mse_terms(p)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True,
                         vertical_spacing=0.08)
     for row, (a, b, c) in enumerate([(ce, fl, mse),
@@ -67,17 +72,25 @@ def loss_vs_probability(gamma: float, n: int = 199) -> go.Figure:
                                  legendgroup="mse", showlegend=first,
                                  line=dict(color=LOSS_COLORS["mse"],
                                            dash="dash")), row, 1)
-    ratio = 0.1 ** gamma
+    (ce9,), (g_ce9,) = _focal_terms(np.array([0.9]), 0.0)
+    (fl9,), (g_fl9,) = _focal_terms(np.array([0.9]), gamma)
+    (mse9,), (g_mse9,) = _mse_terms(np.array([0.9]))
     fig.update_yaxes(title_text="loss", range=[0, 4], row=1, col=1)
     fig.update_yaxes(title_text="|∂L/∂zₜ|", range=[0, 1.05], row=2, col=1)
     fig.update_xaxes(title_text="predicted probability of the true class pₜ",
                      range=[0, 1], row=2, col=1)
-    fig.update_layout(**{**_LAYOUT, "height": 560,
-                         "margin": dict(l=60, r=20, t=100, b=50)})
-    fig.update_layout(title=dict(
-        text=f"γ = {gamma:g}: at pₜ = 0.9 the focal loss is "
-             f"{ratio:.2g} × the cross-entropy", font=dict(size=14)))
-    return fig
+    narrow = frame(fig, f"γ = {gamma:g}: at pₜ = 0.9 the focal loss is "
+                        f"{fl9 / ce9:.2g} × the cross-entropy", height=560)
+    return describe(
+        fig, "Loss (top) and its gradient on the true logit (bottom) "
+             "against the predicted probability pₜ of the true class, for "
+             f"cross-entropy, focal loss with γ = {gamma:g} and the squared "
+             f"error. At pₜ = 0.9 the losses are {ce9:.3g}, {fl9:.3g} "
+             f"({fl9 / ce9:.2g} × the cross-entropy) and {mse9:.3g}, "
+             f"the gradients {g_ce9:.3g}, {g_fl9:.3g} and "
+             f"{g_mse9:.3g}; at pₜ = {p[0]:g} the gradients "
+             f"are {ce_grad[0]:.3g}, {fl_grad[0]:.3g} and "
+             f"{mse_grad[0]:.3g}.", narrow={"layout": narrow})
 
 
 def _train_one_logit(z0, grad_fn, lr, steps):
@@ -97,6 +110,8 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
     target ``y = 1``: ``2 (p - 1) p (1 - p)`` for MSE, ``p - 1`` for
     cross-entropy. Right: ``p`` during gradient descent on the logit
     alone, from ``z0``.
+
+    Used in: book/losses.md
     """
     p = np.linspace(0.001, 0.999, 199)
     z = np.log(p) - np.log1p(-p)
@@ -112,6 +127,8 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
     g_mse = np.abs(mse_grad(z))
     g_ce = np.abs(ce_grad(z))
     p0 = float(activations.sigmoid(np.array([z0]))[0])
+    start = [abs(mse_grad(np.array([z0]))[0]),
+             abs(ce_grad(np.array([z0]))[0])]
     path_mse = _train_one_logit(z0, mse_grad, lr, steps)
     path_ce = _train_one_logit(z0, ce_grad, lr, steps)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
@@ -126,9 +143,7 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
                              line=dict(color=LOSS_COLORS["ce"], width=3)),
                   1, 1)
     fig.add_trace(go.Scatter(
-        x=[p0, p0], y=[abs(mse_grad(np.array([z0]))[0]),
-                       abs(ce_grad(np.array([z0]))[0])],
-        mode="markers", name="start", showlegend=False,
+        x=[p0, p0], y=start, mode="markers", name="start", showlegend=False,
         marker=dict(size=11, color=[LOSS_COLORS["mse"], LOSS_COLORS["ce"]],
                     line=dict(color="black", width=1))), 1, 1)
     steps_axis = np.arange(steps + 1)
@@ -145,58 +160,23 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
     fig.update_yaxes(title_text="|∂L/∂z|", range=[0, 1.05], row=1, col=1)
     fig.update_xaxes(title_text=f"step (lr = {lr:g})", row=1, col=2)
     fig.update_yaxes(title_text="p", range=[0, 1.02], row=1, col=2)
-    fig.update_layout(**{**_LAYOUT, "height": 430,
-                         "margin": dict(l=60, r=20, t=110, b=50)})
-    fig.update_layout(title=dict(
-        text=f"start z = {z0:g} (p = {p0:.3g}); after {steps} steps "
-             f"MSE reaches p = {path_mse[-1]:.3g}, "
-             f"cross-entropy p = {path_ce[-1]:.3g}", font=dict(size=14)))
-    return fig
+    narrow = two_panels(fig, f"start z = {z0:g} (p = {p0:.3g}); after "
+                             f"{steps} steps MSE reaches p = "
+                             f"{path_mse[-1]:.3g}, cross-entropy p = "
+                             f"{path_ce[-1]:.3g}", height=430)
+    top = int(np.argmax(g_mse))
+    return describe(
+        fig, "Left: the gradient on the logit against the prediction p for "
+             f"the target 1: MSE's is at most {g_mse[top]:.3f} (at p = "
+             f"{p[top]:.2f}) and vanishes as p goes to 0, cross-entropy's "
+             f"is 1 − p. From z = {z0:g} (p = {p0:.3g}) they are "
+             f"{start[0]:.3g} and {start[1]:.3g}. Right: after {steps} "
+             f"steps of gradient descent with lr = {lr:g}, MSE reaches p = "
+             f"{path_mse[-1]:.3g}, cross-entropy p = {path_ce[-1]:.3g}.",
+        narrow={"layout": narrow})
 
 
 # ------------------------------------------------------ class imbalance
-
-@functools.lru_cache(maxsize=4)
-def imbalanced_data(n_majority: int = 400, ratio: int = 20,
-                    seed: int = 0):
-    """Two overlapping Gaussian classes in 2-D, 1 minority sample for every
-    ``ratio`` majority samples.
-
-    Returns ``(X, y)``: X (N, 2) rounded to 2 decimals, y (N,) in {0, 1}
-    with 1 the minority class.
-    """
-    rng = np.random.default_rng(seed)
-    n_min = n_majority // ratio
-    X0 = rng.normal([0.0, 0.0], 1.0, size=(n_majority, 2))
-    X1 = rng.normal([1.8, 1.8], 0.8, size=(n_min, 2))
-    X = np.round(np.concatenate([X0, X1]), 2)
-    y = np.concatenate([np.zeros(n_majority, int), np.ones(n_min, int)])
-    X.flags.writeable = False
-    y.flags.writeable = False
-    return X, y
-
-
-@functools.lru_cache(maxsize=64)
-def train_linear_classifier(weight: float, gamma: float, steps: int = 300,
-                            lr: float = 1.0, seed: int = 0):
-    """A linear two-class classifier trained by gradient descent on the
-    focal loss with ``alpha = (1, weight)`` (the weighted cross-entropy
-    when ``gamma = 0``), normalised like PyTorch's weighted mean.
-
-    Returns ``(W, b)``: W (2, 2) (out, in) and b (2,).
-    """
-    X, y = imbalanced_data(seed=seed)
-    alpha = np.array([1.0, weight])
-    norm = len(y) / alpha[y].sum()  # sum over N -> weighted mean
-    W = np.zeros((2, 2))
-    b = np.zeros(2)
-    for _ in range(steps):
-        logits = X @ W.T + b
-        g = losses.focal_loss_grad(logits, y, gamma, alpha) * norm
-        W -= lr * g.T @ X
-        b -= lr * g.sum(axis=0)
-    return W, b
-
 
 def _scores(W, b, X, y):
     pred = np.argmax(X @ W.T + b, axis=1)
@@ -210,29 +190,24 @@ def class_imbalance(weight: float, gamma: float) -> go.Figure:
     """The decision boundary of a linear classifier trained with minority
     class weight ``weight`` and focal parameter ``gamma`` on 1:20
     imbalanced data; recall and precision on a fresh test set (1:20 too)
-    in the title."""
+    in the title.
+
+    Used in: book/losses.md
+    """
     X, y = imbalanced_data()
     W, b = train_linear_classifier(float(weight), float(gamma))
     pred, _, _, _ = _scores(W, b, X, y)
     X_test, y_test = imbalanced_data(n_majority=20000, seed=1)
     _, recall, precision, accuracy = _scores(W, b, X_test, y_test)
-    # boundary: (w1 - w0) . x + (b1 - b0) = 0, as two far-apart points
-    n_vec, c = W[1] - W[0], b[1] - b[0]
-    norm = np.linalg.norm(n_vec)
-    if norm < 1e-12:
-        line_x, line_y = [None, None], [None, None]
-    else:
-        base = -c * n_vec / norm ** 2
-        along = np.array([-n_vec[1], n_vec[0]]) / norm
-        ends = base + np.outer([-50.0, 50.0], along)
-        line_x, line_y = ends[:, 0], ends[:, 1]
+    line_x, line_y = _boundary(W, b)
     missed = (y == 1) & (pred == 0)
+    n_maj, n_min = int(np.sum(y == 0)), int(np.sum(y == 1))
     fig = go.Figure([
         go.Scatter(x=X[y == 0, 0], y=X[y == 0, 1], mode="markers",
-                   name="majority (400)",
+                   name=f"majority ({n_maj})",
                    marker=dict(color=LOSS_COLORS["majority"], size=5)),
         go.Scatter(x=X[y == 1, 0], y=X[y == 1, 1], mode="markers",
-                   name="minority (20)",
+                   name=f"minority ({n_min})",
                    marker=dict(color=LOSS_COLORS["minority"], size=9,
                                symbol="diamond")),
         go.Scatter(x=X[missed, 0], y=X[missed, 1], mode="markers",
@@ -243,13 +218,31 @@ def class_imbalance(weight: float, gamma: float) -> go.Figure:
                    name="decision boundary",
                    line=dict(color="black", width=3)),
     ])
-    fig.update_layout(
-        **{**_LAYOUT, "height": 520,
-           "margin": dict(l=60, r=20, t=100, b=50)},
-        title=dict(text=f"minority weight {weight:g}, γ = {gamma:g}: "
+    narrow = frame(fig, f"minority weight {weight:g}, γ = {gamma:g}: "
                         f"test recall {recall:.0%}, precision "
                         f"{precision:.0%}, accuracy {accuracy:.1%}",
-                   font=dict(size=14)),
+                   height=520)
+    fig.update_layout(
         xaxis=dict(title="x₁", range=[-3.5, 4.5]),
         yaxis=dict(title="x₂", range=[-3.5, 4.5], scaleanchor="x"))
-    return fig
+    return describe(
+        fig, f"A linear classifier trained on {n_maj} majority and {n_min} "
+             f"minority points (1:{n_maj // n_min}) with minority weight "
+             f"{weight:g} and γ = {gamma:g}: its decision boundary misses "
+             f"{int(missed.sum())} of the {n_min} minority points. On a "
+             f"fresh test set: recall {recall:.0%}, precision "
+             f"{precision:.0%}, accuracy {accuracy:.1%}.",
+        narrow={"layout": narrow})
+
+
+def _boundary(W, b):
+    """The line ``(w1 - w0) . x + (b1 - b0) = 0`` as two far-apart points
+    (None, None when the weights cannot tell the classes apart)."""
+    n_vec, c = W[1] - W[0], b[1] - b[0]
+    norm = np.linalg.norm(n_vec)
+    if norm < 1e-12:
+        return [None, None], [None, None]
+    base = -c * n_vec / norm ** 2
+    along = np.array([-n_vec[1], n_vec[0]]) / norm
+    ends = base + np.outer([-50.0, 50.0], along)
+    return ends[:, 0], ends[:, 1]

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import landscapes, optim
-from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.plots._style import describe, frame, two_panels
 from calc_nn.widgets import Choice, Slider
 
 __all__ = [
@@ -60,23 +60,23 @@ _LOSS_MIN = {"quadratic": 0.0, "rosenbrock": 0.0, "himmelblau": 0.0,
              "saddle": -0.25}
 
 
-def _hyper(name: str, lr: float, momentum: float,
+def _hyper(name: str, lr: float, momentum: float, beta1: float,
            beta2: float = 0.999) -> dict:
-    """One learning rate for every optimizer; ``momentum`` is SGD's
-    momentum and Adam's beta1 (Adam's first moment is a momentum);
-    ``beta2`` is Adam's beta2 (RMSprop keeps PyTorch's ``alpha=0.99``)."""
+    """One learning rate for every optimizer; ``momentum`` is SGD's,
+    ``(beta1, beta2)`` are Adam's betas (RMSprop keeps PyTorch's
+    ``alpha=0.99``)."""
     if name in ("momentum", "nesterov"):
         return dict(lr=lr, momentum=momentum)
-    if name == "gd":
-        return dict(lr=lr)
     if name == "rmsprop":
         return dict(lr=lr, alpha=0.99)
-    if name == "adagrad":
-        return dict(lr=lr)
-    return dict(lr=lr, betas=(momentum, beta2))
+    if name in ("adam", "adamw"):
+        return dict(lr=lr, betas=(beta1, beta2))
+    return dict(lr=lr)
 
 
 def _landscape(name, condition=10.0, noise=0.0, seed=0):
+    """The landscape ``name`` (the bowl with ``condition``), with gradient
+    noise of std ``noise`` if any."""
     land = landscapes.get(name, **({"condition": condition}
                                    if name == "quadratic" else {}))
     return landscapes.noisy(land, noise, seed) if noise else land
@@ -85,23 +85,28 @@ def _landscape(name, condition=10.0, noise=0.0, seed=0):
 def explorer_runs(landscape: str, lr: float, momentum: float = 0.9,
                   optimizers=DEFAULT_OPTIMIZERS, n_steps: int = 100,
                   start=None, condition: float = 10.0, noise: float = 0.0,
-                  seed: int = 0, beta2: float = 0.999
-                  ) -> dict[str, optim.Run]:
+                  seed: int = 0, beta2: float = 0.999,
+                  beta1: float | None = None) -> dict[str, optim.Run]:
     """The runs the explorer draws: optimizer name -> :class:`optim.Run`
-    (``path`` of shape (n_steps + 1, 2)). Momentum 0 with Nesterov is
-    drawn as plain momentum 0 (PyTorch refuses it).
+    (``path`` of shape (n_steps + 1, 2)).
 
-    Divergence (see :func:`calc_nn.optim.run`): a non-finite point, a point
-    farther than ``WINDOW_BOUND`` times the plotted window's largest
-    coordinate from the origin (in the max norm), or a loss above
+    ``beta1=None`` gives Adam the value of ``momentum`` as its β₁ (Adam's
+    first moment is a momentum; the figure says so). Momentum 0 with
+    Nesterov is drawn as plain momentum 0 (PyTorch refuses it).
+    Divergence (see :func:`calc_nn.optim.run`): a non-finite point, a
+    point farther than ``WINDOW_BOUND`` times the window's largest
+    coordinate from the origin (max norm), or a loss above
     ``LOSS_GROWTH`` times ``max(|L(start)|, 1)``.
+
+    Used in: book/optimizers.md
     """
+    beta1 = momentum if beta1 is None else beta1
     specs = []
     for name in optimizers:
         step = optim.get(name)
         if name == "nesterov" and momentum == 0:
             step = optim.momentum_step
-        specs.append((step, _hyper(name, lr, momentum, beta2)))
+        specs.append((step, _hyper(name, lr, momentum, beta1, beta2)))
     land = _landscape(landscape, condition, noise, seed)
     bound = WINDOW_BOUND * max(map(abs, (*land.x_range, *land.y_range)))
     options = dict(bound=bound, dim=land.dim, loss_fn=land.loss,
@@ -109,7 +114,7 @@ def explorer_runs(landscape: str, lr: float, momentum: float = 0.9,
     theta0 = land.start if start is None else start
     if not noise:  # all optimizers in one loop, one gradient call per step
         results = optim.run_many(specs, land.grad, theta0, n_steps,
-                                 **options)
+                                 vectorized=True, **options)
         return dict(zip(optimizers, results))
     runs = {}
     for name, (step, hyper) in zip(optimizers, specs):
@@ -122,6 +127,8 @@ def explorer_runs(landscape: str, lr: float, momentum: float = 0.9,
 
 @functools.cache
 def _contour(name, condition, n=61):
+    """``log10(L - L* + 0.01)`` of a landscape on an n x n grid, cached:
+    ``(landscape, xs, ys, z)``."""
     land = _landscape(name, condition)
     xs, ys, Z = land.grid(n)
     # log scale: the interesting structure spans many orders of magnitude
@@ -135,64 +142,61 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
                        start=None, condition: float = 10.0,
                        noise: float = 0.0, seed: int = 0,
                        all_landscapes=None, beta2: float = 0.999,
-                       shown=None) -> go.Figure:
+                       shown=None, beta1: float | None = None) -> go.Figure:
     """Contour plot with optimizer paths (top) and loss against step
-    (bottom).
+    (bottom); a run that diverges says so on the plot.
 
     Parameters
     ----------
     landscape : str
         A name of :data:`calc_nn.landscapes.NAMES`.
-    lr : float
-        The learning rate of every optimizer.
-    momentum : float
-        SGD momentum and Adam's beta1, in [0, 1).
-    optimizers : sequence of str, at most 4
-        Keys of :data:`calc_nn.optim.OPTIMIZERS`.
+    lr, momentum : float
+        Every optimizer's learning rate; SGD's momentum, in [0, 1).
+    optimizers : sequence of at most 4 keys of :data:`calc_nn.optim.OPTIMIZERS`
     n_steps : int
     start : (float, float), optional
         Default: the landscape's start point.
-    condition : float
-        Condition number of the quadratic bowl.
-    noise : float
-        Standard deviation of the gradient noise (0: exact gradients).
-    seed : int
-        Seed of the gradient noise.
+    condition, noise, seed : float, float, int
+        The bowl's condition number; the gradient noise's std and seed.
     all_landscapes : sequence of str, optional
-        Draw one contour per landscape and show only ``landscape``'s, so
-        that a control can switch landscapes without changing the traces.
-    beta2 : float
-        Adam's beta2, in [0, 1).
+        One contour each, only ``landscape``'s visible (for a control).
+    beta2, beta1 : float
+        Adam's betas, in [0, 1); ``beta1=None`` (default) uses ``momentum``,
+        and the title says so.
     shown : sequence of str, optional
-        The optimizers of ``optimizers`` drawn; the others keep their
-        traces, hidden (``visible=False``), so a control can switch. Default:
-        all.
+        The optimizers drawn; the others' traces are hidden. Default: all.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        Traces: one contour per landscape of ``all_landscapes``, one path
-        per optimizer, the start point, the minima, one loss curve per
-        optimizer.
+        Traces: the contours, one path per optimizer, the start, the
+        minima, one loss curve per optimizer.
+
+    Used in: book/optimizers.md
     """
-    optimizers = tuple(optimizers)
-    if not 1 <= len(optimizers) <= 4:
-        raise ValueError(f"optimizers must name 1 to 4 optimizers, got "
-                         f"{len(optimizers)}")
-    visible = set(optimizers if shown is None else shown)
-    if not visible or not visible <= set(optimizers):
-        raise ValueError(f"shown must be a non-empty subset of optimizers "
-                         f"{optimizers}, got {shown!r}")
-    shown = tuple(all_landscapes or (landscape,))
-    if landscape not in shown:
-        raise ValueError(f"landscape {landscape!r} must be one of "
-                         f"all_landscapes {shown}")
+    optimizers, visible, contours = _check_explorer(
+        landscape, optimizers, shown, all_landscapes)
     runs = explorer_runs(landscape, lr, momentum, optimizers, n_steps, start,
-                         condition, noise, seed, beta2)
+                         condition, noise, seed, beta2, beta1)
     land = _landscape(landscape, condition)
+    start = land.start if start is None else start
+    names = {name: OPTIMIZER_LABELS[name] for name in optimizers}
     fig = make_subplots(rows=2, cols=1, row_heights=[0.68, 0.32],
                         vertical_spacing=0.1)
-    for name in shown:
+    _add_contours(fig, contours, landscape, condition)
+    notes = _add_paths(fig, runs, land, visible, names)
+    _add_start_and_minima(fig, land, start)
+    _add_loss_curves(fig, runs, land, visible, names)
+    _explorer_axes(fig, land, n_steps)
+    return _explorer_text(fig, land, runs, visible, notes, dict(
+        lr=lr, momentum=momentum, beta1=beta1, beta2=beta2,
+        n_steps=n_steps, start=start, noise=noise))
+
+
+def _add_contours(fig, contours, landscape, condition) -> None:
+    """Log-scaled contours of each landscape (only ``landscape`` visible),
+    in the top panel."""
+    for name in contours:
         _, xs, ys, z = _contour(name, condition)
         fig.add_trace(go.Contour(
             x0=xs[0], dx=xs[1] - xs[0], y0=ys[0], dy=ys[1] - ys[0], z=z,
@@ -200,35 +204,53 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
             ncontours=18, opacity=0.55, hoverinfo="skip",
             line=dict(width=0.5), visible=name == landscape,
             name=name, showlegend=False), 1, 1)
-    notes, annotations = [], []
-    for name in optimizers:
-        res = runs[name]
-        label = OPTIMIZER_LABELS[name]
+
+
+def _add_paths(fig, runs, land, visible, names) -> list[str]:
+    """One path per optimizer in the top panel; returns the note of each
+    visible run: its final ``L - L*`` or the step it diverged at, also
+    written beside its last point."""
+    notes, arrows = [], []
+    for name, res in runs.items():
         color = OPTIMIZER_COLORS[name]
         fig.add_trace(go.Scatter(
             x=res.path[:, 0], y=res.path[:, 1], mode="lines+markers",
-            name=label, legendgroup=name, line=dict(color=color, width=2),
-            marker=dict(size=3), visible=name in visible), 1, 1)
-        ok = res.path[np.all(np.isfinite(res.path), axis=1)]
+            name=names[name], legendgroup=name,
+            line=dict(color=color, width=2), marker=dict(size=3),
+            visible=name in visible), 1, 1)
         if name not in visible:
-            pass
-        elif res.diverged:
-            notes.append(f"{label} diverged at step {res.diverged_at}")
-            last = ok[-1]
-            # clip the marker to the plot so the note stays visible
-            ax = float(np.clip(last[0], *land.x_range))
-            ay = float(np.clip(last[1], *land.y_range))
-            annotations.append(dict(
-                x=ax, y=ay, xref="x", yref="y",
-                text=f"{label} diverged at step {res.diverged_at}",
-                showarrow=True, arrowhead=2, arrowcolor=color,
-                font=dict(color=color, size=12), bgcolor="white"))
-        else:
-            final = land.loss(ok[-1]) - _LOSS_MIN[landscape]
+            continue
+        label = OPTIMIZER_LABELS[name]
+        ok = res.path[np.all(np.isfinite(res.path), axis=1)]
+        if not res.diverged:
+            final = land.loss(ok[-1]) - _LOSS_MIN[land.name]
             notes.append(f"{label} {final:.1e}")
-    s = land.start if start is None else start
+            continue
+        notes.append(f"{label} diverged at step {res.diverged_at}")
+        arrows.append(_divergence_arrow(
+            land, ok[-1], notes[-1], color, len(arrows)))
+    fig.update_layout(annotations=arrows)
+    return notes
+
+
+def _divergence_arrow(land, last, text, color, k) -> dict:
+    """An arrow to the last finite point of a diverged run (clipped to the
+    window), its text towards the middle of the plot, the k-th one lower."""
+    x = float(np.clip(last[0], *land.x_range))
+    y = float(np.clip(last[1], *land.y_range))
+    right = x > np.mean(land.x_range)
+    high = y > np.mean(land.y_range)
+    return dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=True,
+                arrowhead=2, arrowcolor=color, ax=-40 if right else 40,
+                ay=(30 if high else -30) + (24 if high else -24) * k,
+                xanchor="right" if right else "left",
+                font=dict(color=color, size=12), bgcolor="white")
+
+
+def _add_start_and_minima(fig, land, start) -> None:
+    """The start (open circle) and the minima (stars), top panel."""
     fig.add_trace(go.Scatter(
-        x=[s[0]], y=[s[1]], mode="markers", name="start",
+        x=[start[0]], y=[start[1]], mode="markers", name="start",
         marker=dict(color="black", size=10, symbol="circle-open",
                     line=dict(width=2)), showlegend=False), 1, 1)
     fig.add_trace(go.Scatter(
@@ -236,14 +258,22 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
         name="minimum", marker=dict(color="gold", size=12, symbol="star",
                                     line=dict(color="black", width=1)),
         showlegend=False), 1, 1)
-    for name in optimizers:
-        res = runs[name]
-        loss = land.loss(res.path) - _LOSS_MIN[landscape]
+
+
+def _add_loss_curves(fig, runs, land, visible, names) -> None:
+    """``L - L*`` of each run against the step (log scale), bottom
+    panel."""
+    for name, res in runs.items():
+        loss = land.loss(res.path) - _LOSS_MIN[land.name]
         fig.add_trace(go.Scatter(
             y=np.maximum(loss, 1e-12), x0=0, dx=1, mode="lines",
-            name=OPTIMIZER_LABELS[name], legendgroup=name,
-            showlegend=False, visible=name in visible,
+            name=names[name], legendgroup=name, showlegend=False,
+            visible=name in visible,
             line=dict(color=OPTIMIZER_COLORS[name], width=2)), 2, 1)
+
+
+def _explorer_axes(fig, land, n_steps) -> None:
+    """The window of the landscape on top; steps and log loss below."""
     fig.update_xaxes(range=list(land.x_range), title_text="x",
                      title_standoff=2, row=1, col=1)
     fig.update_yaxes(range=list(land.y_range), title_text="y", row=1, col=1)
@@ -251,16 +281,35 @@ def optimizer_explorer(landscape: str = "rosenbrock", lr: float = 1e-3,
     fig.update_yaxes(type="log", range=[-8, 4], dtick=2,
                      exponentformat="power", title_text="L − L*",
                      row=2, col=1)
-    fig.update_layout(**{**_LAYOUT, "height": 680,
-                         "margin": dict(l=60, r=20, t=100, b=50)})
-    fig.update_layout(
-        title=dict(text=f"{land.label}, lr = {lr:.3g}, momentum / β₁ = "
-                        f"{momentum:g}"
-                        + (f", β₂ = {beta2:g}" if beta2 != 0.999 else "")
-                        + f"<br>L − L* after {n_steps} steps: "
-                        + " · ".join(notes), font=dict(size=13)),
-        annotations=annotations, legend=dict(y=1.01))
-    return fig
+
+
+def _explorer_text(fig, land, runs, visible, notes, s) -> go.Figure:
+    """Title, description and narrow layout of the explorer figure."""
+    beta1 = s["momentum"] if s["beta1"] is None else s["beta1"]
+    adam = any(n in visible for n in ("adam", "adamw"))
+    sgd = any(n in visible for n in ("momentum", "nesterov"))
+    hyper = [f"lr = {s['lr']:.3g}"]
+    if sgd and adam and s["beta1"] is None:
+        hyper.append(f"momentum = Adam's β₁ = {s['momentum']:g}")
+    else:
+        hyper += [f"momentum = {s['momentum']:g}"] if sgd else []
+        hyper += [f"Adam's β₁ = {beta1:g}"] if adam else []
+    if adam and s["beta2"] != 0.999:
+        hyper.append(f"β₂ = {s['beta2']:g}")
+    notes = " · ".join(notes)
+    title = (f"{land.label}, {', '.join(hyper)}<br>"
+             f"L − L* after {s['n_steps']} steps: {notes}")
+    narrow = frame(fig, title, height=680, narrow_height=780,
+                   margin=dict(l=60, r=20, b=50))
+    noise = (f", gradient noise of std {s['noise']:g}" if s["noise"]
+             else "")
+    return describe(
+        fig, f"{land.label}: paths of {len(visible)} optimizers over the "
+             f"contours of the loss from ({s['start'][0]:g}, "
+             f"{s['start'][1]:g}) with {', '.join(hyper)}{noise}, and "
+             f"their loss above the minimum, L − L*, against the step. "
+             f"After {s['n_steps']} steps: {notes}.",
+        narrow={"layout": narrow})
 
 
 #: The optimizer line-ups of the explorer's live "optimizers" control:
@@ -269,10 +318,8 @@ LINEUPS = {
     "all four": (DEFAULT_OPTIMIZERS, DEFAULT_OPTIMIZERS),
     "GD vs momentum": (DEFAULT_OPTIMIZERS, ("gd", "momentum")),
     "RMSprop vs Adam": (DEFAULT_OPTIMIZERS, ("rmsprop", "adam")),
-    "variants": (("momentum", "nesterov", "adagrad",
-                                  "adamw"),
-                                 ("momentum", "nesterov", "adagrad",
-                                  "adamw")),
+    "variants": (("momentum", "nesterov", "adagrad", "adamw"),
+                 ("momentum", "nesterov", "adagrad", "adamw")),
 }
 _BETA2S = (0.9, 0.99, 0.999, 0.9999)
 _N_STEPS = (10, 20, 50, 80, 100, 150, 200, 300)
@@ -284,7 +331,10 @@ def explorer_figure(landscape: str, lr: float, momentum: float = 0.9, *,
                     lineup: str = "all four", **kwargs) -> go.Figure:
     """:func:`optimizer_explorer` with the explorer's control names: start
     point ``(x0, y0)`` (default the landscape's start) and ``lineup``, a key
-    of :data:`LINEUPS`; other keyword arguments are passed on."""
+    of :data:`LINEUPS`; other keyword arguments are passed on.
+
+    Used in: book/optimizers.md
+    """
     if lineup not in LINEUPS:
         raise ValueError(f"lineup must be one of {list(LINEUPS)}, got "
                          f"{lineup!r}")
@@ -309,7 +359,10 @@ def live_controls(landscape: str | None = None, n_steps: int = 100,
     default on the static site): beta2, number of steps, start point
     ``x0``/``y0`` (when ``start`` and a ``landscape`` are given) and the
     optimizer line-up. Pass them to :func:`calc_nn.widgets.explore` after
-    the static controls, with :func:`explorer_figure` as the figure."""
+    the static controls, with :func:`explorer_figure` as the figure.
+
+    Used in: book/optimizers.md
+    """
     if n_steps not in _N_STEPS:
         raise ValueError(f"n_steps must be one of {_N_STEPS}, got "
                          f"{n_steps}")
@@ -340,6 +393,8 @@ def gd_rate(lr: float, condition: float = 10.0,
     per step, against ``lr``, for ``lambda = 1`` and ``1 / condition``; the
     critical ``lr = 2 / lambda_max = 2`` is marked. Right: the distance to
     the minimum along each direction for the chosen ``lr``.
+
+    Used in: book/optimizers.md
     """
     lams = {"λ_max = 1": 1.0, f"λ_min = 1/{condition:g}": 1.0 / condition}
     etas = np.linspace(0, 2.6, 261)
@@ -358,12 +413,14 @@ def gd_rate(lr: float, condition: float = 10.0,
             x0=0, dx=1, y=np.abs(coords[:, k]), mode="lines+markers",
             marker=dict(size=4), showlegend=False, legendgroup=label,
             line=dict(color=color)), 1, 2)
-    rate = max(abs(1 - lr), abs(1 - lr / condition))
+    factors = [abs(1 - lr * lam) for lam in lams.values()]
+    rate = max(factors)
     fig.add_trace(go.Scatter(
         x=[lr], y=[rate], mode="markers", name="chosen lr",
         marker=dict(color="black", size=10, symbol="x")), 1, 1)
     verdict = (f"diverged at step {res.diverged_at}" if res.diverged else
-               "converges" if rate < 1 else "does not converge")
+               "converges" if rate < 1 else "does not converge" if rate == 1
+               else f"diverges (×{rate:.3g} per step)")
     fig.update_xaxes(title_text="learning rate η", row=1, col=1)
     fig.update_yaxes(title_text="|1 − ηλ| per step", range=[0, 1.8],
                      row=1, col=1)
@@ -371,10 +428,7 @@ def gd_rate(lr: float, condition: float = 10.0,
     fig.update_yaxes(title_text="|coordinate along eigenvector|",
                      type="log", range=[-6, 6], exponentformat="power",
                      row=1, col=2)
-    fig.update_layout(**_LAYOUT)
     fig.update_layout(
-        title=dict(text=f"η = {lr:g}: slowest factor {rate:.3f}, GD "
-                        f"{verdict}", font=dict(size=14)),
         shapes=[dict(type="line", x0=2, x1=2, y0=0, y1=1.8, xref="x",
                      yref="y", line=dict(color="black", dash="dot")),
                 dict(type="line", x0=0, x1=2.6, y0=1, y1=1, xref="x",
@@ -382,21 +436,37 @@ def gd_rate(lr: float, condition: float = 10.0,
         annotations=[dict(x=2, y=1.7, xref="x", yref="y",
                           text="critical η = 2/λ_max", showarrow=False,
                           xanchor="right", font=dict(size=12))])
-    return fig
+    narrow = two_panels(fig, f"η = {lr:g}: slowest factor {rate:.3f}, GD "
+                             f"{verdict}", height=420, gap=70, titles=False)
+    end = np.abs(coords[-1])
+    return describe(
+        fig, f"Gradient descent on the quadratic bowl with condition "
+             f"number {condition:g} and learning rate η = {lr:g}. Per "
+             "step the distance to the minimum along the eigenvector of "
+             f"λ_max = 1 is multiplied by {factors[0]:.3g}, along "
+             f"λ_min = 1/{condition:g} by {factors[1]:.3g}; the slowest "
+             f"factor is {rate:.3f}, so GD {verdict}. After {n_steps} "
+             f"steps the distances are {end[0]:.2g} and {end[1]:.2g}.",
+        narrow={"layout": narrow})
 
 
 def bias_correction(beta1: float, n_steps: int = 40,
                     seed: int = 0) -> go.Figure:
     """Adam's first moment of gradients ``g_t = 1 + noise``: the raw
     average ``m_t`` starts near 0 (it starts at ``m_0 = 0``), the corrected
-    ``m_t / (1 - beta1^t)`` is right from the first step."""
+    ``m_t / (1 - beta1^t)`` is right from the first step.
+
+    Used in: book/optimizers.md
+    """
     g = 1.0 + 0.3 * np.random.default_rng(seed).standard_normal(n_steps)
-    m, raw, corrected = 0.0, [], []
-    for t, gt in enumerate(g, start=1):
-        m = beta1 * m + (1 - beta1) * gt
-        raw.append(m)
-        corrected.append(m / (1 - beta1 ** t))
+    theta, state, raw = np.zeros(1), None, []
+    for gt in g:  # calc_nn's Adam keeps m_t as state["exp_avg"]
+        theta, state = optim.adam_step(theta, [gt], state, lr=1e-3,
+                                       betas=(beta1, 0.999))
+        raw.append(float(state["exp_avg"][0]))
     steps = np.arange(1, n_steps + 1)
+    raw = np.array(raw)
+    corrected = raw / (1 - beta1 ** steps)
     fig = go.Figure([
         go.Scatter(x=steps, y=g, mode="markers", name="gradient gₜ",
                    marker=dict(color="#7f7f7f", size=5)),
@@ -407,12 +477,38 @@ def bias_correction(beta1: float, n_steps: int = 40,
         go.Scatter(x=steps, y=1 - beta1 ** steps, name="1 − β₁ᵗ",
                    line=dict(color="black", dash="dot")),
     ])
-    fig.update_layout(**_LAYOUT)
-    fig.update_layout(
-        title=dict(text=f"β₁ = {beta1:g}: the uncorrected average reaches "
-                        f"half the gradient after "
-                        f"{int(np.ceil(np.log(0.5) / np.log(beta1)))} steps"
-                        if beta1 > 0 else "β₁ = 0: no averaging, nothing "
-                                          "to correct"),
-        xaxis_title="step t", yaxis=dict(title="value", range=[-0.1, 1.8]))
-    return fig
+    # E[m_t] = (1 - beta1^t) E[g] (the dotted curve) passes 1/2 at
+    # t = log(1/2) / log(beta1), maybe beyond the steps drawn
+    half = int(np.ceil(np.log(0.5) / np.log(beta1))) if beta1 > 0 else 1
+    later = f" (beyond the {n_steps} drawn)" if half > n_steps else ""
+    title = (f"β₁ = {beta1:g}: the uncorrected average reaches half the "
+             f"gradient after {half} steps{later}" if beta1 > 0 else
+             "β₁ = 0: no averaging, nothing to correct")
+    fig.update_layout(xaxis_title="step t",
+                      yaxis=dict(title="value", range=[-0.1, 1.8]))
+    narrow = frame(fig, title, height=420)
+    return describe(
+        fig, f"Adam's first moment with β₁ = {beta1:g} for {n_steps} "
+             f"noisy gradients of mean {g.mean():.2f}: the uncorrected "
+             f"average starts at {raw[0]:.2f}, and its expected share of "
+             f"the gradient, 1 − β₁ᵗ, reaches half after {half} steps"
+             f"{later}; the "
+             "corrected average, divided by 1 − β₁ᵗ, starts at "
+             f"{corrected[0]:.2f}.", narrow={"layout": narrow})
+
+
+def _check_explorer(landscape, optimizers, shown, all_landscapes):
+    """``(optimizers, visible set, landscapes with a contour)``, checked."""
+    optimizers = tuple(optimizers)
+    if not 1 <= len(optimizers) <= 4:
+        raise ValueError(f"optimizers must name 1 to 4 optimizers, got "
+                         f"{len(optimizers)}")
+    visible = set(optimizers if shown is None else shown)
+    if not visible or not visible <= set(optimizers):
+        raise ValueError(f"shown must be a non-empty subset of optimizers "
+                         f"{optimizers}, got {shown!r}")
+    contours = tuple(all_landscapes or (landscape,))
+    if landscape not in contours:
+        raise ValueError(f"landscape {landscape!r} must be one of "
+                         f"all_landscapes {contours}")
+    return optimizers, visible, contours

@@ -1,4 +1,5 @@
-r"""SymPy expressions of the formulas the book displays.
+r"""SymPy expressions of the formulas the chapter "Activation functions"
+displays, and the exact oracle every test uses.
 
 Chapters display these expressions (``sympy.latex``) rather than retyping
 them, and the tests compare them with the NumPy code, with PyTorch and with
@@ -6,8 +7,10 @@ finite differences. A formula written by hand in a chapter is checked against
 an expression here (``tests/test_formulas.py``).
 
 Activation functions are expressions in the real symbol :data:`x`; Leaky ReLU
-also has the slope :data:`alpha`. Softmax is built for a given number of
-classes from the symbols ``z_1, ..., z_C``.
+also has the slope :data:`alpha`. Their names are those of
+:data:`calc_nn.activations.ACTIVATIONS` (a test checks the two tables agree).
+Softmax is built for a given number of classes from the symbols
+``z_1, ..., z_C``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ import functools
 import numpy as np
 import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
+
+from calc_nn._validation import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    check_int,
+)
 
 __all__ = [
     "x",
@@ -41,10 +51,11 @@ __all__ = [
 x = sp.Symbol("x", real=True)
 alpha = sp.Symbol("alpha", nonnegative=True)
 
-# The seeds' definitions (seed 002 section 4.1, seed 000 section 3.4). ReLU
-# is written as a Piecewise with x <= 0 on the zero branch so that its
-# derivative at 0 is 0, as in PyTorch; sympy.Max would differentiate to
-# Heaviside(x), which SymPy defines as 1/2 at 0.
+# The definitions of the NN document [nn-calculus-doc] §4.1 and the CNN
+# document [cnn-calculus-doc] §3.4. ReLU is written as a Piecewise with
+# x <= 0 on the zero branch so that its derivative at 0 is 0, as in
+# PyTorch; sympy.Max would differentiate to Heaviside(x), which SymPy
+# defines as 1/2 at 0.
 ACTIVATIONS: dict[str, sp.Expr] = {
     "sigmoid": 1 / (1 + sp.exp(-x)),
     "tanh": (sp.exp(x) - sp.exp(-x)) / (sp.exp(x) + sp.exp(-x)),
@@ -69,24 +80,27 @@ _IDENTITIES = {
 }
 
 
-def _check_name(name: str) -> str:
-    if name not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {name!r}; expected one of "
-            f"{sorted(ACTIVATIONS)}"
-        )
-    return name
-
-
 def activation(name: str) -> sp.Expr:
-    """SymPy expression of the activation ``name`` in the symbol ``x``."""
+    """SymPy expression of the activation ``name`` in the symbol ``x``.
+
+    Raises ValueError for an unknown name, listing the known ones.
+
+    Used in: book/activations.md
+    """
     return ACTIVATIONS[_check_name(name)]
 
 
-@functools.lru_cache(maxsize=None)
 def derivative(name: str) -> sp.Expr:
-    """``d/dx`` of the activation ``name``, simplified by SymPy."""
-    expr = sp.diff(activation(name), x)
+    """``d/dx`` of the activation ``name``, as SymPy gives it.
+
+    Used in: book/activations.md
+    """
+    return _derivative(_check_name(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _derivative(name: str) -> sp.Expr:
+    expr = sp.diff(ACTIVATIONS[name], x)
     if name == "tanh":
         # the quotient rule's raw output, collected over one denominator
         return sp.factor(sp.together(expr))
@@ -101,37 +115,52 @@ def derivative_identity(name: str) -> tuple[sp.Expr, sp.Expr]:
 
     ``g`` is an expression in ``f(x)`` with ``f'(x) = g``: for the sigmoid
     ``sigma(x) * (1 - sigma(x))`` (``sigma`` an undefined SymPy function),
-    for tanh ``1 - tanh(x)**2``. :func:`identity_holds` proves it.
+    for tanh ``1 - tanh(x)**2``. Raises ValueError for ReLU and Leaky ReLU,
+    which have none. :func:`identity_holds` proves it.
+
+    Used in: book/activations.md
     """
     if _check_name(name) not in _IDENTITIES:
-        raise ValueError(f"{name} has no derivative identity of this form")
+        raise ValueError(f"{name} has no derivative identity of this form; "
+                         f"{sorted(_IDENTITIES)} have one")
     return _IDENTITIES[name]
 
 
 def identity_holds(name: str) -> bool:
-    """True if SymPy proves ``derivative(name) == g`` of the identity."""
+    """True if SymPy proves ``derivative(name) == g`` of the identity.
+
+    Used in: book/activations.md
+    """
     fx, g = derivative_identity(name)
     g = g.subs(fx, activation(name)).rewrite(sp.exp)
     return sp.simplify(g - derivative(name)) == 0
 
 
 def latex_identity(name: str) -> str:
-    """LaTeX of the identity, e.g.
-    ``\\sigma'(x) = \\sigma(x)(1 - \\sigma(x))``."""
+    r"""LaTeX of the identity, e.g. ``\sigma'(x) = \sigma(x)(1 - \sigma(x))``.
+
+    Used in: book/activations.md
+    """
     _, g = derivative_identity(name)
     return f"{_LATEX_NAMES[name]}'(x) = {sp.latex(g)}"
 
 
-@functools.lru_cache(maxsize=None)
 def max_derivative(name: str) -> tuple[sp.Expr, sp.Expr]:
     """``(x*, f'(x*))``: where the derivative is largest, and its value.
 
     Found with calculus: the stationary points of ``f'`` (zeros of ``f''``)
-    compared with the limits of ``f'`` at +-infinity. For ReLU and Leaky ReLU
-    (``alpha <= 1``) the maximum 1 is reached on the whole half-line x > 0;
-    ``x*`` is then reported as ``oo``.
+    compared with the limits of ``f'`` at +-infinity. For ReLU and Leaky
+    ReLU (``alpha <= 1``) the maximum 1 is reached on the whole half-line
+    x > 0; ``x*`` is then reported as ``oo``.
+
+    Used in: book/activations.md
     """
-    fp = derivative(_check_name(name))
+    return _max_derivative(_check_name(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _max_derivative(name: str) -> tuple[sp.Expr, sp.Expr]:
+    fp = _derivative(name)
     if isinstance(fp, sp.Piecewise):
         values = [piece for piece, _cond in fp.args]
         best = sp.Max(*values) if name == "relu" else sp.Integer(1)
@@ -143,8 +172,12 @@ def max_derivative(name: str) -> tuple[sp.Expr, sp.Expr]:
 
 
 def value_range(name: str) -> tuple[sp.Expr, sp.Expr]:
-    """Limits of the activation at -infinity and +infinity."""
-    expr = activation(_check_name(name))
+    """Limits of the activation at -infinity and +infinity (for Leaky ReLU
+    with some ``alpha > 0``).
+
+    Used in: book/activations.md
+    """
+    expr = activation(name)
     if isinstance(expr, sp.Piecewise):
         # limits of each branch on its own half-line (alpha > 0 assumed)
         (neg, _), (pos, _) = expr.args
@@ -154,50 +187,62 @@ def value_range(name: str) -> tuple[sp.Expr, sp.Expr]:
 
 
 def latex_definition(name: str) -> str:
-    """LaTeX ``f(x) = ...`` for the activation, from its SymPy expression."""
-    lhs = _LATEX_NAMES[_check_name(name)]
-    return f"{lhs}(x) = {sp.latex(activation(name))}"
+    """LaTeX ``f(x) = ...`` for the activation, from its SymPy expression.
+
+    Used in: book/activations.md
+    """
+    expr = activation(name)
+    return f"{_LATEX_NAMES[name]}(x) = {sp.latex(expr)}"
 
 
 def latex_derivative(name: str) -> str:
-    """LaTeX ``f'(x) = ...`` for the derivative, from SymPy's result."""
-    lhs = _LATEX_NAMES[_check_name(name)]
-    return f"{lhs}'(x) = {sp.latex(derivative(name))}"
+    """LaTeX ``f'(x) = ...`` for the derivative, from SymPy's result.
 
-
-def _z(n_classes: int) -> list[sp.Symbol]:
-    if n_classes < 1:
-        raise ValueError(f"n_classes must be >= 1, got {n_classes}")
-    return list(sp.symbols(f"z_1:{n_classes + 1}", real=True))
+    Used in: book/activations.md
+    """
+    expr = derivative(name)
+    return f"{_LATEX_NAMES[name]}'(x) = {sp.latex(expr)}"
 
 
 def softmax(n_classes: int) -> tuple[list[sp.Symbol], sp.Matrix]:
-    """Symbols ``z`` and the column vector ``softmax(z)`` for C classes."""
+    """Symbols ``z`` and the column vector ``softmax(z)`` for C classes.
+
+    Used in: book/activations.md, book/losses.md
+    """
     z = _z(n_classes)
     denom = sum(sp.exp(zj) for zj in z)
     return z, sp.Matrix([sp.exp(zi) / denom for zi in z])
 
 
 def log_softmax(n_classes: int) -> tuple[list[sp.Symbol], sp.Matrix]:
-    """Symbols ``z`` and ``log softmax(z)`` for C classes."""
+    """Symbols ``z`` and ``log softmax(z)`` for C classes.
+
+    Used in: book/losses.md
+    """
     z = _z(n_classes)
     log_denom = sp.log(sum(sp.exp(zj) for zj in z))
     return z, sp.Matrix([zi - log_denom for zi in z])
 
 
 def softmax_jacobian(n_classes: int) -> tuple[list[sp.Symbol], sp.Matrix]:
-    """Symbols ``z`` and the C x C Jacobian ``d softmax_i / d z_j``."""
+    """Symbols ``z`` and the C x C Jacobian ``d softmax_i / d z_j``.
+
+    Used in: book/activations.md
+    """
     z, s = softmax(n_classes)
     return z, s.jacobian(z)
 
 
-def depth_gradient_bound(name: str, depth) -> sp.Expr:
+def depth_gradient_bound(name: str, depth: int) -> sp.Expr:
     """Upper bound on the product of ``depth`` local derivatives.
 
     Through ``depth`` layers of the same activation (unit weights), the chain
     rule multiplies ``depth`` factors ``f'(z_k)``, each at most
     ``max_derivative(name)``: for the sigmoid ``(1/4)**depth``.
+
+    Used in: book/activations.md
     """
+    depth = check_int(depth, "depth", low=0)
     return max_derivative(name)[1] ** depth
 
 
@@ -211,11 +256,28 @@ def evaluate_exact(expr: sp.Expr, symbols=(x,), zero_if_tiny=False):
     ``strict=True``: if the digits cannot be had, it raises rather than
     returning a wrong number; with ``zero_if_tiny=True`` a value that 2000
     bits cannot tell from 0 (e.g. ``e^{-2e4}``, 0 in float64 anyway) is 0.
-    Returns a function of arrays (one per symbol) giving a float64 array.
+
+    Parameters
+    ----------
+    expr : sympy expression
+    symbols : tuple of sympy Symbol
+        The symbols the returned function takes values for, in order.
+    zero_if_tiny : bool
+
+    Returns
+    -------
+    callable, ``(*arrays) -> ndarray``: one finite real array per symbol
+    (broadcast together), giving a float64 array of their broadcast shape.
+    It raises ValueError for NaN or inf (a float's exact value needs a
+    number: ``sympy.Rational(nan)`` would be 0) and TypeError for a wrong
+    number of arrays.
+
+    Used in: book/activations.md, book/losses.md
     """
+    expr, symbols = _check_expression(expr, symbols)
 
     def evaluate(*arrays):
-        arrays = np.broadcast_arrays(*[np.asarray(a, float) for a in arrays])
+        arrays = _check_values(symbols, arrays)
         out = np.empty(arrays[0].shape)
         for idx in np.ndindex(out.shape):
             # exact rationals: a float is a binary fraction, and exact input
@@ -232,3 +294,38 @@ def evaluate_exact(expr: sp.Expr, symbols=(x,), zero_if_tiny=False):
         return out
 
     return evaluate
+
+
+# --- checks
+
+def _check_name(name: str) -> str:
+    return check_choice(name, "activation", ACTIVATIONS)
+
+
+def _z(n_classes: int) -> list[sp.Symbol]:
+    n_classes = check_int(n_classes, "n_classes", low=1)
+    return list(sp.symbols(f"z_1:{n_classes + 1}", real=True))
+
+
+def _check_expression(expr, symbols):
+    """``expr`` and ``symbols`` as a SymPy expression and a tuple of
+    SymPy symbols."""
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"expr must be a SymPy expression, got "
+                        f"{type(expr).__name__}")
+    symbols = tuple(symbols)
+    if not symbols or not all(isinstance(s, sp.Symbol) for s in symbols):
+        raise TypeError(f"symbols must be a non-empty tuple of SymPy "
+                        f"symbols, got {symbols!r}")
+    return expr, symbols
+
+
+def _check_values(symbols, arrays) -> list[np.ndarray]:
+    """One finite float64 array per symbol, broadcast together; each is
+    named by its symbol in the messages."""
+    if len(arrays) != len(symbols):
+        raise TypeError(f"give one array per symbol {symbols}, got "
+                        f"{len(arrays)}")
+    checked = [check_finite(as_float_array(a, str(s)).astype(np.float64),
+                            str(s)) for s, a in zip(symbols, arrays)]
+    return np.broadcast_arrays(*checked)

@@ -1,12 +1,15 @@
-r"""SymPy for the chapters "Neural networks and forward propagation" and
-"Backpropagation": the chain rule with Jacobians, and the delta equations
-checked against plain symbolic differentiation of a small network."""
+r"""SymPy for the chapter "Backpropagation": the chain rule with
+Jacobians, and the delta equations checked against plain symbolic
+differentiation of a small network."""
 
 from __future__ import annotations
 
+import random
+
 import sympy as sp
 
-from calc_nn.symbolic.activation_formulas import ACTIVATIONS, derivative
+from calc_nn._validation import check_int
+from calc_nn.symbolic import activation_formulas as formulas
 
 __all__ = [
     "chain_rule_scalar",
@@ -22,7 +25,10 @@ x = sp.Symbol("x", real=True)
 
 def chain_rule_scalar():
     r"""``(y, dy/dx by sympy.diff, f'(g(x)) g'(x))`` for
-    :math:`y = \sin(x^2)`: the one-variable chain rule."""
+    :math:`y = \sin(x^2)`: the one-variable chain rule.
+
+    Used in: book/backprop.md
+    """
     u = sp.Symbol("u", real=True)
     g = x ** 2
     f = sp.sin(u)
@@ -42,6 +48,8 @@ def jacobian_chain_rule():
     dict with the symbols ``x`` (2,), ``u`` (3,), matrices ``g``, ``f``,
     ``J_g`` (3, 2), ``J_f`` (2, 3) at ``u = g(x)``, ``J_direct`` (2, 2)
     (Jacobian of the composition) and ``J_product`` = ``J_f J_g``.
+
+    Used in: book/backprop.md
     """
     x1, x2 = sp.symbols("x_1 x_2", real=True)
     u1, u2, u3 = sp.symbols("u_1 u_2 u_3", real=True)
@@ -58,11 +66,18 @@ def jacobian_chain_rule():
 def layer_symbols(sizes):
     """Symbolic weights ``w^l_jk`` and biases ``b^l_j`` for ``sizes``.
 
+    Parameters
+    ----------
+    sizes : sequence of int >= 1, at least two
+
     Returns
     -------
     Ws : list of sympy Matrix, shapes (sizes[l+1], sizes[l])
     bs : list of sympy Matrix, shapes (sizes[l+1], 1)
+
+    Used in: book/backprop.md
     """
+    sizes = _check_sizes(sizes)
     Ws, bs = [], []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         Ws.append(sp.Matrix(n_out, n_in, lambda j, k: sp.Symbol(
@@ -75,24 +90,26 @@ def layer_symbols(sizes):
 def symbolic_network(sizes, activation="sigmoid"):
     r"""A network with symbolic parameters and the quadratic cost.
 
-    Every layer, the last included, applies ``activation`` (seed 002's
-    setting, where :math:`\delta^L = \nabla_a C \odot f'(z^L)`), and
+    Every layer, the last included, applies ``activation`` (the setting of
+    the NN document [nn-calculus-doc] §3.2, where
+    :math:`\delta^L = \nabla_a C \odot f'(z^L)`), and
     :math:`C = \tfrac12 \lVert a^L - y \rVert^2`.
+
+    Parameters
+    ----------
+    sizes : sequence of int >= 1, at least two
+    activation : str, a name of :data:`calc_nn.activations.ACTIVATIONS`
 
     Returns
     -------
     dict with ``x``, ``y`` (input and target vectors), ``Ws``, ``bs``,
     ``zs``, ``as_`` (lists of column matrices, ``as_[0] = x``), ``C``,
     ``f`` and ``fp`` (the activation and its derivative as Lambdas).
+
+    Used in: book/backprop.md
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one "
-                         f"of {list(ACTIVATIONS)}")
-    t = sp.Symbol("t", real=True)
-    f = sp.Lambda(t, ACTIVATIONS[activation].subs(sp.Symbol("x", real=True),
-                                                  t))
-    fp = sp.Lambda(t, derivative(activation).subs(
-        sp.Symbol("x", real=True), t))
+    sizes = _check_sizes(sizes)
+    f, fp = _as_lambdas(activation)
     xs = sp.Matrix(sizes[0], 1, lambda k, _: sp.Symbol(f"x_{k + 1}",
                                                        real=True))
     ys = sp.Matrix(sizes[-1], 1, lambda k, _: sp.Symbol(f"y_{k + 1}",
@@ -109,7 +126,8 @@ def symbolic_network(sizes, activation="sigmoid"):
 
 
 def delta_equations(net):
-    r"""The four equations of seed 002 §3.2, applied to ``net``.
+    r"""The four equations of the NN document [nn-calculus-doc] §3.2,
+    applied to ``net``.
 
     .. math::
         \delta^L = \nabla_a C \odot f'(z^L),\quad
@@ -117,11 +135,17 @@ def delta_equations(net):
         \frac{\partial C}{\partial w^l_{jk}} = a^{l-1}_k \delta^l_j,\quad
         \frac{\partial C}{\partial b^l_j} = \delta^l_j
 
+    Parameters
+    ----------
+    net : dict, as :func:`symbolic_network` returns it
+
     Returns
     -------
     dWs, dbs : lists of sympy Matrix, shapes of ``net["Ws"]``, ``net["bs"]``
+
+    Used in: book/backprop.md
     """
-    Ws, zs, as_, fp = net["Ws"], net["zs"], net["as_"], net["fp"]
+    Ws, zs, as_, fp = _check_net(net)
     L = len(Ws)
     grad_a = as_[-1] - net["y"]  # nabla_a C for C = |a - y|^2 / 2
     delta = grad_a.multiply_elementwise(zs[-1].applyfunc(fp))
@@ -138,11 +162,13 @@ def delta_equations(net):
 def delta_equations_hold(sizes=(2, 2, 2), activation="sigmoid",
                          points=2, seed=0) -> bool:
     """True if the delta equations equal ``sympy.diff`` of the cost for
-    every weight and bias, at ``points`` random rational points, evaluated
-    with 30 significant digits."""
-    import random
+    every weight and bias, at ``points`` random rational points (from the
+    random seed ``seed``), evaluated with 30 significant digits.
 
-    net = symbolic_network(list(sizes), activation)
+    Used in: book/backprop.md
+    """
+    points, seed = check_int(points, "points", low=1), check_int(seed, "seed")
+    net = symbolic_network(sizes, activation)
     dWs, dbs = delta_equations(net)
     rng = random.Random(seed)
     symbols = sorted(net["C"].free_symbols, key=str)
@@ -155,3 +181,33 @@ def delta_equations_hold(sizes=(2, 2, 2), activation="sigmoid",
                 if abs(diff) > sp.Float("1e-25"):
                     return False
     return True
+
+
+def _as_lambdas(name):
+    """The activation ``name`` and its derivative as SymPy Lambdas of
+    ``t``."""
+    t = sp.Symbol("t", real=True)
+    return (sp.Lambda(t, formulas.activation(name).subs(formulas.x, t)),
+            sp.Lambda(t, formulas.derivative(name).subs(formulas.x, t)))
+
+
+# --- checks
+
+def _check_sizes(sizes) -> list[int]:
+    """``sizes`` as a list of at least two ints >= 1."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a sequence of ints, got "
+                        f"{type(sizes).__name__}")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must list at least two layer sizes, got "
+                         f"{list(sizes)}")
+    return [check_int(n, "every entry of sizes", low=1) for n in sizes]
+
+
+def _check_net(net):
+    """``(Ws, zs, as_, fp)`` of a network from :func:`symbolic_network`."""
+    keys = ("Ws", "zs", "as_", "fp", "y")
+    if not isinstance(net, dict) or not all(k in net for k in keys):
+        raise TypeError("net must be the dict symbolic_network returns, "
+                        f"with keys {list(keys)}")
+    return net["Ws"], net["zs"], net["as_"], net["fp"]

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from calc_nn._validation import check_int
+
 __all__ = [
     "correlate",
     "full_convolve",
@@ -30,14 +32,22 @@ __all__ = [
 
 
 def symbols_matrix(name: str, rows: int, cols: int) -> sp.Matrix:
-    """Matrix of real symbols ``name_{ij}`` (0-based indices)."""
+    """Matrix of real symbols ``name_{ij}`` (0-based indices).
+
+    Used in: book/cnn.md
+    """
+    rows, cols = check_int(rows, "rows", low=1), check_int(cols, "cols", low=1)
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(
         f"{name}_{{{i}{j}}}", real=True))
 
 
 def correlate(A: sp.Matrix, K: sp.Matrix) -> sp.Matrix:
     r"""Valid cross-correlation: :math:`(A \star K)_{ij} = \sum_{u,v}
-    K_{uv} A_{i+u, j+v}`, shape ``(rows(A) - rows(K) + 1, ...)``."""
+    K_{uv} A_{i+u, j+v}`, shape ``(rows(A) - rows(K) + 1, ...)``.
+
+    Used in: book/cnn.md
+    """
+    A, K = _check_matrices(A, K, "A", "K", fits=True)
     rows, cols = A.rows - K.rows + 1, A.cols - K.cols + 1
     return sp.Matrix(rows, cols, lambda i, j: sum(
         K[u, v] * A[i + u, j + v]
@@ -47,7 +57,11 @@ def correlate(A: sp.Matrix, K: sp.Matrix) -> sp.Matrix:
 def full_convolve(G: sp.Matrix, K: sp.Matrix) -> sp.Matrix:
     r"""Full convolution :math:`G * K`: pad ``G`` with ``k - 1`` zeros on
     every side and correlate with the kernel flipped in both axes;
-    shape ``(rows(G) + rows(K) - 1, ...)``."""
+    shape ``(rows(G) + rows(K) - 1, ...)``.
+
+    Used in: book/cnn.md
+    """
+    G, K = _check_matrices(G, K, "G", "K", fits=False)
     kr, kc = K.rows, K.cols
     padded = sp.zeros(G.rows + 2 * (kr - 1), G.cols + 2 * (kc - 1))
     padded[kr - 1:kr - 1 + G.rows, kc - 1:kc - 1 + G.cols] = G
@@ -56,7 +70,11 @@ def full_convolve(G: sp.Matrix, K: sp.Matrix) -> sp.Matrix:
 
 
 def conv_layer(n: int = 4, k: int = 2):
-    """The symbolic layer: ``(X, W, b, Y)`` with ``Y = X ⋆ W + b``."""
+    """The symbolic layer: ``(X, W, b, Y)`` with ``Y = X ⋆ W + b``.
+
+    Used in: book/cnn.md
+    """
+    n, k = _check_sizes(n, k)
     X = symbols_matrix("x", n, n)
     W = symbols_matrix("w", k, k)
     b = sp.Symbol("b", real=True)
@@ -74,6 +92,8 @@ def gradients(n: int = 4, k: int = 2):
     "dX", "dW", "db": :math:`\partial L/\partial\theta = \sum_{ij} g_{ij}\,
     \partial Y_{ij} / \partial \theta` for every entry of ``X``, ``W`` and
     ``b``.
+
+    Used in: book/cnn.md
     """
     X, W, b, Y = conv_layer(n, k)
     m = Y.rows
@@ -90,8 +110,40 @@ def gradients(n: int = 4, k: int = 2):
 
 def claimed_gradients(grads: dict) -> dict:
     """The closed forms of the chapter, from the same symbols:
-    ``dW = X ⋆ G``, ``db = sum(G)``, ``dX = G * W`` (full convolution)."""
-    X, W, G = grads["X"], grads["W"], grads["G"]
+    ``dW = X ⋆ G``, ``db = sum(G)``, ``dX = G * W`` (full convolution).
+
+    Used in: book/cnn.md
+    """
+    X, W, G = _check_grads(grads)
     return {"dW": correlate(X, G).applyfunc(sp.expand),
             "db": sum(G),
             "dX": full_convolve(G, W).applyfunc(sp.expand)}
+
+
+# --- checks
+
+def _check_matrices(A, K, name_a, name_k, fits):
+    """``A`` and ``K`` as SymPy matrices, ``K`` no larger than ``A`` if
+    ``fits`` (a valid correlation)."""
+    for m, name in ((A, name_a), (K, name_k)):
+        if not isinstance(m, sp.MatrixBase):
+            raise TypeError(f"{name} must be a SymPy Matrix, got "
+                            f"{type(m).__name__}")
+    if fits and (K.rows > A.rows or K.cols > A.cols):
+        raise ValueError(f"{name_k} ({K.rows}x{K.cols}) must fit inside "
+                         f"{name_a} ({A.rows}x{A.cols})")
+    return A, K
+
+
+def _check_sizes(n, k):
+    """``n`` and ``k`` as ints with ``1 <= k <= n``."""
+    n = check_int(n, "n", low=1)
+    return n, check_int(k, "k", low=1, high=n)
+
+
+def _check_grads(grads):
+    """``(X, W, G)`` of a dict from :func:`gradients`."""
+    if not isinstance(grads, dict) or not {"X", "W", "G"} <= set(grads):
+        raise TypeError("grads must be the dict gradients() returns, with "
+                        "keys 'X', 'W' and 'G'")
+    return grads["X"], grads["W"], grads["G"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from calc_nn._validation import check_int
 from calc_nn.symbolic.activation_formulas import log_softmax, softmax
 
 __all__ = [
@@ -35,27 +36,35 @@ y = sp.Symbol("y", real=True)
 
 
 def sigma_of(arg):
-    """The sigmoid as an expression, ``1 / (1 + exp(-arg))``."""
+    """The sigmoid as an expression, ``1 / (1 + exp(-arg))``.
+
+    Used in: book/losses.md
+    """
     return 1 / (1 + sp.exp(-arg))
 
 
-def _vec(name, n):
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+def _vec(name, n, arg="n"):
+    n = check_int(n, arg, low=1)
     return list(sp.symbols(f"{name}_1:{n + 1}", real=True))
 
 
 # ------------------------------------------------------------------ MSE
 
 def mse(n: int):
-    r"""``(y_hat, y, L)``, :math:`L = \frac1n \sum_i (\hat y_i - y_i)^2`."""
+    r"""``(y_hat, y, L)``, :math:`L = \frac1n \sum_i (\hat y_i - y_i)^2`.
+
+    Used in: book/losses.md
+    """
     y_hat, yy = _vec(r"\hat{y}", n), _vec("y", n)
     loss = sp.Rational(1, n) * sum((a - b) ** 2 for a, b in zip(y_hat, yy))
     return y_hat, yy, loss
 
 
 def mse_gradient(n: int) -> sp.Matrix:
-    """``d L / d y_hat`` of :func:`mse`, by ``sympy.diff``."""
+    """``d L / d y_hat`` of :func:`mse`, by ``sympy.diff``.
+
+    Used in: book/losses.md
+    """
     y_hat, _, loss = mse(n)
     return sp.Matrix([sp.factor(sp.diff(loss, v)) for v in y_hat])
 
@@ -63,7 +72,10 @@ def mse_gradient(n: int) -> sp.Matrix:
 # ------------------------------------------------------------------ BCE
 
 def bce():
-    r"""Binary cross-entropy of :math:`\sigma(z)` against ``y``."""
+    r"""Binary cross-entropy of :math:`\sigma(z)` against ``y``.
+
+    Used in: book/losses.md
+    """
     s = sigma_of(z)
     return -(y * sp.log(s) + (1 - y) * sp.log(1 - s))
 
@@ -73,13 +85,19 @@ def bce_log_form() -> sp.Expr:
     :func:`bce` (:math:`\log\sigma(z) = -\log(1 + e^{-z})`,
     :math:`\log(1 - \sigma(z)) = -\log(1 + e^{z})`) but free of the
     cancellation in :math:`1 - \sigma(z)`: the exact oracle ``evalf`` can
-    evaluate at :math:`z = 10^4`."""
+    evaluate at :math:`z = 10^4`.
+
+    Used in: book/losses.md
+    """
     return y * sp.log(1 + sp.exp(-z)) + (1 - y) * sp.log(1 + sp.exp(z))
 
 
 def bce_gradient() -> sp.Expr:
     r""":math:`\partial \ell / \partial z`, simplified to the form
-    :math:`\sigma(z) - y` (returned as it is proved equal)."""
+    :math:`\sigma(z) - y` (returned as it is proved equal).
+
+    Used in: book/losses.md
+    """
     grad = sp.diff(bce(), z)
     target = sigma_of(z) - y
     if sp.simplify(grad - target) != 0:  # pragma: no cover - a SymPy bug
@@ -89,7 +107,10 @@ def bce_gradient() -> sp.Expr:
 
 def sigmoid_mse_gradient():
     r"""``(d/dz (sigma(z) - y)^2, d/dz BCE)``: the two gradients of a
-    sigmoid output, for the "MSE learns slowly" comparison."""
+    sigmoid output, for the "MSE learns slowly" comparison.
+
+    Used in: book/losses.md
+    """
     s = sigma_of(z)
     mse_grad = sp.diff((s - y) ** 2, z)
     return mse_grad, bce_gradient()
@@ -103,17 +124,23 @@ def cross_entropy(n_classes: int, weighted: bool = False):
 
     Built from the log-softmax :math:`z_j - \log\sum_k e^{z_k}`, which
     ``evalf`` evaluates accurately even for logits of size 1e4.
+
+    Used in: book/losses.md
     """
     zs, log_p = log_softmax(n_classes)
-    yy = _vec("y", n_classes)
-    w = _vec("w", n_classes) if weighted else [sp.Integer(1)] * n_classes
+    yy = _vec("y", n_classes, "n_classes")
+    w = (_vec("w", n_classes, "n_classes") if weighted
+         else [sp.Integer(1)] * len(yy))
     loss = -sum(wj * yj * lj for wj, yj, lj in zip(w, yy, log_p))
     return zs, yy, w, loss
 
 
 def cross_entropy_gradient(n_classes: int, weighted: bool = False):
     """``(z, y, w, grad)``: the gradient of :func:`cross_entropy` w.r.t.
-    ``z``, by ``sympy.diff``."""
+    ``z``, by ``sympy.diff``.
+
+    Used in: book/losses.md
+    """
     zs, yy, w, loss = cross_entropy(n_classes, weighted)
     return zs, yy, w, sp.Matrix([sp.diff(loss, v) for v in zs])
 
@@ -132,9 +159,11 @@ def softmax_ce_chain(n_classes: int = 3) -> dict:
     * ``proved``: True if SymPy confirms, from the logits themselves, that
       :math:`\partial L/\partial z = \operatorname{softmax}(z) - y` once
       :math:`\sum_j y_j = 1`.
+
+    Used in: book/losses.md
     """
-    p = sp.Matrix(_vec("p", n_classes))
-    yy = sp.Matrix(_vec("y", n_classes))
+    p = sp.Matrix(_vec("p", n_classes, "n_classes"))
+    yy = sp.Matrix(_vec("y", n_classes, "n_classes"))
     dL_dp = sp.Matrix([-yj / pj for yj, pj in zip(yy, p)])
     jacobian = sp.diag(*p) - p * p.T
     product = (jacobian.T * dL_dp).applyfunc(sp.expand)
@@ -156,7 +185,10 @@ def softmax_ce_chain(n_classes: int = 3) -> dict:
 
 
 def weighted_cross_entropy(n_classes: int = 3):
-    """``(z, y, w, L)`` of the weighted cross-entropy (one sample)."""
+    """``(z, y, w, L)`` of the weighted cross-entropy (one sample).
+
+    Used in: book/losses.md
+    """
     return cross_entropy(n_classes, weighted=True)
 
 
@@ -167,6 +199,8 @@ def weighted_gradient_pattern(n_classes: int = 3) -> dict:
     ``general`` (:math:`p_k \sum_j w_j y_j - w_k y_k`) and ``one_hot``
     (:math:`w_t (p_k - \delta_{kt})` for target class ``t`` = 1), and
     ``proved``: True if SymPy shows they agree.
+
+    Used in: book/losses.md
     """
     zs, yy, w, grad = cross_entropy_gradient(n_classes, weighted=True)
     s = softmax(n_classes)[1]
@@ -184,12 +218,18 @@ def weighted_gradient_pattern(n_classes: int = 3) -> dict:
 # ------------------------------------------------------------- focal loss
 
 def focal() -> sp.Expr:
-    r""":math:`\mathrm{FL}(p_t) = -\alpha_t (1 - p_t)^\gamma \log p_t`."""
+    r""":math:`\mathrm{FL}(p_t) = -\alpha_t (1 - p_t)^\gamma \log p_t`.
+
+    Used in: book/losses.md
+    """
     return -alpha_t * (1 - p_t) ** gamma * sp.log(p_t)
 
 
 def focal_gradient_p() -> sp.Expr:
-    r""":math:`d\operatorname{FL}/dp_t`, by ``sympy.diff``."""
+    r""":math:`d\operatorname{FL}/dp_t`, by ``sympy.diff``.
+
+    Used in: book/losses.md
+    """
     return sp.diff(focal(), p_t)
 
 
@@ -203,6 +243,8 @@ def focal_gradient_logit_factor() -> tuple[sp.Expr, bool]:
     :math:`-\alpha_t (1-p_t)^\gamma [1 - \gamma p_t \log p_t / (1 - p_t)]`
     that :func:`calc_nn.losses.focal_loss_grad` evaluates; ``proved`` is
     True if SymPy shows it equals :math:`p_t\,d\operatorname{FL}/dp_t`.
+
+    Used in: book/losses.md
     """
     g = -alpha_t * (1 - p_t) ** gamma * (
         1 - gamma * p_t * sp.log(p_t) / (1 - p_t))
@@ -216,9 +258,11 @@ def focal_expression(n_classes: int, target: int = 0):
 
     :math:`1 - p_t` is written :math:`1 - e^{\log p_t}` with the
     log-softmax, so ``evalf`` handles logits of size 1e4.
+
+    Used in: book/losses.md
     """
     zs, log_p = log_softmax(n_classes)
-    lq = log_p[target]
+    lq = log_p[check_int(target, "target", low=0, high=len(zs) - 1)]
     return zs, -alpha_t * (1 - sp.exp(lq)) ** gamma * lq
 
 
@@ -227,7 +271,10 @@ def focal_expression(n_classes: int, target: int = 0):
 def gaussian_nll():
     r"""``(nll, form)``: :math:`-\log \mathcal N(y; \hat y, s^2)` and the
     form :math:`(y - \hat y)^2 / (2 s^2) + \log(2\pi s^2)/2`, proved
-    equal."""
+    equal.
+
+    Used in: book/losses.md
+    """
     y_hat = sp.Symbol(r"\hat{y}", real=True)
     s = sp.Symbol("s", positive=True)
     density = sp.exp(-(y - y_hat) ** 2 / (2 * s ** 2)) / sp.sqrt(
@@ -241,9 +288,12 @@ def gaussian_nll():
 
 def categorical_nll(n_classes: int = 3):
     r"""``(likelihood, nll)``: :math:`\prod_j p_j^{y_j}` and its
-    negative log, :math:`-\sum_j y_j \log p_j`."""
-    p = _vec("p", n_classes)
-    yy = _vec("y", n_classes)
+    negative log, :math:`-\sum_j y_j \log p_j`.
+
+    Used in: book/losses.md
+    """
+    p = _vec("p", n_classes, "n_classes")
+    yy = _vec("y", n_classes, "n_classes")
     pos = {v: sp.Symbol(v.name, positive=True) for v in p}
     likelihood = sp.Mul(*[pj ** yj for pj, yj in zip(p, yy)]).subs(pos)
     nll = sp.expand_log(-sp.log(likelihood), force=True)
@@ -256,6 +306,8 @@ def expected_squared_error():
 
     :math:`\int (y - c)^2\,\mathcal N(y; \mu, s^2)\,dy = s^2 + (c-\mu)^2`,
     smallest at :math:`c = \mu`: MSE makes the model predict the mean.
+
+    Used in: book/losses.md
     """
     c, mu = sp.symbols("c mu", real=True)
     s = sp.Symbol("s", positive=True)
@@ -276,7 +328,10 @@ def cross_entropy_decomposition(n_classes: int = 3) -> dict:
     :math:`H(q, p) = -\sum_j q_j \log p_j`, :math:`H(q) = -\sum_j q_j
     \log q_j`, :math:`D_{KL}(q\,\|\,p) = \sum_j q_j \log(q_j / p_j)`;
     ``proved`` is True if SymPy shows :math:`H(q,p) = H(q) + D_{KL}`.
+
+    Used in: book/losses.md
     """
+    n_classes = check_int(n_classes, "n_classes", low=1)
     q = list(sp.symbols(f"q_1:{n_classes + 1}", positive=True))
     p = list(sp.symbols(f"p_1:{n_classes + 1}", positive=True))
     cross = -sum(qj * sp.log(pj) for qj, pj in zip(q, p))

@@ -59,7 +59,7 @@ def check_network():
     for l, (W, b) in enumerate(zip(model.weights, model.biases)):
         z = W @ a + b
         a = 1 / (1 + np.exp(-z)) if l < 2 else z  # logits: no activation
-    np.testing.assert_allclose(model.forward(x), a, rtol=1e-13)
+    np.testing.assert_allclose(model(x), a, rtol=1e-13)
 
 
 # label -> (the formula exactly as typed in the chapter, its check)

@@ -1,0 +1,356 @@
+"""The chapter "The calculus you need": the claims its prose makes.
+
+Every number the chapter glues into a sentence comes from the calls below;
+each test asserts the claim the sentence makes with it ("about ten times
+smaller", "-grad f does not point at the minimum", "512 times fewer flops",
+"central differences are best near h = 1e-5 in float64"), so a change that
+makes a sentence false fails here. The figure functions are checked for
+what explore() and readers need: the same traces in every state, and a text
+alternative computed from the plotted numbers.
+"""
+
+import re
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from calc_nn import activations as act
+from calc_nn.gradcheck import numerical_gradient, relative_error
+from calc_nn.mlp import MLP, make_moons, softmax_cross_entropy, train
+from calc_nn.plots import calculus_figures as figs
+from calc_nn.symbolic import calculus_formulas as calc
+from calc_nn.widgets import MAX_STATES, Choice, Slider, explore
+
+x, y, h = calc.x, calc.y, calc.h
+HS = calc.step_grid()
+
+
+# ------------------------------------------------ the derivative, gradient
+
+def test_tangent_error_shrinks_faster_than_h():
+    remainder = calc.linear_remainder(calc.CUBIC)
+    assert sp.expand(remainder - (3 * x * h ** 2 + h ** 3)) == 0
+    ratios = [float(remainder.subs({x: 1, h: s}) / s) for s in (0.1, 0.01)]
+    assert ratios == pytest.approx([0.31, 0.0301], rel=1e-12)
+    # "about ten times smaller" for a ten times smaller h
+    assert 9 < ratios[0] / ratios[1] < 11
+
+
+def test_steepest_descent_is_minus_the_gradient_not_the_minimum():
+    point = calc.BOWL_POINT
+    grad = np.array([float(d.subs({x: point[0], y: point[1]}))
+                     for d in calc.gradient(calc.BOWL)])
+    assert grad == pytest.approx([2.0, 4.0])
+    best = calc.steepest_descent_angle(calc.BOWL, point)
+    slopes = [calc.directional_derivative(calc.BOWL, point, a)
+              for a in np.arange(0, 360, 0.5)]
+    assert min(slopes) == pytest.approx(-np.linalg.norm(grad), rel=1e-4)
+    assert np.arange(0, 360, 0.5)[np.argmin(slopes)] == pytest.approx(
+        best, abs=0.5)
+    assert calc.directional_derivative(calc.BOWL, point, best) == \
+        pytest.approx(-np.sqrt(20), rel=1e-12)
+    to_minimum = np.rad2deg(np.arctan2(-point[1], -point[0])) % 360
+    assert abs(best - to_minimum) > 30      # "does not point at (0, 0)"
+    # perpendicular to the gradient the slope is 0
+    assert calc.directional_derivative(calc.BOWL, point, best + 90) == \
+        pytest.approx(0, abs=1e-12)
+
+
+# --------------------------------------------- Jacobians and the chain rule
+
+def test_jacobian_example_agrees_with_autograd():
+    J = calc.jacobian(calc.VECTOR_EXAMPLE)
+    at = {calc.x1: 0.5, calc.x2: -1.2}
+    J_torch = torch.autograd.functional.jacobian(
+        lambda v: torch.stack([v[0] * v[1], v[0] + torch.sin(v[1]),
+                               v[0] ** 2]),
+        torch.tensor([0.5, -1.2], dtype=torch.float64)).numpy()
+    assert J_torch.shape == (3, 2)
+    assert relative_error(np.array(J.subs(at).evalf(), dtype=float),
+                          J_torch) < 1e-15
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_layer_jacobian_is_diag_sigma_prime_times_w(seed):
+    rng = np.random.default_rng(seed)
+    W, b, x0 = (rng.standard_normal((4, 3)), rng.standard_normal(4),
+                rng.standard_normal(3))
+    by_hand = np.diag(act.sigmoid_grad(W @ x0 + b)) @ W
+    by_torch = torch.autograd.functional.jacobian(
+        lambda v: torch.sigmoid(torch.tensor(W) @ v + torch.tensor(b)),
+        torch.tensor(x0)).numpy()
+    assert by_hand.shape == (4, 3)
+    assert relative_error(by_hand, by_torch) < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_four_matrix_rules_against_autograd(seed):
+    rng = np.random.default_rng(seed)
+    N, n, m = 5, 4, 3
+    X, W, b = (rng.standard_normal((N, n)), rng.standard_normal((m, n)),
+               rng.standard_normal(m))
+    G = rng.standard_normal((N, m))
+    Xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (X, W, b))
+    (torch.tensor(G) * (Xt @ Wt.T + bt)).sum().backward()
+    assert relative_error(G.T @ X, Wt.grad.numpy()) < 1e-12
+    assert relative_error(G @ W, Xt.grad.numpy()) < 1e-12
+    assert relative_error(G.sum(axis=0), bt.grad.numpy()) < 1e-12
+    A, v = rng.standard_normal((n, n)), rng.standard_normal(n)
+    vt = torch.tensor(v, requires_grad=True)
+    (vt @ torch.tensor(A) @ vt).backward()
+    assert relative_error((A + A.T) @ v, vt.grad.numpy()) < 1e-12
+    assert relative_error(2 * A @ v, vt.grad.numpy()) > 1e-3  # A not sym.
+    z, up = rng.standard_normal(n), rng.standard_normal(n)
+    zt = torch.tensor(z, requires_grad=True)
+    (torch.tensor(up) * torch.tanh(zt)).sum().backward()
+    assert relative_error(act.tanh_grad(z) * up, zt.grad.numpy()) < 1e-12
+
+
+# ---------------------------------------------------------------- VJP cost
+
+def test_vjp_costs_measured_by_the_flop_counter():
+    n_in, n_out = 784, 512
+    costs = calc.linear_layer_costs(n_in, n_out)
+    meta = {"device": "meta", "dtype": torch.float64}
+    with FlopCounterMode(display=False) as counter:
+        torch.empty(1, n_out, **meta) @ torch.empty(n_out, n_out * n_in,
+                                                    **meta)
+    assert counter.get_total_flops() == costs["jacobian_flops"]
+    W = torch.randn(n_out, n_in, dtype=torch.float64, requires_grad=True)
+    out = torch.randn(1, n_in, dtype=torch.float64) @ W.T
+    with FlopCounterMode(display=False) as counter:
+        out.backward(torch.randn(1, n_out, dtype=torch.float64))
+    assert counter.get_total_flops() == costs["vjp_flops"]
+    assert costs["jacobian_entries"] == 512 * 512 * 784 == 205_520_896
+    assert costs["jacobian_entries"] * 8 / 1e9 == pytest.approx(1.64,
+                                                                abs=5e-3)
+    # "512 times fewer": the number of outputs; "hundreds of times more"
+    assert costs["jacobian_flops"] // costs["vjp_flops"] == n_out == \
+        costs["ratio"] >= 100
+    assert MLP([784, 512, 256, 10]).n_parameters == 535_818
+
+
+def test_the_explicit_jacobian_gives_the_vjp():
+    rng = np.random.default_rng(2)
+    x_small, g_small = rng.standard_normal(5), rng.standard_normal(3)
+    J_W = np.kron(np.eye(3), x_small)
+    J_torch = torch.autograd.functional.jacobian(
+        lambda Wf: Wf.reshape(3, 5) @ torch.tensor(x_small),
+        torch.zeros(15, dtype=torch.float64)).numpy()
+    assert np.array_equal(J_W, J_torch)
+    assert np.allclose((g_small @ J_W).reshape(3, 5),
+                       np.outer(g_small, x_small))
+
+
+@pytest.mark.parametrize("n_in, n_out", [(0, 3), (3, -1), (2.5, 3)])
+def test_linear_layer_costs_rejects_bad_sizes(n_in, n_out):
+    with pytest.raises((TypeError, ValueError), match="n_in|n_out"):
+        calc.linear_layer_costs(n_in, n_out)
+
+
+# ------------------------------------------------ curvature and convexity
+
+def test_bowl_hessian_and_exact_taylor():
+    H = calc.hessian(calc.BOWL)
+    assert H == sp.diag(1, 4)
+    assert sorted(H.eigenvals()) == [1, 4]
+    # the cubic: the second-order expansion misses by exactly h^3
+    second = calc.taylor_polynomial(calc.CUBIC, 2)
+    assert sp.expand(calc.CUBIC.subs(x, x + h) - second) == h ** 3
+
+
+def _losses_at_twins(seed):
+    X, labels = make_moons(200, noise=0.15, seed=0)
+    net = MLP([2, 8, 2], "tanh", seed=seed)
+    train(net, X, labels, lr=0.5, epochs=300, record_every=300)
+    swap = [1, 0, 2, 3, 4, 5, 6, 7]
+    twin = MLP([2, 8, 2], "tanh", seed=seed)
+    twin.weights[0][...] = net.weights[0][swap]
+    twin.biases[0][...] = net.biases[0][swap]
+    twin.weights[1][...] = net.weights[1][:, swap]
+    twin.biases[1][...] = net.biases[1]
+
+    def loss_at(theta):
+        probe = MLP([2, 8, 2], "tanh", seed=seed)
+        probe.set_flat(theta)
+        return softmax_cross_entropy(probe.forward(X), labels)[0]
+    a, b = net.get_flat(), twin.get_flat()
+    return loss_at(a), loss_at(b), loss_at((a + b) / 2), a, b
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_network_loss_is_not_convex(seed):
+    """The chapter uses seed 0; the claim holds for other random seeds."""
+    loss_a, loss_b, mid, a, b = _losses_at_twins(seed)
+    assert not np.allclose(a, b)                  # different weights ...
+    assert loss_b == pytest.approx(loss_a, rel=1e-12)  # ... same function
+    assert mid > max(loss_a, loss_b)      # convexity would give mid <= both
+
+
+# ------------------------------------------------ numerical differentiation
+
+@pytest.mark.parametrize("name", list(calc.DIFFERENCES))
+def test_central_beats_forward_and_is_best_near_1e5_in_float64(name):
+    best = {(k, d): calc.best_step(HS, calc.difference_errors(name, HS, k, d))
+            for k in ("forward", "central") for d in ("float64", "float32")}
+    for dtype in ("float64", "float32"):
+        assert best["central", dtype][1] < best["forward", dtype][1]
+    assert 1e-6 <= best["central", "float64"][0] <= 1e-4
+    assert best["central", "float64"][1] < 1e-10
+    assert 1e-9 <= best["forward", "float64"][0] <= 1e-7
+    assert 1e-9 < best["forward", "float64"][1] < 1e-7
+    # float32: even the best central difference stays above 1e-7
+    assert best["central", "float32"][1] > 1e-7
+    # predicted and measured best steps agree within a small factor
+    for (kind, dtype), (h_best, _) in best.items():
+        predicted = calc.predicted_best_step(name, kind, dtype)
+        assert 1 / 6 < h_best / predicted < 6, (kind, dtype)
+
+
+@pytest.mark.parametrize("name", list(calc.DIFFERENCES))
+def test_the_arms_of_the_v(name):
+    f64 = {k: calc.difference_errors(name, HS, k, "float64")
+           for k in ("forward", "central")}
+    assert calc.loglog_slope(HS, f64["forward"], 1e-5, 1e-2) == \
+        pytest.approx(1, abs=0.1)
+    assert calc.loglog_slope(HS, f64["central"], 1e-3, 1e-1) == \
+        pytest.approx(2, abs=0.1)
+    assert calc.loglog_slope(HS, f64["central"], 1e-13, 1e-8) == \
+        pytest.approx(-1, abs=0.15)
+
+
+def test_gradient_check_of_the_chapter():
+    rng = np.random.default_rng(3)
+    N, n = 50, 5
+    X = rng.standard_normal((N, n))
+    labels = np.where(rng.random(N) < 0.5, -1.0, 1.0)
+    w = rng.standard_normal(n)
+
+    def loss(w):
+        return np.mean(np.log1p(np.exp(-labels * (X @ w))))
+
+    def gradient(w):
+        return -X.T @ (labels * act.sigmoid(-labels * (X @ w))) / N
+    numeric = numerical_gradient(loss, w)
+    assert relative_error(gradient(w), numeric) < 1e-7       # "happy"
+    assert relative_error(N * gradient(w), numeric) > 1e-2   # "wrong"
+    X32, labels32, w32 = (a.astype(np.float32) for a in (X, labels, w))
+
+    def partial_float32(i, step):
+        def along_i(t):
+            v = w32.copy()
+            v[i] = t
+            return np.mean(np.log1p(np.exp(-labels32 * (X32 @ v))))
+        return calc.difference_quotient(along_i, float(w32[i]), step,
+                                        "central", np.float32)
+    check32 = min(relative_error(gradient(w), np.array(
+        [partial_float32(i, s) for i in range(n)], dtype=np.float64))
+        for s in (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 1e-4))
+    assert check32 > 1e-6      # "stays far from 1e-7"
+
+
+def test_difference_quotient_keeps_the_precision():
+    for dtype in (np.float32, np.float64):
+        for kind in ("forward", "central"):
+            d = calc.difference_quotient(np.sin, 1.0, 1e-3, kind, dtype)
+            assert np.asarray(d).dtype == dtype
+            assert float(d) == pytest.approx(np.cos(1.0), rel=1e-2)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"h": 0.0}, ValueError, "h"),
+    ({"h": -1e-3}, ValueError, "h"),
+    ({"h": float("nan")}, ValueError, "h"),
+    ({"x0": float("inf")}, ValueError, "x0"),
+    ({"kind": "backward"}, ValueError, "kind"),
+    ({"dtype": np.float16}, TypeError, "dtype"),
+    ({"dtype": None}, TypeError, "dtype"),
+    ({"f": 3.0}, TypeError, "f"),
+])
+def test_difference_quotient_rejects_bad_input(kwargs, error, match):
+    args = {"f": np.sin, "x0": 1.0, "h": 1e-3, "kind": "central",
+            "dtype": np.float64, **kwargs}
+    with pytest.raises(error, match=match):
+        calc.difference_quotient(**args)
+
+
+def test_helpers_reject_unknown_names():
+    with pytest.raises(ValueError, match="name"):
+        calc.difference_errors("tan", HS[:3])
+    with pytest.raises(ValueError, match="kind"):
+        calc.predicted_best_step("exp", "backward")
+    with pytest.raises(ValueError, match="point"):
+        calc.directional_derivative(calc.BOWL, (1.0, 2.0, 3.0), 0.0)
+
+
+# ------------------------------------------------------------- figures
+
+CONTROLS = {
+    figs.tangent_line: [Slider("x0", [-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5],
+                               default=1.0),
+                        Slider("h", [0.8, 0.4, 0.2, 0.1, 0.05], default=0.4)],
+    figs.directional_derivative: [Slider("angle", list(range(0, 360, 15)),
+                                         default=90)],
+    figs.taylor_approximations: [Slider("x0", [-1.5, -1.0, 0.0, 1.0, 1.5],
+                                        default=1.0)],
+    figs.difference_errors: [Choice("name", list(figs.DIFFERENCE_LABELS))],
+}
+
+
+@pytest.mark.parametrize("make_figure", list(CONTROLS),
+                         ids=lambda f: f.__name__)
+def test_figures_work_with_explore(make_figure):
+    controls = CONTROLS[make_figure]
+    n_states = np.prod([len(c.values) for c in controls])
+    assert n_states <= MAX_STATES
+    fig = explore(make_figure, controls, mode="static")
+    assert len(fig.data) > 0
+
+
+@pytest.mark.parametrize("make_figure", list(CONTROLS),
+                         ids=lambda f: f.__name__)
+def test_every_figure_has_a_text_alternative(make_figure):
+    values = [dict(zip((c.name for c in CONTROLS[make_figure]), combo))
+              for combo in zip(*(c.values for c in CONTROLS[make_figure]))]
+    texts = set()
+    for kwargs in values:
+        fig = make_figure(**kwargs)
+        text = fig.layout.meta["description"]
+        assert len(text) > 80
+        texts.add(text)
+    assert len(texts) == len(values), "the text must follow the setting"
+
+
+def test_tangent_text_states_the_plotted_numbers():
+    fig = figs.tangent_line(1.0, 0.1)
+    text = fig.layout.meta["description"]
+    gap = fig.data[3]                          # the red segment r(h)
+    r = gap.y[1] - gap.y[0]
+    assert f"r(h) = {r:.3g}" in text and f"r(h)/h = {r / 0.1:.3g}" in text
+    assert "r(h)/h = 0.31" in text
+
+
+def test_directional_text_and_narrow_layout():
+    fig = figs.directional_derivative(90)
+    text = fig.layout.meta["description"]
+    marker = fig.data[-1]                      # the slope of the direction
+    assert f"slope {marker.y[0]:.3g}" in text
+    assert "243.4 degrees" in text
+    narrow = fig.layout.meta["narrow"]["layout"]
+    # stacked panels: full width each, no vertical overlap
+    assert narrow["xaxis.domain"] == narrow["xaxis2.domain"] == [0, 1]
+    assert narrow["yaxis2.domain"][1] < narrow["yaxis.domain"][0]
+
+
+def test_difference_text_names_each_minimum():
+    fig = figs.difference_errors("exp")
+    text = fig.layout.meta["description"]
+    for trace in fig.data[:4]:
+        i = int(np.argmin(trace.y))
+        assert (f"{trace.name}: smallest error {trace.y[i]:.1e} at h = "
+                f"{trace.x[i]:.1e}") in text
+    assert re.search(r"central, float64: smallest error \S+ at h = "
+                     r"\d\.\de-0[56]", text)
