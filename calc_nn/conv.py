@@ -127,7 +127,7 @@ def conv2d_output_size(size: int, kernel: int, stride: int = 1,
     Parameters
     ----------
     size, kernel, stride, padding : int
-        ``H >= 0``, ``k >= 1``, ``s >= 1``, ``p >= 0``.
+        ``H >= 1``, ``k >= 1``, ``s >= 1``, ``p >= 0``.
 
     Returns
     -------
@@ -740,7 +740,7 @@ def _pair(value, name, low, high=None):
 
 def _check_sizes(size, kernel, stride, padding, fit=True):
     """The ints of an output-size formula, checked."""
-    size, kernel = check_int(size, "size", low=0), check_int(
+    size, kernel = check_int(size, "size", low=1), check_int(
         kernel, "kernel", low=1)
     stride = check_int(stride, "stride", low=1)
     padding = check_int(padding, "padding", low=0)
@@ -853,6 +853,9 @@ def _check_pool(x, kernel_size, stride):
     """``x`` as a float array (N, C, H, W); the window and the stride
     (default: the window) as pairs; the window fits in the input."""
     x = check_ndim(as_float_array(x, "x"), "x", [4], "(N, C, H, W)")
+    if x.shape[1] < 1:
+        raise ValueError(f"x must have at least one channel, got shape "
+                         f"{x.shape}")
     kernel = _pair(kernel_size, "kernel_size", 1)
     stride = kernel if stride is None else _pair(stride, "stride", 1)
     if kernel[0] > x.shape[2] or kernel[1] > x.shape[3]:

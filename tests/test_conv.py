@@ -308,7 +308,7 @@ def test_conv_backward_checks_dout_and_cache(backward):
 @pytest.mark.parametrize("call,message", [
     (lambda: conv.conv2d_output_size(3, 5), r"kernel size 5 is larger"),
     (lambda: conv.conv2d_output_size(3, 0), r"kernel must be an int >= 1"),
-    (lambda: conv.conv2d_output_size(-1, 1), r"size must be an int >= 0"),
+    (lambda: conv.conv2d_output_size(-1, 1), r"size must be an int >= 1"),
     (lambda: conv.conv2d_output_size(3, 1, 0), r"stride must be an int >="),
     (lambda: conv.conv2d_output_size(3, 1, 1, -1), r"padding must be an"),
     (lambda: conv.conv_transpose2d_output_size(3, 3, 2, 0, 2),
