@@ -460,15 +460,10 @@ def maxpool2d_forward(x, kernel_size, stride=None):
     """
     x, kernel, stride = _check_pool(x, kernel_size, stride)
     windows = _windows(x, kernel, stride)  # (N, C, kH, kW, Ho, Wo) view
-    out, argmax = windows[:, :, 0, 0], np.zeros(windows.shape[:2]
-                                                 + windows.shape[4:], int)
-    # one offset at a time, PyTorch's rule: later values win if larger or
-    # NaN
-    for r in range(1, kernel[0] * kernel[1]):
-        value = windows[:, :, r // kernel[1], r % kernel[1]]
-        wins = (value > out) | np.isnan(value)
-        out, argmax = np.where(wins, value, out), np.where(wins, r, argmax)
-    out = np.array(out, dtype=x.dtype)  # a copy even for a 1x1 kernel
+    out = np.array(windows[:, :, 0, 0])
+    for u, v in np.ndindex(*kernel):  # NaN wins, as in PyTorch
+        np.maximum(out, windows[:, :, u, v], out=out)
+    argmax = _window_argmax(windows, out)
     return out, MaxPool2dCache(x.shape, x.dtype, kernel, stride, argmax)
 
 
@@ -492,14 +487,13 @@ def maxpool2d_backward(dout, cache):
 
     Used in: book/cnn.md, book/digits.md
     """
-    shape, dtype, (kH, kW), stride, argmax = _check_cache(cache,
-                                                          MaxPool2dCache)
+    shape, dtype, kernel, stride, argmax = _check_cache(cache,
+                                                        MaxPool2dCache)
     dout = _check_dout(dout, argmax.shape, dtype)
-    offsets = np.arange(kH * kW).reshape(kH, kW, 1, 1)
-    # window (i, j)'s gradient, at its maximum and zero elsewhere
-    dcols = np.where(argmax[:, :, None, None] == offsets,
-                     dout[:, :, None, None], dtype.type(0))
-    return _col2im(dcols, np.zeros(shape, dtype=dtype), stride)
+    # offset (u, v) of window (i, j) gets its gradient if it is the maximum
+    return _col2im(lambda u, v: np.where(argmax == u * kernel[1] + v, dout,
+                                         0), np.zeros(shape, dtype=dtype),
+                   kernel, stride)
 
 
 def maxpool2d_forward_naive(x, kernel_size, stride=None):
@@ -557,10 +551,10 @@ def avgpool2d_forward(x, kernel_size, stride=None):
     Used in: book/cnn.md
     """
     x, kernel, stride = _check_pool(x, kernel_size, stride)
-    out = _windows(x, kernel, stride).sum(axis=(2, 3)) / (kernel[0]
-                                                         * kernel[1])
-    return out.astype(x.dtype, copy=False), AvgPool2dCache(
-        x.shape, x.dtype, kernel, stride)
+    windows = _windows(x, kernel, stride)  # (N, C, kH, kW, Ho, Wo) view
+    out = sum(windows[:, :, u, v] for u, v in np.ndindex(*kernel))
+    out /= kernel[0] * kernel[1]
+    return out, AvgPool2dCache(x.shape, x.dtype, kernel, stride)
 
 
 def avgpool2d_backward(dout, cache):
@@ -582,12 +576,12 @@ def avgpool2d_backward(dout, cache):
 
     Used in: book/cnn.md
     """
-    shape, dtype, (kH, kW), stride = _check_cache(cache, AvgPool2dCache)
-    Ho, Wo = _out_hw(shape[2:], (kH, kW), stride)
-    share = _check_dout(dout, (*shape[:2], Ho, Wo), dtype) / (kH * kW)
-    dcols = np.broadcast_to(share[:, :, None, None], (*shape[:2], kH, kW,
-                                                      Ho, Wo))
-    return _col2im(dcols, np.zeros(shape, dtype=dtype), stride)
+    shape, dtype, kernel, stride = _check_cache(cache, AvgPool2dCache)
+    out_hw = _out_hw(shape[2:], kernel, stride)
+    share = _check_dout(dout, (*shape[:2], *out_hw), dtype) / (kernel[0]
+                                                               * kernel[1])
+    return _col2im(lambda u, v: share, np.zeros(shape, dtype=dtype), kernel,
+                   stride)
 
 
 def avgpool2d_forward_naive(x, kernel_size, stride=None):
@@ -658,16 +652,33 @@ def _im2col(xp, kernel, stride):
                                                         n * Ho * Wo)
 
 
-def _col2im(cols, out, stride):
-    """The adjoint of :func:`_im2col`: add each window of ``cols`` (n, C,
-    kH, kW, Ho, Wo) to ``out`` (n, C, H, W) where it was read from, one
-    strided addition per kernel offset ``(u, v)``."""
-    (sh, sw), (kH, kW, Ho, Wo) = stride, cols.shape[2:]
-    for u in range(kH):
-        for v in range(kW):
-            out[:, :, u:u + sh * (Ho - 1) + 1:sh,
-                v:v + sw * (Wo - 1) + 1:sw] += cols[:, :, u, v]
+def _col2im(part, out, kernel, stride):
+    """The adjoint of :func:`_windows`: for each kernel offset ``(u, v)``,
+    add ``part(u, v)`` (n, C, Ho, Wo), the values of the windows at that
+    offset, to ``out`` (n, C, H, W) where :func:`_windows` read them."""
+    (sh, sw), (Ho, Wo) = stride, _out_hw(out.shape[2:], kernel, stride)
+    for u, v in np.ndindex(*kernel):
+        out[:, :, u:u + sh * (Ho - 1) + 1:sh,
+            v:v + sw * (Wo - 1) + 1:sw] += part(u, v)
     return out
+
+
+def _window_argmax(windows, out):
+    """Offset ``u * kW + v`` of the maximum ``out`` (N, C, Ho, Wo) in each
+    of the ``windows`` (N, C, kH, kW, Ho, Wo): the first one in row-major
+    order (the count of offsets before it), or the last NaN (PyTorch's
+    rule)."""
+    kH, kW = windows.shape[2:4]
+    values = [windows[:, :, u, v] for u, v in np.ndindex(kH, kW)]
+    before = values[0] != out  # still before the first maximum
+    argmax = before.astype(np.min_scalar_type(kH * kW - 1))
+    for value in values[1:-1]:
+        before &= value != out
+        argmax += before
+    if np.isnan(out).any():  # NaN != NaN: windows with a NaN end up here
+        for r, value in enumerate(values):
+            np.copyto(argmax, r, where=np.isnan(value))
+    return argmax
 
 
 def _batches(N, per_image):
@@ -704,8 +715,9 @@ def _conv_input_grad(dout, W, shape, stride):
     dxp = np.zeros(shape, dtype=dout.dtype)
     for n in _batches(N, C * kH * kW * Ho * Wo * dout.itemsize):
         dcols = W.reshape(F, -1).T @ _channels_first(dout[n])
-        dcols = dcols.reshape(C, kH, kW, -1, Ho, Wo)
-        _col2im(dcols.transpose(3, 0, 1, 2, 4, 5), dxp[n], stride)
+        dcols = dcols.reshape(C, kH, kW, -1, Ho, Wo)  # each window's grad
+        _col2im(lambda u, v: dcols[:, u, v].swapaxes(0, 1), dxp[n],
+                (kH, kW), stride)
     return dxp
 
 
