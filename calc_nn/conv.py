@@ -17,15 +17,18 @@ Beside each fast version sits a ``*_naive`` reference written with plain
 loops over output positions: slow, obviously right, tested equal, and
 interchangeable with it (same cache type).
 
-The fast versions are built from two helpers. :func:`_im2col` copies every
-window of the padded input into the columns of one matrix per image,
-``(C*kH*kW, Ho*Wo)``, so that the convolution is one matrix product,
-``W.reshape(F, -1) @ cols`` ("im2col"). :func:`_col2im` is its adjoint: it
-adds the columns back onto the image, one strided addition per kernel
-offset ``(u, v)``. The backward pass of a convolution is the adjoint of its
-forward pass, and a *transposed* convolution is that adjoint used as a
-layer (:func:`conv_transpose2d_forward`): the same two helpers serve both,
-and max and average pooling too.
+The fast convolution is "im2col": :func:`_im2col` copies every window of
+the padded input into a column of one matrix, ``(C*kH*kW, n*Ho*Wo)`` for a
+batch of ``n`` images, so that the convolution is one matrix product,
+``W.reshape(F, -1) @ cols`` (:func:`_conv`). Its adjoint, :func:`_col2im`,
+adds values back where the windows were read, one strided addition per
+kernel offset ``(u, v)``: it sends the gradient to the input
+(:func:`_conv_input_grad`) and to the inputs of the pooling layers. A
+*transposed* convolution is that adjoint used as a layer, so its forward
+pass is :func:`_conv_input_grad` and its backward pass :func:`_conv` and
+:func:`_conv_weight_grad`, with the roles of input and gradient exchanged.
+Images are processed in batches of a few MB, so that the im2col matrix
+stays small and in cache.
 """
 
 from __future__ import annotations
@@ -73,7 +76,10 @@ class Conv2dCache(NamedTuple):
     """What :func:`conv2d_backward` needs (from :func:`conv2d_forward` or
     :func:`conv2d_forward_naive`): the zero-padded input ``xp`` and a copy
     of the weights (both made by the forward pass, so that a later change
-    of the caller's arrays cannot reach the backward pass)."""
+    of the caller's arrays cannot reach the backward pass).
+
+    Used in: book/cnn.md, book/digits.md
+    """
 
     xp: np.ndarray
     W: np.ndarray
@@ -84,7 +90,10 @@ class Conv2dCache(NamedTuple):
 
 class ConvTranspose2dCache(NamedTuple):
     """What :func:`conv_transpose2d_backward` needs: copies of the input
-    and the weights, and the layer's settings."""
+    and the weights, and the layer's settings.
+
+    Used in: book/cnn.md
+    """
 
     x: np.ndarray
     W: np.ndarray
@@ -97,7 +106,10 @@ class ConvTranspose2dCache(NamedTuple):
 class MaxPool2dCache(NamedTuple):
     """What :func:`maxpool2d_backward` needs: the input's shape and dtype,
     the window, and the position of each window's maximum (``u * kW + v``,
-    an array of shape (N, C, Ho, Wo) made by the forward pass)."""
+    an array of shape (N, C, Ho, Wo) made by the forward pass).
+
+    Used in: book/cnn.md, book/digits.md
+    """
 
     x_shape: tuple[int, ...]
     dtype: np.dtype
@@ -108,7 +120,10 @@ class MaxPool2dCache(NamedTuple):
 
 class AvgPool2dCache(NamedTuple):
     """What :func:`avgpool2d_backward` needs: the input's shape and dtype
-    and the window."""
+    and the window.
+
+    Used in: book/cnn.md
+    """
 
     x_shape: tuple[int, ...]
     dtype: np.dtype
@@ -155,10 +170,15 @@ def conv_transpose2d_output_size(size: int, kernel: int, stride: int = 1,
     the largest input length of the convolution that maps it back to
     ``H`` (``output_padding`` picks among the ``s`` lengths that do).
 
-    Raises
-    ------
-    ValueError
-        If ``output_padding >= stride`` or the result is < 1.
+    Parameters
+    ----------
+    size, kernel, stride, padding : int
+        As :func:`conv2d_output_size`.
+    output_padding : int, ``0 <= output_padding < stride``
+
+    Returns
+    -------
+    int, ``>= 1``; else ValueError, as for ``output_padding >= stride``.
 
     Used in: book/cnn.md
     """
@@ -227,7 +247,8 @@ def conv2d_backward(dout, cache):
     ``db`` sums ``dout`` over ``n, i, j``; ``dx`` sends each output's
     gradient back, times the weights, to the window it was computed from
     (for stride 1: the full convolution of ``dout`` with the flipped
-    kernel, the CNN document [cnn-calculus-doc] §4.3).
+    kernel). These are the three chain rules of the CNN document
+    [cnn-calculus-doc] §4.3, written out entry by entry.
 
     Parameters
     ----------
@@ -334,8 +355,7 @@ def conv2d_matrix(W, input_shape, stride=1, padding=0):
     W, (C, H, Wd), stride, padding = _check_matrix(W, input_shape, stride,
                                                    padding)
     (sh, sw), (ph, pw), (F, _, kH, kW) = stride, padding, W.shape
-    Ho = (H + 2 * ph - kH) // sh + 1
-    Wo = (Wd + 2 * pw - kW) // sw + 1
+    Ho, Wo = _out_hw((H + 2 * ph, Wd + 2 * pw), (kH, kW), stride)
     T = np.zeros((F, Ho, Wo, C, H + 2 * ph, Wd + 2 * pw), dtype=W.dtype)
     for i in range(Ho):
         for j in range(Wo):
@@ -367,6 +387,8 @@ def conv_transpose2d_forward(x, W, b=None, stride=1, padding=0,
     b : array_like, shape (C_out,), or None
     stride : int or (int, int), >= 1
     padding : int or (int, int), >= 0
+        Rows and columns cropped from each side of the output (the padding
+        of the convolution it is the transpose of).
     output_padding : int or (int, int), ``0 <= output_padding < stride``
         Rows and columns added at the bottom and right of the output.
 

@@ -37,6 +37,14 @@ BAD_OUTPUT_PADDINGS = [-1, 99, 1.5, np.nan, True, "0", None, (0,),
                        (0, 0, 0), (0, -1), (99, 0)]
 
 
+def faulty(draw, fault, array):
+    """``array`` with a NaN or inf, as a wrong kind (complex, str,
+    object), or as zeros of a degenerate shape."""
+    return draw({"nonfinite": with_nonfinite(array.shape),
+                 "wrong_kind": wrong_kind(array.shape),
+                 "degenerate": degenerate_shapes.map(np.zeros)}[fault])
+
+
 @st.composite
 def conv_inputs(draw, transposed=False):
     """Small valid arguments of conv2d_forward (or of the transposed
@@ -70,11 +78,7 @@ def faulty_call(draw, transposed=False):
     if fault in ("nonfinite", "wrong_kind", "degenerate"):
         name = draw(st.sampled_from(["x", "W"] + (["b"] if b is not None
                                                   else [])))
-        shape = args[name].shape
-        args[name] = draw({
-            "nonfinite": with_nonfinite(shape),
-            "wrong_kind": wrong_kind(shape),
-            "degenerate": degenerate_shapes.map(np.zeros)}[fault])
+        args[name] = faulty(draw, fault, args[name])
         if fault == "nonfinite":
             name = None  # propagated, as PyTorch does
     elif fault == "dtype":
@@ -226,12 +230,10 @@ def test_backward_bad_dout_or_cache(kind, backward, data):
                                        "degenerate", "dtype", "shape",
                                        "cache"]))
     dout = {
-        "nonfinite": lambda: data.draw(with_nonfinite(out.shape)),
-        "wrong_kind": lambda: data.draw(wrong_kind(out.shape)),
-        "degenerate": lambda: np.zeros(data.draw(degenerate_shapes)),
         "dtype": lambda: np.ones(out.shape, np.float32),
         "shape": lambda: np.ones(out.shape[:-1] + (out.shape[-1] + 1,)),
-        "cache": lambda: np.ones(out.shape)}[fault]()
+        "cache": lambda: np.ones(out.shape)}.get(
+            fault, lambda: faulty(data.draw, fault, out))()
     if fault == "cache":
         cache = _layer("avg" if kind == "max" else "max")[1]
     name = "cache" if fault == "cache" else "dout"
@@ -268,12 +270,8 @@ def test_pool_bad_input(kind, naive, data):
                                        "degenerate", "kernel_size",
                                        "stride"]))
     name = fault if fault in ("kernel_size", "stride") else "x"
-    if fault == "nonfinite":
-        args["x"] = data.draw(with_nonfinite(x.shape))
-    elif fault == "wrong_kind":
-        args["x"] = data.draw(wrong_kind(x.shape))
-    elif fault == "degenerate":
-        args["x"] = np.zeros(data.draw(degenerate_shapes))
+    if fault in ("nonfinite", "wrong_kind", "degenerate"):
+        args["x"] = faulty(data.draw, fault, x)
     elif fault in ("kernel_size", "stride"):
         args[fault] = data.draw(st.sampled_from(BAD_INTS + [99, (1, 99)]))
     result, error = correct_or_named_error(lambda: forward(**args), name)
@@ -330,12 +328,8 @@ def test_conv2d_matrix_bad_input(data):
                                        "stride", "padding"]))
     name = {"nonfinite": None, "none": None, "wrong_kind": "W",
             "degenerate": "W"}.get(fault, fault)
-    if fault == "nonfinite":
-        args["W"] = data.draw(with_nonfinite(W.shape))
-    elif fault == "wrong_kind":
-        args["W"] = data.draw(wrong_kind(W.shape))
-    elif fault == "degenerate":
-        args["W"] = np.zeros(data.draw(degenerate_shapes))
+    if fault in ("nonfinite", "wrong_kind", "degenerate"):
+        args["W"] = faulty(data.draw, fault, W)
     elif fault == "input_shape":
         args["input_shape"] = data.draw(st.sampled_from(
             [(c, 4), (c, 0, 5), (c + 1, 4, 5), (c, 4.0, 5), None, 5,
