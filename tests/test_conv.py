@@ -127,7 +127,7 @@ def check_against_torch(ours, x, W, b, stride, padding, dout, dtype,
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(data=st.data())
 def test_conv_matches_torch_forward_and_backward(dtype, data):
     x, W, b, stride, padding = data.draw(conv_cases(dtype=dtype))
@@ -392,7 +392,7 @@ def transpose_cases(draw, dtype=np.float64):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(data=st.data())
 def test_conv_transpose_matches_torch(dtype, data):
     x, W, b, stride, padding, output_padding = data.draw(
