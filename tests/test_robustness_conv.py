@@ -78,9 +78,12 @@ def faulty_call(draw, transposed=False):
     if fault in ("nonfinite", "wrong_kind", "degenerate"):
         name = draw(st.sampled_from(["x", "W"] + (["b"] if b is not None
                                                   else [])))
+        shape = args[name].shape
         args[name] = faulty(draw, fault, args[name])
-        if fault == "nonfinite":
-            name = None  # propagated, as PyTorch does
+        if fault == "nonfinite" or (fault == "degenerate"
+                                    and args[name].shape == shape):
+            name = None  # NaN and inf propagate, as in PyTorch; a
+            # "degenerate" shape (1,) is a valid bias for one channel
     elif fault == "dtype":
         name = draw(st.sampled_from(["x", "W"]))
         args[name] = args[name].astype(np.float32)
