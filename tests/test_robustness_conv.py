@@ -33,8 +33,8 @@ BAD_INTS = [0, -1, 1.5, np.nan, np.inf, True, "2", None, (1,), (1, 2, 3),
             (1, 0), (2, -1), (1.0, 2)]
 BAD_PADDINGS = [-1, -3, 1.5, np.nan, True, "1", None, (0,), (0, -1),
                 (0, 0, 0)]
-BAD_OUTPUT_PADDINGS = [-1, 99, 1.5, np.nan, True, "0", None, (0,),
-                       (0, 0, 0), (0, -1), (99, 0)]
+BAD_OUTPUT_PADDINGS = [-1, 99, 3, (3, 0), (0, 99), 1.5, np.nan, True, "0",
+                       None, (0,), (0, 0, 0), (0, -1)]  # stride <= 3
 
 
 def faulty(draw, fault, array):
@@ -71,8 +71,8 @@ def faulty_call(draw, transposed=False):
     x, W, b, kw = draw(conv_inputs(transposed))
     args = dict(x=x, W=W, b=b, **kw)
     fault = draw(st.sampled_from(
-        ["none", "nonfinite", "wrong_kind", "degenerate", "dtype", "stride",
-         "padding", "big settings"]
+        ["none", "nonfinite", "nonfinite", "wrong_kind", "degenerate",
+         "dtype", "stride", "padding", "big settings"]
         + (["output_padding"] if transposed else [])))
     name = None
     if fault in ("nonfinite", "wrong_kind", "degenerate"):
