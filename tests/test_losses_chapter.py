@@ -364,3 +364,52 @@ def test_the_implement_exercise_reports_the_missing_factor():
         return p
     assert "every entry is 4 times the expected one" in str(
         check.cross_entropy_grad(my_ce_grad))
+
+
+# ---------------------------------------- the helpers the chapter calls
+
+def test_logit_descent_is_gradient_descent_with_the_hand_gradients():
+    """Each step is z - lr dl/dz, with the gradients of the text, checked
+    against autograd."""
+    for loss, lr in (("mse", 1.0), ("bce", 0.5)):
+        p = losses.logit_descent(-1.5, loss, lr=lr, steps=3)
+        z = torch.tensor(-1.5, dtype=torch.float64)
+        for step in range(4):
+            assert p[step] == pytest.approx(torch.sigmoid(z).item(),
+                                            rel=1e-14)
+            z = z.detach().requires_grad_(True)
+            s = torch.sigmoid(z)
+            value = (s - 1) ** 2 if loss == "mse" else -torch.log(s)
+            (grad,) = torch.autograd.grad(value, z)
+            z = z - lr * grad
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: losses.logit_descent(0.0, "ce"), ValueError, "loss must be"),
+    (lambda: losses.logit_descent(0.0, "mse", lr=0.0), ValueError, "lr"),
+    (lambda: losses.logit_descent(float("nan"), "mse"), ValueError, "z0"),
+    (lambda: losses.logit_descent(0.0, "mse", steps=1.5), TypeError,
+     "steps"),
+    (lambda: losses.steps_to_reach(0.0, "bce", 1.0), ValueError, "p must"),
+    (lambda: losses.steps_to_reach(-8.0, "mse", 0.5, max_steps=100),
+     ValueError, "not reached"),
+    (lambda: losses.minority_scores(np.zeros((2, 3)), np.zeros(2),
+                                    np.zeros((5, 2)), np.zeros(5, int)),
+     ValueError, "W must have shape"),
+    (lambda: losses.minority_scores(np.zeros((2, 2)), np.zeros(2),
+                                    np.zeros((5, 2)), np.full(5, 2)),
+     ValueError, "labels 0 or 1"),
+])
+def test_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_minority_scores_count_what_they_say():
+    W, b = np.array([[0.0, 0.0], [1.0, 0.0]]), np.zeros(2)  # class 1: x > 0
+    X = np.array([[1.0, 0], [2, 0], [-1, 0], [3, 0], [-2, 0]])
+    y = np.array([1, 0, 1, 1, 0])
+    s = losses.minority_scores(W, b, X, y)
+    assert list(s["predicted"]) == [1, 1, 0, 1, 0]
+    assert (s["recall"], s["precision"], s["accuracy"]) == (2 / 3, 2 / 3,
+                                                            3 / 5)
