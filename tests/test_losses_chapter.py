@@ -407,9 +407,10 @@ def test_bad_input_is_named(call, error, match):
 
 def test_minority_scores_count_what_they_say():
     W, b = np.array([[0.0, 0.0], [1.0, 0.0]]), np.zeros(2)  # class 1: x > 0
-    X = np.array([[1.0, 0], [2, 0], [-1, 0], [3, 0], [-2, 0]])
+    X = np.array([[1.0, 0], [2, 0], [-1, 0], [3, 0], [4, 0]])
     y = np.array([1, 0, 1, 1, 0])
     s = losses.minority_scores(W, b, X, y)
-    assert list(s["predicted"]) == [1, 1, 0, 1, 0]
-    assert (s["recall"], s["precision"], s["accuracy"]) == (2 / 3, 2 / 3,
-                                                            3 / 5)
+    assert list(s["predicted"]) == [1, 1, 0, 1, 1]
+    # 2 of the 3 minority samples found; 2 of the 4 predicted are minority
+    assert (s["recall"], s["precision"], s["accuracy"]) == (2 / 3, 1 / 2,
+                                                            2 / 5)
