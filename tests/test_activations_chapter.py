@@ -13,26 +13,18 @@ import re
 import warnings
 from pathlib import Path
 
+import chapter_text as page
 import numpy as np
 import pytest
 import sympy as sp
 import torch
-from chapter_text import (
-    admonition,
-    labels,
-    matches_rounded,
-    prose,
-    read,
-    refs,
-    table,
-)
 
 from calc_nn import activations as act
 from calc_nn import check, symbolic, verify
 from calc_nn.gradcheck import default_step
 from calc_nn.plots import activation_figures as figs
 
-TEXT = read("activations")
+TEXT = page.read("activations")
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 
@@ -40,12 +32,12 @@ NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 # ------------------------------------------------------------ the page
 
 def test_before_you_start_links_what_the_chapter_relies_on():
-    box = admonition(TEXT, "Before you start")
-    linked = set(refs(box))
+    box = page.admonition(TEXT, "Before you start")
+    linked = set(page.refs(box))
     assert {"calc-derivative", "calc-chain-rule", "calc-jacobian",
             "calc-finite-differences", "calc-vjp", "chapter-forward",
             "chapter-backprop"} <= linked
-    assert linked <= labels()
+    assert linked <= page.labels()
     assert TEXT.index("{admonition} Before you start") < TEXT.index("\n## ")
     # autograd is used as an oracle before the backprop chapter: said so
     assert "autograd" in box
@@ -200,7 +192,7 @@ def _torch_chain(w, a0, depth):
 
 
 def test_the_table_of_three_sigmoids_is_what_calc_nn_and_torch_compute():
-    rows = table(TEXT, "act-chain-table")
+    rows = page.table(TEXT, "act-chain-table")
     a, grad = act.chain_gradient("sigmoid", 3, w=1.0, x0=0.0)
     a_torch, grad_torch = _torch_chain(1.0, 0.0, 3)
     np.testing.assert_allclose(a, a_torch, rtol=1e-15)
@@ -211,7 +203,7 @@ def test_the_table_of_three_sigmoids_is_what_calc_nn_and_torch_compute():
         for typed, value in ((z, a[k - 1]), (a_k, a[k]), (factor, local),
                              (factor, a[k] * (1 - a[k])),
                              (reach, grad[k - 1]), (bound, 0.25 ** (4 - k))):
-            assert matches_rounded(typed, value), (k, typed, value)
+            assert page.matches_rounded(typed, value), (k, typed, value)
 
 
 def test_every_sigmoid_factor_is_at_most_a_quarter_of_w():
@@ -231,7 +223,7 @@ def test_every_sigmoid_factor_is_at_most_a_quarter_of_w():
 def test_the_hand_steps_in_the_prose_are_right(typed, value):
     assert typed in TEXT
     left, right = re.findall(r"\d+\.\d+", typed)
-    assert matches_rounded(left, value[0]) and matches_rounded(right,
+    assert page.matches_rounded(left, value[0]) and page.matches_rounded(right,
                                                                value[1])
 
 
@@ -243,7 +235,7 @@ def test_the_exercise_with_w_2_has_the_right_numbers():
                          ("1.4621", 2 * a[2]), ("0.8119", a[3]),
                          ("0.3055", 2 * a[3] * (1 - a[3])),
                          ("0.0601", grad[0])):
-        assert typed in solution and matches_rounded(typed, value), typed
+        assert typed in solution and page.matches_rounded(typed, value), typed
     assert grad[0] < (2 / 4) ** 3 and grad[0] > act.chain_gradient(
         "sigmoid", 3, w=1.0, x0=0.0)[1][0]   # "the larger weight helps"
 
@@ -382,6 +374,6 @@ def test_the_implement_exercise_reports_what_the_solution_says():
 
 
 def test_the_prose_never_says_n_for_the_depth():
-    text = prose(TEXT)
+    text = page.prose(TEXT)
     assert "(1/4)^n" not in text and "a_n" not in text
     assert "\\delta_{ij}" not in TEXT and "diag(s)" not in TEXT

@@ -10,45 +10,37 @@ the page and recomputed with calc_nn and PyTorch.
 
 import re
 
+import chapter_text as page
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from chapter_text import (
-    admonition,
-    labels,
-    matches_rounded,
-    prose,
-    read,
-    refs,
-    table,
-)
 
 from calc_nn import activations as act
 from calc_nn import check, losses
 from calc_nn.symbolic import loss_formulas as sym
 
-TEXT = read("losses")
+TEXT = page.read("losses")
 GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
 
 
 # ------------------------------------------------------------ the page
 
 def test_before_you_start_links_what_the_chapter_relies_on():
-    box = admonition(TEXT, "Before you start")
-    linked = set(refs(box))
+    box = page.admonition(TEXT, "Before you start")
+    linked = set(page.refs(box))
     assert {"calc-gradient", "calc-chain-rule", "calc-vjp", "calc-layout",
             "calc-hessian", "calc-convexity", "act-derivatives",
             "act-softmax-jacobian", "chapter-optimizers"} <= linked
-    assert linked <= labels()
+    assert linked <= page.labels()
     start = TEXT.index("{admonition} Before you start")
     assert start < TEXT.index("\n## ")
     # gradient descent and the learning rate are introduced there, before
     # the first figure that uses them
     assert "**gradient descent**" in box and "**learning rate**" in box
-    first_use = prose(TEXT).index("learning rate", prose(TEXT).index(
+    first_use = page.prose(TEXT).index("learning rate", page.prose(TEXT).index(
         "Before you start") + len(box))
-    assert first_use > prose(TEXT).index("Before you start")
+    assert first_use > page.prose(TEXT).index("Before you start")
 
 
 @pytest.mark.parametrize("label", ["loss-mse", "loss-cross-entropy",
@@ -95,7 +87,7 @@ def test_the_naive_bce_is_wrong_in_the_fifth_digit_at_30():
 # ---------------------------------------------------- softmax + CE by hand
 
 def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
-    rows = table(TEXT, "loss-ce-table")
+    rows = page.table(TEXT, "loss-ce-table")
     z = np.array([[2.0, 1.0, 0.0]])
     true_class = np.array([1])
     p = act.softmax(z)[0]
@@ -111,7 +103,7 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
                              (p_k, p[k]), (y_k, y[k]), (dp2, J[1, k]),
                              (dl, grad[k]), (dl, p[k] - y[k]),
                              (dl, -J[1, k] / p[1])):
-            assert matches_rounded(typed, value), (k, typed, value)
+            assert page.matches_rounded(typed, value), (k, typed, value)
 
 
 @pytest.mark.parametrize("typed, value", [
@@ -122,11 +114,11 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
 ])
 def test_the_hand_steps_in_the_prose_are_right(typed, value):
     assert typed in TEXT
-    assert matches_rounded(re.findall(r"-?\d+\.\d+", typed)[-1], value)
+    assert page.matches_rounded(re.findall(r"-?\d+\.\d+", typed)[-1], value)
 
 
 def test_the_rounded_gradient_sums_to_minus_one_ten_thousandth():
-    rows = table(TEXT, "loss-ce-table")
+    rows = page.table(TEXT, "loss-ce-table")
     assert round(sum(float(row[-1]) for row in rows), 4) == -0.0001
     assert "here to $-0.0001$, from rounding" in TEXT
     assert abs(losses.cross_entropy_grad(np.array([[2.0, 1.0, 0.0]]),
@@ -326,8 +318,8 @@ def test_the_focal_peak_exercise():
     at_09 = g[2.0][np.argmin(np.abs(pt - 0.9))]
     assert 34 < 0.1 / at_09 < 35.5                  # "about 35 times less"
     # the solution's hand computation, with -log 0.9 rounded to 0.1054
-    assert matches_rounded("2.897", 1 + 2 * 0.9 * 0.1054 / 0.1)
-    assert matches_rounded("0.1054", -np.log(0.9))
+    assert page.matches_rounded("2.897", 1 + 2 * 0.9 * 0.1054 / 0.1)
+    assert page.matches_rounded("0.1054", -np.log(0.9))
 
 
 def test_the_worked_exercise_numbers():
@@ -340,7 +332,7 @@ def test_the_worked_exercise_numbers():
                          ("0.4076", losses.cross_entropy(
                              np.array([[2.0, 1.0, 0.0]]), np.array([0]))),
                          ("1.0986", np.log(3))):
-        assert typed in solution and matches_rounded(typed, value), typed
+        assert typed in solution and page.matches_rounded(typed, value), typed
 
 
 @pytest.mark.parametrize("seed", range(3))
