@@ -486,7 +486,8 @@ def steps_to_reach(z0, loss, p, lr=1.0, max_steps=100_000):
 
     Used in: book/losses.md
     """
-    z, grad, lr, max_steps = _check_descent(z0, loss, lr, max_steps)
+    z, grad, lr, max_steps = _check_descent(z0, loss, lr, max_steps,
+                                            "max_steps")
     logit = _check_probability_level(p)  # sigma(z) > p  <=>  z > logit(p)
     for t in range(max_steps + 1):
         if z > logit:
@@ -801,7 +802,8 @@ def _check_focal(logits, target, gamma, alpha, reduction):
 
 
 def _check_scores(W, b, X, y):
-    W, b, X = as_float_arrays(W=W, b=b, X=X)
+    W, b, X = (check_finite(a, name) for a, name in zip(
+        as_float_arrays(W=W, b=b, X=X), ("W", "b", "X")))
     check_ndim(X, "X", [2], "(N, n)")
     check_ndim(W, "W", [2], "(2, n)")
     if W.shape != (2, X.shape[1]) or b.shape != (2,):
@@ -814,12 +816,12 @@ def _check_scores(W, b, X, y):
     return W, b, X, y
 
 
-def _check_descent(z0, loss, lr, steps):
+def _check_descent(z0, loss, lr, steps, steps_name="steps"):
     """``(z0, the gradient function, lr, steps)`` for the logit demos."""
     return (check_real(z0, "z0"),
             _LOGIT_GRADS[check_choice(loss, "loss", _LOGIT_GRADS)],
             check_real(lr, "lr", low=0, low_open=True),
-            check_int(steps, "steps", low=0))
+            check_int(steps, steps_name, low=0))
 
 
 def _check_probability_level(p):

@@ -391,6 +391,9 @@ def test_logit_descent_is_gradient_descent_with_the_hand_gradients():
     (lambda: losses.minority_scores(np.zeros((2, 2)), np.zeros(2),
                                     np.zeros((5, 2)), np.full(5, 2)),
      ValueError, "labels 0 or 1"),
+    (lambda: losses.minority_scores(np.zeros((2, 2)), np.zeros(2),
+                                    np.full((5, 2), np.nan), np.zeros(5, int)),
+     ValueError, "X must be finite"),
 ])
 def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
