@@ -303,8 +303,11 @@ def log_softmax(z, axis=-1):
 def softmax_jacobian(z):
     r"""Jacobian of the softmax over the last axis.
 
-    .. math:: \frac{\partial s_i}{\partial z_j} = s_i (\delta_{ij} - s_j),
-              \qquad J = \operatorname{diag}(s) - s s^\top
+    .. math:: \frac{\partial p_i}{\partial z_j} = p_i ([i = j] - p_j),
+              \qquad J = \operatorname{diag}(p) - p p^\top
+
+    with :math:`p = \operatorname{softmax}(z)` and :math:`[i = j]` 1 when
+    :math:`i = j`, else 0. Row :math:`i` holds the gradient of :math:`p_i`.
 
     Parameters
     ----------
@@ -312,13 +315,13 @@ def softmax_jacobian(z):
 
     Returns
     -------
-    ndarray, shape (..., C, C); ``J[..., i, j] = d s_i / d z_j``.
+    ndarray, shape (..., C, C); ``J[..., i, j] = d p_i / d z_j``.
 
     Used in: book/activations.md, book/losses.md
     """
-    s = softmax(z, axis=-1)
-    return s[..., :, None] * np.eye(s.shape[-1], dtype=s.dtype) - (
-        s[..., :, None] * s[..., None, :]
+    p = softmax(z, axis=-1)
+    return p[..., :, None] * np.eye(p.shape[-1], dtype=p.dtype) - (
+        p[..., :, None] * p[..., None, :]
     )
 
 
@@ -360,13 +363,13 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
                    alpha: float = 0.01):
     r"""Gradients through a chain of one-neuron layers.
 
-    Layer ``k`` computes :math:`a_k = f(w\,a_{k-1})` from :math:`a_0 = x_0`.
-    By the chain rule
+    Layer ``k`` computes :math:`a^k = f(z^k)`, :math:`z^k = w\,a^{k-1}`,
+    from :math:`a^0 = x_0` (superscripts number layers). By the chain rule
 
-    .. math:: \frac{\partial a_n}{\partial a_k}
-              = \prod_{j=k+1}^{n} w\,f'(w\,a_{j-1}),
+    .. math:: \frac{\partial a^D}{\partial a^k}
+              = \prod_{j=k+1}^{D} w\,f'(z^j),
 
-    a product of ``n - k`` local factors: it vanishes when the factors are
+    a product of ``D - k`` local factors: it vanishes when the factors are
     below 1 and explodes when they are above 1 (to ``inf`` past the float
     range, as in PyTorch).
 
@@ -374,24 +377,24 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
     ----------
     name : str, a key of :data:`ACTIVATIONS`
     depth : int, >= 0
-        Number of layers ``n``.
+        Number of layers :math:`D`.
     w, x0 : float, finite
-        The weight of every layer, and the input ``a_0``.
+        The weight of every layer, and the input :math:`a^0`.
     alpha : float, in [0, 1]
 
     Returns
     -------
     a : ndarray, shape (depth + 1,)
-        Activations ``a_0, ..., a_n``.
+        Activations :math:`a^0, \dots, a^D`.
     grad : ndarray, shape (depth + 1,)
-        ``grad[k]`` is :math:`\partial a_n / \partial a_k`; ``grad[n] = 1``.
+        ``grad[k]`` is :math:`\partial a^D / \partial a^k`; ``grad[D] = 1``.
 
     Used in: book/activations.md
     """
     f, f_grad, depth, w, x0 = _check_chain(name, depth, w, x0, alpha)
     with np.errstate(over="ignore", invalid="ignore"):  # an exploding chain
         a, factors = _forward_chain(f, f_grad, depth, w, x0)
-        # grad[k] = factors[k] * ... * factors[n-1], a reversed cumprod
+        # grad[k] = factors[k] * ... * factors[D-1], a reversed cumprod
         grad = np.ones(depth + 1)
         grad[:-1] = np.cumprod(factors[::-1])[::-1]
     return a, grad
@@ -457,7 +460,7 @@ def _log_sum_exp(shifted, axis):
 
 
 def _forward_chain(f, f_grad, depth, w, x0):
-    """Activations ``a_0..a_n`` and local factors ``w f'(w a_{k-1})``."""
+    """Activations ``a^0..a^D`` and local factors ``w f'(w a^{k-1})``."""
     a = np.empty(depth + 1)
     factors = np.empty(depth)
     a[0] = x0

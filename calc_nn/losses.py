@@ -42,7 +42,7 @@ from calc_nn._validation import (
     check_real,
     check_same_shape,
 )
-from calc_nn.activations import log_softmax, sigmoid, softmax
+from calc_nn.activations import log_softmax, sigmoid, sigmoid_grad, softmax
 from calc_nn.layers import linear_backward, linear_forward
 
 __all__ = [
@@ -57,8 +57,11 @@ __all__ = [
     "weighted_cross_entropy_grad",
     "focal_loss",
     "focal_loss_grad",
+    "logit_descent",
+    "steps_to_reach",
     "imbalanced_data",
     "train_linear_classifier",
+    "minority_scores",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -369,12 +372,13 @@ def focal_loss_grad(logits, target, gamma=2.0, alpha=None,
     r"""Gradient of :func:`focal_loss` with respect to the logits.
 
     With :math:`q = \log p_t` and :math:`\partial q / \partial z_k =
-    \delta_{kt} - p_k` (the log-softmax derivative):
+    [k = t] - p_k` (the log-softmax derivative; :math:`[k = t]` is 1 when
+    :math:`k = t`, else 0):
 
     .. math:: \frac{\partial \operatorname{FL}}{\partial z_k}
               = -\alpha_t (1 - p_t)^{\gamma}
                 \Bigl[1 + \gamma\, p_t\, \frac{-\log p_t}{1 - p_t}\Bigr]
-                (\delta_{kt} - p_k)
+                ([k = t] - p_k)
 
     The ratio :math:`-\log p_t / (1 - p_t)` tends to 1 as
     :math:`p_t \to 1` and is taken as 1 where :math:`1 - p_t` rounds to 0,
@@ -398,7 +402,7 @@ def focal_loss_grad(logits, target, gamma=2.0, alpha=None,
     ratio = np.where(one_minus_pt > 0, -log_pt / safe, 1)  # -> 1 as p_t -> 1
     d_dq = -alpha[t] * one_minus_pt ** gamma * (1 + gamma * p[rows, t] * ratio)
     grad = -p
-    grad[rows, t] = one_minus_pt  # delta_kt - p_t, without cancellation
+    grad[rows, t] = one_minus_pt  # [k = t] - p_t, without cancellation
     grad = d_dq[:, None] * _scale(reduction, len(z), z.dtype) * grad
     return _cast(grad[0] if unbatched else grad, z.dtype)
 
@@ -419,6 +423,91 @@ def _log_pt(z, t):
                       np.log1p(-np.where(near_one, one_minus_pt, 0)),
                       log_p[rows, t])
     return log_p, log_pt, one_minus_pt
+
+
+# ------------------------------------------- one sigmoid output, learning
+
+def logit_descent(z0, loss="bce", lr=1.0, steps=60):
+    r"""Gradient descent on the logit of one sigmoid output whose target
+    is 1: the probabilities :math:`p_t = \sigma(z_t)` it visits.
+
+    Each step is :math:`z_{t+1} = z_t - \eta\, \partial\ell /
+    \partial z`, with, for the squared error and the binary
+    cross-entropy,
+
+    .. math:: \frac{\partial (\sigma(z) - 1)^2}{\partial z}
+              = 2(\sigma(z) - 1)\,\sigma'(z), \qquad
+              \frac{\partial \ell_{\mathrm{BCE}}}{\partial z}
+              = \sigma(z) - 1.
+
+    Parameters
+    ----------
+    z0 : float, finite, the starting logit
+    loss : {"mse", "bce"}
+    lr : float, > 0, the learning rate :math:`\eta`
+    steps : int, >= 0
+
+    Returns
+    -------
+    ndarray, shape (steps + 1,): :math:`p_0, \dots, p_{\text{steps}}`
+
+    Used in: book/losses.md
+    """
+    z0, grad, lr, steps = _check_descent(z0, loss, lr, steps)
+    z = np.empty(steps + 1)
+    z[0] = z0
+    for t in range(steps):
+        z[t + 1] = z[t] - lr * grad(z[t])
+    return sigmoid(z)
+
+
+def steps_to_reach(z0, loss, p, lr=1.0, max_steps=100_000):
+    r"""How many steps of :func:`logit_descent` from ``z0`` it takes until
+    the probability first exceeds ``p``.
+
+    Parameters
+    ----------
+    z0 : float, finite
+    loss : {"mse", "bce"}
+    p : float, in (0, 1)
+    lr : float, > 0
+    max_steps : int, >= 0
+
+    Returns
+    -------
+    int, the first ``t`` with :math:`\sigma(z_t) > p` (0 if
+    :math:`\sigma(z_0) > p` already)
+
+    Raises
+    ------
+    ValueError
+        If ``p`` is not reached within ``max_steps`` steps (or on bad
+        input).
+
+    Used in: book/losses.md
+    """
+    z, grad, lr, max_steps = _check_descent(z0, loss, lr, max_steps,
+                                            "max_steps")
+    logit = _check_probability_level(p)  # sigma(z) > p  <=>  z > logit(p)
+    for t in range(max_steps + 1):
+        if z > logit:
+            return t
+        z -= lr * grad(z)
+    raise ValueError(f"p = {p} is not reached from z0 = {z0} within "
+                     f"max_steps = {max_steps} steps; give more")
+
+
+def _mse_logit_grad(z):
+    """d/dz (sigma(z) - 1)^2 = 2 (sigma(z) - 1) sigma'(z): the chain rule."""
+    return float(2 * (sigmoid(z) - 1) * sigmoid_grad(z))
+
+
+def _bce_logit_grad(z):
+    """d/dz of the binary cross-entropy with target 1: sigma(z) - 1."""
+    return float(sigmoid(z) - 1)
+
+
+_LOGIT_GRADS = {"mse": _mse_logit_grad, "bce": _bce_logit_grad}
 
 
 # -------------------------------------------------- class-imbalance demo
@@ -467,6 +556,33 @@ def train_linear_classifier(weight: float, gamma: float, steps: int = 300,
     """
     return _train_linear_classifier(*_check_training(weight, gamma, steps,
                                                      lr, seed))
+
+
+def minority_scores(W, b, X, y):
+    """How well the linear classifier ``(W, b)`` finds the minority class
+    1 of :func:`imbalanced_data`.
+
+    Parameters
+    ----------
+    W : array_like, shape (2, n); b : array_like, shape (2,)
+    X : array_like, shape (N, n); y : int array_like, shape (N,), 0 or 1
+
+    Returns
+    -------
+    dict with ``recall`` (the fraction of the minority samples predicted
+    minority), ``precision`` (the fraction of the samples predicted
+    minority that are) and ``accuracy``, floats in [0, 1] (a precision
+    with no sample predicted minority is 0), and ``predicted``, the
+    predicted classes, shape (N,).
+
+    Used in: book/losses.md
+    """
+    W, b, X, y = _check_scores(W, b, X, y)
+    predicted = np.argmax(X @ W.T + b, axis=1)
+    found = np.sum((predicted == 1) & (y == 1))
+    return dict(recall=float(found / max(np.sum(y == 1), 1)),
+                precision=float(found / max(np.sum(predicted == 1), 1)),
+                accuracy=float(np.mean(predicted == y)), predicted=predicted)
 
 
 @functools.lru_cache(maxsize=4)
@@ -683,6 +799,35 @@ def _check_focal(logits, target, gamma, alpha, reduction):
         indices_only=True)
     return (z, t, alpha, check_nonnegative(gamma, "gamma"), reduction,
             unbatched)
+
+
+def _check_scores(W, b, X, y):
+    W, b, X = (check_finite(a, name) for a, name in zip(
+        as_float_arrays(W=W, b=b, X=X), ("W", "b", "X")))
+    check_ndim(X, "X", [2], "(N, n)")
+    check_ndim(W, "W", [2], "(2, n)")
+    if W.shape != (2, X.shape[1]) or b.shape != (2,):
+        raise ValueError(f"W must have shape (2, {X.shape[1]}) and b shape "
+                         f"(2,); got {W.shape} and {b.shape}")
+    y = np.asarray(y)
+    if y.shape != (len(X),) or not np.isin(y, (0, 1)).all():
+        raise ValueError(f"y must hold {len(X)} labels 0 or 1, one per row "
+                         f"of X; got shape {y.shape}")
+    return W, b, X, y
+
+
+def _check_descent(z0, loss, lr, steps, steps_name="steps"):
+    """``(z0, the gradient function, lr, steps)`` for the logit demos."""
+    return (check_real(z0, "z0"),
+            _LOGIT_GRADS[check_choice(loss, "loss", _LOGIT_GRADS)],
+            check_real(lr, "lr", low=0, low_open=True),
+            check_int(steps, steps_name, low=0))
+
+
+def _check_probability_level(p):
+    """The logit of ``p``, a float in (0, 1)."""
+    p = check_real(p, "p", low=0, high=1, low_open=True, high_open=True)
+    return float(np.log(p) - np.log1p(-p))
 
 
 def _check_imbalanced(n_majority, ratio, seed):

@@ -613,12 +613,12 @@ def test_buttons_redraw_the_figure(chapter):
 
 
 def test_slider_redraws_the_figure(chapter):
-    """Three presses of the right arrow key on the "depth n" slider move it
+    """Three presses of the right arrow key on the "depth D" slider move it
     three steps and redraw the vanishing-gradient figure."""
     page = chapter.page
-    out = chapter.figure_output("depth n")
+    out = chapter.figure_output("depth D")
     slider = out.locator(".widget-slider", has=page.locator(
-        ".widget-label", has_text=re.compile(r"^depth n$")))
+        ".widget-label", has_text=re.compile(r"^depth D$")))
     readout = slider.locator(".widget-readout")
     out.scroll_into_view_if_needed()
     start = int(readout.text_content())
@@ -713,10 +713,10 @@ def test_live_figure_shows_the_selected_setting(chapter):
                                              names["Leaky ReLU"]))]
     screenshot(out, "live-function-leaky.png")
 
-    out = chapter.figure_output("depth n")
+    out = chapter.figure_output("depth D")
     out.scroll_into_view_if_needed()
     slider = out.locator(".widget-slider", has=page.locator(
-        ".widget-label", has_text=re.compile(r"^depth n$")))
+        ".widget-label", has_text=re.compile(r"^depth D$")))
     slider.locator(".noUi-handle").focus()
     page.keyboard.press("End")
     readout = slider.locator(".widget-readout")
@@ -726,7 +726,7 @@ def test_live_figure_shows_the_selected_setting(chapter):
     weight = out.locator(".widget-slider", has=page.locator(
         ".widget-label", has_text=re.compile(r"^weight w$")))
     w = float(weight.locator(".widget-readout").text_content())
-    mismatches += [f"depth n = 30, weight w = {w:g}: {m}" for m in
+    mismatches += [f"depth D = 30, weight w = {w:g}: {m}" for m in
                    _check_figure_matches(chapter, out,
                                          plots.gradient_through_depth(
                                              depth=30, w=w))]

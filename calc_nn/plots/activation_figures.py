@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from calc_nn import activations, symbolic
 from calc_nn.plots._style import COLORS, LABELS, describe, frame
@@ -23,11 +24,13 @@ def _pretty(value) -> str:
     return str(value).replace("oo", "∞")
 
 
-def _value_range(name: str, y) -> str:
-    """The range as an interval, closed where the curve reaches the end."""
-    lo, hi = symbolic.value_range(name)
-    left = "[" if lo.is_finite and np.any(y == float(lo)) else "("
-    return f"{left}{_pretty(lo)}, {_pretty(hi)})"
+def _value_range(name: str) -> str:
+    """The range as an interval, closed where the function reaches the
+    end (ReLU's 0), from SymPy."""
+    values = symbolic.image(name)
+    left = "[" if values.inf in values else "("
+    right = "]" if values.sup in values else ")"
+    return f"{left}{_pretty(values.inf)}, {_pretty(values.sup)}{right}"
 
 
 def _derivative_story(x, dy) -> str:
@@ -68,7 +71,7 @@ def function_and_derivative(name: str, alpha: float = 0.1,
                    textposition="top center",
                    marker=dict(color=COLORS["derivative"], size=10)),
     ])
-    values = _value_range(name, y)
+    values = _value_range(name)
     narrow = frame(fig, f"{LABELS[name]}: range {values}, largest "
                         f"derivative {peak}", height=420)
     fig.update_layout(xaxis_title="x", yaxis_title="value",
@@ -86,49 +89,69 @@ def _verdict(g: float) -> str:
 def gradient_through_depth(depth: int, w: float = 1.0,
                            x0: float = 0.5, alpha: float = 0.1,
                            max_depth: int = 30) -> go.Figure:
-    """How much gradient reaches each layer of a chain of ``depth`` layers.
+    r"""How much gradient reaches each layer of a chain of ``depth`` layers.
 
-    Top: ``|d a_n / d a_k|`` for every layer ``k`` (log scale), per
-    activation. Bottom: the gradient reaching the input, ``|d a_n / d
-    a_0|``, for every depth up to ``max_depth``; the chosen depth marked.
+    Top: :math:`|\partial a^D / \partial a^k|` for every layer ``k`` (log
+    scale), per activation, with :math:`D` = ``depth``. Bottom: the
+    gradient reaching the input, :math:`|\partial a^D / \partial a^0|`,
+    for every depth up to ``max_depth``; the chosen depth marked.
 
     Used in: book/activations.md
     """
-    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.16)
-    notes = []
+    top, bottom, notes = [], [], []
     for name in ("sigmoid", "tanh", "relu", "leaky_relu"):
-        _, grad = activations.chain_gradient(name, depth, w, x0, alpha)
-        reach = [activations.chain_gradient(name, n, w, x0, alpha)[1][0]
+        _, grad = _chain(name, depth, w, x0, alpha)
+        reach = [_chain(name, n, w, x0, alpha)[1][0]
                  for n in range(max_depth + 1)]
-        fig.add_trace(go.Scatter(
+        top.append(go.Scatter(
             x=np.arange(depth + 1), y=np.abs(grad), name=LABELS[name],
             legendgroup=name, mode="lines+markers",
-            line=dict(color=COLORS[name])), 1, 1)
-        fig.add_trace(go.Scatter(
+            line=dict(color=COLORS[name])))
+        bottom.append(go.Scatter(
             x=np.arange(max_depth + 1), y=np.abs(reach), showlegend=False,
-            legendgroup=name, line=dict(color=COLORS[name])), 2, 1)
+            legendgroup=name, line=dict(color=COLORS[name]),
+            xaxis="x2", yaxis="y2"))
         g0 = abs(grad[0])
         notes.append(f"{LABELS[name]} {g0:.1e} ({_verdict(g0)})")
-    fig.add_trace(go.Scatter(
+    marker = go.Scatter(
         x=[depth, depth], y=[1e-30, 1e30], mode="lines", showlegend=False,
-        line=dict(color=COLORS["muted"], dash="dot")), 2, 1)
-    for row, title in ((1, "|∂aₙ/∂aₖ|"), (2, "|∂aₙ/∂a₀|")):
-        fig.update_yaxes(type="log", range=[-20, 20], dtick=10,
-                         exponentformat="power", title_text=title,
-                         row=row, col=1)
-    fig.update_xaxes(title_text=f"layer k of a chain of n = {depth} layers",
-                     range=[-0.5, max_depth + 0.5], row=1, col=1)
-    fig.update_xaxes(title_text="depth n", range=[-0.5, max_depth + 0.5],
-                     row=2, col=1)
+        line=dict(color=COLORS["muted"], dash="dot"), xaxis="x2", yaxis="y2")
+    # two stacked panels, laid out directly (make_subplots' layout, built
+    # once per figure instead of through its updates: the build draws all
+    # 150 states of this figure)
+    log_axis = dict(type="log", range=[-20, 20], dtick=10,
+                    exponentformat="power")
+    layers = dict(range=[-0.5, max_depth + 0.5])
+    fig = go.Figure(
+        [item for pair in zip(top, bottom) for item in pair] + [marker],
+        layout=dict(
+            xaxis=dict(layers, anchor="y", domain=[0, 1], title_text=(
+                f"layer k of a chain of D = {depth} layers")),
+            yaxis=dict(log_axis, anchor="x", domain=[0.58, 1],
+                       title_text="|∂aᴰ/∂aᵏ|"),
+            xaxis2=dict(layers, anchor="y2", domain=[0, 1],
+                        title_text="depth D"),
+            yaxis2=dict(log_axis, anchor="x2", domain=[0, 0.42],
+                        title_text="|∂aᴰ/∂a⁰|")))
     notes = " · ".join(notes)
-    narrow = frame(fig, f"w = {w:g}, a₀ = {x0:g}. Gradient at the input: "
+    narrow = frame(fig, f"w = {w:g}, a⁰ = {x0:g}. Gradient at the input: "
                         f"{notes}", height=640, narrow_height=720,
                    margin=dict(l=70), narrow_margin=dict(l=64))
     return describe(
         fig, f"Gradient through a chain of {depth} layers, each a = f(w·a) "
-             f"with w = {w:g}, from a₀ = {x0:g}, on a log scale. At the "
+             f"with w = {w:g}, from a⁰ = {x0:g}, on a log scale. At the "
              f"input: {notes}. Below, the gradient at the input for every "
              f"depth from 0 to {max_depth}.", narrow={"layout": narrow})
+
+
+@functools.lru_cache(maxsize=4096)
+def _chain(name, depth, w, x0, alpha):
+    """:func:`calc_nn.activations.chain_gradient`, remembered: the figure's
+    states share most of their chains (the bottom panel does not depend on
+    the depth chosen), and the build computes every state."""
+    a, grad = activations.chain_gradient(name, depth, w, x0, alpha)
+    a.flags.writeable = grad.flags.writeable = False
+    return a, grad
 
 
 def dead_relu(bias: float, w: float = 1.0, n: int = 2000,

@@ -7,7 +7,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import activations, losses
-from calc_nn.losses import imbalanced_data, train_linear_classifier
+from calc_nn.losses import (
+    imbalanced_data,
+    minority_scores,
+    train_linear_classifier,
+)
 from calc_nn.plots._style import describe, frame, two_panels
 
 __all__ = [
@@ -93,15 +97,6 @@ def loss_vs_probability(gamma: float, n: int = 199) -> go.Figure:
              f"{mse_grad[0]:.3g}.", narrow={"layout": narrow})
 
 
-def _train_one_logit(z0, grad_fn, lr, steps):
-    """Gradient descent on a single logit; the probabilities visited."""
-    z = np.empty(steps + 1)
-    z[0] = z0
-    for k in range(steps):
-        z[k + 1] = z[k] - lr * grad_fn(z[k:k + 1])[0]
-    return activations.sigmoid(z)
-
-
 def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
                       steps: int = 60) -> go.Figure:
     """Why MSE on a sigmoid output learns slowly when badly wrong.
@@ -129,8 +124,8 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
     p0 = float(activations.sigmoid(np.array([z0]))[0])
     start = [abs(mse_grad(np.array([z0]))[0]),
              abs(ce_grad(np.array([z0]))[0])]
-    path_mse = _train_one_logit(z0, mse_grad, lr, steps)
-    path_ce = _train_one_logit(z0, ce_grad, lr, steps)
+    path_mse = losses.logit_descent(z0, "mse", lr, steps)
+    path_ce = losses.logit_descent(z0, "bce", lr, steps)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=("gradient on the logit, y = 1",
                                         "p during gradient descent"))
@@ -178,14 +173,6 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
 
 # ------------------------------------------------------ class imbalance
 
-def _scores(W, b, X, y):
-    pred = np.argmax(X @ W.T + b, axis=1)
-    tp = np.sum((pred == 1) & (y == 1))
-    recall = tp / max(np.sum(y == 1), 1)
-    precision = tp / max(np.sum(pred == 1), 1)
-    return pred, recall, precision, np.mean(pred == y)
-
-
 def class_imbalance(weight: float, gamma: float) -> go.Figure:
     """The decision boundary of a linear classifier trained with minority
     class weight ``weight`` and focal parameter ``gamma`` on 1:20
@@ -196,9 +183,10 @@ def class_imbalance(weight: float, gamma: float) -> go.Figure:
     """
     X, y = imbalanced_data()
     W, b = train_linear_classifier(float(weight), float(gamma))
-    pred, _, _, _ = _scores(W, b, X, y)
-    X_test, y_test = imbalanced_data(n_majority=20000, seed=1)
-    _, recall, precision, accuracy = _scores(W, b, X_test, y_test)
+    pred = minority_scores(W, b, X, y)["predicted"]
+    test = minority_scores(W, b, *imbalanced_data(n_majority=20000, seed=1))
+    recall, precision, accuracy = (test["recall"], test["precision"],
+                                   test["accuracy"])
     line_x, line_y = _boundary(W, b)
     missed = (y == 1) & (pred == 0)
     n_maj, n_min = int(np.sum(y == 0)), int(np.sum(y == 1))

@@ -14,6 +14,7 @@ from calc_nn.symbolic.activation_formulas import (
                                           derivative_identity,
                                           evaluate_exact,
                                           identity_holds,
+                                          image,
                                           latex_definition,
                                           latex_derivative,
                                           latex_identity,
@@ -29,6 +30,7 @@ from calc_nn.symbolic.activation_formulas import (
 __all__ = [
     "ACTIVATIONS", "activation", "alpha", "depth_gradient_bound",
     "derivative", "derivative_identity", "evaluate_exact", "identity_holds",
+    "image",
     "latex_definition", "latex_derivative", "latex_identity", "log_softmax",
     "max_derivative", "sigma", "softmax", "softmax_jacobian", "value_range",
     "x",

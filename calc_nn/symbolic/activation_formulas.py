@@ -19,6 +19,7 @@ import functools
 
 import numpy as np
 import sympy as sp
+from sympy.calculus.util import function_range
 from sympy.core.evalf import PrecisionExhausted
 
 from calc_nn._validation import (
@@ -39,6 +40,7 @@ __all__ = [
     "latex_identity",
     "max_derivative",
     "value_range",
+    "image",
     "latex_definition",
     "latex_derivative",
     "softmax",
@@ -184,6 +186,33 @@ def value_range(name: str) -> tuple[sp.Expr, sp.Expr]:
         neg = neg.subs(alpha, sp.Rational(1, 100))
         return sp.limit(neg, x, -sp.oo), sp.limit(pos, x, sp.oo)
     return sp.limit(expr, x, -sp.oo), sp.limit(expr, x, sp.oo)
+
+
+def image(name: str) -> sp.Set:
+    r"""The set of values the activation takes on the real line (its range),
+    for Leaky ReLU with ``alpha = 1/100``.
+
+    Unlike :func:`value_range`, which gives only the limits at
+    :math:`\pm\infty`, this says whether an end is reached: ReLU takes the
+    value 0, so its range is :math:`[0, \infty)`, while the sigmoid never
+    reaches 0 or 1, so its range is :math:`(0, 1)`. Computed by SymPy's
+    ``function_range``, branch by branch for the piecewise functions.
+
+    Used in: book/activations.md
+    """
+    return _image(_check_name(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _image(name: str) -> sp.Set:
+    expr = ACTIVATIONS[name].subs(alpha, sp.Rational(1, 100))
+    if not isinstance(expr, sp.Piecewise):
+        return function_range(expr, x, sp.S.Reals)
+    values, rest = sp.S.EmptySet, sp.S.Reals
+    for piece, condition in expr.args:  # each branch on what is left
+        where = rest.intersect(condition.as_set())
+        values, rest = values | function_range(piece, x, where), rest - where
+    return values
 
 
 def latex_definition(name: str) -> str:

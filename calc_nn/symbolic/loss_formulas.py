@@ -5,8 +5,9 @@ checked by ``sympy.simplify``; the chapter displays these expressions, and
 the tests evaluate them exactly (:func:`calc_nn.symbolic.evaluate_exact`)
 against :mod:`calc_nn.losses` and PyTorch.
 
-Naming: ``z`` logits, ``p`` probabilities (softmax of ``z``), ``y`` targets
-(one-hot or probabilities), ``w`` class weights, ``y_hat`` predictions.
+Naming, as in the book's notation page: ``z`` logits, ``p`` probabilities
+(softmax of ``z``), ``y`` targets (one-hot or probabilities), ``alpha``
+class weights (PyTorch's ``weight``), ``y_hat`` predictions.
 """
 
 from __future__ import annotations
@@ -119,8 +120,9 @@ def sigmoid_mse_gradient():
 # -------------------------------------------------------- cross-entropy
 
 def cross_entropy(n_classes: int, weighted: bool = False):
-    r"""``(z, y, w, L)``: :math:`L = -\sum_j w_j y_j \log
-    \operatorname{softmax}(z)_j` (``w`` all 1 unless ``weighted``).
+    r"""``(z, y, alpha, L)``: :math:`L = -\sum_k \alpha_k y_k \log
+    \operatorname{softmax}(z)_k` (``alpha`` all 1 unless ``weighted``;
+    the symbols ``alpha_1, ..., alpha_K`` otherwise).
 
     Built from the log-softmax :math:`z_j - \log\sum_k e^{z_k}`, which
     ``evalf`` evaluates accurately even for logits of size 1e4.
@@ -129,14 +131,14 @@ def cross_entropy(n_classes: int, weighted: bool = False):
     """
     zs, log_p = log_softmax(n_classes)
     yy = _vec("y", n_classes, "n_classes")
-    w = (_vec("w", n_classes, "n_classes") if weighted
+    w = (_vec("alpha", n_classes, "n_classes") if weighted
          else [sp.Integer(1)] * len(yy))
     loss = -sum(wj * yj * lj for wj, yj, lj in zip(w, yy, log_p))
     return zs, yy, w, loss
 
 
 def cross_entropy_gradient(n_classes: int, weighted: bool = False):
-    """``(z, y, w, grad)``: the gradient of :func:`cross_entropy` w.r.t.
+    """``(z, y, alpha, grad)``: the gradient of :func:`cross_entropy` w.r.t.
     ``z``, by ``sympy.diff``.
 
     Used in: book/losses.md
@@ -151,7 +153,7 @@ def softmax_ce_chain(n_classes: int = 3) -> dict:
     In terms of the probability symbols :math:`p_j`:
 
     * ``dL_dp``: :math:`\partial L / \partial p_j = -y_j / p_j`;
-    * ``jacobian``: :math:`\partial p_j / \partial z_k = p_j(\delta_{jk} -
+    * ``jacobian``: :math:`\partial p_j / \partial z_k = p_j([j = k] -
       p_k)` (``diag(p) - p p^T``);
     * ``product``: :math:`J^\top \partial L / \partial p`, expanded:
       :math:`p_k \sum_j y_j - y_k`;
@@ -185,7 +187,7 @@ def softmax_ce_chain(n_classes: int = 3) -> dict:
 
 
 def weighted_cross_entropy(n_classes: int = 3):
-    """``(z, y, w, L)`` of the weighted cross-entropy (one sample).
+    """``(z, y, alpha, L)`` of the weighted cross-entropy (one sample).
 
     Used in: book/losses.md
     """
@@ -196,8 +198,9 @@ def weighted_gradient_pattern(n_classes: int = 3) -> dict:
     r"""The weighted gradient, derived and put in its two forms.
 
     Returns ``raw`` (the SymPy derivative in terms of the logits),
-    ``general`` (:math:`p_k \sum_j w_j y_j - w_k y_k`) and ``one_hot``
-    (:math:`w_t (p_k - \delta_{kt})` for target class ``t`` = 1), and
+    ``general`` (:math:`p_k \sum_j \alpha_j y_j - \alpha_k y_k`) and
+    ``one_hot`` (:math:`\alpha_t (p_k - [k = t])` for target class ``t`` =
+    1), and
     ``proved``: True if SymPy shows they agree.
 
     Used in: book/losses.md
@@ -235,9 +238,9 @@ def focal_gradient_p() -> sp.Expr:
 
 def focal_gradient_logit_factor() -> tuple[sp.Expr, bool]:
     r"""The factor :math:`g` in :math:`\partial\operatorname{FL}/\partial
-    z_k = g\,(\delta_{kt} - p_k)`.
+    z_k = g\,([k = t] - p_k)`.
 
-    Since :math:`\partial p_t / \partial z_k = p_t(\delta_{kt} - p_k)`
+    Since :math:`\partial p_t / \partial z_k = p_t([k = t] - p_k)`
     (a row of the softmax Jacobian), :math:`g = p_t\,
     d\operatorname{FL}/dp_t`. Returns ``(g, proved)``, ``g`` in the form
     :math:`-\alpha_t (1-p_t)^\gamma [1 - \gamma p_t \log p_t / (1 - p_t)]`

@@ -37,31 +37,77 @@ def check_chain_product():
 
 
 def check_softmax_jacobian():
+    """Entry (i, j) is p_i([i = j] - p_j); the matrix diag(p) - p p^T."""
     for n in (2, 3):
-        z, s = symbolic.softmax(n)
+        z, p = symbolic.softmax(n)
         _, J = symbolic.softmax_jacobian(n)
-        entrywise = sp.Matrix(n, n, lambda i, j: s[i] * (
-            sp.KroneckerDelta(i, j) - s[j]))
-        matrix = sp.diag(*s) - s * s.T
+        entrywise = sp.Matrix(n, n, lambda i, j: p[i] * (
+            (1 if i == j else 0) - p[j]))
+        matrix = sp.diag(*p) - p * p.T
         assert sp.simplify(J - entrywise) == sp.zeros(n, n)
         assert sp.simplify(J - matrix) == sp.zeros(n, n)
+        # the quotient-rule step of the text: ([i = j] e^{z_i} S -
+        # e^{z_i} e^{z_j}) / S^2 = [i = j] p_i - p_i p_j
+        S = sum(sp.exp(v) for v in z)
+        quotient = sp.Matrix(n, n, lambda i, j: (
+            (1 if i == j else 0) * sp.exp(z[i]) * S
+            - sp.exp(z[i]) * sp.exp(z[j])) / S ** 2)
+        assert sp.simplify(J - quotient) == sp.zeros(n, n)
+
+
+def check_sigmoid_derivative():
+    """Each member of the chain of equalities is sigma'(x)."""
+    e = sp.exp(-x)
+    sig = symbolic.activation("sigmoid")
+    members = [-(1 + e) ** -2 * (-e), e / (1 + e) ** 2,
+               1 / (1 + e) * e / (1 + e), sig * (1 - sig)]
+    true = sp.diff(sig, x)
+    for member in members:
+        assert sp.simplify(member - true) == 0
+    # and the maximum 1/4 at x = 0 that the text reads off s(1 - s)
+    s = sp.Symbol("s")
+    assert sp.solve(sp.diff(s * (1 - s), s), s) == [sp.Rational(1, 2)]
+    assert true.subs(x, 0) == sp.Rational(1, 4)
+
+
+def check_tanh_derivative():
+    """u' = v, v' = u, and each member equals d tanh / dx."""
+    u, v = sp.exp(x) - sp.exp(-x), sp.exp(x) + sp.exp(-x)
+    assert sp.simplify(sp.diff(u, x) - v) == 0
+    assert sp.simplify(sp.diff(v, x) - u) == 0
+    true = sp.diff(symbolic.activation("tanh"), x)
+    members = [(sp.diff(u, x) * v - u * sp.diff(v, x)) / v ** 2,
+               (v ** 2 - u ** 2) / v ** 2, 1 - sp.tanh(x) ** 2]
+    for member in members:
+        assert sp.simplify((member - true).rewrite(sp.exp)) == 0
+    # the remark after it: v^2 - u^2 = 4
+    assert sp.expand(v ** 2 - u ** 2) == 4
 
 
 # label -> (the formula exactly as typed in the chapter, its check)
 CHECKED = {
+        "eq-sigmoid-derivative": (
+            r"""\sigma'(x) = -\bigl(1 + e^{-x}\bigr)^{-2} \cdot \bigl(-e^{-x}\bigr)
+= \frac{e^{-x}}{(1 + e^{-x})^2}
+= \frac{1}{1 + e^{-x}} \cdot \frac{e^{-x}}{1 + e^{-x}}
+= \sigma(x)\,\bigl(1 - \sigma(x)\bigr)""",
+            check_sigmoid_derivative),
+        "eq-tanh-derivative": (
+            r"""\tanh'(x) = \frac{u'v - u v'}{v^2} = \frac{v^2 - u^2}{v^2}
+= 1 - \tanh^2(x)""",
+            check_tanh_derivative),
         "eq-stable-sigmoid": (
             r"""\sigma(x) = \begin{cases} \dfrac{1}{1 + e^{-|x|}} & x \ge 0 \\[2ex]
 \dfrac{e^{-|x|}}{1 + e^{-|x|}} & x < 0 \end{cases}""",
             check_stable_sigmoid),
         "eq-chain-product": (
-            r"""\frac{\partial a_n}{\partial a_0}
-= \prod_{k=1}^{n} \frac{\partial a_k}{\partial a_{k-1}}
-= \prod_{k=1}^{n} w\, f'(z_k)""",
+            r"""\frac{\partial a^D}{\partial a^0}
+= \prod_{k=1}^{D} \frac{\partial a^k}{\partial a^{k-1}}
+= \prod_{k=1}^{D} w\, f'(z^k)""",
             check_chain_product),
         "eq-softmax-jacobian": (
-            r"""\frac{\partial s_i}{\partial z_j} = s_i\,(\delta_{ij} - s_j),
+            r"""\frac{\partial p_i}{\partial z_j} = p_i\,([i = j] - p_j),
 \qquad
-J = \operatorname{diag}(s) - s\,s^\top""",
+J = \operatorname{diag}(p) - p\,p^\top""",
             check_softmax_jacobian),
 }
-

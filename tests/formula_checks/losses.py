@@ -1,7 +1,7 @@
 """Checks of the display formulas typed in book/losses.md.
 
 Each typed formula is rebuilt as a SymPy expression on a small batch
-(N = 2 samples, C = 3 classes) and compared with SymPy's own derivative
+(N = 2 samples, K = 3 classes) and compared with SymPy's own derivative
 of the losses in :mod:`calc_nn.symbolic.loss_formulas`, and where it states
 PyTorch's semantics, with PyTorch.
 """
@@ -17,7 +17,8 @@ from calc_nn.symbolic import loss_formulas as sym
 from calc_nn.symbolic.activation_formulas import softmax
 
 CHAPTER = "losses.md"
-N, C = 2, 3
+N, K = 2, 3
+C = K  # the loops below run over the classes
 
 
 def _batch():
@@ -34,7 +35,7 @@ def _batch():
 
 
 def _ce_batch(p, y):
-    # L = -1/N sum_i sum_j y_ij log yhat_ij, as typed
+    # L = -1/N sum_i sum_k y_ik log p_ik, as typed
     return -sp.Rational(1, N) * sum(y[i][j] * sp.log(p[i][j])
                                     for i in range(N) for j in range(C))
 
@@ -101,21 +102,22 @@ def check_ce_theta_gradient():
     typed = -sp.Rational(1, N) * sum(
         y[i][j] / yhat[i][j] * sp.diff(yhat[i][j], theta)
         for i in range(N) for j in range(C))
-    seed = -sp.Rational(1, N) * sum(
+    document = -sp.Rational(1, N) * sum(
         (y[i][j] - yhat[i][j]) * sp.diff(yhat[i][j], theta)
         for i in range(N) for j in range(C))
     for t in (-0.7, 0.0, 0.4, 1.3):
         at = {theta: sp.Rational(t)}
         assert float(typed.subs(at)) == pytest.approx(
             float(true.subs(at)), rel=1e-12, abs=1e-15)
-        # and the seed's version (seed 000 section 3.1) is not the gradient
-        assert float(seed.subs(at)) != pytest.approx(float(true.subs(at)),
-                                                     rel=1e-3)
+        # and the CNN document's version (its section 3.1) is not the
+        # gradient
+        assert float(document.subs(at)) != pytest.approx(
+            float(true.subs(at)), rel=1e-3)
 
 
 def check_weighted_mean():
     n = 3
-    w = sp.symbols("w_1:4", positive=True)
+    w = sp.symbols("alpha_1:4", positive=True)  # alpha_{t_i}
     ell = sp.symbols("ell_1:4", positive=True)
     mean = sum(wi * li for wi, li in zip(w, ell)) / sum(w)
     c = sp.Symbol("c", positive=True)
@@ -146,39 +148,109 @@ def check_focal_gradient():
     _, s = softmax(C)
     pt = s[t]
     g, a = sym.gamma, sym.alpha_t
+    dfl_dpt = sym.focal_gradient_p().subs(sym.p_t, pt)
     for k in range(C):
-        delta = 1 if k == t else 0
-        typed = -a * (1 - pt) ** g * (1 - g * pt * sp.log(pt) / (1 - pt)) * (
-            delta - s[k])
+        bracket = 1 if k == t else 0   # [k = t]
+        members = [dfl_dpt * pt * (bracket - s[k]),
+                   -a * (1 - pt) ** g * (1 - g * pt * sp.log(pt) / (1 - pt))
+                   * (bracket - s[k])]
         for point, gv, av in (((0.3, -1.0, 2.0), 2, 0.25),
                               ((1.0, 1.5, -0.5), sp.Rational(1, 2), 1),
                               ((-2.0, 0.0, 0.7), 5, 3)):
             at = {**{zi: sp.Rational(v) for zi, v in zip(zc, point)},
                   g: gv, a: av}
-            assert float(typed.subs(at)) == pytest.approx(
-                float(sp.diff(fl, zc[k]).subs(at)), rel=1e-12)
+            true = float(sp.diff(fl, zc[k]).subs(at))
+            for member in members:
+                assert float(member.subs(at)) == pytest.approx(true,
+                                                               rel=1e-12)
+
+
+def check_mse_gradient():
+    """(2/n)(y_hat_i - y_i), n the number of entries; PyTorch agrees."""
+    for n in (1, 3, 4):
+        y_hat, y, loss = sym.mse(n)
+        for i in range(n):
+            typed = sp.Rational(2, n) * (y_hat[i] - y[i])
+            assert sp.expand(sp.diff(loss, y_hat[i]) - typed) == 0
+    # a batch of N = 2 samples with m = 3 outputs: n = N m = 6 entries
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    t = torch.tensor(a, requires_grad=True)
+    F.mse_loss(t, torch.tensor(b)).backward()
+    np.testing.assert_allclose(t.grad.numpy(), 2 / 6 * (a - b), rtol=1e-14)
+
+
+def check_bce_gradient():
+    """Each member of the chain equals d BCE / dz, with p = sigma(z)."""
+    z, y = sym.z, sym.y
+    p = sym.sigma_of(z)
+    true = sp.diff(sym.bce(), z)
+    members = [(-y / p + (1 - y) / (1 - p)) * p * (1 - p),
+               -y * (1 - p) + (1 - y) * p, p - y]
+    for member in members:
+        assert sp.simplify(member - true) == 0
+
+
+def check_ce_chain():
+    """The four members of the chain for one sample with K = 3 classes;
+    the last one needs sum_j y_j = 1."""
+    zc, p = softmax(K)
+    y = sp.symbols("y_1:4", real=True)
+    ell = -sum(yj * sp.log(pj) for yj, pj in zip(y, p))
+    rows_sum_to_1 = {y[-1]: 1 - sum(y[:-1])}
+    for k in range(K):
+        true = sp.diff(ell, zc[k])
+        jac = [p[j] * ((1 if j == k else 0) - p[k]) for j in range(K)]
+        members = [sum((-y[j] / p[j]) * jac[j] for j in range(K)),
+                   -y[k] + p[k] * sum(y)]
+        for member in members:
+            assert sp.simplify(member - true) == 0
+        assert sp.simplify((p[k] - y[k] - true).subs(rows_sum_to_1)) == 0
+        # the chain-rule form of the second member: dl/dp_j dp_j/dz_k with
+        # SymPy's own softmax derivative
+        assert sp.simplify(sum(-y[j] / p[j] * sp.diff(p[j], zc[k])
+                               for j in range(K)) - true) == 0
 
 
 # label -> (the formula exactly as typed in the chapter, its check)
 CHECKED = {
+    "eq-mse-gradient": (
+        r"""\frac{\partial\,\operatorname{MSE}}{\partial \hat y_i}
+= \frac{2}{n}\,(\hat y_i - y_i)""",
+        check_mse_gradient),
+    "eq-bce-gradient": (
+        r"""\frac{\partial \ell}{\partial z}
+= \Bigl(-\frac{y}{p} + \frac{1 - y}{1 - p}\Bigr)\, p\,(1 - p)
+= -y\,(1 - p) + (1 - y)\,p
+= p - y""",
+        check_bce_gradient),
     "eq-ce-batch": (
-        r"""L = -\frac{1}{N}\sum_{i=1}^{N}\sum_{j=1}^{C} y_{ij}\log \hat y_{ij}""",
+        r"""L = -\frac{1}{N}\sum_{i=1}^{N}\sum_{k=1}^{K} y_{ik}\log p_{ik}""",
         check_ce_batch),
+    "eq-ce-chain": (
+        r"""\frac{\partial \ell}{\partial z_k}
+= \sum_{j=1}^{K} \frac{\partial \ell}{\partial p_j}\,
+\frac{\partial p_j}{\partial z_k}
+= \sum_{j=1}^{K} \Bigl(-\frac{y_j}{p_j}\Bigr)\, p_j\,([j = k] - p_k)
+= -y_k + p_k \sum_{j=1}^{K} y_j
+= p_k - y_k""",
+        check_ce_chain),
     "eq-ce-logit-gradient": (
         r"""\frac{\partial L}{\partial z_{ik}} = \frac{1}{N}\,(p_{ik} - y_{ik})""",
         check_ce_logit_gradient),
     "eq-ce-theta-gradient": (
         r"""\frac{\partial L}{\partial \theta} = -\frac{1}{N}\sum_{i=1}^{N}
-\sum_{j=1}^{C} \frac{y_{ij}}{\hat y_{ij}}\,
-\frac{\partial \hat y_{ij}}{\partial \theta}""",
+\sum_{k=1}^{K} \frac{y_{ik}}{p_{ik}}\,
+\frac{\partial p_{ik}}{\partial \theta}""",
         check_ce_theta_gradient),
     "eq-weighted-mean": (
-        r"""\ell = \frac{\sum_{i=1}^{N} w_{t_i}\,\ell_i}{\sum_{i=1}^{N} w_{t_i}},
+        r"""L = \frac{\sum_{i=1}^{N} \alpha_{t_i}\,\ell_i}{\sum_{i=1}^{N} \alpha_{t_i}},
 \qquad \ell_i = -\log p_{i t_i}""",
         check_weighted_mean),
     "eq-focal-gradient": (
         r"""\frac{\partial \operatorname{FL}}{\partial z_k}
+= \frac{d\operatorname{FL}}{dp_t}\, p_t\,([k = t] - p_k)
 = -\alpha_t\,(1 - p_t)^{\gamma}\left[1 - \frac{\gamma\, p_t \log p_t}
-{1 - p_t}\right](\delta_{kt} - p_k)""",
+{1 - p_t}\right]([k = t] - p_k)""",
         check_focal_gradient),
 }

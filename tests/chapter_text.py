@@ -1,0 +1,68 @@
+"""Reading a chapter's Markdown in the tests of its claims.
+
+The chapter tests (``test_*_chapter.py``) check what a page says against
+what calc_nn and PyTorch compute: the worked-example tables typed by hand,
+the "Before you start" box and its links. These helpers find those parts
+of the page.
+"""
+
+import re
+from pathlib import Path
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+REF = re.compile(r"\{ref\}`(?:[^`<]*<)?([^`>]+)>?`")
+CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```$", re.S | re.M)
+
+
+def read(chapter: str) -> str:
+    """The Markdown of ``book/<chapter>.md``."""
+    return (BOOK / f"{chapter}.md").read_text()
+
+
+def labels() -> set[str]:
+    """Every target a ``{ref}`` can point to: section labels ``(x)=`` and
+    exercise labels, on every page."""
+    found = set()
+    for page in BOOK.glob("*.md"):
+        text = page.read_text()
+        found |= set(re.findall(r"^\(([\w-]+)\)=$", text, re.M))
+        found |= set(re.findall(r"^:label: ([\w-]+)$", text, re.M))
+    return found
+
+
+def admonition(text: str, title: str) -> str:
+    """The body of the ``:::{admonition} <title>`` block of a page."""
+    match = re.search(r"^:::\{admonition\} " + re.escape(title)
+                      + r"\n(.*?)^:::$", text, re.S | re.M)
+    assert match, f"no admonition titled {title!r}"
+    return match.group(1)
+
+
+def refs(text: str) -> list[str]:
+    """The labels of the ``{ref}`` links in ``text``, in order."""
+    return REF.findall(text)
+
+
+def prose(text: str) -> str:
+    """The page without its code cells."""
+    return CODE_CELL.sub("", text)
+
+
+def table(text: str, name: str) -> list[list[str]]:
+    """The body rows of the ``{table}`` directive with ``:name: <name>``,
+    each a list of its cells (``$`` and spaces stripped)."""
+    match = re.search(r"^```\{table\}[^\n]*\n:name: " + re.escape(name)
+                      + r"\n\n(.*?)^```$", text, re.S | re.M)
+    assert match, f"no table named {name!r}"
+    rows = [line for line in match.group(1).strip().splitlines()
+            if line.startswith("|")]
+    return [[cell.strip().strip("$") for cell in row.strip("|").split("|")]
+            for row in rows[2:]]  # the header and the |---| line
+
+
+def matches_rounded(typed: str, value: float) -> bool:
+    """True when ``typed`` (like "0.2350" or "-4.0862") is ``value``
+    rounded to the digits it shows: within half a unit of its last digit
+    (plus a little for the float ``value``)."""
+    decimals = len(typed.split(".")[1]) if "." in typed else 0
+    return abs(float(typed) - value) <= 0.5 * 10.0 ** -decimals + 1e-12

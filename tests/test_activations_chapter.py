@@ -1,0 +1,379 @@
+"""The chapter "Activation functions": the claims its prose makes.
+
+Every number the chapter glues into a sentence comes from the calls below,
+and each test asserts the claim the sentence makes with it ("they agree
+except in three places", "each sigmoid layer divides the gradient by at
+least 4", "a larger weight does not rescue the sigmoid"), so a change that
+makes a sentence false fails here. The worked example's table, typed by
+hand in the chapter, is read from the page and recomputed with calc_nn and
+PyTorch.
+"""
+
+import re
+import warnings
+from pathlib import Path
+
+import chapter_text as page
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from calc_nn import activations as act
+from calc_nn import check, symbolic, verify
+from calc_nn.gradcheck import default_step
+from calc_nn.plots import activation_figures as figs
+
+TEXT = page.read("activations")
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
+
+
+# ------------------------------------------------------------ the page
+
+def test_before_you_start_links_what_the_chapter_relies_on():
+    box = page.admonition(TEXT, "Before you start")
+    linked = set(page.refs(box))
+    assert {"calc-derivative", "calc-chain-rule", "calc-jacobian",
+            "calc-finite-differences", "calc-vjp", "chapter-forward",
+            "chapter-backprop"} <= linked
+    assert linked <= page.labels()
+    assert TEXT.index("{admonition} Before you start") < TEXT.index("\n## ")
+    # autograd is used as an oracle before the backprop chapter: said so
+    assert "autograd" in box
+
+
+@pytest.mark.parametrize("label", ["act-four", "act-vanishing",
+                                   "act-dead-relu", "act-softmax"])
+def test_the_glossary_anchors_exist(label):
+    assert f"\n({label})=\n## " in TEXT
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_the_sources_list_the_activations_the_chapter_says():
+    """The NN document lists four, the CNN document three, neither
+    softmax."""
+    def section(name, start, end):
+        text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
+        return text[text.index(start):text.index(end)]
+    nn = section("002", "### 4.1", "### 4.2")
+    cnn = section("000", "### 3.4", "## 4.")
+    for name in ("Sigmoid", "Tanh", "ReLU", "Leaky ReLU"):
+        assert name in nn
+    assert [n for n in ("ReLU", "Sigmoid", "Tanh") if n in cnn] == [
+        "ReLU", "Sigmoid", "Tanh"]
+    assert "Leaky" not in cnn
+    for text in (nn, cnn):
+        assert "softmax" not in text.lower()
+
+
+# ------------------------------------------------- ranges and derivatives
+
+@pytest.mark.parametrize("name, values, grid", [
+    ("sigmoid", sp.Interval.open(0, 1), 20.0),
+    ("tanh", sp.Interval.open(-1, 1), 10.0),
+    ("relu", sp.Interval.Ropen(0, sp.oo), 50.0),
+    ("leaky_relu", sp.Interval(-sp.oo, sp.oo), 50.0)])
+def test_the_range_column_is_the_set_of_values(name, values, grid):
+    """ReLU's range is [0, oo), not the (0, oo) its limits suggest."""
+    assert symbolic.image(name) == values
+    y = act.get(name, 0.01)[0](np.linspace(-grid, grid, 20001))
+    inside = [bool(values.contains(sp.Float(v))) for v in y[::100]]
+    assert all(inside)
+    low = values.inf   # a closed lower end is a value the function takes
+    if low.is_finite:
+        assert (y.min() == float(low)) == bool(values.contains(low))
+
+
+def test_the_figure_says_the_same_ranges():
+    said = {name: re.search(
+        r"values lie in (\S+, \S+);", figs.function_and_derivative(
+            name).layout.meta["description"]).group(1) for name in NAMES}
+    assert said == {"sigmoid": "(0, 1)", "tanh": "(-1, 1)",
+                    "relu": "[0, ∞)", "leaky_relu": "(-∞, ∞)"}
+
+
+@pytest.mark.parametrize("name, peak", [("sigmoid", sp.Rational(1, 4)),
+                                        ("tanh", 1)])
+def test_the_hand_derivatives_hold_and_peak_at_zero(name, peak):
+    assert symbolic.identity_holds(name)
+    assert symbolic.max_derivative(name) == (0, peak)
+
+
+def test_sympys_raw_tanh_derivative_is_the_hand_form_times_e2x():
+    x = symbolic.x
+    raw = symbolic.derivative("tanh")
+    assert raw == 4 * sp.exp(2 * x) / (sp.exp(2 * x) + 1) ** 2
+    assert sp.simplify(raw - 4 / (sp.exp(x) + sp.exp(-x)) ** 2) == 0
+
+
+def test_the_backward_pass_from_the_output_is_a_times_one_minus_a():
+    z = np.linspace(-8, 8, 33)
+    a = act.sigmoid(z)
+    np.testing.assert_array_equal(act.sigmoid_grad(z, a), (1 - a) * a)
+    np.testing.assert_array_equal(act.tanh_grad(z, np.tanh(z)),
+                                  1 - np.tanh(z) ** 2)
+
+
+# ------------------------------------------------------- the three oracles
+
+POINTS = np.array([-1e4, -3.0, 0.0, 0.5, 30.0, 1e4])
+# (function, method, index of the point): the three places the text names
+NAMED = {("sigmoid", "torch", 4), ("sigmoid", "finite_difference", 4),
+         ("tanh", "torch", 4), ("tanh", "finite_difference", 4),
+         ("relu", "finite_difference", 2)}
+
+
+@pytest.fixture(scope="module")
+def ways():
+    return {name: verify.four_way_derivatives(name, POINTS)
+            for name in ("sigmoid", "tanh", "relu")}
+
+
+def test_the_oracles_agree_except_in_the_three_places_named(ways):
+    for name, results in ways.items():
+        exact = results["sympy"]
+        for method, values in results.items():
+            for i, (value, want) in enumerate(zip(values, exact)):
+                agree = value == pytest.approx(want, rel=1e-9, abs=1e-300)
+                assert agree != ((name, method, i) in NAMED), (
+                    name, method, POINTS[i], value, want)
+    # "the deviations at x = 30 are below 1e-12 in absolute terms"
+    for name, method, i in NAMED - {("relu", "finite_difference", 2)}:
+        assert abs(ways[name][method][i] - ways[name]["sympy"][i]) < 1e-12
+
+
+def test_torch_differs_in_the_third_digit_at_30(ways):
+    exact, by_torch = ways["sigmoid"]["sympy"][4], ways["sigmoid"]["torch"][4]
+    assert 1e-4 < abs(by_torch / exact - 1) < 1e-2
+    # the first two digits agree, the third does not
+    assert f"{by_torch:.6e}"[:3] == f"{exact:.6e}"[:3]
+    assert f"{by_torch:.6e}"[:4] != f"{exact:.6e}"[:4]
+    # because sigma(30) rounds: 1 - sigma(30) is not sigma(-30)
+    gap = act.sigmoid(np.array([-30.0]))[0]
+    rounded = 1 - act.sigmoid(np.array([30.0]))[0]
+    assert 1e-4 < abs(rounded / gap - 1) < 1e-2
+    assert ways["tanh"]["torch"][4] == 0 and np.tanh(30.0) == 1.0
+
+
+def test_the_finite_difference_at_30_is_round_off(ways):
+    exact = ways["sigmoid"]["sympy"][4]
+    fd = ways["sigmoid"]["finite_difference"][4]
+    estimate = np.finfo(float).eps / default_step(30.0)
+    assert fd / exact > 2                     # "... times the true value"
+    assert estimate > exact                   # "larger than the derivative"
+    assert 0.1 < abs(fd - exact) / estimate < 10  # "about eps |f| / h"
+    assert ways["relu"]["finite_difference"][2] == 0.5
+
+
+def test_the_naive_derivative_is_nan_where_calc_nn_is_not():
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        e = np.exp(1000.0)
+        assert np.isnan(e / (1 + e) ** 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = act.sigmoid_grad(np.array([-1000.0, 1000.0]))
+        s = act.sigmoid(np.array([-1000.0, 1000.0]))
+    assert np.all(g == 0) and list(s) == [0.0, 1.0]
+
+
+# ------------------------------------------ the chain of sigmoids by hand
+
+def _torch_chain(w, a0, depth):
+    """Activations and d a^D / d a^k of the chain, by autograd."""
+    start = torch.tensor(a0, dtype=torch.float64, requires_grad=True)
+    chain = [start]
+    for _ in range(depth):
+        chain.append(torch.sigmoid(w * chain[-1]))
+    grads = torch.autograd.grad(chain[-1], chain[:-1])
+    return ([a.item() for a in chain],
+            [g.item() for g in grads] + [1.0])
+
+
+def test_the_table_of_three_sigmoids_is_what_calc_nn_and_torch_compute():
+    rows = page.table(TEXT, "act-chain-table")
+    a, grad = act.chain_gradient("sigmoid", 3, w=1.0, x0=0.0)
+    a_torch, grad_torch = _torch_chain(1.0, 0.0, 3)
+    np.testing.assert_allclose(a, a_torch, rtol=1e-15)
+    np.testing.assert_allclose(grad, grad_torch, rtol=1e-14)
+    assert [int(row[0]) for row in rows] == [1, 2, 3]
+    for k, (_, z, a_k, factor, reach, bound) in enumerate(rows, start=1):
+        local = 1.0 * act.sigmoid_grad(1.0 * a[k - 1])
+        for typed, value in ((z, a[k - 1]), (a_k, a[k]), (factor, local),
+                             (factor, a[k] * (1 - a[k])),
+                             (reach, grad[k - 1]), (bound, 0.25 ** (4 - k))):
+            assert page.matches_rounded(typed, value), (k, typed, value)
+
+
+def test_every_sigmoid_factor_is_at_most_a_quarter_of_w():
+    for w in (1.0, 2.0, -1.5):
+        a, grad = act.chain_gradient("sigmoid", 3, w=w, x0=0.0)
+        factors = np.abs(w * act.sigmoid_grad(w * a[:-1]))
+        assert np.all(factors <= abs(w) / 4)
+        assert factors[0] == abs(w) / 4            # z = 0 in layer 1 only
+        assert np.all(factors[1:] < abs(w) / 4)
+        assert abs(grad[0]) < (abs(w) / 4) ** 3
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("1/1.6065 = 0.6225", (1 + np.exp(-0.5), act.sigmoid(0.5))),
+    ("1/1.5366 = 0.6508", (1 + np.exp(-act.sigmoid(0.5)),
+                           act.sigmoid(act.sigmoid(0.5))))])
+def test_the_hand_steps_in_the_prose_are_right(typed, value):
+    assert typed in TEXT
+    left, right = re.findall(r"\d+\.\d+", typed)
+    assert page.matches_rounded(left, value[0]) and page.matches_rounded(right,
+                                                               value[1])
+
+
+def test_the_exercise_with_w_2_has_the_right_numbers():
+    a, grad = act.chain_gradient("sigmoid", 3, w=2.0, x0=0.0)
+    solution = TEXT[TEXT.index("solution-start} act-ex-chain"):]
+    solution = solution[:solution.index("solution-end")]
+    for typed, value in (("0.7311", a[2]), ("0.3932", 2 * a[2] * (1 - a[2])),
+                         ("1.4621", 2 * a[2]), ("0.8119", a[3]),
+                         ("0.3055", 2 * a[3] * (1 - a[3])),
+                         ("0.0601", grad[0])):
+        assert typed in solution and page.matches_rounded(typed, value), typed
+    assert grad[0] < (2 / 4) ** 3 and grad[0] > act.chain_gradient(
+        "sigmoid", 3, w=1.0, x0=0.0)[1][0]   # "the larger weight helps"
+
+
+# ------------------------------------------------ vanishing and exploding
+
+def test_twenty_sigmoid_layers_leave_about_a_trillionth():
+    bound = symbolic.depth_gradient_bound("sigmoid", 20)
+    assert bound == sp.Rational(1, 4 ** 20)
+    assert 0.5e-12 < float(bound) < 2e-12
+
+
+def test_the_sigmoid_chain_settles_at_its_fixed_point():
+    a, grad = act.chain_gradient("sigmoid", 30, w=1.0, x0=0.5)
+    fixed = a[-1]
+    assert abs(act.sigmoid(fixed) - fixed) < 1e-12
+    factor = fixed * (1 - fixed)
+    ratios = grad[:20] / grad[1:21]    # one factor per layer, late layers
+    np.testing.assert_allclose(ratios[-5:], factor, rtol=1e-6)
+    assert 4.4 < 1 / factor < 4.5      # "falls by about 4.45 per layer"
+
+
+def test_tanh_decays_slowly_and_relu_stays_one_with_w_1():
+    _, tanh_grad = act.chain_gradient("tanh", 30, w=1.0, x0=0.5)
+    assert 1e-2 < abs(tanh_grad[0]) < 1 and np.all(np.diff(tanh_grad) > 0)
+    assert np.all(act.chain_gradient("relu", 30, w=1.0, x0=0.5)[1] == 1)
+    for depth in range(1, 31):        # "with w = 2 ReLU's explodes as 2^D"
+        assert act.chain_gradient("relu", depth, w=2.0, x0=0.5)[1][0] == \
+            2.0 ** depth
+
+
+@pytest.mark.parametrize("w", [0.5, 1.0, 2.0, 4.0, 8.0])
+def test_a_larger_weight_does_not_rescue_the_sigmoid(w):
+    def at_input(name):
+        return abs(act.chain_gradient(name, 30, w=w, x0=0.5)[1][0])
+    assert at_input("sigmoid") < 1e-15
+    if w >= 2:
+        assert at_input("tanh") < 1e-20   # "saturates just the same"
+    for name in ("relu", "leaky_relu"):   # the factor is exactly w
+        assert at_input(name) == pytest.approx(w ** 30, rel=1e-12)
+        assert (at_input(name) < 1e-6) == (w < 1)
+        assert (at_input(name) > 1e6) == (w > 1)
+
+
+def test_the_depth_figure_says_depth_d():
+    fig = figs.gradient_through_depth(7, 2.0)
+    titles = {fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text}
+    assert titles == {"layer k of a chain of D = 7 layers", "depth D"}
+    assert "depth n" not in TEXT and 'label="depth D"' in TEXT
+
+
+# ------------------------------------------------------------ dead ReLU
+
+def test_dead_relu_counts_and_gradients():
+    x = torch.as_tensor(np.random.default_rng(0).standard_normal(2000))
+    counts = {}
+    for b0 in (-1.0, -6.0):
+        w = torch.tensor(1.0, requires_grad=True)
+        b = torch.tensor(b0, requires_grad=True)
+        torch.relu(w * x + b).sum().backward()
+        counts[b0] = int((x + b0 > 0).sum())
+        assert b.grad.item() == counts[b0]
+    assert counts[-1.0] > 0 and counts[-6.0] == 0
+    assert w.grad.item() == 0 and b.grad.item() == 0
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.1])
+def test_the_leaky_slope_must_lie_in_0_1(alpha):
+    with pytest.raises(ValueError, match="alpha"):
+        act.leaky_relu(np.ones(3), alpha=alpha)
+
+
+# -------------------------------------------------------------- softmax
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_softmax_jacobian_rows_and_columns_sum_to_zero(seed):
+    z = np.random.default_rng(seed).normal(0, 3, size=5)
+    J = act.softmax_jacobian(z)
+    np.testing.assert_allclose(J.sum(axis=0), 0, atol=1e-15)
+    np.testing.assert_allclose(J.sum(axis=1), 0, atol=1e-15)
+
+
+def test_a_normalisation_has_zero_column_sums_but_not_row_sums():
+    """x / sum(x): outputs sum to 1, no shift invariance."""
+    x = torch.tensor([0.5, 1.0, 2.5], dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(lambda v: v / v.sum(), x)
+    np.testing.assert_allclose(J.sum(0).numpy(), 0, atol=1e-15)
+    assert np.all(np.abs(J.sum(1).numpy()) > 1e-2)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_positive_inputs_give_weight_gradients_of_one_sign(seed):
+    """The reasoning of the tanh erratum: dL/dw_j = delta x_j."""
+    rng = np.random.default_rng(seed)
+    z_below, delta = rng.standard_normal(6), rng.standard_normal()
+    signs = np.sign(delta * act.sigmoid(z_below))
+    assert np.all(signs == np.sign(delta))
+    if seed == 1:  # the chapter's example: tanh inputs give both signs
+        tanh_signs = np.sign(-0.8 * act.tanh(z_below))
+        assert set(tanh_signs) == {-1.0, 1.0}
+
+
+# ------------------------------------------------------------ exercises
+
+def test_a_float32_update_below_a_quarter_eps_is_lost():
+    """The rounding rule of exercise act-ex-depth, on random weights."""
+    rng = np.random.default_rng(0)
+    eps = np.finfo(np.float32).eps
+    w = rng.uniform(-8, 8, 2000).astype(np.float32)
+    u = (rng.uniform(-1, 1, 2000) * eps * np.abs(w) / 4).astype(np.float32)
+    assert np.all(w - u == w)
+
+
+def test_thirteen_sigmoid_layers_lose_a_float32_update():
+    eps32 = float(np.finfo(np.float32).eps)
+    depth = next(d for d in range(1, 64) if 4.0 ** -d < eps32 / 4)
+    assert depth == 13
+    one = np.float32(1.0)
+    assert one - np.float32(4.0 ** -depth) == one
+    assert one - np.float32(4.0 ** -(depth - 1)) != one
+    a, grad = act.chain_gradient("sigmoid", depth, w=1.0, x0=0.5)
+    assert grad[1] * act.sigmoid_grad(a[0]) * a[0] < 4.0 ** -depth
+
+
+def test_the_implement_exercise_reports_what_the_solution_says():
+    relu_report = str(check.relu_grad(lambda x: (x >= 0).astype(x.dtype)))
+    assert "x = [-2. , -0.5, 0. , 0.5, 2. ]" in relu_report
+    assert "where the input is 0:\n       expected 0, got 1" in relu_report
+
+    def naive(x):
+        s = 1 / (1 + np.exp(-x))
+        return s * (1 - s)
+    report = str(check.sigmoid_grad(naive))
+    assert "right values, but your function warned" in report
+    assert "overflow encountered in exp" in report
+
+
+def test_the_prose_never_says_n_for_the_depth():
+    text = page.prose(TEXT)
+    assert "(1/4)^n" not in text and "a_n" not in text
+    assert "\\delta_{ij}" not in TEXT and "diag(s)" not in TEXT

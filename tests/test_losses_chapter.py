@@ -1,0 +1,411 @@
+"""The chapter "Loss functions": the claims its prose makes.
+
+Every number the chapter glues into a sentence comes from the calls below,
+and each test asserts the claim the sentence makes with it ("wrong in the
+fifth digit", "MSE's count grows like e^|z0|, cross-entropy's by about one
+step per unit", "gamma changes little"), so a change that makes a sentence
+false fails here. The worked example's table, typed by hand, is read from
+the page and recomputed with calc_nn and PyTorch.
+"""
+
+import re
+
+import chapter_text as page
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from calc_nn import activations as act
+from calc_nn import check, losses
+from calc_nn.symbolic import loss_formulas as sym
+
+TEXT = page.read("losses")
+GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
+
+
+# ------------------------------------------------------------ the page
+
+def test_before_you_start_links_what_the_chapter_relies_on():
+    box = page.admonition(TEXT, "Before you start")
+    linked = set(page.refs(box))
+    assert {"calc-gradient", "calc-chain-rule", "calc-vjp", "calc-layout",
+            "calc-hessian", "calc-convexity", "act-derivatives",
+            "act-softmax-jacobian", "chapter-optimizers"} <= linked
+    assert linked <= page.labels()
+    start = TEXT.index("{admonition} Before you start")
+    assert start < TEXT.index("\n## ")
+    # gradient descent and the learning rate are introduced there, before
+    # the first figure that uses them
+    assert "**gradient descent**" in box and "**learning rate**" in box
+    first_use = page.prose(TEXT).index("learning rate", page.prose(TEXT).index(
+        "Before you start") + len(box))
+    assert first_use > page.prose(TEXT).index("Before you start")
+
+
+@pytest.mark.parametrize("label", ["loss-mse", "loss-cross-entropy",
+                                   "loss-focal"])
+def test_the_glossary_anchors_exist(label):
+    assert f"\n({label})=\n## " in TEXT
+
+
+def test_the_code_cells_and_the_notation_follow_the_book():
+    code = "\n".join(re.findall(r"```\{code-cell\}.*?```", TEXT, re.S))
+    assert "seed_" not in code and 'print("seed' not in code
+    for old in (r"\delta_{kt}", r"\sum_{j=1}^{C}", r"\hat y_{ij}"):
+        assert old not in TEXT, old
+
+
+# ------------------------------------------------------------------ MSE
+
+def test_mse_divides_by_every_entry():
+    """n counts every predicted number: N m for a batch (PyTorch's mean)."""
+    rng = np.random.default_rng(0)
+    y_hat, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    t = torch.tensor(y_hat, requires_grad=True)
+    F.mse_loss(t, torch.tensor(y)).backward()
+    np.testing.assert_allclose(losses.mse_grad(y_hat, y), t.grad.numpy(),
+                               rtol=1e-14)
+    np.testing.assert_allclose(t.grad.numpy(), 2 / 12 * (y_hat - y),
+                               rtol=1e-14)
+
+
+# ------------------------------------------------------------------ BCE
+
+def test_the_naive_bce_is_wrong_in_the_fifth_digit_at_30():
+    z = np.array([-1e4, 30.0, 1e4])
+    y = np.array([1.0, 0.0, 0.0])
+    stable = losses.binary_cross_entropy_with_logits(z, y, "none")
+    with np.errstate(all="ignore"):
+        naive = -(y * np.log(act.sigmoid(z))
+                  + (1 - y) * np.log(1 - act.sigmoid(z)))
+    assert stable[0] == stable[2] == 1e4 and np.all(np.isinf(naive[[0, 2]]))
+    assert 1e-5 < abs(naive[1] / stable[1] - 1) < 1e-4
+    assert f"{naive[1]:.4g}" == f"{stable[1]:.4g}" == "30"
+
+
+# ---------------------------------------------------- softmax + CE by hand
+
+def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
+    rows = page.table(TEXT, "loss-ce-table")
+    z = np.array([[2.0, 1.0, 0.0]])
+    true_class = np.array([1])
+    p = act.softmax(z)[0]
+    J = act.softmax_jacobian(z)[0]
+    zt = torch.tensor(z, requires_grad=True)
+    F.cross_entropy(zt, torch.tensor(true_class)).backward()
+    grad = losses.cross_entropy_grad(z, true_class)[0]
+    np.testing.assert_allclose(grad, zt.grad.numpy()[0], rtol=1e-15)
+    y = np.eye(3)[1]
+    assert [int(row[0]) for row in rows] == [1, 2, 3]
+    for k, (_, z_k, e_k, p_k, y_k, dp2, dl) in enumerate(rows):
+        for typed, value in ((z_k, z[0, k]), (e_k, np.exp(z[0, k])),
+                             (p_k, p[k]), (y_k, y[k]), (dp2, J[1, k]),
+                             (dl, grad[k]), (dl, p[k] - y[k]),
+                             (dl, -J[1, k] / p[1])):
+            assert page.matches_rounded(typed, value), (k, typed, value)
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("$S = 11.1073$", np.exp([2.0, 1.0, 0.0]).sum()),
+    ("-\\log 0.2447 = 1.4076$", -np.log(act.softmax(np.array([2.0, 1.0,
+                                                              0.0]))[1])),
+    ("$-1/p_2 = -4.0862$", -1 / act.softmax(np.array([2.0, 1.0, 0.0]))[1]),
+])
+def test_the_hand_steps_in_the_prose_are_right(typed, value):
+    assert typed in TEXT
+    assert page.matches_rounded(re.findall(r"-?\d+\.\d+", typed)[-1], value)
+
+
+def test_the_rounded_gradient_sums_to_minus_one_ten_thousandth():
+    rows = page.table(TEXT, "loss-ce-table")
+    assert round(sum(float(row[-1]) for row in rows), 4) == -0.0001
+    assert "here to $-0.0001$, from rounding" in TEXT
+    assert abs(losses.cross_entropy_grad(np.array([[2.0, 1.0, 0.0]]),
+                                         np.array([1])).sum()) < 1e-15
+
+
+def test_a_sample_wrong_by_2e4_has_a_finite_loss_of_2e4():
+    logits = np.array([[2.0, -1.0, 0.5], [1e4, 0.0, -1e4], [0.3, 0.2, 0.1]])
+    per_sample = losses.cross_entropy(logits, np.array([0, 2, 1]),
+                                      reduction="none")
+    assert per_sample[1] == 2e4
+
+
+def test_the_cnn_documents_loss_is_nan_or_negative_on_logits():
+    one_hot = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+    def document(output):
+        return -torch.mean(torch.sum(one_hot * torch.log(output), dim=1))
+    assert torch.isnan(document(torch.tensor([[2.0, -1.0, 0.5],
+                                              [0.3, 1.2, -0.7]])))
+    assert document(torch.tensor([[2.0, 1.0, 0.5], [0.3, 1.2, 0.7]])) < 0
+
+
+def test_the_cnn_documents_gradient_is_smaller_by_a_varying_factor():
+    z0 = np.array([[2.0, -1.0, 0.5], [0.3, 1.2, -0.7]])
+    Y = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    p, J = act.softmax(z0), act.softmax_jacobian(z0)
+    document = -np.einsum("ij,ijk->ik", Y - p, J) / 2
+    corrected = -np.einsum("ij,ijk->ik", Y / p, J) / 2
+    t = torch.tensor(z0, requires_grad=True)
+    F.cross_entropy(t, torch.tensor(Y)).backward()
+    np.testing.assert_allclose(corrected, t.grad.numpy(), rtol=1e-12)
+    ratio = corrected / document
+    assert ratio.min() > 1 and ratio.max() / ratio.min() > 1.5
+
+
+# ------------------------------------------------------ likelihood section
+
+def test_the_constant_of_the_gaussian_nll_is_the_log_term():
+    _, form = sym.gaussian_nll()
+    s = [v for v in form.free_symbols if v.name == "s"][0]
+    y, y_hat = sym.y, [v for v in form.free_symbols if "hat" in v.name][0]
+    terms = form.as_ordered_terms()
+    constant = [term for term in terms if not term.has(y)]
+    assert len(constant) == 1 and constant[0].has(s)
+    assert not constant[0].has(y_hat)
+    assert "the logarithm term" in TEXT and "second term" not in TEXT
+
+
+# -------------------------------------------------- MSE on a sigmoid: steps
+
+def test_the_mse_gradient_on_a_sigmoid_is_at_most_8_27():
+    p = np.linspace(0, 1, 30001)
+    size = 2 * p * (1 - p) ** 2
+    assert size.max() == pytest.approx(8 / 27, rel=1e-8)
+    assert p[np.argmax(size)] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_mse_needs_about_e2_more_steps_for_two_more_units():
+    counts = {z0: losses.steps_to_reach(z0, "mse", 0.5)
+              for z0 in (-6.0, -8.0)}
+    assert 5 < counts[-8.0] / counts[-6.0] < 10
+    # near p = 0 the gradient is about 2 e^z: about e^{|z0|} / 2 steps
+    for z0, count in counts.items():
+        assert 0.8 < count / (np.exp(-z0) / 2) < 1.25
+
+
+def test_cross_entropy_grows_by_about_one_step_per_unit():
+    starts = (0.0, -2.0, -6.0, -8.0)
+    counts = [losses.steps_to_reach(z0, "bce", 0.9) for z0 in starts]
+    assert counts == sorted(counts) and len(set(counts)) == len(counts)
+    assert 0.8 <= (counts[-1] - counts[1]) / 6 <= 1.5
+    # each step raises z by almost the learning rate while p is small
+    p = losses.logit_descent(-8.0, "bce", lr=1.0, steps=5)
+    steps = np.diff(np.log(p) - np.log1p(-p))
+    assert np.all((0.98 < steps) & (steps <= 1.0))
+    assert counts[-1] < losses.steps_to_reach(-8.0, "mse", 0.5) / 50
+
+
+def test_the_step_counts_follow_the_figure():
+    """The figure and the counts use the same descent."""
+    p = losses.logit_descent(-6.0, "mse", lr=1.0, steps=300)
+    assert np.argmax(p > 0.5) == losses.steps_to_reach(-6.0, "mse", 0.5)
+
+
+# ------------------------------------------------------ weighted CE
+
+def test_pytorchs_weighted_mean_is_a_weighted_average():
+    logits = np.array([[1.5, -0.3], [0.2, 0.4], [-1.0, 2.0], [0.5, 0.5]])
+    target, alpha = np.array([0, 0, 1, 1]), np.array([1.0, 10.0])
+    weighted = losses.cross_entropy(logits, target, alpha, reduction="none")
+    torch_mean = F.cross_entropy(torch.tensor(logits), torch.tensor(target),
+                                 weight=torch.tensor(alpha)).item()
+    assert torch_mean == pytest.approx(weighted.sum() / alpha[target].sum(),
+                                       rel=1e-14)
+    assert torch_mean != pytest.approx(weighted.sum() / 4, rel=1e-3)
+    assert losses.weighted_cross_entropy(logits, target, 100 * alpha) == \
+        pytest.approx(torch_mean, rel=1e-14)
+
+
+def test_probability_targets_divide_by_n_and_zero_weights_are_refused():
+    logits = np.array([[1.5, -0.3], [0.2, 0.4]])
+    probs, alpha = np.array([[0.3, 0.7], [1.0, 0.0]]), np.array([2.0, 5.0])
+    torch_mean = F.cross_entropy(torch.tensor(logits), torch.tensor(probs),
+                                 weight=torch.tensor(alpha)).item()
+    total = losses.cross_entropy(logits, probs, alpha, reduction="sum")
+    assert torch_mean == pytest.approx(total / 2, rel=1e-14)
+    zero = np.array([0.0, 1.0])
+    assert np.isnan(F.cross_entropy(torch.tensor(logits), torch.tensor([0, 0]),
+                                    weight=torch.tensor(zero)).item())
+    with pytest.raises(ValueError, match="weights sum to 0"):
+        losses.cross_entropy(logits, np.array([0, 0]), zero)
+
+
+# ------------------------------------------------------------ focal loss
+
+def test_the_focal_traps_torch_gives_nan_calc_nn_the_tiny_value():
+    z = np.array([[40.0, 0.0], [5.0, 0.0], [0.0, 0.0], [-1e4, 1e4]])
+    t = np.zeros(4, dtype=int)
+    gap = act.softmax(z[:1])[0, 1]
+    assert 1e-18 < gap < 1e-17
+    for gamma in (0.5, 2.0):
+        zt = torch.tensor(z, requires_grad=True)
+        log_pt = F.log_softmax(zt, dim=-1)[:, 0]
+        (-(1 - log_pt.exp()) ** gamma * log_pt).sum().backward()
+        ours = losses.focal_loss_grad(z, t, gamma, reduction="sum")[:, 0]
+        assert np.isnan(zt.grad[0, 0].item()) == (gamma == 0.5)
+        assert np.isfinite(ours[0]) and 0 < -ours[0] < 1e-25
+        np.testing.assert_allclose(ours[1:], zt.grad.numpy()[1:, 0],
+                                   rtol=1e-9)
+
+
+def test_badly_classified_samples_keep_a_gradient_near_one():
+    p = np.array([1e-6, 1e-3])
+    two = np.stack([np.log(p), np.log1p(-p)], axis=1)
+    g = losses.focal_loss_grad(two, np.zeros(2, int), 2.0, reduction="none")
+    assert abs(g[0, 0] + 1) < 1e-4 and abs(g[1, 0] + 1) < 2e-2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lin_et_al_sigmoid_focal_loss_is_the_softmax_one_on_z_0(seed):
+    rng = np.random.default_rng(seed)
+    z, y = rng.normal(0, 2, 6), rng.integers(0, 2, 6)
+    alpha, gamma = 0.25, 2.0
+    zt = torch.tensor(z, requires_grad=True)
+    p = torch.sigmoid(zt)
+    pt = torch.where(torch.tensor(y) == 1, p, 1 - p)
+    at = torch.where(torch.tensor(y) == 1, alpha, 1 - alpha)
+    loss = (-at * (1 - pt) ** gamma * torch.log(pt)).sum()
+    loss.backward()
+    logits = np.stack([z, np.zeros(6)], axis=1)
+    weights = np.array([alpha, 1 - alpha])
+    assert losses.focal_loss(logits, 1 - y, gamma, weights, "sum") == \
+        pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(
+        losses.focal_loss_grad(logits, 1 - y, gamma, weights, "sum")[:, 0],
+        zt.grad.numpy(), rtol=1e-10)
+
+
+# ------------------------------------------------------ class imbalance
+
+def _scores(weight, gamma, seed=0):
+    test_set = losses.imbalanced_data(n_majority=20000, seed=1)
+    return losses.minority_scores(
+        *losses.train_linear_classifier(weight, gamma, seed=seed), *test_set)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_weights_trade_precision_for_recall_and_gamma_changes_little(seed):
+    """The claims hold for the data of the chapter (seed 0) and others."""
+    plain, weighted = _scores(1.0, 0.0, seed), _scores(20.0, 0.0, seed)
+    assert 0.25 < 1 - plain["recall"] < 0.45        # "missing about a third"
+    assert plain["accuracy"] > 0.965
+    assert weighted["recall"] > plain["recall"] + 0.15
+    assert weighted["precision"] < plain["precision"] - 0.15
+    for weight in (1.0, 20.0):
+        recalls = [_scores(weight, g, seed)["recall"] for g in GAMMAS]
+        assert max(recalls) - min(recalls) < 0.05
+
+
+def test_the_test_set_is_21000_samples_95_percent_majority():
+    _, y = losses.imbalanced_data(n_majority=20000, seed=1)
+    assert len(y) == 21000 and np.mean(y == 0) == pytest.approx(20 / 21)
+    assert _scores(1.0, 0.0)["accuracy"] > np.mean(y == 0)
+
+
+# ------------------------------------------------------------ exercises
+
+def test_the_focal_peak_exercise():
+    pt = np.linspace(1e-4, 1 - 1e-4, 100001)
+    two = np.stack([np.log(pt), np.log1p(-pt)], axis=1)
+    g = {gamma: np.abs(losses.focal_loss_grad(
+        two, np.zeros(len(pt), int), gamma, reduction="none")[:, 0])
+        for gamma in (0.0, 2.0)}
+    half = pt[np.argmin(np.abs(g[2.0] - 0.5))]
+    assert 0.38 < half < 0.40
+    at_09 = g[2.0][np.argmin(np.abs(pt - 0.9))]
+    assert 34 < 0.1 / at_09 < 35.5                  # "about 35 times less"
+    # the solution's hand computation, with -log 0.9 rounded to 0.1054
+    assert page.matches_rounded("2.897", 1 + 2 * 0.9 * 0.1054 / 0.1)
+    assert page.matches_rounded("0.1054", -np.log(0.9))
+
+
+def test_the_worked_exercise_numbers():
+    solution = TEXT[TEXT.index("solution-start} loss-ex-worked"):]
+    solution = solution[:solution.index("solution-end")]
+    grad = losses.cross_entropy_grad(np.array([[2.0, 1.0, 0.0]]),
+                                     np.array([0]))[0]
+    for typed, value in (("-0.3348", grad[0]), ("0.2447", grad[1]),
+                         ("0.0900", grad[2]),
+                         ("0.4076", losses.cross_entropy(
+                             np.array([[2.0, 1.0, 0.0]]), np.array([0]))),
+                         ("1.0986", np.log(3))):
+        assert typed in solution and page.matches_rounded(typed, value), typed
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cross_entropy_is_convex_in_the_logits(seed):
+    rng = np.random.default_rng(seed)
+    z, y = rng.standard_normal(4), rng.dirichlet(np.ones(4))
+    H = torch.autograd.functional.hessian(
+        lambda v: -(torch.tensor(y) * torch.log_softmax(v, 0)).sum(),
+        torch.tensor(z)).numpy()
+    p = act.softmax(z)
+    np.testing.assert_allclose(H, np.diag(p) - np.outer(p, p), atol=1e-15)
+    eigenvalues = np.linalg.eigvalsh(H)
+    assert eigenvalues.min() > -1e-15 and abs(eigenvalues).min() < 1e-15
+    np.testing.assert_allclose(H @ np.ones(4), 0, atol=1e-15)
+
+
+def test_the_implement_exercise_reports_the_missing_factor():
+    def my_ce_grad(logits, target):
+        p = act.softmax(logits)
+        p[np.arange(len(target)), target] -= 1
+        return p
+    assert "every entry is 4 times the expected one" in str(
+        check.cross_entropy_grad(my_ce_grad))
+
+
+# ---------------------------------------- the helpers the chapter calls
+
+def test_logit_descent_is_gradient_descent_with_the_hand_gradients():
+    """Each step is z - lr dl/dz, with the gradients of the text, checked
+    against autograd."""
+    for loss, lr in (("mse", 1.0), ("bce", 0.5)):
+        p = losses.logit_descent(-1.5, loss, lr=lr, steps=3)
+        z = torch.tensor(-1.5, dtype=torch.float64)
+        for step in range(4):
+            assert p[step] == pytest.approx(torch.sigmoid(z).item(),
+                                            rel=1e-14)
+            z = z.detach().requires_grad_(True)
+            s = torch.sigmoid(z)
+            value = (s - 1) ** 2 if loss == "mse" else -torch.log(s)
+            (grad,) = torch.autograd.grad(value, z)
+            z = z - lr * grad
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: losses.logit_descent(0.0, "ce"), ValueError, "loss must be"),
+    (lambda: losses.logit_descent(0.0, "mse", lr=0.0), ValueError, "lr"),
+    (lambda: losses.logit_descent(float("nan"), "mse"), ValueError, "z0"),
+    (lambda: losses.logit_descent(0.0, "mse", steps=1.5), TypeError,
+     "steps"),
+    (lambda: losses.steps_to_reach(0.0, "bce", 1.0), ValueError, "p must"),
+    (lambda: losses.steps_to_reach(-8.0, "mse", 0.5, max_steps=100),
+     ValueError, "not reached"),
+    (lambda: losses.minority_scores(np.zeros((2, 3)), np.zeros(2),
+                                    np.zeros((5, 2)), np.zeros(5, int)),
+     ValueError, "W must have shape"),
+    (lambda: losses.minority_scores(np.zeros((2, 2)), np.zeros(2),
+                                    np.zeros((5, 2)), np.full(5, 2)),
+     ValueError, "labels 0 or 1"),
+    (lambda: losses.minority_scores(np.zeros((2, 2)), np.zeros(2),
+                                    np.full((5, 2), np.nan), np.zeros(5, int)),
+     ValueError, "X must be finite"),
+])
+def test_bad_input_is_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_minority_scores_count_what_they_say():
+    W, b = np.array([[0.0, 0.0], [1.0, 0.0]]), np.zeros(2)  # class 1: x > 0
+    X = np.array([[1.0, 0], [2, 0], [-1, 0], [3, 0], [4, 0]])
+    y = np.array([1, 0, 1, 1, 0])
+    s = losses.minority_scores(W, b, X, y)
+    assert list(s["predicted"]) == [1, 1, 0, 1, 1]
+    # 2 of the 3 minority samples found; 2 of the 4 predicted are minority
+    assert (s["recall"], s["precision"], s["accuracy"]) == (2 / 3, 1 / 2,
+                                                            2 / 5)
