@@ -22,6 +22,7 @@ from worked_tables import (
     mismatches,
     references,
     table,
+    typo_is_caught,
 )
 
 from calc_nn import activations, losses, optim
@@ -83,14 +84,11 @@ def test_the_worked_table_is_what_calc_nn_and_torch_compute():
 
 
 @pytest.mark.parametrize("right,typo", [
-    ("(-0.07142, 0.3735)$ |\n| $\\partial L / \\partial W^1$",
-     "(-0.07142, 0.3753)$ |\n| $\\partial L / \\partial W^1$"),
+    ("(-0.07142, 0.3735)$ | BP2", "(-0.07142, 0.3753)$ | BP2"),
     ("-0.2857 & -0.3881", "-0.2857 & 0.3881"),
     ("$0.8472$", "$0.8473$")])
 def test_a_typo_in_the_table_is_caught(right, typo):
-    assert TEXT.count(right) == 1
-    assert mismatches(table(TEXT.replace(right, typo), "quantity"),
-                      by_calc_nn())
+    assert typo_is_caught(TEXT, right, typo, by_calc_nn())
 
 
 def test_what_to_notice_in_the_worked_example():

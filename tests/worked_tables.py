@@ -2,7 +2,7 @@
 
 A worked example is typed in the chapter as a Markdown table (so that it
 reads well in the source and in a notebook), one row per quantity, the
-value in the last column with 4 significant digits. The tests of the
+value in the second column with 4 significant digits. The tests of the
 forward and backpropagation chapters parse it here and compare every
 number with calc_nn and PyTorch: a typo in the table fails the suite.
 """
@@ -23,7 +23,8 @@ def chapter(name: str) -> str:
 
 def table(text: str, header: str) -> dict[str, list[float]]:
     """The Markdown table whose header row starts with ``| header |``:
-    first cell (stripped) -> the numbers of the last cell, in order."""
+    first cell (stripped) -> the numbers of the second cell (the value),
+    in order."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines)
                  if line.startswith(f"| {header} |"))
@@ -32,7 +33,7 @@ def table(text: str, header: str) -> dict[str, list[float]]:
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        rows[cells[0]] = [float(v) for v in NUMBER.findall(cells[-1])]
+        rows[cells[0]] = [float(v) for v in NUMBER.findall(cells[1])]
     return rows
 
 
@@ -56,6 +57,14 @@ def mismatches(rows: dict[str, list[float]], computed: dict) -> list[str]:
             bad.append(f"{key}: typed {typed}, computed "
                        f"{[f'{e:.4g}' for e in exact]}")
     return bad
+
+
+def typo_is_caught(text: str, right: str, typo: str, computed: dict) -> bool:
+    """Replacing ``right`` (found once in ``text``) by ``typo`` in the table
+    headed "quantity" makes :func:`mismatches` report it."""
+    assert text.count(right) == 1, right
+    return bool(mismatches(table(text.replace(right, typo), "quantity"),
+                           computed))
 
 
 def _flat(value):

@@ -236,9 +236,8 @@ def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
         narrow={"layout": narrow})
 
 
-_INIT_NAMES = {"pytorch": "PyTorch default U(±1/√n)",
-               "xavier": "Xavier N(0, 2/(n_in+n_out))",
-               "he": "He N(0, 2/n_in)"}
+# short legend names, one legend row above the buttons (the text gives the
+# variances)
 _INIT_SHORT = {"pytorch": "PyTorch default", "xavier": "Xavier",
                "he": "He"}
 _INIT_COLORS = {"pytorch": COLORS["muted"], "xavier": COLORS["sigmoid"],
@@ -261,7 +260,7 @@ def gradient_norms_by_layer(activation: str, depth: int,
         g, e, s = layer_statistics(activation, init, depth, width)
         layer = np.arange(1, depth + 2)
         fig.add_trace(go.Scatter(
-            x=layer, y=g, name=_INIT_NAMES[init], legendgroup=init,
+            x=layer, y=g, name=_INIT_SHORT[init], legendgroup=init,
             mode="lines+markers", line=dict(color=_INIT_COLORS[init])), 1, 1)
         fig.add_trace(go.Scatter(
             x=layer, y=e, showlegend=False, legendgroup=init, mode="lines",

@@ -127,10 +127,12 @@ a^l = f(z^l) \quad (l = 1, \dots, D - 1)""",
 p_k = \frac{e^{z_k}}{\sum_{j=1}^{K} e^{z_j}}, \quad k = 1, \dots, K""",
         check_softmax),
     "eq-fwd-worked-network": (
-        r"""W^1 = \begin{pmatrix} 0.5 & -1 \\ 1 & 0.5 \end{pmatrix}, \quad
-b^1 = \begin{pmatrix} 0 \\ -0.5 \end{pmatrix}, \quad
+        r"""\begin{gathered}
+x = \begin{pmatrix} 1 \\ 0.5 \end{pmatrix}, \quad
+W^1 = \begin{pmatrix} 0.5 & -1 \\ 1 & 0.5 \end{pmatrix}, \quad
+b^1 = \begin{pmatrix} 0 \\ -0.5 \end{pmatrix}, \\
 W^2 = \begin{pmatrix} 1 & -1 \\ 0.5 & 2 \end{pmatrix}, \quad
-b^2 = \begin{pmatrix} 0.5 \\ -1 \end{pmatrix}, \quad
-x = \begin{pmatrix} 1 \\ 0.5 \end{pmatrix}""",
+b^2 = \begin{pmatrix} 0.5 \\ -1 \end{pmatrix}
+\end{gathered}""",
         check_worked_network),
 }
