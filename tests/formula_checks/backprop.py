@@ -111,13 +111,17 @@ CHECKED = {
     "eq-bp4": (r"""\frac{\partial L}{\partial b^l_j} = \delta^l_j""",
                check_bp3_bp4),
     "eq-bp-linear-batch": (
-        r"""\frac{\partial L}{\partial X} = \Delta W, \qquad
-\frac{\partial L}{\partial W} = \Delta^\top X, \qquad
-\frac{\partial L}{\partial b} = \Delta^\top \mathbf{1}""",
+        r"""\begin{gathered}
+\frac{\partial L}{\partial X} = \Delta W, \qquad
+\frac{\partial L}{\partial W} = \Delta^\top X, \\
+\frac{\partial L}{\partial b} = \Delta^\top \mathbf{1}
+\end{gathered}""",
         check_linear_batch),
     "eq-bp-batch": (
-        r"""\Delta^l = \left(\Delta^{l+1} W^{l+1}\right) \odot f'(Z^l), \qquad
+        r"""\begin{gathered}
+\Delta^l = \left(\Delta^{l+1} W^{l+1}\right) \odot f'(Z^l), \\
 \frac{\partial L}{\partial W^l} = (\Delta^l)^\top A^{l-1}, \qquad
-\frac{\partial L}{\partial b^l} = (\Delta^l)^\top \mathbf{1}""",
+\frac{\partial L}{\partial b^l} = (\Delta^l)^\top \mathbf{1}
+\end{gathered}""",
         check_bp_batch),
 }

@@ -106,29 +106,36 @@ def check_worked_network():
 # label -> (the formula exactly as typed in the chapter, its check)
 CHECKED = {
     "eq-neuron": (
-        r"""z = \sum_{k=1}^{n} w_k x_k + b = w^\top x + b, \qquad a = f(z)""",
+        r"""z = \sum_{k=1}^{n} w_k x_k + b = w^\top x + b, \quad a = f(z)""",
         check_neuron),
     "eq-layer": (
-        r"""z = W x + b, \qquad a = f(z), \qquad
+        r"""\begin{gathered}
+z = W x + b, \qquad a = f(z), \\
 W \in \mathbb{R}^{m \times n},\ x \in \mathbb{R}^{n},\
-b, z, a \in \mathbb{R}^{m}""",
+b, z, a \in \mathbb{R}^{m}
+\end{gathered}""",
         check_layer),
     "eq-batch": (
-        r"""Z = X W^\top + \mathbf{1} b^\top, \qquad A = f(Z), \qquad
+        r"""\begin{gathered}
+Z = X W^\top + \mathbf{1} b^\top, \qquad A = f(Z), \\
 X \in \mathbb{R}^{N \times n},\ W \in \mathbb{R}^{m \times n},\
-Z, A \in \mathbb{R}^{N \times m}""",
+Z, A \in \mathbb{R}^{N \times m}
+\end{gathered}""",
         check_batch),
     "eq-network": (
-        r"""a^0 = x, \qquad z^l = W^l a^{l-1} + b^l \quad (l = 1, \dots, D), \qquad
-a^l = f(z^l) \quad (l = 1, \dots, D - 1)""",
+        r"""\begin{aligned}
+a^0 &= x, \\
+z^l &= W^l a^{l-1} + b^l, && l = 1, \dots, D, \\
+a^l &= f(z^l), && l = 1, \dots, D - 1
+\end{aligned}""",
         check_network),
     "eq-fwd-softmax": (
-        r"""p = \operatorname{softmax}(z), \qquad
-p_k = \frac{e^{z_k}}{\sum_{j=1}^{K} e^{z_j}}, \quad k = 1, \dots, K""",
+        r"""p = \operatorname{softmax}(z), \quad
+p_k = \frac{e^{z_k}}{\sum_{j=1}^{K} e^{z_j}}""",
         check_softmax),
     "eq-fwd-worked-network": (
         r"""\begin{gathered}
-x = \begin{pmatrix} 1 \\ 0.5 \end{pmatrix}, \quad
+x = \begin{pmatrix} 1 \\ 0.5 \end{pmatrix}, \\
 W^1 = \begin{pmatrix} 0.5 & -1 \\ 1 & 0.5 \end{pmatrix}, \quad
 b^1 = \begin{pmatrix} 0 \\ -0.5 \end{pmatrix}, \\
 W^2 = \begin{pmatrix} 1 & -1 \\ 0.5 & 2 \end{pmatrix}, \quad
