@@ -105,6 +105,7 @@ def test_what_to_notice_in_the_worked_example():
     delta1 = rows[r"$\delta^1$"]
     assert abs(delta1[0]) < abs(delta1[1]) / 4
     assert rows["$f'(z^1)$"][0] == 0.25
+    assert np.all(np.abs(rows["$f'(z^1)$"] - 0.25) < 0.05)   # "close to"
 
 
 # ------------------------------------------------------------------ errata
