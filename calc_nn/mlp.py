@@ -1,25 +1,25 @@
 r"""A multilayer perceptron written from scratch with the delta equations.
 
-Layer ``l = 1, ..., L`` computes, for a batch ``X`` of shape
+Layer ``l = 1, ..., D`` computes, for a batch ``X`` of shape
 ``(N, in_features)`` (one example per row, as in PyTorch),
 
 .. math:: z^l = a^{l-1} (W^l)^\top + b^l, \qquad a^l = f(z^l),
 
 with :math:`a^0 = X` and no activation after the last layer: the network
-returns the logits :math:`z^L`. The forward pass is the affine layer of
+returns the logits :math:`z^D`. The forward pass is the affine layer of
 :mod:`calc_nn.layers` (:func:`~calc_nn.layers.linear_forward`) and an
 activation of the registry :func:`calc_nn.activations.get`.
 :meth:`MLP.backward` is the NN document's [nn-calculus-doc] §3.2 delta
 equations, written for a batch (rows are examples):
 
 .. math::
-    \delta^L = \frac{\partial C}{\partial z^L}, \quad
-    \delta^l = (\delta^{l+1} W^{l+1}) \odot f'(z^l), \quad
-    \frac{\partial C}{\partial W^l} = (\delta^l)^\top a^{l-1}, \quad
-    \frac{\partial C}{\partial b^l} = \textstyle\sum_n \delta^l_n .
+    \Delta^D = \frac{\partial L}{\partial Z^D}, \quad
+    \Delta^l = (\Delta^{l+1} W^{l+1}) \odot f'(Z^l), \quad
+    \frac{\partial L}{\partial W^l} = (\Delta^l)^\top A^{l-1}, \quad
+    \frac{\partial L}{\partial b^l} = \textstyle\sum_n \Delta^l_n .
 
 They are the backward passes of the layer pairs chained (the tests check
-it), except that nothing computes :math:`\partial C/\partial X`, which no
+it), except that nothing computes :math:`\partial L/\partial X`, which no
 parameter needs: PyTorch skips it too, and for the digits chapter's
 784-512-256-10 network it would be a third more arithmetic.
 
@@ -31,11 +31,11 @@ them:
 * ``params``: the list of parameter arrays, in the order of PyTorch's
   ``parameters()`` for the twin network (``W1, b1, W2, b2, ...``), updated
   in place by training; ``param_names`` names them;
-* ``forward(X) -> (logits, cache)``: logits of shape (N, C), and what the
+* ``forward(X) -> (logits, cache)``: logits of shape (N, K), and what the
   backward pass needs (a named tuple of the model's own type, never a
   reference to ``X``);
 * ``backward(dlogits, cache) -> grads``: given
-  :math:`\partial C/\partial \text{logits}`, the gradients of the loss for
+  :math:`\partial L/\partial \text{logits}`, the gradients of the loss for
   every parameter, a list in the order of ``params``, each of its
   parameter's shape and dtype;
 * ``model(X)``: the logits alone.
@@ -47,6 +47,7 @@ uint8 pixels, say) is converted to the model's dtype.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -60,6 +61,7 @@ from calc_nn._validation import (
 )
 
 __all__ = ["Model", "MLP", "MLPCache", "INITS", "make_moons",
+           "worked_example", "LayerStatistics", "layer_statistics",
            "layer_gradient_norms"]
 
 INITS = ("pytorch", "xavier", "he")
@@ -217,14 +219,14 @@ class MLP(Model):
 
     @property
     def n_layers(self) -> int:
-        """Number of layers with weights, ``L``."""
+        """Number of layers with weights, ``D``."""
         return len(self.layer_sizes) - 1
 
     def forward(self, X):
         r"""Logits of a batch, and the cache :meth:`backward` needs.
 
         .. math:: a^0 = X,\quad z^l = a^{l-1} (W^l)^\top + b^l,\quad
-                  a^l = f(z^l)\ (l < L),\quad \text{logits} = z^L
+                  a^l = f(z^l)\ (l < D),\quad \text{logits} = z^D
 
         Parameters
         ----------
@@ -259,17 +261,17 @@ class MLP(Model):
         r"""Gradients of the loss for every parameter: the delta equations.
 
         .. math::
-            \delta^L = \frac{\partial C}{\partial z^L},\quad
-            \frac{\partial C}{\partial W^l} = (\delta^l)^\top a^{l-1},\quad
-            \frac{\partial C}{\partial b^l} = \textstyle\sum_n \delta^l_n,
-            \quad \delta^{l-1} = (\delta^l W^l) \odot f'(z^{l-1})
+            \Delta^D = \frac{\partial L}{\partial Z^D},\quad
+            \frac{\partial L}{\partial W^l} = (\Delta^l)^\top A^{l-1},\quad
+            \frac{\partial L}{\partial b^l} = \textstyle\sum_n \Delta^l_n,
+            \quad \Delta^{l-1} = (\Delta^l W^l) \odot f'(Z^{l-1})
 
         Parameters
         ----------
         dlogits : array_like, shape of the logits
-            :math:`\partial C / \partial z^L`, the gradient of the loss with
+            :math:`\partial L / \partial Z^D`, the gradient of the loss with
             respect to the logits (the last layer has no activation, so
-            this is :math:`\delta^L`).
+            this is :math:`\Delta^D`).
         cache : MLPCache
             From the :meth:`forward` call that made the logits.
 
@@ -288,7 +290,7 @@ class MLP(Model):
 
         Used in: book/backprop.md, book/digits.md
         """
-        delta = _check_mlp_backward(self, dlogits, cache)  # delta^L
+        delta = _check_mlp_backward(self, dlogits, cache)  # Delta^D
         grads = [None] * len(self.params)
         for l in range(self.n_layers, 0, -1):
             grads[2 * l - 2] = delta.T @ cache.activations[l - 1]
@@ -352,13 +354,61 @@ def make_moons(n=200, noise=0.15, seed=0):
     return X, y
 
 
-def layer_gradient_norms(activation, init, depth, width=64, n=128, seed=0):
-    r"""Per-layer gradient norms and activation spreads of a deep MLP at
-    initialisation.
+def worked_example():
+    r"""The 2-2-2 network that the forward and backpropagation chapters
+    push through by hand: ``(model, x, y)``.
+
+    A sigmoid hidden layer and logits out,
+
+    .. math:: W^1 = \begin{pmatrix} 0.5 & -1 \\ 1 & 0.5 \end{pmatrix},\
+              b^1 = (0, -0.5),\
+              W^2 = \begin{pmatrix} 1 & -1 \\ 0.5 & 2 \end{pmatrix},\
+              b^2 = (0.5, -1),
+
+    the input ``x = (1, 0.5)`` and its class ``y = 0``.
+
+    Returns
+    -------
+    model : MLP, layer sizes [2, 2, 2], activation "sigmoid", float64
+    x : ndarray, shape (2,)
+    y : int
+
+    Used in: book/forward.md, book/backprop.md
+    """
+    model = MLP([2, 2, 2], "sigmoid")
+    for param, value in zip(model.params, (
+            [[0.5, -1.0], [1.0, 0.5]], [0.0, -0.5],
+            [[1.0, -1.0], [0.5, 2.0]], [0.5, -1.0])):
+        param[...] = value
+    return model, np.array([1.0, 0.5]), 0
+
+
+class LayerStatistics(NamedTuple):
+    r"""What :func:`layer_statistics` measures, layer by layer.
+
+    ``grad_norms[l - 1]`` is :math:`\lVert \partial L/\partial W^l
+    \rVert` and ``error_norms[l - 1]`` is :math:`\lVert \Delta^l \rVert`
+    for ``l = 1, ..., depth + 1`` (the output layer last); ``act_std[l - 1]``
+    is the standard deviation of the activations of hidden layer ``l``.
+
+    Used in: book/backprop.md
+    """
+
+    grad_norms: np.ndarray
+    error_norms: np.ndarray
+    act_std: np.ndarray
+
+
+def layer_statistics(activation, init, depth, width=64, n=64, seed=0):
+    r"""Per-layer gradient norms, error norms and activation spreads of a
+    deep MLP at initialisation.
 
     The MLP has ``depth`` hidden layers of ``width`` neurons and 10 outputs;
     the data are ``n`` standard normal inputs with random labels, and the
-    loss the mean cross-entropy.
+    loss the mean cross-entropy. The errors follow the recursion
+    :math:`\Delta^l = (\Delta^{l+1} W^{l+1}) \odot f'(Z^l)`. The result
+    is computed once per argument list and kept (its arrays are
+    read-only): a figure and the chapter's text read the same numbers.
 
     Parameters
     ----------
@@ -368,26 +418,59 @@ def layer_gradient_norms(activation, init, depth, width=64, n=128, seed=0):
     depth : int >= 0
     width, n : int >= 1
     seed : int >= 0
+        Seed of the data and of the weights.
 
     Returns
     -------
-    grad_norms : ndarray, shape (depth + 1,)
-        :math:`\lVert \partial C/\partial W^l \rVert` for every layer.
-    act_std : ndarray, shape (depth,)
-        The standard deviation of each hidden layer's activations.
+    LayerStatistics
+        ``grad_norms`` and ``error_norms`` of shape (depth + 1,),
+        ``act_std`` of shape (depth,).
 
     Used in: book/backprop.md
     """
     depth, width, n, seed = _check_study(depth, width, n, seed)
+    _check_mlp([width, 10], activation, seed, init, np.float64)
+    return _layer_statistics(activation, init, depth, width, n, seed)
+
+
+@functools.lru_cache(maxsize=128)
+def _layer_statistics(activation, init, depth, width, n, seed):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, width))
     y = rng.integers(0, 10, n)
     model = MLP([width] * (depth + 1) + [10], activation, seed=seed,
                 init=init)
     logits, cache = model.forward(X)
-    grads = model.backward(losses.cross_entropy_grad(logits, y), cache)
-    return (np.array([np.linalg.norm(dW) for dW in grads[0::2]]),
-            np.array([a.std() for a in cache.activations[1:-1]]))
+    errors = [losses.cross_entropy_grad(logits, y)]            # Delta^D
+    for l in range(model.n_layers - 1, 0, -1):                 # Delta^l
+        errors.insert(0, (errors[0] @ model.weights[l])
+                      * model._f_grad(cache.zs[l - 1]))
+    # dL/dW^l = (Delta^l)^T A^{l-1}, as MLP.backward computes it
+    stats = LayerStatistics(
+        np.array([np.linalg.norm(delta.T @ a)
+                  for delta, a in zip(errors, cache.activations)]),
+        np.array([np.linalg.norm(delta) for delta in errors]),
+        np.array([a.std() for a in cache.activations[1:-1]]))
+    for array in stats:
+        array.flags.writeable = False
+    return stats
+
+
+def layer_gradient_norms(activation, init, depth, width=64, n=64, seed=0):
+    r"""Per-layer gradient norms and activation spreads of a deep MLP at
+    initialisation: :func:`layer_statistics` without the errors.
+
+    Returns
+    -------
+    grad_norms : ndarray, shape (depth + 1,)
+        :math:`\lVert \partial L/\partial W^l \rVert` for every layer.
+    act_std : ndarray, shape (depth,)
+        The standard deviation of each hidden layer's activations.
+
+    Used in: book/backprop.md
+    """
+    stats = layer_statistics(activation, init, depth, width, n, seed)
+    return stats.grad_norms.copy(), stats.act_std.copy()
 
 
 # ------------------------------------------------------------------ checks

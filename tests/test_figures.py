@@ -209,7 +209,7 @@ def test_cost_description_states_the_ratios():
     assert "for 3 networks of 10 to 1000 parameters" in text
 
 
-def _grad_norm_ratio_torch(activation, init, depth, width=64, n=128):
+def _grad_norm_ratio_torch(activation, init, depth, width=64, n=64):
     """‖dC/dW¹‖ / ‖dC/dWᴸ‖ at the weights calc_nn initialises, by
     autograd, on the figure's random data."""
     rng = np.random.default_rng(0)

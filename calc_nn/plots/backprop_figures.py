@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from calc_nn import autograd
-from calc_nn.mlp import layer_gradient_norms
+from calc_nn.mlp import layer_statistics
 from calc_nn.plots._style import (
     COLORS,
     LABELS,
@@ -236,9 +236,8 @@ def cost_of_gradients(n_params, backprop_s, finite_diff_s) -> go.Figure:
         narrow={"layout": narrow})
 
 
-_INIT_NAMES = {"pytorch": "PyTorch default U(±1/√n)",
-               "xavier": "Xavier N(0, 2/(n_in+n_out))",
-               "he": "He N(0, 2/n_in)"}
+# short legend names, one legend row above the buttons (the text gives the
+# variances)
 _INIT_SHORT = {"pytorch": "PyTorch default", "xavier": "Xavier",
                "he": "He"}
 _INIT_COLORS = {"pytorch": COLORS["muted"], "xavier": COLORS["sigmoid"],
@@ -247,21 +246,25 @@ _INIT_COLORS = {"pytorch": COLORS["muted"], "xavier": COLORS["sigmoid"],
 
 def gradient_norms_by_layer(activation: str, depth: int,
                             width: int = 64) -> go.Figure:
-    """Gradient norm of every layer's weights, and the spread of its
-    activations, for three initialisations (log scale).
+    r"""Gradient norm of every layer's weights (solid) and of its error
+    :math:`\Delta^l` (dotted), and the spread of its activations, for three
+    initialisations (log scale), from :func:`calc_nn.mlp.layer_statistics`.
 
     Used in: book/backprop.md
     """
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
-                        subplot_titles=("‖∂C/∂Wˡ‖ per layer",
+                        subplot_titles=("‖∂L/∂Wˡ‖ (solid), ‖Δˡ‖ (dotted)",
                                         "std of the activations aˡ"))
-    notes, spread = [], []
+    notes, spread, errors = [], [], []
     for init in ("pytorch", "xavier", "he"):
-        g, s = layer_gradient_norms(activation, init, depth, width)
+        g, e, s = layer_statistics(activation, init, depth, width)
+        layer = np.arange(1, depth + 2)
         fig.add_trace(go.Scatter(
-            x=np.arange(1, depth + 2), y=g, name=_INIT_NAMES[init],
-            legendgroup=init, mode="lines+markers",
-            line=dict(color=_INIT_COLORS[init])), 1, 1)
+            x=layer, y=g, name=_INIT_SHORT[init], legendgroup=init,
+            mode="lines+markers", line=dict(color=_INIT_COLORS[init])), 1, 1)
+        fig.add_trace(go.Scatter(
+            x=layer, y=e, showlegend=False, legendgroup=init, mode="lines",
+            line=dict(color=_INIT_COLORS[init], dash="dot")), 1, 1)
         fig.add_trace(go.Scatter(
             x=np.arange(1, depth + 1), y=s, showlegend=False,
             legendgroup=init, mode="lines+markers",
@@ -271,6 +274,7 @@ def gradient_norms_by_layer(activation: str, depth: int,
                    if ratio > 1e3 else "stable")
         notes.append(f"{_INIT_SHORT[init]}: {ratio:.0e} ({verdict})")
         spread.append(f"{_INIT_SHORT[init]} {s[-1]:.1e}")
+        errors.append(f"{_INIT_SHORT[init]} from {e[-1]:.1e} to {e[0]:.1e}")
     fig.update_yaxes(type="log", exponentformat="power", range=[-28, 3],
                      dtick=4, row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", range=[-6, 1],
@@ -280,17 +284,19 @@ def gradient_norms_by_layer(activation: str, depth: int,
         xref="x domain", yref="y domain", x=0.98, y=0.02, xanchor="right",
         yanchor="bottom", align="right", showarrow=False,
         font=dict(size=11), bgcolor="rgba(255,255,255,0.8)",
-        text="‖∂C/∂W¹‖ ÷ ‖∂C/∂Wᴸ‖<br>" + "<br>".join(notes))
+        text="‖∂L/∂W¹‖ ÷ ‖∂L/∂Wᴰ‖<br>" + "<br>".join(notes))
     narrow = two_panels(fig, f"{LABELS[activation]}, {depth} hidden layers "
                              f"of {width} neurons", height=470,
                         heights=(260, 200))
     return describe(
         fig, f"Gradient norm of each of the {depth + 1} weight matrices of "
              f"a {LABELS[activation]} network with {depth} hidden layers of "
-             f"{width} neurons at initialisation, and the spread (std) of "
-             "each hidden layer's activations, log scale, for three "
-             "initialisations. First layer's gradient norm over the last's: "
-             + "; ".join(notes) + ". Std of the last hidden layer's "
+             f"{width} neurons at initialisation, the norm of each layer's "
+             "error, and the spread (std) of each hidden layer's "
+             "activations, log scale, for three initialisations. First "
+             "layer's gradient norm over the last's: " + "; ".join(notes)
+             + ". Error norm from the output layer back to layer 1: "
+             + "; ".join(errors) + ". Std of the last hidden layer's "
              "activations: " + ", ".join(spread) + ".",
         narrow={"layout": narrow})
 
@@ -318,7 +324,7 @@ def training_snapshot(history, X, y, index: int,
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38],
                         horizontal_spacing=0.12,
                         subplot_titles=("decision regions",
-                                        "‖∂C/∂Wˡ‖ per layer"))
+                                        "‖∂L/∂Wˡ‖ per layer"))
     # a grid of square markers rather than a heatmap, so that every trace
     # changes through the same keys ("y", "marker.color")
     fig.add_trace(go.Scatter(

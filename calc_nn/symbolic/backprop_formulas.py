@@ -1,6 +1,6 @@
-r"""SymPy for the chapter "Backpropagation": the chain rule with
-Jacobians, and the delta equations checked against plain symbolic
-differentiation of a small network."""
+r"""SymPy for the chapter "Backpropagation": a small network with symbolic
+weights, the four delta equations applied to it, and their check against
+plain symbolic differentiation of the loss."""
 
 from __future__ import annotations
 
@@ -12,59 +12,15 @@ from calc_nn._validation import check_int
 from calc_nn.symbolic import activation_formulas as formulas
 
 __all__ = [
-    "chain_rule_scalar",
-    "jacobian_chain_rule",
     "layer_symbols",
     "symbolic_network",
     "delta_equations",
     "delta_equations_hold",
 ]
 
-x = sp.Symbol("x", real=True)
-
-
-def chain_rule_scalar():
-    r"""``(y, dy/dx by sympy.diff, f'(g(x)) g'(x))`` for
-    :math:`y = \sin(x^2)`: the one-variable chain rule.
-
-    Used in: book/backprop.md
-    """
-    u = sp.Symbol("u", real=True)
-    g = x ** 2
-    f = sp.sin(u)
-    y = f.subs(u, g)
-    by_hand = sp.diff(f, u).subs(u, g) * sp.diff(g, x)
-    return y, sp.diff(y, x), by_hand
-
-
-def jacobian_chain_rule():
-    r"""The chain rule for vector functions: :math:`J_{f\circ g}(x) =
-    J_f(g(x))\,J_g(x)`.
-
-    ``g: R^2 -> R^3`` and ``f: R^3 -> R^2``.
-
-    Returns
-    -------
-    dict with the symbols ``x`` (2,), ``u`` (3,), matrices ``g``, ``f``,
-    ``J_g`` (3, 2), ``J_f`` (2, 3) at ``u = g(x)``, ``J_direct`` (2, 2)
-    (Jacobian of the composition) and ``J_product`` = ``J_f J_g``.
-
-    Used in: book/backprop.md
-    """
-    x1, x2 = sp.symbols("x_1 x_2", real=True)
-    u1, u2, u3 = sp.symbols("u_1 u_2 u_3", real=True)
-    xs, us = sp.Matrix([x1, x2]), sp.Matrix([u1, u2, u3])
-    g = sp.Matrix([x1 * x2, sp.sin(x1), x2 ** 2])
-    f = sp.Matrix([u1 + u2 * u3, sp.exp(u1) * u3])
-    J_g = g.jacobian(xs)
-    J_f = f.jacobian(us).subs(dict(zip(us, g)))
-    composite = f.subs(dict(zip(us, g)))
-    return dict(x=xs, u=us, g=g, f=f, J_g=J_g, J_f=J_f,
-                J_direct=composite.jacobian(xs), J_product=J_f * J_g)
-
 
 def layer_symbols(sizes):
-    """Symbolic weights ``w^l_jk`` and biases ``b^l_j`` for ``sizes``.
+    """Symbolic weights ``W^l_jk`` and biases ``b^l_j`` for ``sizes``.
 
     Parameters
     ----------
@@ -81,19 +37,19 @@ def layer_symbols(sizes):
     Ws, bs = [], []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
         Ws.append(sp.Matrix(n_out, n_in, lambda j, k: sp.Symbol(
-            f"w^{l}_{j + 1}{k + 1}", real=True)))
+            f"W^{l}_{j + 1}{k + 1}", real=True)))
         bs.append(sp.Matrix(n_out, 1, lambda j, _: sp.Symbol(
             f"b^{l}_{j + 1}", real=True)))
     return Ws, bs
 
 
 def symbolic_network(sizes, activation="sigmoid"):
-    r"""A network with symbolic parameters and the quadratic cost.
+    r"""A network with symbolic parameters and the quadratic loss.
 
     Every layer, the last included, applies ``activation`` (the setting of
     the NN document [nn-calculus-doc] §3.2, where
-    :math:`\delta^L = \nabla_a C \odot f'(z^L)`), and
-    :math:`C = \tfrac12 \lVert a^L - y \rVert^2`.
+    :math:`\delta^D = \nabla_{a^D} L \odot f'(z^D)`), and
+    :math:`L = \tfrac12 \lVert a^D - y \rVert^2`.
 
     Parameters
     ----------
@@ -103,8 +59,8 @@ def symbolic_network(sizes, activation="sigmoid"):
     Returns
     -------
     dict with ``x``, ``y`` (input and target vectors), ``Ws``, ``bs``,
-    ``zs``, ``as_`` (lists of column matrices, ``as_[0] = x``), ``C``,
-    ``f`` and ``fp`` (the activation and its derivative as Lambdas).
+    ``zs``, ``as_`` (lists of column matrices, ``as_[0] = x``), ``L`` (the
+    loss), ``f`` and ``fp`` (the activation and its derivative as Lambdas).
 
     Used in: book/backprop.md
     """
@@ -121,19 +77,20 @@ def symbolic_network(sizes, activation="sigmoid"):
         a = z.applyfunc(f)
         zs.append(z)
         as_.append(a)
-    C = sum((a - ys).applyfunc(lambda e: e ** 2)) / 2
-    return dict(x=xs, y=ys, Ws=Ws, bs=bs, zs=zs, as_=as_, C=C, f=f, fp=fp)
+    loss = sum((a - ys).applyfunc(lambda e: e ** 2)) / 2
+    return dict(x=xs, y=ys, Ws=Ws, bs=bs, zs=zs, as_=as_, L=loss, f=f,
+                fp=fp)
 
 
 def delta_equations(net):
-    r"""The four equations of the NN document [nn-calculus-doc] §3.2,
-    applied to ``net``.
+    r"""The four equations BP1-BP4 (the NN document [nn-calculus-doc]
+    §3.2), applied to ``net``.
 
     .. math::
-        \delta^L = \nabla_a C \odot f'(z^L),\quad
+        \delta^D = \nabla_{a^D} L \odot f'(z^D),\quad
         \delta^l = ((W^{l+1})^\top \delta^{l+1}) \odot f'(z^l),\quad
-        \frac{\partial C}{\partial w^l_{jk}} = a^{l-1}_k \delta^l_j,\quad
-        \frac{\partial C}{\partial b^l_j} = \delta^l_j
+        \frac{\partial L}{\partial W^l_{jk}} = a^{l-1}_k \delta^l_j,\quad
+        \frac{\partial L}{\partial b^l_j} = \delta^l_j
 
     Parameters
     ----------
@@ -146,14 +103,14 @@ def delta_equations(net):
     Used in: book/backprop.md
     """
     Ws, zs, as_, fp = _check_net(net)
-    L = len(Ws)
-    grad_a = as_[-1] - net["y"]  # nabla_a C for C = |a - y|^2 / 2
-    delta = grad_a.multiply_elementwise(zs[-1].applyfunc(fp))
-    dWs, dbs = [None] * L, [None] * L
-    for l in range(L - 1, -1, -1):
-        dWs[l] = delta * as_[l].T  # entry (j, k): delta_j a^{l-1}_k
-        dbs[l] = delta
-        if l > 0:
+    D = len(Ws)
+    grad_a = as_[-1] - net["y"]  # nabla_a L for L = |a - y|^2 / 2
+    delta = grad_a.multiply_elementwise(zs[-1].applyfunc(fp))  # BP1
+    dWs, dbs = [None] * D, [None] * D
+    for l in range(D - 1, -1, -1):
+        dWs[l] = delta * as_[l].T  # BP3: entry (j, k) is delta_j a^{l-1}_k
+        dbs[l] = delta             # BP4
+        if l > 0:                  # BP2
             delta = (Ws[l].T * delta).multiply_elementwise(
                 zs[l - 1].applyfunc(fp))
     return dWs, dbs
@@ -161,25 +118,37 @@ def delta_equations(net):
 
 def delta_equations_hold(sizes=(2, 2, 2), activation="sigmoid",
                          points=2, seed=0) -> bool:
-    """True if the delta equations equal ``sympy.diff`` of the cost for
+    """True if the delta equations equal ``sympy.diff`` of the loss for
     every weight and bias, at ``points`` random rational points (from the
-    random seed ``seed``), evaluated with 30 significant digits.
+    random seed ``seed``).
+
+    Both sides are evaluated with 40 significant digits, their common
+    subexpressions once each (``sympy.cse``); they must agree to 1e-25
+    relative to the size of the derivative.
 
     Used in: book/backprop.md
     """
     points, seed = check_int(points, "points", low=1), check_int(seed, "seed")
     net = symbolic_network(sizes, activation)
     dWs, dbs = delta_equations(net)
+    params = [s for W, b in zip(net["Ws"], net["bs"])
+              for s in list(W) + list(b)]
+    by_diff = [sp.diff(net["L"], s) for s in params]
+    by_equations = [e for dW, db in zip(dWs, dbs)
+                    for e in list(dW) + list(db)]
+    shared, both = sp.cse(by_diff + by_equations)
+    symbols = sorted(net["L"].free_symbols, key=str)
     rng = random.Random(seed)
-    symbols = sorted(net["C"].free_symbols, key=str)
     for _ in range(points):
-        point = {s: sp.Rational(rng.randint(-20, 20), 10) for s in symbols}
-        for W, dW, b, db in zip(net["Ws"], dWs, net["bs"], dbs):
-            for sym, formula in zip(list(W) + list(b), list(dW) + list(db)):
-                direct = sp.diff(net["C"], sym)
-                diff = (direct - formula).evalf(30, subs=point)
-                if abs(diff) > sp.Float("1e-25"):
-                    return False
+        values = {s: sp.Float(sp.Rational(rng.randint(-20, 20), 10), 40)
+                  for s in symbols}
+        for name, expr in shared:
+            values[name] = expr.xreplace(values).evalf(40)
+        numbers = [e.xreplace(values).evalf(40) for e in both]
+        direct, formula = numbers[:len(params)], numbers[len(params):]
+        if any(abs(d - e) > 1e-25 * max(1, abs(d))
+               for d, e in zip(direct, formula)):
+            return False
     return True
 
 

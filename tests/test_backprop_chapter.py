@@ -1,0 +1,352 @@
+"""The chapter "Backpropagation": the claims its prose makes.
+
+The worked example's table is parsed from the chapter and recomputed with
+calc_nn and PyTorch; each glued number comes from the calc_nn calls below,
+and each test asserts the sentence it supports ("the errors shrink
+backward", "the document's loop never computes the output layer's
+gradients", "one gradient costs at most three forward passes"). Claims
+that depend on random numbers hold for several random seeds.
+"""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from worked_tables import (
+    before_you_start,
+    chapter,
+    exercises,
+    labels,
+    mismatches,
+    references,
+    table,
+    typo_is_caught,
+)
+
+from calc_nn import activations, losses, optim
+from calc_nn.gradcheck import numerical_gradient, relative_error
+from calc_nn.mlp import MLP, layer_statistics, make_moons, worked_example
+from calc_nn.train import fit_calc_nn
+
+TEXT = chapter("backprop")
+SEEDS = range(5)
+
+
+# ------------------------------------------------------------ worked example
+
+def by_calc_nn():
+    model, x, y = worked_example()
+    z2, cache = model.forward(x)
+    p = activations.softmax(z2)
+    dW1, db1, dW2, db2 = model.backward(losses.cross_entropy_grad(z2, y),
+                                        cache)
+    delta2 = p - np.eye(2)[y]
+    back = model.weights[1].T @ delta2
+    fp = activations.sigmoid_grad(cache.zs[0][0])
+    return {"$z^1$": cache.zs[0][0], "$a^1$": cache.activations[1][0],
+            "$z^2$": z2, "$p$": p, "$L$": losses.cross_entropy(z2[None], [y]),
+            r"$\delta^2$": delta2, r"$\partial L / \partial W^2$": dW2,
+            r"$\partial L / \partial b^2$": db2,
+            r"$(W^2)^\top \delta^2$": back, "$f'(z^1)$": fp,
+            r"$\delta^1$": back * fp, r"$\partial L / \partial W^1$": dW1,
+            r"$\partial L / \partial b^1$": db1}
+
+
+def by_torch():
+    model, x, y = worked_example()
+    W1, b1, W2, b2 = (torch.tensor(p, requires_grad=True)
+                      for p in model.params)
+    z1 = W1 @ torch.tensor(x) + b1
+    z1.retain_grad()
+    a1 = torch.sigmoid(z1)
+    a1.retain_grad()
+    z2 = W2 @ a1 + b2
+    z2.retain_grad()
+    loss = torch.nn.functional.cross_entropy(z2[None], torch.tensor([y]))
+    loss.backward()
+    d = lambda t: t.detach().numpy()  # noqa: E731
+    return {"$z^1$": d(z1), "$a^1$": d(a1), "$z^2$": d(z2),
+            "$p$": d(torch.softmax(z2, 0)), "$L$": loss.item(),
+            r"$\delta^2$": d(z2.grad), r"$\partial L / \partial W^2$":
+            d(W2.grad), r"$\partial L / \partial b^2$": d(b2.grad),
+            r"$(W^2)^\top \delta^2$": d(a1.grad),
+            "$f'(z^1)$": d(a1 * (1 - a1)), r"$\delta^1$": d(z1.grad),
+            r"$\partial L / \partial W^1$": d(W1.grad),
+            r"$\partial L / \partial b^1$": d(b1.grad)}
+
+
+def test_the_worked_table_is_what_calc_nn_and_torch_compute():
+    rows = table(TEXT, "quantity")
+    for computed in (by_calc_nn(), by_torch()):
+        assert not mismatches(rows, computed), mismatches(rows, computed)
+
+
+@pytest.mark.parametrize("right,typo", [
+    ("(-0.07142, 0.3735)$ | BP2", "(-0.07142, 0.3753)$ | BP2"),
+    ("-0.2857 & -0.3881", "-0.2857 & 0.3881"),
+    ("$0.8472$", "$0.8473$")])
+def test_a_typo_in_the_table_is_caught(right, typo):
+    assert typo_is_caught(TEXT, right, typo, by_calc_nn())
+
+
+def test_what_to_notice_in_the_worked_example():
+    rows = by_calc_nn()
+    # delta^2 sums to 0, so the rows of dL/dW^2 are opposite
+    assert rows[r"$\delta^2$"].sum() == pytest.approx(0, abs=1e-15)
+    dW2 = rows[r"$\partial L / \partial W^2$"]
+    np.testing.assert_allclose(dW2[0], -dW2[1], rtol=1e-14)
+    # the first hidden neuron's two paths partly cancel; the second's add
+    model = worked_example()[0]
+    paths = model.weights[1] * rows[r"$\delta^2$"][:, None]   # (class, j)
+    assert np.sign(paths[0, 0]) != np.sign(paths[1, 0])
+    assert np.sign(paths[0, 1]) == np.sign(paths[1, 1])
+    delta1 = rows[r"$\delta^1$"]
+    assert abs(delta1[0]) < abs(delta1[1]) / 4
+    assert rows["$f'(z^1)$"][0] == 0.25
+    assert np.all(np.abs(rows["$f'(z^1)$"] - 0.25) < 0.05)   # "close to"
+
+
+# ------------------------------------------------------------------ errata
+
+def small_network():
+    X, y = make_moons(8, seed=1)
+    model = MLP([2, 3, 3, 2], activation="tanh", seed=0)
+    logits, cache = model.forward(X)
+    return model, X, y, cache, losses.cross_entropy_grad(logits, y)
+
+
+def test_the_nn_documents_loop_misses_the_output_layer():
+    """Steps 1 and 2 of the NN document as written compute the gradients
+    of layers D-1, ..., 1 only; those are right."""
+    model, X, y, cache, dlogits = small_network()
+    delta, computed = dlogits, {}
+    for l in range(model.n_layers - 1, 0, -1):
+        delta = (delta @ model.weights[l]) * activations.tanh_grad(
+            cache.zs[l - 1])
+        computed[f"W{l}"] = delta.T @ cache.activations[l - 1]
+        computed[f"b{l}"] = delta.sum(axis=0)
+    grads = dict(zip(model.param_names, model.backward(dlogits, cache)))
+    assert set(grads) - set(computed) == {"W3", "b3"}
+    for name, g in computed.items():
+        np.testing.assert_allclose(g, grads[name], rtol=1e-13)
+
+
+def test_the_diagonal_softmax_derivative_is_wrong():
+    z, target = np.array([2.0, 1.0, 0.1]), np.array([0.0, 1.0, 0.0])
+    p = activations.softmax(z)
+    grad_p = -target / p
+    right = (np.diag(p) - np.outer(p, p)).T @ grad_p
+    np.testing.assert_allclose(right, p - target, rtol=1e-14)
+    assert relative_error(grad_p * p * (1 - p), p - target) > 0.1
+
+
+def test_the_cnn_documents_product_is_a_contraction():
+    model, X, y, cache, dlogits = small_network()
+    delta2 = (dlogits @ model.weights[2]) * activations.tanh_grad(
+        cache.zs[1])
+    dL_da1 = delta2 @ model.weights[1]
+    Ws = [torch.tensor(W) for W in model.weights]
+    bs = [torch.tensor(b) for b in model.biases]
+    a1 = torch.tanh(torch.nn.functional.linear(torch.tensor(X), Ws[0],
+                                               bs[0])).requires_grad_()
+    h2 = torch.tanh(torch.nn.functional.linear(a1, Ws[1], bs[1]))
+    torch.nn.functional.cross_entropy(
+        torch.nn.functional.linear(h2, Ws[2], bs[2]),
+        torch.tensor(y)).backward()
+    assert relative_error(dL_da1, a1.grad.numpy()) < 1e-13
+    fp1, x_in = activations.tanh_grad(cache.zs[0]), cache.activations[0]
+    n1, n0 = model.weights[0].shape
+    J = np.zeros((len(X), n1, n1, n0))
+    for i in range(n1):
+        J[:, i, i, :] = fp1[:, i, None] * x_in
+    contracted = np.einsum("ni,nijk->jk", dL_da1, J)
+    assert relative_error(contracted,
+                          model.backward(dlogits, cache)[0]) < 1e-13
+
+
+@pytest.mark.parametrize("n_out,n_in", [(3, 2), (5, 7), (8, 1)])
+def test_one_nonzero_row_per_output_in_the_weight_jacobian(n_out, n_in):
+    """d a_i / d W_jk is zero unless i = j: n_out * n_in nonzero entries of
+    n_out * n_out * n_in, the count glued for the 784 -> 512 layer."""
+    rng = np.random.default_rng(n_out)
+    W = torch.tensor(rng.standard_normal((n_out, n_in)))
+    x = torch.tensor(rng.standard_normal(n_in))
+    J = torch.autograd.functional.jacobian(lambda w: torch.tanh(w @ x), W)
+    assert J.shape == (n_out, n_out, n_in)
+    assert torch.count_nonzero(J) == n_out * n_in
+
+
+def test_backpropagation_does_not_update_the_weights():
+    X, y = make_moons(200, noise=0.15, seed=0)
+    model = MLP([2, 16, 16, 2], "tanh", seed=0)
+    before = model.get_flat()
+    logits, cache = model.forward(X)
+    grads = model.backward(losses.cross_entropy_grad(logits, y), cache)
+    np.testing.assert_array_equal(model.get_flat(), before)
+    W1_new, _ = optim.gd_step(model.weights[0], grads[0], lr=0.5)
+    assert np.abs(W1_new - model.weights[0]).max() > 1e-3
+
+
+# ----------------------------------------------------------------- the cost
+
+SIZES = [784, 512, 256, 10]
+
+
+def test_one_gradient_costs_between_two_and_three_forward_passes():
+    """The count of the chapter, and PyTorch's flop counter on the same
+    network (which skips dL/dX of the first layer too)."""
+    pairs = list(zip(SIZES[:-1], SIZES[1:]))
+    forward = sum(a * b for a, b in pairs)
+    backward = 2 * forward - pairs[0][0] * pairs[0][1]
+    assert 2 < (forward + backward) / forward < 3
+    net = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(),
+                              torch.nn.Linear(512, 256), torch.nn.ReLU(),
+                              torch.nn.Linear(256, 10)).double()
+    X = torch.zeros(64, 784, dtype=torch.float64)
+    with FlopCounterMode(display=False) as counter:
+        out = net(X)
+    flops_forward = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        out.sum().backward()
+    flops_backward = counter.get_total_flops()
+    assert flops_forward == 2 * 64 * forward           # 2 flops per madd
+    assert flops_backward == 2 * 64 * backward
+
+
+def test_finite_differences_take_two_forward_passes_per_parameter():
+    X, y = make_moons(32, seed=0)
+    net = MLP([2, 4, 4, 2], "tanh", seed=0)
+    calls = []
+
+    def loss_at(theta):
+        calls.append(1)
+        net.set_flat(theta)
+        return float(losses.cross_entropy(net(X), y))
+
+    numerical_gradient(loss_at, net.get_flat())
+    assert len(calls) == 2 * net.n_parameters
+    assert 2 * MLP(SIZES).n_parameters == 1071636
+
+
+def test_the_cost_is_stated_one_way():
+    stale = r"price of one forward pass|about one forward pass|twice the " \
+            r"work|a few forward passes|as much as one more forward pass"
+    for name in ("backprop", "outlook"):
+        assert not re.search(stale, chapter(name)), name
+    assert "softmax_cross_entropy" not in TEXT
+
+
+# --------------------------------------------------------- vanishing, depth
+
+def spread(values):
+    return values.max() / values.min()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_relu_with_he_keeps_everything_level(seed):
+    he = layer_statistics("relu", "he", 30, seed=seed)
+    assert spread(he.error_norms) < 5
+    assert spread(he.grad_norms) < 30
+    assert 0.1 < he.act_std.min() and he.act_std.max() < 5
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_relu_with_xavier_shrinks_both_ways(seed):
+    """Activations shrink forward, errors shrink backward, the weight
+    gradients are level but far below He's (issue 13's correction)."""
+    xavier = layer_statistics("relu", "xavier", 30, seed=seed)
+    he = layer_statistics("relu", "he", 30, seed=seed)
+    assert xavier.act_std[-1] < 1e-3 * xavier.act_std[0]
+    assert xavier.error_norms[0] < 1e-3 * xavier.error_norms[-1]
+    assert np.all(np.diff(np.log(xavier.error_norms)) > -0.1)  # no growth
+    assert spread(xavier.grad_norms) < 10
+    assert np.median(he.grad_norms / xavier.grad_norms) > 1e3
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pytorch_default_tanh_and_sigmoid(seed):
+    pt = layer_statistics("relu", "pytorch", 30, seed=seed)
+    assert pt.error_norms[0] < 1e-8 * pt.error_norms[-1]      # errors vanish
+    assert 0.01 < pt.act_std[-1] < pt.act_std[0] / 3     # held up by biases
+    tanh = layer_statistics("tanh", "xavier", 30, seed=seed)
+    assert spread(tanh.grad_norms) < 5
+    assert tanh.act_std[0] / 20 < tanh.act_std[-1] < tanh.act_std[0] / 2
+    for init in ("pytorch", "xavier", "he"):
+        sig = layer_statistics("sigmoid", init, 30, seed=seed).grad_norms
+        assert sig[0] < 1e-10 * sig[-1]
+
+
+def test_layer_statistics_errors_are_torchs():
+    stats = layer_statistics("relu", "xavier", 6, width=5, n=7, seed=3)
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((7, 5)), rng.integers(0, 10, 7)
+    model = MLP([5] * 7 + [10], "relu", seed=3, init="xavier")
+    a, zs = torch.tensor(X, requires_grad=True), []
+    for l, (W, b) in enumerate(zip(model.weights, model.biases)):
+        z = torch.nn.functional.linear(a, torch.tensor(W), torch.tensor(b))
+        z.retain_grad()
+        zs.append(z)
+        a = z if l == 6 else torch.relu(z)
+    torch.nn.functional.cross_entropy(a, torch.tensor(y)).backward()
+    np.testing.assert_allclose(stats.error_norms,
+                               [z.grad.norm().item() for z in zs],
+                               rtol=1e-12)
+    logits, cache = model.forward(X)
+    grads = model.backward(losses.cross_entropy_grad(logits, y), cache)
+    np.testing.assert_allclose(stats.grad_norms,
+                               [np.linalg.norm(g) for g in grads[0::2]],
+                               rtol=1e-12)
+    assert not stats.grad_norms.flags.writeable      # shared by the cache
+
+
+# ------------------------------------------------------------------ training
+
+@pytest.mark.parametrize("seed", range(3))
+def test_training_leaves_a_plateau_then_the_gradients_fall(seed):
+    X, y = make_moons(200, noise=0.15, seed=0)
+    history = fit_calc_nn(
+        MLP([2, 16, 16, 2], "tanh", seed=seed), X, y, epochs=300,
+        batch_size=None, step=optim.gd_step, lr=0.5, snapshot_every=20,
+        show=False)["snapshots"]
+    norms = np.array([sum(v for name, v in h["grad_norms"].items()
+                          if name[0] == "W") for h in history])
+    low = int(np.argmin(norms[:5]))
+    peak = low + int(np.argmax(norms[low:]))
+    assert 0 < low < peak
+    assert norms[peak] > 1.5 * norms[low]             # they grow again
+    assert np.all(np.diff(norms[peak:]) < 0)          # then fall steadily
+    assert history[-1]["loss"] < history[0]["loss"] / 10
+    assert history[-1]["accuracy"] >= 0.99
+    assert history[low]["accuracy"] < 0.95            # the plateau
+
+
+# ------------------------------------------------------ order, exercises
+
+def test_before_you_start_links_resolve():
+    targets = references(before_you_start(TEXT))
+    assert set(targets) <= labels(), set(targets) - labels()
+    for needed in ("calc-chain-rule", "calc-vjp", "calc-layout",
+                   "chapter-losses", "chapter-optimizers"):
+        assert needed in targets
+
+
+@pytest.mark.parametrize("label", ["bp-graphs", "bp-equations", "bp-batch",
+                                   "bp-worked-example", "bp-cost",
+                                   "bp-vanishing", "bp-training"])
+def test_the_section_labels_exist(label):
+    assert f"({label})=" in TEXT
+
+
+def test_epoch_is_defined_where_it_is_first_used():
+    prose = re.sub(r"```\{code-cell\}.*?```", "", TEXT, flags=re.S)
+    first = prose.lower().index("epoch")
+    assert "is an **epoch**" in prose[first - 200:first + 200]
+
+
+def test_exercises_are_graded_with_derivations():
+    found = exercises(TEXT)
+    marks = [re.match(r"(★+) ", title) for title, _ in found]
+    assert all(marks), [t for t, _ in found]
+    assert sum(len(m.group(1)) >= 2 for m in marks) >= 2

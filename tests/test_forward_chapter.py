@@ -1,0 +1,164 @@
+"""The chapter "Neural networks and forward propagation": the claims its
+prose makes.
+
+The worked example's table is parsed from the chapter and recomputed with
+calc_nn and PyTorch (a typo fails); every glued number comes from the
+calls below, and each test asserts the sentence it supports. The chapter's
+order is checked too: a "Before you start" box whose links resolve,
+softmax defined before it is used, graded exercises.
+"""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from worked_tables import (
+    before_you_start,
+    chapter,
+    exercises,
+    labels,
+    mismatches,
+    references,
+    table,
+    typo_is_caught,
+)
+
+from calc_nn import activations
+from calc_nn.mlp import MLP, worked_example
+from calc_nn.plots import forward_figures
+
+TEXT = chapter("forward")
+
+
+# ------------------------------------------------------------ worked example
+
+def forward_by_torch(model, x):
+    """z1, a1, z2 of ``model`` (one sigmoid hidden layer) in PyTorch."""
+    W1, b1, W2, b2 = (torch.tensor(p) for p in model.params)
+    z1 = W1 @ torch.tensor(x) + b1
+    a1 = torch.sigmoid(z1)
+    return z1.numpy(), a1.numpy(), (W2 @ a1 + b2).numpy()
+
+
+def by_calc_nn():
+    model, x, _ = worked_example()
+    logits, cache = model.forward(x)
+    return {"$z^1$": cache.zs[0][0], "$a^1$": cache.activations[1][0],
+            "$z^2$ (logits)": logits, "$p$": activations.softmax(logits)}
+
+
+def by_torch():
+    z1, a1, z2 = forward_by_torch(*worked_example()[:2])
+    return {"$z^1$": z1, "$a^1$": a1, "$z^2$ (logits)": z2,
+            "$p$": torch.softmax(torch.tensor(z2), 0).numpy()}
+
+
+def test_the_worked_table_is_what_calc_nn_and_torch_compute():
+    rows = table(TEXT, "quantity")
+    assert not mismatches(rows, by_calc_nn()), mismatches(rows, by_calc_nn())
+    assert not mismatches(rows, by_torch()), mismatches(rows, by_torch())
+
+
+@pytest.mark.parametrize("right,typo", [
+    ("(0.3208, 0.6084)", "(0.3208, 0.6048)"),
+    ("(0.5, 0.6792)", "(0.5, 0.6793)"),
+    ("(0.4286, 0.5714)", "(0.4286, 0.5714, 0)")])
+def test_a_typo_in_the_table_is_caught(right, typo):
+    assert typo_is_caught(TEXT, right, typo, by_calc_nn())
+
+
+def test_the_worked_network_gives_class_2_the_larger_probability():
+    model, x, _ = worked_example()
+    p = activations.softmax(model(x))
+    assert p[1] > p[0]                       # "class 2" (1-based)
+    assert model.forward(x)[1].zs[0][0][0] == 0   # sigma(0) = 1/2 exactly
+
+
+# ---------------------------------------------------------------- erratum
+
+def test_the_forward_pass_only_reads_the_weights():
+    model = MLP([2, 4, 3, 2], activation="tanh", seed=3)
+    X = np.array([[1.0, -0.5], [0.0, 2.0], [-1.5, 0.3]])
+    before = model.get_flat()
+    first, _ = model.forward(X)
+    second, _ = model.forward(X)
+    np.testing.assert_array_equal(model.get_flat(), before)
+    np.testing.assert_array_equal(first, second)
+    # "drawing the weights again moves a logit by up to ...": a real change
+    for seed in (4, 5, 6):
+        redrawn = MLP([2, 4, 3, 2], activation="tanh", seed=seed)
+        assert np.abs(redrawn(X) - first).max() > 0.1
+
+
+# -------------------------------------------------------- numbers, figures
+
+def test_the_digit_network_has_535818_parameters():
+    sizes = [784, 512, 256, 10]
+    by_hand = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    by_torch = sum(p.numel() for p in torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.Linear(512, 256),
+        torch.nn.Linear(256, 10)).parameters())
+    assert by_hand == MLP(sizes).n_parameters == by_torch == 535818
+
+
+def test_pytorch_init_gives_a_third_of_the_mean_square():
+    n_in = 200
+    layer = MLP([n_in, 500, 1], init="pytorch", seed=1)
+    X = np.random.default_rng(2).standard_normal((4000, n_in))
+    measured = layer.forward(X)[1].zs[0].var()
+    assert measured == pytest.approx(1 / 3 + 1 / (3 * n_in), rel=0.05)
+
+
+GRID = np.round(np.arange(-2.0, 2.01, 0.5), 2)
+
+
+def hidden_values(x1, x2, activation):
+    model = MLP(list(forward_figures.NETWORK_SIZES), activation, seed=3)
+    cache = model.forward(np.array([x1, x2]))[1]
+    return np.concatenate([a[0] for a in cache.activations[1:-1]])
+
+
+def test_what_the_figure_shows():
+    """ReLU zeroes some hidden neurons, which ones depends on the input;
+    the sigmoid's are all positive (over the figure's slider grid)."""
+    zero_sets = {tuple(hidden_values(x1, x2, "relu") == 0)
+                 for x1 in GRID for x2 in GRID}
+    assert any(any(s) for s in zero_sets) and len(zero_sets) > 1
+    assert all((hidden_values(x1, x2, "sigmoid") > 0).all()
+               for x1 in GRID for x2 in GRID)
+
+
+# ------------------------------------------------------ order, exercises
+
+def test_before_you_start_links_resolve():
+    box = before_you_start(TEXT)
+    targets = references(box)
+    assert targets and set(targets) <= labels(), set(targets) - labels()
+    assert "notation-conventions" in targets and "calc-jacobian" in targets
+
+
+@pytest.mark.parametrize("label", ["fwd-layers", "fwd-neuron", "fwd-batch",
+                                   "fwd-network", "fwd-worked-example"])
+def test_the_glossary_labels_exist(label):
+    assert f"({label})=" in TEXT
+
+
+def test_softmax_is_defined_before_it_is_used():
+    definition = TEXT.index("$$ (eq-fwd-softmax)")
+    for use in ("activations.softmax(", "plots.network_activations",
+                ":label: fwd-ex-implement-softmax"):
+        assert TEXT.index(use) > definition, use
+
+
+def test_the_activations_are_defined_before_code_uses_them():
+    first_tanh = TEXT.index("np.tanh")
+    assert TEXT.index(r"\tanh z = (e^{z} - e^{-z})") < first_tanh
+    assert TEXT.index(r"\sigma(z) = 1 / (1 + e^{-z})") < first_tanh
+
+
+def test_exercises_are_graded_with_derivations():
+    found = exercises(TEXT)
+    marks = [re.match(r"(★+) ", title) for title, _ in found]
+    assert all(marks), [t for t, _ in found]
+    assert sum(len(m.group(1)) >= 2 for m in marks) >= 2
