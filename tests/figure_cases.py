@@ -146,8 +146,7 @@ CASES = {
     "gradient_noise": ("gradient_noise_vs_batch",
                        lambda: opt_plots.gradient_noise_vs_batch(
                            64, *_gradient_noise())),
-    "schedules": ("lr_schedules",
-                  lambda: opt_plots.lr_schedules("warm-up + cosine")),
+    "schedules": ("lr_schedules", lambda: opt_plots.lr_schedules(1.0)),
     "conv": ("conv_forward", lambda: conv_plots.conv_forward(
         "ring", "sobel_x", 1, 1, images=IMAGES)),
     "conv_blur": ("conv_forward", lambda: conv_plots.conv_forward(
@@ -224,17 +223,17 @@ EXPLORERS = [
          batch_size, *_gradient_noise()),
      {"batch_size": [1, 16, 256, 4096]}),
     ("optimizers", "lr_schedules", opt_plots.lr_schedules,
-     {"schedule": list(opt_plots.SCHEDULES)}),
+     {"noise": [0.25, 0.5, 1.0]}),
     ("optimizers", "explorer_figure",
      lambda lr, momentum: opt_plots.explorer_figure(
          "quadratic", lr, momentum, n_steps=80),
      {"lr": [0.3, 1.9, 2.1, 3.0], "momentum": [0.0, 0.5, 0.9]}),
     ("optimizers", "explorer_figure",
      lambda landscape, lr: opt_plots.explorer_figure(
-         landscape.split("+")[0], lr, 0.9, n_steps=80,
-         noise=0.3 if landscape.endswith("+noise") else 0.0,
+         landscape.split()[-1].lower(), lr, 0.9, n_steps=80,
+         noise=0.3 if landscape.startswith("noisy") else 0.0,
          all_landscapes=("himmelblau", "saddle")),
-     {"landscape": ["himmelblau", "saddle", "saddle+noise"],
+     {"landscape": ["Himmelblau", "noisy saddle", "saddle"],
       "lr": [0.001, 0.3]}),
     ("cnn", "conv_forward",
      lambda image, kernel, stride, padding: conv_plots.conv_forward(

@@ -193,10 +193,16 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
         theta, state = optim.momentum_step(theta, grad, state, lr=0.1,
                                            momentum=0.9)
         ours.append((before, grad, [state["buf"]], theta))
+    state_m = state
     start = np.array([1.0, 1.0])
     theta, state = optim.adam_step(start, _bowl_grad(start), None, lr=0.1)
     ours.append((start, _bowl_grad(start),
                  [state["exp_avg"], state["exp_avg_sq"]], theta))
+    # "the third step overshoots to -0.54"
+    theta2 = ours[1][3]
+    theta3, _ = optim.momentum_step(theta2, _bowl_grad(theta2), state_m,
+                                    lr=0.1, momentum=0.9)
+    np.testing.assert_allclose(theta3, [0.486, -0.54], rtol=0, atol=1e-12)
     theirs = _torch_states(lambda ps: torch.optim.SGD(
         ps, lr=0.1, momentum=0.9), 2) + _torch_states(
         lambda ps: torch.optim.Adam(ps, lr=0.1), 1)

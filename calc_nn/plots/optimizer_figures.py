@@ -403,7 +403,6 @@ def gd_rate(lr: float, condition: float = 10.0,
     Used in: book/optimizers.md
     """
     lams = {"λ_max = 1": 1.0, f"λ_min = 1/{condition:g}": 1.0 / condition}
-    etas = np.linspace(0, 2.6, 261)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
     colors = ("#d62728", "#1f77b4")
     land = landscapes.quadratic(condition)
@@ -412,6 +411,9 @@ def gd_rate(lr: float, condition: float = 10.0,
     c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
     coords = res.path @ np.array([[c, -s], [s, c]])  # eigen-coordinates
     for (label, lam), color, k in zip(lams.items(), colors, range(2)):
+        # |1 - eta lam| is piecewise linear: its corners draw it exactly
+        etas = np.array(sorted({0.0, 2.6, *([1 / lam] if lam > 1 / 2.6
+                                             else [])}))
         fig.add_trace(go.Scatter(x=etas, y=np.abs(1 - etas * lam),
                                  name=label, legendgroup=label,
                                  line=dict(color=color, width=2)), 1, 1)
@@ -525,15 +527,18 @@ def momentum_region(lr: float, momentum: float,
     Used in: book/optimizers.md
     """
     lams = np.array([1.0, 1.0 / condition])
-    rho = optim.momentum_rate(np.maximum(_REGION_LRS[None, :], 1e-9),
-                              _REGION_MOMENTA[:, None], lams)
+    rho = _region(condition)
     best_lr = 4 / (1 + lams[1] ** 0.5) ** 2
     best_mu = ((1 - lams[1] ** 0.5) / (1 + lams[1] ** 0.5)) ** 2
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         column_widths=[0.55, 0.45])
     # rho >= 1 left blank: the grey rectangle below shows through
+    # grids as x0/dx (not arrays): a control that moves the cross patches
+    # the x and y of every trace, so no trace keeps long arrays
     fig.add_trace(go.Contour(
-        x=_REGION_LRS, y=_REGION_MOMENTA, z=np.where(rho < 1, rho, np.nan),
+        x0=_REGION_LRS[0], dx=_REGION_LRS[1] - _REGION_LRS[0],
+        y0=_REGION_MOMENTA[0], dy=_REGION_MOMENTA[1] - _REGION_MOMENTA[0],
+        z=np.where(rho < 1, rho, np.nan),
         contours=dict(start=0.6, end=0.9, size=0.1, showlabels=True,
                       labelfont=dict(size=10, color="black")),
         colorscale=[[0, "#74c476"], [1, "#f7fcf5"]], zmin=0.5, zmax=1.0,
@@ -543,7 +548,7 @@ def momentum_region(lr: float, momentum: float,
     fig.add_shape(type="rect", x0=0, x1=4.2, y0=0, y1=0.98, xref="x",
                   yref="y", layer="below", line=dict(width=0),
                   fillcolor="#d9d9d9")
-    edge = _REGION_MOMENTA
+    edge = _REGION_MOMENTA[[0, -1]]  # a straight line
     fig.add_trace(go.Scatter(
         x=2 * (1 + edge) / lams[0], y=edge, mode="lines",
         name="ηλ_max = 2(1 + μ)", line=dict(color="black", width=2)), 1, 1)
@@ -555,10 +560,8 @@ def momentum_region(lr: float, momentum: float,
     fig.add_trace(go.Scatter(
         x=[lr], y=[momentum], mode="markers", name="your setting",
         marker=dict(symbol="x", size=12, color="black")), 1, 1)
-    angle = np.linspace(0, 2 * np.pi, 121)
-    fig.add_trace(go.Scatter(
-        x=np.cos(angle), y=np.sin(angle), mode="lines", showlegend=False,
-        name="|z| = 1", line=dict(color="#7f7f7f", dash="dot")), 1, 2)
+    fig.add_shape(type="circle", x0=-1, x1=1, y0=-1, y1=1, xref="x2",
+                  yref="y2", line=dict(color="#7f7f7f", dash="dot"))
     eig = optim.momentum_eigenvalues(lr, momentum, lams)
     names = ("z for λ_max = 1", f"z for λ_min = 1/{condition:g}")
     for k in range(2):
@@ -593,6 +596,16 @@ def momentum_region(lr: float, momentum: float,
              f"{moduli[0, 0]:.3f} and {moduli[0, 1]:.3f} along λ_max and "
              f"{moduli[1, 0]:.3f} and {moduli[1, 1]:.3f} along λ_min, "
              "against the unit circle.", narrow={"layout": narrow})
+
+
+@functools.cache
+def _region(condition):
+    """The factor per step of momentum on the bowl over the grid of
+    :data:`_REGION_LRS` x :data:`_REGION_MOMENTA` (cached: every state of
+    the figure draws the same map)."""
+    return optim.momentum_rate(np.maximum(_REGION_LRS[None, :], 1e-9),
+                               _REGION_MOMENTA[:, None],
+                               [1.0, 1.0 / condition])
 
 
 def _rate_verdict(rate: float) -> str:
@@ -630,7 +643,7 @@ def _noisy_sgd(lrs, noise, n_steps, condition=10.0, n_runs=1, seed=0):
 
 
 def minibatch_sgd(batch_size: int, lr: float, noise: float = 1.0,
-                  n_steps: int = 150, condition: float = 10.0,
+                  n_steps: int = 120, condition: float = 10.0,
                   seed: int = 0) -> go.Figure:
     """Minibatch SGD on the quadratic bowl: the gradient of a batch of
     ``batch_size`` examples is the true gradient plus noise of standard
@@ -787,59 +800,59 @@ def schedule_runs(lr: float = 0.5, noise: float = 0.5, n_steps: int = 300,
     return out
 
 
-def lr_schedules(schedule: str, lr: float = 0.5, noise: float = 0.5,
+def lr_schedules(noise: float = 0.5, lr: float = 0.5,
                  n_steps: int = 300) -> go.Figure:
     """Learning-rate schedules and what they do to noisy SGD on the bowl.
 
     Left: the learning rate against the step for every schedule of
-    :data:`SCHEDULES` (``schedule`` drawn thick). Right: the loss above
-    the minimum, averaged over 40 runs (:func:`schedule_runs`), with the
-    constant rate's noise floor (dashed).
+    :data:`SCHEDULES`. Right: the loss above the minimum of SGD with each,
+    on the bowl with gradient noise of standard deviation ``noise``,
+    averaged over 40 runs (:func:`schedule_runs`), with the constant
+    rate's noise floor (dashed). Every second step is drawn (the page
+    stays light).
 
     Used in: book/optimizers.md
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got "
-                         f"{schedule!r}")
     runs = schedule_runs(lr, noise, n_steps)
     floor = optim.sgd_noise_floor(lr, [1.0, 0.1], noise)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
     for (label, (rates, loss)), color in zip(runs.items(),
                                              _SCHEDULE_COLORS):
-        chosen = label == schedule
-        style = dict(color=color, width=3 if chosen else 1)
+        # warm-up ends at the constant rate: dashed, the constant shows
+        style = dict(color=color, width=2,
+                     dash="dash" if label == "warm-up" else "solid")
         fig.add_trace(go.Scatter(
-            x0=0, dx=1, y=rates, mode="lines", name=label,
-            legendgroup=label, line=style,
-            opacity=1.0 if chosen else 0.45), 1, 1)
+            x0=0, dx=2, y=rates[::2], mode="lines", name=label,
+            legendgroup=label, line=style), 1, 1)
         fig.add_trace(go.Scatter(
-            x0=0, dx=1, y=loss, mode="lines", name=label,
-            legendgroup=label, showlegend=False, line=style,
-            opacity=1.0 if chosen else 0.45), 1, 2)
+            x0=0, dx=2, y=loss[::2], mode="lines", name=label,
+            legendgroup=label, showlegend=False, line=style), 1, 2)
     fig.add_trace(go.Scatter(
         x=[0, n_steps], y=[floor, floor], mode="lines",
-        name="floor of η constant", showlegend=False,
+        name="noise floor of the constant rate",
         line=dict(color="black", dash="dash", width=1)), 1, 2)
     fig.update_xaxes(title_text="step t", row=1, col=1)
     fig.update_yaxes(title_text="learning rate ηₜ", row=1, col=1)
     fig.update_xaxes(title_text="step t", row=1, col=2)
     fig.update_yaxes(title_text="mean L − L* (40 runs)", type="log",
-                     exponentformat="power", row=1, col=2)
+                     range=[-3.5, 0.5], exponentformat="power", row=1,
+                     col=2)
     end = {label: float(loss[-20:].mean()) for label, (_, loss)
            in runs.items()}
-    title = (f"{schedule}: mean loss over the last 20 steps "
-             f"{end[schedule]:.2g} (constant η: {end['constant']:.2g}, "
-             f"its noise floor {floor:.2g})")
-    narrow = two_panels(fig, title, height=440, gap=70, titles=False)
+    best = min(end, key=end.get)
+    title = (f"noise σ = {noise:g}: over the last 20 steps, constant η "
+             f"{end['constant']:.2g} (floor {floor:.2g}), {best} "
+             f"{end[best]:.2g}")
+    narrow = two_panels(fig, title, height=460, gap=70, titles=False)
+    ends = ", ".join(f"{label} {value:.3g}" for label, value in end.items())
     return describe(
         fig, f"Five learning-rate schedules with peak η = {lr:g} over "
              f"{n_steps} steps (left: the rate against the step) and the "
              "loss of SGD with each on the quadratic bowl with gradient "
              f"noise of standard deviation {noise:g}, averaged over 40 runs "
-             f"(right). The {schedule} schedule is highlighted: its mean "
-             f"loss over the last 20 steps is {end[schedule]:.3g}, against "
-             f"{end['constant']:.3g} for the constant rate, whose noise "
-             f"floor is {floor:.3g}.", narrow={"layout": narrow})
+             f"(right). Mean loss over the last 20 steps: {ends}; the "
+             f"noise floor of the constant rate is {floor:.3g}.",
+        narrow={"layout": narrow})
 
 
 def _check_explorer(landscape, optimizers, shown, all_landscapes):
