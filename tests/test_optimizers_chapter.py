@@ -598,3 +598,25 @@ def test_adam_without_bias_correction_fails_the_checker_at_step_one():
     report = str(check.adam_step(no_correction))
     assert "FAILED" in report and "step 1, theta" in report
     assert "expected 1.1, got 1.31623" in report
+
+
+@pytest.mark.parametrize("lr, mu, said", [
+    (3.0, 0.5, "on the boundary: it neither converges nor diverges"),
+    (3.5, 0.5, "diverges (×"),
+    (1.0, 0.5, "converges (a factor 10 every"),
+])
+def test_the_momentum_map_says_what_the_setting_does(lr, mu, said):
+    fig = plots.momentum_region(lr, mu)
+    assert said in fig.layout.title.text.replace("<br>", " ")
+    assert said in fig.layout.meta["description"]
+    cross = next(t for t in fig.data if t.name == "your setting")
+    assert (cross.x[0], cross.y[0]) == (lr, mu)
+
+
+def test_the_minibatch_explorer_draws_the_predicted_floor():
+    fig = plots.minibatch_sgd(16, 0.5)
+    floor = next(t for t in fig.data if t.name == "noise floor (theory)")
+    expected = optim.sgd_noise_floor(0.5, [1.0, 0.1], 1 / 4)
+    np.testing.assert_allclose(floor.y, [expected, expected], rtol=1e-12)
+    said = plots.minibatch_sgd(4, 2.1).layout.title.text
+    assert "SGD diverged at step" in said
