@@ -278,13 +278,14 @@ def _add_loss_curves(fig, runs, land, visible, names) -> None:
             line=dict(color=OPTIMIZER_COLORS[name], width=2)), 2, 1)
 
 
-def _explorer_axes(fig, land, n_steps) -> None:
-    """The window of the landscape on top; steps and log loss below."""
+def _explorer_axes(fig, land, n_steps, decades=(-8, 4), dtick=2) -> None:
+    """The window of the landscape on top; steps and log loss (from
+    10^decades[0] to 10^decades[1]) below."""
     fig.update_xaxes(range=list(land.x_range), title_text="x",
                      title_standoff=2, row=1, col=1)
     fig.update_yaxes(range=list(land.y_range), title_text="y", row=1, col=1)
     fig.update_xaxes(range=[0, n_steps], title_text="step", row=2, col=1)
-    fig.update_yaxes(type="log", range=[-8, 4], dtick=2,
+    fig.update_yaxes(type="log", range=list(decades), dtick=dtick,
                      exponentformat="power", title_text="L − L*",
                      row=2, col=1)
 
@@ -694,13 +695,7 @@ def minibatch_sgd(batch_size: int, lr: float, noise: float = 1.0,
         said = (f"the loss settles at the noise floor: {floor:.3g} in "
                 f"theory, {half.mean():.3g} on average over the last "
                 f"{len(half)} steps")
-    fig.update_xaxes(range=list(land.x_range), title_text="x",
-                     title_standoff=2, row=1, col=1)
-    fig.update_yaxes(range=list(land.y_range), title_text="y", row=1, col=1)
-    fig.update_xaxes(range=[0, n_steps], title_text="step", row=2, col=1)
-    fig.update_yaxes(type="log", range=[-5, 1], dtick=1,
-                     exponentformat="power", title_text="L − L*",
-                     row=2, col=1)
+    _explorer_axes(fig, land, n_steps, decades=(-5, 1), dtick=1)
     title = f"B = {batch_size}, η = {lr:g}: {verdict}"
     narrow = frame(fig, title, height=640, narrow_height=720,
                    margin=dict(l=60, r=20, b=50))
