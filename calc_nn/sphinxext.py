@@ -1,4 +1,5 @@
-"""Sphinx / myst-nb extension: plotly figures on the static site, offline.
+"""Sphinx / myst-nb extension: plotly figures on the static site, offline
+and accessible.
 
 Why a mime renderer: with plotly >= 6.1, ``fig.show()`` under myst-nb emits
 only ``application/vnd.plotly.v1+json``, which myst-nb does not render (a
@@ -6,21 +7,29 @@ blank figure and a warning). The alternatives are worse: the
 ``notebook_connected`` renderer loads plotly.js from a CDN (blank offline),
 the ``notebook`` renderer embeds ~4 MB of plotly.js in every page. So
 :class:`PlotlyMimeRenderer` (registered under the ``myst_nb.mime_renderers``
-entry point in ``pyproject.toml``) turns the JSON into a ``div`` and a call to
-``Plotly.newPlot``, and :func:`setup` copies ``plotly.min.js`` from the
-installed plotly package into ``_static/``, loading it only on pages that
-have a figure. MathJax is served from ``_static/mathjax`` for the same
-reason (``sphinx-mathjax-offline`` ships it).
+entry point in ``pyproject.toml``) turns the JSON into the HTML of
+:func:`figure_html` (a ``<figure>`` with the figure's text alternative and,
+for an explorer, real HTML controls) and a ``calcNN.render`` call
+(``static/calc_nn_plotly.js``), and :func:`setup` copies ``plotly.min.js``
+from the installed plotly package into ``_static/``, loading it only on
+pages that have a figure. MathJax is served from ``_static/mathjax`` for the
+same reason (``sphinx-mathjax-offline`` ships it).
 
-Loading this extension also sets ``CALC_NN_STATIC=1`` in the environment,
-which the kernels executing the chapters inherit: :func:`calc_nn.widgets.
-explore` then builds precomputed plotly sliders instead of ipywidgets, and
-no ipywidgets state (or the require.js it would pull in) reaches the page.
+Loading this extension sets, for the kernels executing the chapters (they
+inherit the environment): ``CALC_NN_STATIC=1``, so that
+:func:`calc_nn.widgets.explore` precomputes its states instead of building
+ipywidgets (no ipywidgets state, or the require.js it would pull in,
+reaches the page), and ``PLOTLY_RENDERER=plotly_mimetype``, so that a
+figure's output is the plotly JSON alone (importing :mod:`calc_nn.plots`
+changes no plotly default). It adds ``static/calc_nn.css`` to every page
+and, at the end of the build, fixes the theme's HTML where it fails WCAG
+2.1 AA (:func:`accessible_html`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import importlib.util
 import json
 import os
@@ -32,12 +41,26 @@ from docutils import nodes
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _HERE = Path(__file__).parent
 _FIGURE_CLASS = "calc-nn-figure"
+_STATIC_FILES = ("calc_nn_plotly.js", "calc_nn.css")
 
-__all__ = ["PlotlyMimeRenderer", "figure_html", "setup"]
+__all__ = ["PlotlyMimeRenderer", "accessible_html", "figure_html",
+           "setup"]
 
 
 def figure_html(fig: dict, div_id: str | None = None) -> str:
-    """HTML for one figure: an empty ``div`` and the script that draws it."""
+    """HTML for one figure, drawn by ``calc_nn/static/calc_nn_plotly.js``.
+
+    A ``<figure>``, named after the figure's title ("Figure: ...") and
+    described by its text alternative ``layout.meta["description"]``,
+    holding: the HTML controls of an explorer (a labelled range input per
+    slider, a radio group per choice, see :func:`calc_nn.widgets.explore`),
+    the plotly ``div``, the description (visually hidden), and for an
+    explorer a live region that announces each new state. A figure without
+    a description gets the class ``calc-nn-undescribed`` (the book's tests
+    fail on it). Then the script that draws it.
+
+    Used in: every page with a figure (the book build)
+    """
     fig = dict(fig)
     fig.setdefault("config", {})
     fig["config"] = {**fig["config"], "responsive": True,
@@ -48,13 +71,83 @@ def figure_html(fig: dict, div_id: str | None = None) -> str:
     if div_id is None:
         digest = hashlib.sha1(payload.encode()).hexdigest()[:12]
         div_id = f"calc-nn-fig-{digest}"
-    height = int(fig.get("layout", {}).get("height") or 450)
-    return (
+    layout = fig.get("layout") or {}
+    meta = layout.get("meta") if isinstance(layout.get("meta"), dict) else {}
+    text = meta.get("description")
+    text = text.strip() if isinstance(text, str) else ""
+    explorer = meta.get("calc_nn") or {}
+    controls = explorer.get("controls") or []
+    height = int(layout.get("height") or 450)
+    block = "calc-nn-block" + ("" if text else " calc-nn-undescribed")
+    parts = [f'<figure class="{block}" data-narrow-px="{_narrow_px()}" '
+             f'aria-label="{_e(_figure_name(layout))}" '
+             f'aria-describedby="{div_id}-desc">']
+    if controls:
+        parts.append(_controls_html(div_id, controls))
+    parts += [
         f'<div id="{div_id}" class="plotly-graph-div {_FIGURE_CLASS}" '
-        f'style="height:{height}px; width:100%;"></div>\n'
-        f'<script type="text/javascript">calcNN.render("{div_id}", '
-        f"{payload});</script>\n"
-    )
+        f'style="height:{height}px; width:100%;"></div>',
+        f'<p id="{div_id}-desc" class="calc-nn-description '
+        f'calc-nn-sr-only">{_e(text)}</p>']
+    if controls:
+        parts.append(f'<p id="{div_id}-status" class="calc-nn-status '
+                     'calc-nn-sr-only" role="status" aria-live="polite" '
+                     'aria-atomic="true"></p>')
+    parts.append("</figure>")
+    return ("\n".join(parts) + "\n"
+            f'<script type="text/javascript">calcNN.render("{div_id}", '
+            f"{payload});</script>\n")
+
+
+def _e(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _narrow_px() -> int:
+    """The container width (CSS px) below which a figure's narrow layout
+    applies (:data:`calc_nn.plots._style.NARROW_PX`)."""
+    from calc_nn.plots._style import NARROW_PX
+    return NARROW_PX
+
+
+def _figure_name(layout: dict) -> str:
+    """The accessible name of a figure: "Figure: " and its title, as
+    plain text ("Figure" without a title)."""
+    title = layout.get("title")
+    title = title.get("text") if isinstance(title, dict) else title
+    plain = " ".join(html.unescape(re.sub(r"<[^>]*>", " ", str(
+        title or ""))).split())
+    return f"Figure: {plain}" if plain else "Figure"
+
+
+def _controls_html(div_id: str, controls: list[dict]) -> str:
+    """Real HTML controls for an explorer's precomputed states: a labelled
+    range input per slider (its value shown beside it and given as
+    aria-valuetext), a fieldset of radio buttons per choice."""
+    rows = []
+    for k, c in enumerate(controls):
+        cid, labels, active = f"{div_id}-c{k}", c["labels"], c["active"]
+        if c["kind"] == "slider":
+            rows.append(
+                f'<div class="calc-nn-control calc-nn-slider">'
+                f'<label for="{cid}">{_e(c["label"])}</label>'
+                f'<input type="range" id="{cid}" data-calc-nn-control="{k}" '
+                f'min="0" max="{len(labels) - 1}" step="1" value="{active}" '
+                f'aria-valuetext="{_e(labels[active])}">'
+                f'<span class="calc-nn-value" aria-hidden="true">'
+                f'{_e(labels[active])}</span></div>')
+        else:
+            options = "".join(
+                f'<label class="calc-nn-option"><input type="radio" '
+                f'name="{cid}" value="{i}" data-calc-nn-control="{k}"'
+                f'{" checked" if i == active else ""}>'
+                f"<span>{_e(label)}</span></label>"
+                for i, label in enumerate(labels))
+            rows.append(f'<fieldset class="calc-nn-control calc-nn-choice">'
+                        f'<legend>{_e(c["label"])}</legend>'
+                        f'<div class="calc-nn-options">{options}</div>'
+                        "</fieldset>")
+    return '<div class="calc-nn-controls">' + "".join(rows) + "</div>"
 
 
 class PlotlyMimeRenderer:
@@ -99,7 +192,8 @@ def _copy_assets(app, exception):
     static.mkdir(parents=True, exist_ok=True)
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     copy_asset_file(str(plotly_js), str(static))
-    copy_asset_file(str(_HERE / "static" / "calc_nn_plotly.js"), str(static))
+    for name in _STATIC_FILES:
+        copy_asset_file(str(_HERE / "static" / name), str(static))
     if not (static / "mathjax" / "tex-chtml.js").exists():
         copy_asset(str(_mathjax_dir()), str(static / "mathjax"))
 
@@ -122,6 +216,53 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
             and "THEBE_JS_URL" not in str(
                 getattr(js, "attributes", {}).get("body", ""))]
     scripts[:] = keep
+
+
+# ------------------------------------------------------- accessibility
+
+# Fixes of the HTML that the theme and the extensions write, applied to
+# every page at the end of the build (WCAG 2.1 AA as axe-core checks it):
+# (pattern, replacement, why).
+_A11Y_FIXES = [
+    # label-in-name (2.5.3): the search field's visible text is "Search
+    # Ctrl+K" but aria-label names it "Search"; its text names it.
+    (re.compile(r'(<button class="[^"]*\bsearch-button-field\b[^"]*"'
+                r'[^>]*?) aria-label="Search"'), r"\1"),
+    # label-in-name: the colour-mode button ("Color mode") holds icons
+    # whose tooltips ("Light", "Dark") FontAwesome turns into text; they
+    # are decoration.
+    (re.compile(r'(<i class="theme-switch [^"]*"[^>]*?) title="[^"]*"'),
+     r"\1"),
+    # label-in-name: "Show code cell source" toggles named "Toggle hidden
+    # content"; their visible text names them.
+    (re.compile(r'<summary aria-label="Toggle hidden content">'),
+     "<summary>"),
+    # the bibliography: DPUB's doc-biblioentry role is deprecated, and a
+    # role="list" must hold list items.
+    (re.compile(r'role="doc-biblioentry"'), 'role="listitem"'),
+]
+
+
+def accessible_html(text: str) -> str:
+    """A page's HTML with the theme-level accessibility fixes applied
+    (idempotent).
+
+    Used in: every page of the book (the build)
+    """
+    for pattern, replacement in _A11Y_FIXES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _fix_pages(app, exception):
+    """Apply :func:`accessible_html` to every HTML page written."""
+    if exception is not None or app.builder.format != "html":
+        return
+    for path in Path(app.outdir).rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        fixed = accessible_html(text)
+        if fixed != text:
+            path.write_text(fixed, encoding="utf-8")
 
 
 def _offline_config(app, config):
@@ -248,6 +389,11 @@ def _finish_downloads(app, exception):
 
 def setup(app):
     os.environ["CALC_NN_STATIC"] = "1"
+    # The executing kernels inherit it: a figure's output is the plotly
+    # JSON only, which PlotlyMimeRenderer draws (no plotly.js embedded).
+    # Set here, not by importing calc_nn.plots: no import side effect.
+    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"
+    app.add_css_file("calc_nn.css")
     app.connect("config-inited", _student_config)
     app.connect("source-read", _student_source)
     app.connect("html-page-context", _fix_colab_button, priority=900)
@@ -256,5 +402,6 @@ def setup(app):
     app.connect("html-page-context", _add_page_scripts)
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.connect("build-finished", _copy_assets)
+    app.connect("build-finished", _fix_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True,
             "version": "0.1"}

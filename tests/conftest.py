@@ -168,8 +168,19 @@ def built_book(tmp_path_factory) -> BuiltBook:
     The copy holds the files :func:`source_files` lists and nothing else
     (no ``_build``, ``.venv`` or ``.jupyter_cache``). ``PYTHONPATH`` points
     at the copy so the build and the chapters' kernels import the copied
-    ``calc_nn``.
+    ``calc_nn``. With ``CALC_NN_BUILT_BOOK=<repository>`` set, the build
+    already in ``<repository>/_build/html`` is used instead (to iterate on
+    the browser tests; never in CI).
     """
+    reuse = os.environ.get("CALC_NN_BUILT_BOOK")
+    if reuse:  # iterating on the browser tests: an existing build
+        if os.environ.get("CI"):
+            pytest.fail("CALC_NN_BUILT_BOOK is set in CI: the tests must "
+                        "build a clean copy")
+        root = Path(reuse).resolve()
+        return BuiltBook(source=root, html=root / "_build" / "html",
+                         returncode=0, log=f"(reused the build in {root})",
+                         seconds=0.0)
     src = tmp_path_factory.mktemp("book-src")
     for rel in source_files():
         origin = REPO / rel
@@ -204,8 +215,8 @@ def built_book(tmp_path_factory) -> BuiltBook:
                      seconds=time.monotonic() - start)
 
 
-# Debian's Chromium, driven by Playwright in test_browser.py and test_live.py
-# (never a downloaded browser).
+# Debian's Chromium, driven by Playwright in the browser tests
+# (test_browser.py, test_a11y.py, test_live.py; never a downloaded browser).
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -220,3 +231,30 @@ def chromium() -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """One headless Chromium per test module. Module scope: a sync
+    Playwright instance runs an asyncio loop until it stops, and the next
+    browser module starts its own afterwards."""
+    from browser_helpers import launch
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch(pw, chromium)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def site(built_book):
+    """Base URL (ending in "/") of the built book, served on 127.0.0.1."""
+    from browser_helpers import serve
+
+    if not (built_book.html / "index.html").is_file():
+        pytest.fail("the book did not build (see test_book_build.py); end "
+                    "of the build log:\n"
+                    + "\n".join(built_book.log.splitlines()[-30:]))
+    with serve(built_book.html) as url:
+        yield url

@@ -140,6 +140,22 @@ def test_no_remote_script_references(built_book):
                           + "\n".join(problems[:40]))
 
 
+def test_every_figure_has_a_text_alternative(built_book):
+    """Every figure on the site carries its description
+    (``layout.meta["description"]``, see ``calc_nn.plots._style.describe``):
+    ``calc_nn.sphinxext`` marks one without it ``calc-nn-undescribed``."""
+    missing = []
+    for page in _html_files(built_book.html):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        for m in re.finditer(r'<figure class="calc-nn-block '
+                             r'calc-nn-undescribed"[^>]*aria-label="([^"]*)"',
+                             text):
+            missing.append(f"{page.relative_to(built_book.html)}: "
+                           f"{m.group(1)}")
+    assert not missing, (f"{len(missing)} figures without a description:\n"
+                         + "\n".join(missing))
+
+
 def test_offline_assets_are_shipped(built_book):
     """The site serves its own plotly.js and MathJax."""
     static = built_book.html / "_static"
@@ -147,6 +163,8 @@ def test_offline_assets_are_shipped(built_book):
     assert plotly_js.is_file(), f"{plotly_js} missing"
     head = plotly_js.read_text(encoding="utf-8", errors="replace")[:500]
     assert PLOTLY_SIGNATURES[0] in head, f"{plotly_js} is not plotly.js"
+    for name in ("calc_nn_plotly.js", "calc_nn.css"):
+        assert (static / name).is_file(), f"{static / name} missing"
     mathjax = static / "mathjax" / "tex-chtml.js"
     assert mathjax.is_file(), f"{mathjax} missing"
     assert mathjax.stat().st_size > 100_000, f"{mathjax} is truncated"

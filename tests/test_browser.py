@@ -10,65 +10,49 @@ site must not need the internet. On every page:
   ``div.calc-nn-figure``);
 * MathJax typesets every formula, without a MathJax error;
 * a full-page screenshot lands in ``_build/screenshots/`` of the repository;
-* every plotly slider is moved and every button menu clicked with the mouse,
-  and what is drawn must change.
+* every HTML control of every explorer (a range input per slider, a radio
+  group per choice) is moved with the mouse, and what is drawn must change.
 
-``test_multi_control_figure`` checks the mechanism behind figures with
-several controls (``calc_nn_plotly.js`` applying precomputed states) on a
-page of its own, against the values computed in Python.
+On a page of its own, built from a figure made here, the tests check the
+mechanism behind the controls (``calc_nn_plotly.js`` applying precomputed
+states) against the values computed in Python, the dark mode, and the
+narrow layout applied and taken back as the width changes. Keyboard,
+screen-reader, WCAG and phone-width checks of the book's pages are in
+``test_a11y.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import functools
-import http.server
 import json
 import math
 import re
 import shutil
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from browser_helpers import (
+    CHANGE_TIMEOUT_MS,
+    DESKTOP,
+    JS_DATA,
+    JS_DRAWN,
+    PHONE,
+    click_control,
+    figures_ready,
+    offline_page,
+    open_page,
+    screenshot,
+    serve,
+    wait_for_redraw,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
-VIEWPORT = {"width": 1280, "height": 900}
-LOAD_TIMEOUT_MS = 30_000
-CHANGE_TIMEOUT_MS = 5_000
-REPO = Path(__file__).resolve().parent.parent
-SCREENSHOTS = REPO / "_build" / "screenshots"
-
-# What a figure draws: the geometry of its traces (lines, markers, bars,
-# fills, ...) and the pictures of its heatmaps (an <image> whose href is
-# the rendered PNG), which must change when a control moves.
-JS_DRAWN = """(gd) => Array.from(
-    gd.querySelectorAll('g.trace path, g.trace rect, g.hm image'),
-    (el) => el.getAttribute('d') || el.getAttribute('href') ||
-        el.getAttribute('xlink:href') || [el.getAttribute('x'),
-        el.getAttribute('y'), el.getAttribute('width'),
-        el.getAttribute('height')].join(','))"""
-# The figure's data as plotly holds it (second check).
-JS_DATA = "(gd) => JSON.stringify(gd.data)"
-# A trace array of gd.data as plain numbers, decoding plotly's base64 form
-# ({dtype, bdata}) that newPlot leaves in gd.data until the first restyle.
+# A trace array of gd.data as plain numbers (plotly's base64 form decoded
+# by calc_nn_plotly.js).
 JS_TRACE_ARRAY = """([gd, i, key]) => {
-  const v = gd.data[i][key];
-  if (v && typeof v === 'object' && 'bdata' in v) {
-    const bin = atob(v.bdata), bytes = new Uint8Array(bin.length);
-    for (let k = 0; k < bin.length; k++) { bytes[k] = bin.charCodeAt(k); }
-    const T = {f8: Float64Array, f4: Float32Array, i1: Int8Array,
-               u1: Uint8Array, i2: Int16Array, u2: Uint16Array,
-               i4: Int32Array, u4: Uint32Array}[v.dtype];
-    return Array.from(new T(bytes.buffer));
-  }
+  const v = calcNN.plain(gd.data[i][key]);
   return v == null ? null : Array.from(v);
 }"""
 # Formulas MathJax typeset with an error (merror) or with an undefined
@@ -91,196 +75,18 @@ JS_MATH_ERRORS = r"""() => {
   }
   return bad;
 }"""
-JS_CONTROLS = """(gd) => ({
-  sliders: (gd.layout.sliders || []).map((s) => ({
-    visible: s.visible !== false, active: s.active || 0,
-    steps: (s.steps || []).filter((t) => t.visible !== false).length})),
-  menus: (gd.layout.updatemenus || []).map((m) => ({
-    visible: m.visible !== false, active: m.active === undefined ? 0
-      : m.active, type: m.type || 'dropdown',
-    buttons: (m.buttons || []).filter((b) => b.visible !== false).length}))
-})"""
-
-
-# ----------------------------------------------------------------- helpers
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    """One headless Chromium for this module. Module scope: a sync
-    Playwright instance runs an asyncio loop until it stops, and another
-    module (test_live.py) starts its own afterwards."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium),
-                                     args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - stdlib name
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory: Path):
-    """Serve ``directory`` on 127.0.0.1 (a free port) in a thread; yields
-    the base URL (ending in "/")."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def site(built_book):
-    """Base URL of the built book, served locally."""
-    if not (built_book.html / "index.html").is_file():
-        pytest.fail("the book did not build (see test_book_build.py); end "
-                    "of the build log:\n"
-                    + "\n".join(built_book.log.splitlines()[-30:]))
-    with serve(built_book.html) as url:
-        yield url
-
-
-@dataclasses.dataclass
-class OfflinePage:
-    """A Playwright page whose problems are recorded for the assertions."""
-
-    page: object
-    blocked: list = dataclasses.field(default_factory=list)
-    console_errors: list = dataclasses.field(default_factory=list)
-    page_errors: list = dataclasses.field(default_factory=list)
-    bad_responses: list = dataclasses.field(default_factory=list)
-
-    def problems(self) -> list[str]:
-        return ([f"request to the internet (blocked): {u}"
-                 for u in self.blocked]
-                + [f"console error: {m}" for m in self.console_errors]
-                + [f"uncaught exception: {e}" for e in self.page_errors]
-                + [f"HTTP {s}: {u}" for s, u in self.bad_responses])
-
-
-@contextlib.contextmanager
-def offline_page(browser):
-    """A fresh browser context and page: requests to anything but
-    127.0.0.1 are aborted and recorded, as are console errors, uncaught
-    exceptions and HTTP error responses."""
-    context = browser.new_context(viewport=VIEWPORT)
-    rec = OfflinePage(page=None)
-
-    def route(r):
-        url = r.request.url
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1":
-            r.continue_()
-        else:
-            rec.blocked.append(url)
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.set_default_timeout(LOAD_TIMEOUT_MS)
-    page.on("console", lambda m: m.type == "error" and rec.console_errors
-            .append(f"{m.text} ({m.location.get('url', '')})"))
-    page.on("pageerror", lambda e: rec.page_errors.append(str(e)))
-    page.on("response", lambda r: r.status >= 400 and rec.bad_responses
-            .append((r.status, r.url)))
-    rec.page = page
-    try:
-        yield rec
-    finally:
-        context.close()
-
-
-def _center(box) -> tuple[float, float]:
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-def _wait_for_change(page, gd, before_drawn: list[str]) -> None:
-    """Wait until the figure draws something else (or time out quietly:
-    the caller asserts)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_function(
-            f"([gd, before]) => JSON.stringify(({JS_DRAWN})(gd)) !== before",
-            arg=[gd, json.dumps(before_drawn)], timeout=CHANGE_TIMEOUT_MS)
-    except PlaywrightTimeout:
-        pass
-    page.wait_for_timeout(100)  # let a transition finish
-
-
-def move_slider(page, fig, k: int, target: int) -> None:
-    """Drag the grip of the k-th visible slider of ``fig`` to step
-    ``target`` with the mouse."""
-    group = fig.locator("g.slider-container g.slider-group").nth(k)
-    group.scroll_into_view_if_needed()
-    rail = group.locator("rect.slider-rail-rect").bounding_box()
-    grip = group.locator("rect.slider-grip-rect").bounding_box()
-    tick = group.locator("rect.slider-tick-rect").nth(target).bounding_box()
-    assert rail and grip and tick, f"slider {k} is not displayed"
-    page.mouse.move(*_center(grip))
-    page.mouse.down()
-    page.mouse.move(_center(tick)[0], _center(rail)[1], steps=8)
-    page.mouse.up()
-
-
-def click_button(page, fig, m: int, menu_type: str, target: int) -> None:
-    """Click button ``target`` of the m-th visible menu of ``fig``."""
-    header = fig.locator("g.updatemenu-container "
-                         "g.updatemenu-header-group").nth(m)
-    header.scroll_into_view_if_needed()
-    if menu_type == "dropdown":  # open it, then pick from the list
-        page.mouse.click(*_center(header.bounding_box()))
-        button = fig.locator("g.updatemenu-dropdown-button-group "
-                             "g.updatemenu-dropdown-button").nth(target)
-    else:
-        button = header.locator("g.updatemenu-button").nth(target)
-    box = button.bounding_box()
-    assert box, f"button {target} of menu {m} is not displayed"
-    page.mouse.click(*_center(box))
-
-
-def _other(active: int, n: int) -> int:
-    """A step other than ``active``: the last one, or the first."""
-    return n - 1 if active != n - 1 else 0
-
-
-def _screenshot_path(book_page: str) -> Path:
-    return SCREENSHOTS / Path(book_page).with_suffix(".png")
+# The explorers' HTML controls: for each, its kind, the number of
+# positions and the current one.
+JS_CONTROLS = """(gd) => {
+  const block = gd.closest('.calc-nn-block'), s = gd._calcNN;
+  if (!s || !s.explorer) { return []; }
+  return s.explorer.controls.map((c, k) => ({
+    kind: c.kind, label: c.label, n: c.labels.length,
+    position: calcNN.positions(gd)[k]}));
+}"""
 
 
 # ------------------------------------------------------------------- pages
-
-def _open(rec: OfflinePage, url: str, redirects: bool = False) -> None:
-    """Go to ``url``; with ``redirects``, wait for the page it redirects
-    to (index.html is a ``<meta http-equiv="Refresh">`` redirect)."""
-    page = rec.page
-    page.goto(url, wait_until="load")
-    if redirects:
-        page.wait_for_url(lambda u: u != url, wait_until="load")
-
-
-def _figures_ready(page) -> tuple[int, int]:
-    """(figures, figures drawn) once all are drawn or after the timeout."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    js = """() => [...document.querySelectorAll('div.calc-nn-figure')]
-        .every((d) => d.querySelector('svg.main-svg'))"""
-    with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_function(js, timeout=LOAD_TIMEOUT_MS)
-    figs = page.locator("div.calc-nn-figure")
-    drawn = page.locator("div.calc-nn-figure:has(svg.main-svg)")
-    return figs.count(), drawn.count()
-
 
 def _mathjax_ready(page) -> str | None:
     """Wait for MathJax's first typesetting; an error message or None."""
@@ -289,20 +95,22 @@ def _mathjax_ready(page) -> str | None:
     try:
         page.wait_for_function(
             "() => window.MathJax && MathJax.startup && "
-            "MathJax.startup.promise", timeout=LOAD_TIMEOUT_MS)
+            "MathJax.startup.promise", timeout=30_000)
     except PlaywrightTimeout:
         return "MathJax did not load"
     # a promise that never settles must not hang the test: poll a flag
     page.evaluate("""() => { MathJax.startup.promise.then(
         () => { window.__calcNNMath = 'done'; },
         (e) => { window.__calcNNMath = 'MathJax failed: ' + e; }); }""")
-    try:
-        handle = page.wait_for_function("() => window.__calcNNMath",
-                                        timeout=LOAD_TIMEOUT_MS)
-    except PlaywrightTimeout:
+    if not wait_until(page, "() => window.__calcNNMath", timeout=30_000):
         return "MathJax did not finish typesetting"
-    state = handle.json_value()
+    state = page.evaluate("() => window.__calcNNMath")
     return None if state == "done" else state
+
+
+def _screenshot_name(book_page: str, size: str = "") -> Path:
+    name = Path(book_page).with_suffix(".png")
+    return Path(size) / name if size else name
 
 
 def test_page(browser, site, built_book, book_page):
@@ -313,7 +121,7 @@ def test_page(browser, site, built_book, book_page):
         page = rec.page
         redirects = 'http-equiv="Refresh"' in html_file.read_text(
             encoding="utf-8")
-        _open(rec, site + book_page, redirects)
+        open_page(rec, site + book_page, redirects)
         final = urlsplit(page.url).path.lstrip("/") or "index.html"
         source = (built_book.html / final).read_text(encoding="utf-8")
         failures = []
@@ -321,7 +129,7 @@ def test_page(browser, site, built_book, book_page):
         # figures: every one declared in the HTML is drawn
         n_declared = len(re.findall(
             r'<div [^>]*class="[^"]*\bcalc-nn-figure\b', source))
-        n_figs, n_drawn = _figures_ready(page)
+        n_figs, n_drawn = figures_ready(page)
         if n_figs != n_declared:
             failures.append(f"{n_declared} figures in {final} but "
                             f"{n_figs} div.calc-nn-figure in the page")
@@ -358,11 +166,9 @@ def test_page(browser, site, built_book, book_page):
                 failures += [f"formula {m}"
                              for m in page.evaluate(JS_MATH_ERRORS)]
 
-        shot = _screenshot_path(book_page)
-        shot.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shot), full_page=True)
+        shot = screenshot(page, _screenshot_name(book_page), full_page=True)
 
-        # controls: each slider and button menu changes the drawing
+        # controls: each one, moved with the mouse, changes the drawing
         if n_drawn == n_figs:
             failures += _exercise_controls(page)
 
@@ -372,47 +178,39 @@ def test_page(browser, site, built_book, book_page):
                               + "\n- ".join(failures))
 
 
+def _other(position: int, n: int) -> int:
+    """A position other than ``position``: the last one, or the first."""
+    return n - 1 if position != n - 1 else 0
+
+
 def _exercise_controls(page) -> list[str]:
-    """Move every slider and click every button menu of every figure on
-    the page with the mouse; list the ones that changed nothing."""
+    """Move every control of every explorer on the page with the mouse;
+    list the ones that changed nothing."""
     failures = []
     figs = page.locator("div.calc-nn-figure")
     for i in range(figs.count()):
-        fig = figs.nth(i)
-        gd = fig.element_handle()
-        name = f"figure {i + 1} (#{fig.get_attribute('id')})"
-        ctl = page.evaluate(JS_CONTROLS, gd)
-        visible_sliders = [s for s in ctl["sliders"] if s["visible"]]
-        for k, s in enumerate(visible_sliders):
-            if s["steps"] < 2:
+        gd = figs.nth(i).element_handle()
+        name = f"figure {i + 1} (#{figs.nth(i).get_attribute('id')})"
+        for k, c in enumerate(page.evaluate(JS_CONTROLS, gd)):
+            if c["n"] < 2:
                 continue
-            target = _other(s["active"], s["steps"])
+            target = _other(c["position"], c["n"])
             failures += _check_change(
-                page, gd, f"{name}, slider {k + 1} to step {target + 1}",
-                lambda: move_slider(page, fig, k, target),
-                f"(gd) => (gd.layout.sliders.filter((s) => s.visible !== "
-                f"false)[{k}].active || 0) === {target}")
-        visible_menus = [m for m in ctl["menus"] if m["visible"]]
-        for m, menu in enumerate(visible_menus):
-            if menu["buttons"] < 2:
-                continue
-            target = _other(menu["active"], menu["buttons"])
-            failures += _check_change(
-                page, gd, f"{name}, menu {m + 1} button {target + 1}",
-                lambda: click_button(page, fig, m, menu["type"], target),
-                f"(gd) => gd.layout.updatemenus.filter((m) => m.visible "
-                f"!== false)[{m}].active === {target}")
+                page, gd, f"{name}, {c['kind']} {c['label']!r} to "
+                f"position {target + 1}",
+                lambda: click_control(page, gd, k, target),
+                f"(gd) => calcNN.positions(gd)[{k}] === {target}")
     return failures
 
 
-def _check_change(page, gd, what: str, act, js_active: str) -> list[str]:
+def _check_change(page, gd, what: str, act, js_moved: str) -> list[str]:
     """Do ``act`` (a mouse gesture); the control must now be at its
-    target (``js_active``), and both the drawing and gd.data changed."""
+    target (``js_moved``), and both the drawing and gd.data changed."""
     drawn, data = page.evaluate(JS_DRAWN, gd), page.evaluate(JS_DATA, gd)
     act()
-    _wait_for_change(page, gd, drawn)
+    wait_for_redraw(page, gd, drawn)
     failures = []
-    if not page.evaluate(js_active, gd):
+    if not page.evaluate(js_moved, gd):
         failures.append(f"{what}: the control did not move there")
     if page.evaluate(JS_DRAWN, gd) == drawn:
         failures.append(f"{what}: the drawn traces did not change (same "
@@ -424,25 +222,67 @@ def _check_change(page, gd, what: str, act, js_active: str) -> list[str]:
 
 # ------------------------------------------------- several linked controls
 
+A_VALUES, KINDS = [0.5, 1.0, 1.5, 2.0], ["sin", "cos", "tanh"]
+# What the figure's narrow layout changes, and keys a state changes too.
+NARROW = {"layout": {"height": 560, "title.font.size": 11,
+                     "annotations[0].font.size": 9},
+          "traces": {"0": {"line.width": 1}, "1": {"marker.size": 4}}}
+
+
 def _multi_control_figure():
-    """make_figure and the static figure explore() builds from it."""
+    """make_figure and the static figure explore() builds from it: a
+    slider and buttons; the title, the annotation, the colour and the
+    marker size change with the state, and the narrow layout sets some of
+    them too."""
     import numpy as np
     import plotly.graph_objects as go
 
+    from calc_nn.plots._style import describe
     from calc_nn.widgets import Choice, Slider, explore
 
     funcs = {"sin": np.sin, "cos": np.cos, "tanh": np.tanh}
+    colours = {"sin": "#1f77b4", "cos": "#d62728", "tanh": "#2ca02c"}
 
     def make_figure(a, kind):
         x = np.linspace(-3, 3, 41)
-        return go.Figure([go.Scatter(x=x, y=funcs[kind](a * x))],
-                         layout={"title": f"{kind}({a} x)"})
+        y = funcs[kind](a * x)
+        fig = go.Figure(
+            [go.Scatter(x=x, y=y, name=kind, line_color=colours[kind]),
+             go.Scatter(x=[0], y=[a], mode="markers", name="a",
+                        marker_size=6 + 4 * a)],
+            layout={"title": {"text": f"{kind}({a} x)"},
+                    "height": 400 + 20 * KINDS.index(kind),
+                    "annotations": [{"text": f"max {y.max():.3f}", "x": 0,
+                                     "y": 1, "showarrow": False}]})
+        return describe(fig, f"{kind} of {a} x: largest value "
+                        f"{y.max():.3f}", narrow=NARROW)
 
     fig = explore(make_figure,
-                  [Slider("a", [0.5, 1.0, 1.5, 2.0], default=1.0),
-                   Choice("kind", list(funcs), default="sin")],
+                  [Slider("a", A_VALUES, default=1.0, label="slope a"),
+                   Choice("kind", KINDS, default="sin", label="function")],
                   mode="static")
     return make_figure, fig
+
+
+def _set_path(obj, key: str, value) -> None:
+    parts = [int(p) if p.isdigit() else p
+             for p in re.split(r"\.|\[(\d+)\]", key) if p]
+    for p in parts[:-1]:
+        obj = obj.setdefault(p, {}) if isinstance(p, str) else obj[p]
+    obj[parts[-1]] = value
+
+
+def _expected(make_figure, a, kind, narrow: bool) -> dict:
+    """The figure the page must show: make_figure's, with the narrow
+    layout applied when narrow."""
+    fig = json.loads(make_figure(a, kind).to_json())
+    if narrow:
+        for key, value in NARROW["layout"].items():
+            _set_path(fig["layout"], key, value)
+        for i, patch in NARROW["traces"].items():
+            for key, value in patch.items():
+                _set_path(fig["data"][int(i)], key, value)
+    return fig
 
 
 @pytest.fixture
@@ -459,13 +299,16 @@ def multi_control_site(tmp_path):
     static = Path(calc_nn.sphinxext.__file__).parent / "static"
     shutil.copy(Path(plotly.__file__).parent / "package_data" /
                 "plotly.min.js", tmp_path)
-    shutil.copy(static / "calc_nn_plotly.js", tmp_path)
+    for name in ("calc_nn_plotly.js", "calc_nn.css"):
+        shutil.copy(static / name, tmp_path)
     (tmp_path / "index.html").write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        "<link rel='icon' href='data:,'>"
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<title>explorer</title><link rel='icon' href='data:,'>"
+        "<link rel='stylesheet' href='calc_nn.css'>"
         "<script src='plotly.min.js'></script>"
-        "<script src='calc_nn_plotly.js'></script></head><body>\n"
-        + figure_html(plain, "fig") + "</body></html>\n", encoding="utf-8")
+        "<script src='calc_nn_plotly.js'></script></head><body><main>\n"
+        + figure_html(plain, "fig") + "</main></body></html>\n",
+        encoding="utf-8")
     with serve(tmp_path) as url:
         yield url, make_figure, plain
 
@@ -481,44 +324,120 @@ def _assert_close(got, want, what: str) -> None:
         f"(index, drawn, expected): {bad[:3]}"
 
 
+JS_SHOWN = """(gd) => ({
+  title: gd.layout.title.text, titleSize: (gd.layout.title.font || {}).size,
+  height: gd._fullLayout.height, divHeight: gd.style.height,
+  note: gd.layout.annotations[0].text,
+  noteSize: (gd.layout.annotations[0].font || {}).size,
+  colour: gd.data[0].line.color, width: gd.data[0].line.width,
+  size: gd.data[1].marker.size, narrow: gd._calcNN.narrow,
+  name: gd._calcNN.block.getAttribute('aria-label'),
+  description: document.getElementById(
+    gd._calcNN.block.getAttribute('aria-describedby')).textContent})"""
+
+
+def _check_shown(page, gd, make_figure, a, kind, narrow, what):
+    """The page shows make_figure(a, kind) (narrow or not): data, title,
+    sizes, colours, the figure's name and description."""
+    want = _expected(make_figure, a, kind, narrow)
+    y = page.evaluate(JS_TRACE_ARRAY, [gd, 0, "y"])
+    _assert_close(y, list(make_figure(a, kind).data[0].y), f"{what}: y")
+    shown = page.evaluate(JS_SHOWN, gd)
+    lay, data = want["layout"], want["data"]
+    expected = {
+        "title": lay["title"]["text"],
+        "titleSize": lay["title"].get("font", {}).get("size"),
+        "height": lay["height"], "divHeight": f"{lay['height']}px",
+        "note": lay["annotations"][0]["text"],
+        "noteSize": lay["annotations"][0].get("font", {}).get("size"),
+        "colour": data[0]["line"]["color"],
+        "width": data[0]["line"].get("width"),
+        "size": data[1]["marker"]["size"], "narrow": narrow,
+        "name": f"Figure: {lay['title']['text']}",
+        "description": lay["meta"]["description"]}
+    wrong = {k: (shown.get(k), v) for k, v in expected.items()
+             if shown.get(k) != v}
+    assert not wrong, f"{what}: (shown, expected) {wrong}"
+
+
 def test_multi_control_figure(browser, multi_control_site):
     """Slider + buttons: the figure shows make_figure(a, kind) for the
-    combination the reader picked with the mouse, whatever the order."""
+    combination the reader picked with the mouse, whatever the order; the
+    figure's name and description follow, and the live region announces
+    the control, its value and the new description."""
     url, make_figure, plain = multi_control_site
-    assert plain["layout"]["sliders"][0]["steps"][0]["method"] == "skip"
     assert "calc_nn" in plain["layout"]["meta"]
-    a_values, kinds = [0.5, 1.0, 1.5, 2.0], ["sin", "cos", "tanh"]
+    assert not plain["layout"].get("sliders")
 
     with offline_page(browser) as rec:
         page = rec.page
-        _open(rec, url + "index.html")
-        assert _figures_ready(page) == (1, 1), "the figure was not drawn"
-        fig = page.locator("div.calc-nn-figure")
-        gd = fig.element_handle()
-
-        def shown(what):
-            want = make_figure(a, kind)
-            y = page.evaluate(JS_TRACE_ARRAY, [gd, 0, "y"])
-            _assert_close(y, list(want.data[0].y), f"{what}: y")
-            title = page.evaluate("(gd) => gd.layout.title.text", gd)
-            assert title == want.layout.title.text, f"{what}: title"
-
+        open_page(rec, url + "index.html")
+        assert figures_ready(page) == (1, 1), "the figure was not drawn"
+        gd = page.locator("div.calc-nn-figure").element_handle()
+        status = page.locator(".calc-nn-status")
         a, kind = 1.0, "sin"
-        shown("initial state")
+        _check_shown(page, gd, make_figure, a, kind, False, "initial state")
+        assert status.text_content() == ""  # nothing announced on load
         steps = [("slider", 3), ("button", 2), ("slider", 0),
                  ("button", 1), ("slider", 2)]
         for control, index in steps:
             drawn = page.evaluate(JS_DRAWN, gd)
+            click_control(page, gd, 0 if control == "slider" else 1, index)
             if control == "slider":
-                move_slider(page, fig, 0, index)
-                a = a_values[index]
+                a = A_VALUES[index]
+                said = f"slope a {a:g}"
             else:
-                click_button(page, fig, 0, "buttons", index)
-                kind = kinds[index]
-            _wait_for_change(page, gd, drawn)
-            shown(f"after {control} -> a={a}, kind={kind}")
-            assert page.evaluate(JS_DRAWN, gd) != drawn, (
+                kind = KINDS[index]
+                said = f"function {kind}"
+            assert wait_for_redraw(page, gd, drawn), (
                 f"{control} {index}: the drawing did not change")
+            what = f"after {control} -> a={a}, kind={kind}"
+            _check_shown(page, gd, make_figure, a, kind, False, what)
+            description = make_figure(a, kind).layout.meta["description"]
+            assert wait_until(page, "([el, t]) => el.textContent === t",
+                              [status.element_handle(),
+                               f"{said}: {description}"]), (
+                f"{what}: the live region says {status.text_content()!r}")
+        assert not rec.problems(), "\n".join(rec.problems())
+
+
+def test_narrow_layout_follows_the_width(browser, multi_control_site):
+    """Narrower than data-narrow-px, the figure takes its narrow layout
+    (on top of the state's own values); a state chosen while narrow stays
+    narrow; wide again, the state's own values come back."""
+    url, make_figure, _ = multi_control_site
+    with offline_page(browser, viewport=PHONE) as rec:
+        page = rec.page
+        open_page(rec, url + "index.html")
+        assert figures_ready(page) == (1, 1), "the figure was not drawn"
+        gd = page.locator("div.calc-nn-figure").element_handle()
+        _check_shown(page, gd, make_figure, 1.0, "sin", True,
+                     "phone width, first drawn")
+        screenshot(page, "phone/narrow-layout-figure.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= \
+            PHONE["width"], "the page scrolls sideways at phone width"
+        drawn = page.evaluate(JS_DRAWN, gd)
+        click_control(page, gd, 1, 1)  # cos: its own height and colour
+        assert wait_for_redraw(page, gd, drawn)
+        _check_shown(page, gd, make_figure, 1.0, "cos", True,
+                     "phone width, after a state change")
+        drawn = page.evaluate(JS_DRAWN, gd)
+        click_control(page, gd, 0, 3)  # a = 2: its own marker size
+        assert wait_for_redraw(page, gd, drawn)
+        _check_shown(page, gd, make_figure, 2.0, "cos", True,
+                     "phone width, after a second state change")
+        page.set_viewport_size(DESKTOP)
+        assert wait_until(page, "(gd) => !gd._calcNN.narrow && "
+                          "gd._fullLayout.height === 420", gd), \
+            "the wide layout did not come back"
+        page.wait_for_timeout(200)
+        _check_shown(page, gd, make_figure, 2.0, "cos", False,
+                     "desktop width again")
+        page.set_viewport_size(PHONE)
+        assert wait_until(page, "(gd) => gd._calcNN.narrow", gd)
+        page.wait_for_timeout(200)
+        _check_shown(page, gd, make_figure, 2.0, "cos", True,
+                     "phone width again")
         assert not rec.problems(), "\n".join(rec.problems())
 
 
@@ -531,10 +450,9 @@ def test_figures_follow_dark_mode(browser, multi_control_site):
         gd._fullLayout.font.color, gd._fullLayout.xaxis.gridcolor]"""
     with offline_page(browser) as rec:
         page = rec.page
-        _open(rec, url + "index.html")
-        assert _figures_ready(page) == (1, 1), "the figure was not drawn"
-        fig = page.locator("div.calc-nn-figure")
-        gd = fig.element_handle()
+        open_page(rec, url + "index.html")
+        assert figures_ready(page) == (1, 1), "the figure was not drawn"
+        gd = page.locator("div.calc-nn-figure").element_handle()
         light = page.evaluate(js_colours, gd)
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         page.wait_for_function(
@@ -542,10 +460,10 @@ def test_figures_follow_dark_mode(browser, multi_control_site):
             timeout=CHANGE_TIMEOUT_MS)
         dark = page.evaluate(js_colours, gd)
         assert dark == ["#121212", "#ced6dd", "#2c333b"], dark
-        page.screenshot(path=str(SCREENSHOTS / "dark-mode-figure.png"))
+        screenshot(page, "dark-mode-figure.png")
         drawn = page.evaluate(JS_DRAWN, gd)
-        move_slider(page, fig, 0, 3)
-        _wait_for_change(page, gd, drawn)
+        click_control(page, gd, 0, 3)
+        wait_for_redraw(page, gd, drawn)
         assert page.evaluate(js_colours, gd) == dark, "a state reset colours"
         page.evaluate("document.documentElement.dataset.theme = 'light'")
         page.wait_for_function(
@@ -553,3 +471,4 @@ def test_figures_follow_dark_mode(browser, multi_control_site):
             timeout=CHANGE_TIMEOUT_MS)
         assert page.evaluate(js_colours, gd) == light
         assert not rec.problems(), "\n".join(rec.problems())
+

@@ -18,18 +18,17 @@ def execution_times(log: str) -> dict[str, float]:
             re.findall(r"(\S+) ([0-9.]+) s", line.group(1))}
 
 
-def test_every_code_chapter_reports_its_execution_time(built_book, request):
+def test_every_code_chapter_reports_its_execution_time(built_book, capsys):
     times = execution_times(built_book.log)
     chapters = {f"book/{p.stem}" for p in
                 (built_book.source / "book").glob("*.md")
                 if "{code-cell}" in p.read_text()}
     assert chapters <= set(times), sorted(chapters - set(times))
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
-            f"\nclean build {built_book.seconds:.0f} s; chapter execution: "
-            + ", ".join(f"{d.removeprefix('book/')} {t:.0f} s"
-                        for d, t in times.items()))
+    with capsys.disabled():  # in the test output, whatever the capture
+        print(f"\nclean build {built_book.seconds:.0f} s; chapter "
+              "execution: " + ", ".join(
+                  f"{d.removeprefix('book/')} {t:.0f} s"
+                  for d, t in times.items()))
 
 
 def test_chapters_were_executed_in_parallel(built_book):

@@ -64,7 +64,8 @@ def test_static_forward_explorer_keeps_its_grid(images):
     fig = _forward_explorer(images, "static")
     assert isinstance(fig, go.Figure)
     # image x kernel buttons, stride and padding sliders: no custom kernel
-    assert len(fig.layout.updatemenus) == 2 and len(fig.layout.sliders) == 2
+    assert [c["kind"] for c in fig.layout.meta["calc_nn"]["controls"]] == [
+        "choice", "choice", "slider", "slider"]
     assert len(fig.layout.meta["calc_nn"]["states"]) == 3 * 5 * 2 * 2
     assert fig.layout.annotations[1].text == "kernel (edges)"
 

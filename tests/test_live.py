@@ -56,21 +56,20 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from browser_helpers import (
+    DESKTOP,
+    REPO,
+    SCREENSHOTS,
+    block_the_internet,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
 CHAPTER = "activations.md"
 OVERRIDES = REPO / "etc" / "jupyterlab" / "overrides.json"
-SCREENSHOTS = REPO / "_build" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
-VIEWPORT = {"width": 1280, "height": 900}
 SERVER_START_S = 60
 UI_TIMEOUT_MS = 30_000       # page load, kernel start, one UI step
 RUN_ALL_TIMEOUT_MS = 180_000  # the chapter runs in ~15 s
@@ -260,8 +259,8 @@ def lab_server(chromium, tmp_path_factory):
         {"fetchNews": "false", "checkForUpdates": False}))
 
     env = dict(os.environ)
-    for var in ("CALC_NN_STATIC", "JUPYTERLAB_DIR", "JUPYTER_PATH",
-                "JUPYTER_CONFIG_PATH"):
+    for var in ("CALC_NN_STATIC", "PLOTLY_RENDERER", "JUPYTERLAB_DIR",
+                "JUPYTER_PATH", "JUPYTER_CONFIG_PATH"):
         env.pop(var, None)
     env.update({
         "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
@@ -370,6 +369,31 @@ class LiveChapter:
                 + [f"uncaught exception: {e}"
                    for e in self.page_errors[n_errors:]])
 
+    def wait_for_redraw(self, out, before: list, what: str, shot: str,
+                        mark) -> None:
+        """Wait until the lines drawn in ``out`` differ from ``before``;
+        else save screenshot ``shot`` and fail saying ``what`` did not
+        redraw, with the errors since ``mark``."""
+        try:
+            self.page.wait_for_function(JS_PATHS_CHANGED,
+                                        arg=[out.element_handle(), before],
+                                        timeout=REDRAW_TIMEOUT_MS)
+        except Exception:
+            screenshot(out, shot)
+            pytest.fail(f"{what} did not redraw the figure within "
+                        f"{REDRAW_TIMEOUT_MS // 1000} s; errors: "
+                        f"{self.errors_since(mark)}")
+
+    def press(self, slider, keys: list[str], out, before: list,
+              what: str, shot: str, mark) -> None:
+        """Focus the handle of ``slider`` (an ipywidgets slider), press
+        ``keys``, and wait for the figure in ``out`` to redraw (see
+        :meth:`wait_for_redraw`)."""
+        slider.locator(".noUi-handle").focus()
+        for key in keys:
+            self.page.keyboard.press(key)
+        self.wait_for_redraw(out, before, what, shot, mark)
+
     def cell(self, index: int):
         return self.page.locator(f'[data-live-cell="{index}"]')
 
@@ -390,24 +414,6 @@ class LiveChapter:
         return out
 
 
-def _screenshot(target, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
-    target.screenshot(path=str(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium),
-                                     args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture(scope="module")
 def chapter(lab_server, browser) -> LiveChapter:
     """The chapter opened at /lab/tree/<chapter> and run with the menu."""
@@ -422,18 +428,9 @@ def _open_chapter(lab_server, browser, path: str, shots: str):
     """Open ``book/<path>`` at /lab/tree/<path>, run it with the menu
     and yield the :class:`LiveChapter`; screenshots are named
     ``<shots>*.png``."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=DESKTOP)
     rec = LiveChapter(page=None)
-
-    def route(r):
-        parts = urlsplit(r.request.url)
-        if parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1":
-            r.continue_()
-        else:
-            rec.blocked.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
+    block_the_internet(context, rec.blocked)
     page = context.new_page()
     rec.page = page
     page.set_default_timeout(UI_TIMEOUT_MS)
@@ -445,7 +442,7 @@ def _open_chapter(lab_server, browser, path: str, shots: str):
 
     def fail(msg):
         with contextlib.suppress(Exception):
-            _screenshot(page, shots + "failure.png")
+            screenshot(page, shots + "failure.png")
         pytest.fail(f"{msg}\nuncaught exceptions: {rec.page_errors}\n"
                     f"console errors: "
                     f"{[t for k, t in rec.console if k == 'error']}\n"
@@ -507,7 +504,7 @@ def _open_chapter(lab_server, browser, path: str, shots: str):
             out.scroll_into_view_if_needed()
             page.wait_for_timeout(300)  # let content-visibility lay out
             out.scroll_into_view_if_needed()
-            _screenshot(page, shots + "notebook.png")
+            screenshot(page, shots + "notebook.png")
         yield rec
     finally:
         context.close()
@@ -595,29 +592,21 @@ def test_buttons_redraw_the_figure(chapter):
     """Clicking "ReLU" above the first figure redraws its curves."""
     from playwright.sync_api import expect
 
-    page = chapter.page
     out = chapter.figure_output("function")
     out.scroll_into_view_if_needed()
     before = out.evaluate(JS_LINE_PATHS)
     assert before and all(before), f"no line drawn before the click: {before}"
-    _screenshot(out, "live-function-before.png")
+    screenshot(out, "live-function-before.png")
     mark = chapter.mark()
 
     button = out.get_by_role("button", name="ReLU", exact=True)
     button.click()
-    try:
-        page.wait_for_function(JS_PATHS_CHANGED,
-                               arg=[out.element_handle(), before],
-                               timeout=REDRAW_TIMEOUT_MS)
-    except Exception:
-        _screenshot(out, "live-function-after.png")
-        pytest.fail("clicking ReLU did not redraw the figure within "
-                    f"{REDRAW_TIMEOUT_MS // 1000} s; errors: "
-                    f"{chapter.errors_since(mark)}")
+    chapter.wait_for_redraw(out, before, "clicking ReLU",
+                            "live-function-after.png", mark)
     # the title comes in the same update as the curves
     expect(out.locator(".js-plotly-plot .gtitle")).to_have_text(
         re.compile(r"^ReLU"), timeout=REDRAW_TIMEOUT_MS)
-    _screenshot(out, "live-function-after.png")
+    screenshot(out, "live-function-after.png")
     active = out.locator(".widget-toggle-button.mod-active").all_inner_texts()
     assert [t.strip() for t in active] == ["ReLU"], active
     assert not chapter.errors_since(mark), chapter.errors_since(mark)
@@ -635,30 +624,34 @@ def test_slider_redraws_the_figure(chapter):
     start = int(readout.text_content())
     before = out.evaluate(JS_LINE_PATHS)
     assert before and all(before), f"no line drawn before: {before}"
-    _screenshot(out, "live-depth-before.png")
+    screenshot(out, "live-depth-before.png")
     mark = chapter.mark()
 
-    slider.locator(".noUi-handle").focus()
-    for _ in range(3):
-        page.keyboard.press("ArrowRight")
-    try:
-        page.wait_for_function(JS_PATHS_CHANGED,
-                               arg=[out.element_handle(), before],
-                               timeout=REDRAW_TIMEOUT_MS)
-    except Exception:
-        _screenshot(out, "live-depth-after.png")
-        pytest.fail("moving the slider did not redraw the figure within "
-                    f"{REDRAW_TIMEOUT_MS // 1000} s (readout "
-                    f"{readout.text_content()!r}); errors: "
-                    f"{chapter.errors_since(mark)}")
+    chapter.press(slider, ["ArrowRight"] * 3, out, before,
+                  "moving the slider three steps", "live-depth-after.png",
+                  mark)
     # the last of the three updates: trace 0 (top panel, sigmoid) has one
     # point per layer, 0..n
     page.wait_for_function(
         "([gd, n]) => (gd.data[0].x || []).length === n + 1",
         arg=[out.locator(".js-plotly-plot").element_handle(), start + 3],
         timeout=REDRAW_TIMEOUT_MS)
-    _screenshot(out, "live-depth-after.png")
+    screenshot(out, "live-depth-after.png")
     assert readout.text_content().strip() == str(start + 3)
+    # the figure's text description, under it, is the new state's
+    from calc_nn import plots
+    from calc_nn.widgets import _description
+
+    weight = out.locator(".widget-slider", has=page.locator(
+        ".widget-label", has_text=re.compile(r"^weight w$")))
+    w = float(weight.locator(".widget-readout").text_content())
+    want = _description(plots.gradient_through_depth(depth=start + 3, w=w))
+    shown = out.locator(".calc-nn-description")
+    assert want, "gradient_through_depth has no description"
+    page.wait_for_function("([el, t]) => el.textContent === t",
+                           arg=[shown.element_handle(), want],
+                           timeout=REDRAW_TIMEOUT_MS)
+    assert shown.get_attribute("aria-live") == "polite"
     assert not chapter.errors_since(mark), chapter.errors_since(mark)
 
 
@@ -718,7 +711,7 @@ def test_live_figure_shows_the_selected_setting(chapter):
                    _check_figure_matches(chapter, out,
                                          plots.function_and_derivative(
                                              names["Leaky ReLU"]))]
-    _screenshot(out, "live-function-leaky.png")
+    screenshot(out, "live-function-leaky.png")
 
     out = chapter.figure_output("depth n")
     out.scroll_into_view_if_needed()
@@ -737,7 +730,7 @@ def test_live_figure_shows_the_selected_setting(chapter):
                    _check_figure_matches(chapter, out,
                                          plots.gradient_through_depth(
                                              depth=30, w=w))]
-    _screenshot(out, "live-depth-30.png")
+    screenshot(out, "live-depth-30.png")
     assert not mismatches, (
         "the live figure keeps labels of the default setting:\n"
         + "\n".join(mismatches))
@@ -839,25 +832,16 @@ def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
     mismatch = [i for i, t in paths.items() if not _xy_close(before[i], t)]
     assert not mismatch, f"default traces differ from the figure: {mismatch}"
     drawn = out.evaluate(JS_LINE_PATHS)
-    _screenshot(out, "live-optim-before.png")
+    screenshot(out, "live-optim-before.png")
     mark = chapter.mark()
 
-    slider.locator(".noUi-handle").focus()
-    page.keyboard.press("ArrowRight")
-    try:
-        page.wait_for_function(JS_PATHS_CHANGED,
-                               arg=[out.element_handle(), drawn],
-                               timeout=REDRAW_TIMEOUT_MS)
-        page.wait_for_function(
-            "([gd, t]) => gd.layout.title.text.startsWith(t)",
-            arg=[gd, "quadratic bowl, κ = 10, lr = 0.6"],
-            timeout=REDRAW_TIMEOUT_MS)
-    except Exception:
-        _screenshot(out, "live-optim-after.png")
-        pytest.fail("moving the learning-rate slider did not redraw the "
-                    f"trajectories within {REDRAW_TIMEOUT_MS // 1000} s "
-                    f"(readout {readout.text_content()!r}); errors: "
-                    f"{chapter.errors_since(mark)}")
+    chapter.press(slider, ["ArrowRight"], out, drawn,
+                  "moving the learning-rate slider", "live-optim-after.png",
+                  mark)
+    page.wait_for_function(
+        "([gd, t]) => gd.layout.title.text.startsWith(t)",
+        arg=[gd, "quadratic bowl, κ = 10, lr = 0.6"],
+        timeout=REDRAW_TIMEOUT_MS)
     assert readout.text_content().strip() == "0.6"
     after = {i: page.evaluate(JS_TRACE_XY, [gd, i]) for i in paths}
     expected = plots.explorer_figure("quadratic", 0.6, 0.5, n_steps=80)
@@ -869,7 +853,7 @@ def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
     assert not wrong, (f"trajectories that are not the figure function's "
                        f"for lr = 0.6: {wrong}")
     assert after[1]["title"] == expected.layout.title.text
-    _screenshot(out, "live-optim-after.png")
+    screenshot(out, "live-optim-after.png")
 
     # a live-only control: the line-up buttons hide GD and momentum
     out.get_by_role("button", name="RMSprop vs Adam", exact=True).click()
@@ -879,7 +863,7 @@ def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
              (page.evaluate(JS_TRACE_XY, [gd, i]) for i in paths)}
     assert shown == {"GD": False, "momentum": False, "RMSprop": True,
                      "Adam": True}, shown
-    _screenshot(out, "live-optim-lineup.png")
+    screenshot(out, "live-optim-lineup.png")
     problems = (chapter.errors_since(mark) + chapter.http_errors
                 + [f"blocked: {u}" for u in chapter.blocked])
     assert not problems, problems

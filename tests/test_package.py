@@ -49,7 +49,6 @@ def test_every_listed_submodule_exists():
         calc_nn.nope  # noqa: B018
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: plots sets the renderer")
 def test_importing_figures_leaves_plotly_defaults_alone():
     code = ("import plotly.io as pio; before = pio.renderers.default; "
             "import calc_nn.plots, calc_nn.widgets; "

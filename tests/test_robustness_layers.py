@@ -147,8 +147,10 @@ def _act_backward(name):
 
 def _torch_act_backward(name, dout, z):
     z, dout = t(z), t(dout)
-    if name == "relu":  # calc_nn multiplies (IEEE); torch selects
-        return torch.where(z > 0, 1.0, 0.0).to(z.dtype) * dout
+    if name == "relu":  # calc_nn multiplies (IEEE), torch selects; and
+        # relu_grad(nan) is NaN in calc_nn (a NaN input never gives a number)
+        slope = torch.where(z > 0, 1.0, 0.0).to(z.dtype)
+        return torch.where(z.isnan(), torch.nan, slope) * dout
     tz = z.clone().requires_grad_(True)
     {"sigmoid": torch.sigmoid, "tanh": torch.tanh}[name](tz).backward(dout)
     return tz.grad

@@ -8,8 +8,6 @@ MathJax with SVG output to typeset it. The maths modules never import this
 package.
 """
 
-import plotly.io as pio
-
 from calc_nn.plots._style import COLORS, LABELS, LAYOUT
 from calc_nn.plots.activation_figures import (
     dead_relu,
@@ -32,12 +30,6 @@ from calc_nn.plots.cnn_figures import (
     pooling_gradients,
 )
 from calc_nn.plots.forward_figures import network_activations
-from calc_nn.widgets import is_static
-
-if is_static():
-    # Only the JSON mime bundle: calc_nn.sphinxext draws it with the site's
-    # own plotly.js (no embedded or CDN copy).
-    pio.renderers.default = "plotly_mimetype"
 
 __all__ = [
     "COLORS",

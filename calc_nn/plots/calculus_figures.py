@@ -77,15 +77,20 @@ def tangent_line(x0: float, h: float) -> go.Figure:
         go.Scatter(x=[x0, x0 + h], y=[f(x0), f(x0 + h)], mode="markers",
                    showlegend=False, marker=dict(color="black", size=8)),
     ])
+    slopes = f"slopes {slope:.4g} (tangent), {secant:.4g} (secant)"
+    gap = f"r(h) = {r:.3g}, r(h)/h = {r / h:.3g}"
     _cubic_layout(fig, 500, 150, "f(x)", _two_line_title(
-        f"x = {x0:g}, h = {h:g}: slopes {slope:.4g} (tangent), "
-        f"{secant:.4g} (secant)", f"r(h) = {r:.3g}, r(h)/h = {r / h:.3g}"))
+        f"x = {x0:g}, h = {h:g}: {slopes}", gap))
+    # a phone: the first line in two, and room for the third
+    narrow = {"layout": {
+        "title.text": f"x = {x0:g}, h = {h:g}:<br>{slopes}<br>{gap}",
+        "margin.t": 172, "height": 522}}
     text = (f"The curve f(x) = x³ − 2x with its tangent line at x = {x0:g} "
             f"(slope {slope:.4g}) and the secant through x and x + h for "
             f"h = {h:g} (slope {secant:.4g}). The tangent misses f(x + h) "
             f"by r(h) = {r:.3g}, so r(h)/h = {r / h:.3g}: the error "
             "shrinks faster than h.")
-    return describe(fig, text)
+    return describe(fig, text, narrow=narrow)
 
 
 def directional_derivative(angle: float) -> go.Figure:
