@@ -230,10 +230,10 @@ EXPLORERS = [
      {"lr": [0.3, 1.9, 2.1, 3.0], "momentum": [0.0, 0.5, 0.9]}),
     ("optimizers", "explorer_figure",
      lambda landscape, lr: opt_plots.explorer_figure(
-         landscape.split()[-1].lower(), lr, 0.9, n_steps=80,
-         noise=0.3 if landscape.startswith("noisy") else 0.0,
+         landscape.split("+")[0], lr, 0.9, n_steps=80,
+         noise=0.3 if landscape.endswith("+noise") else 0.0,
          all_landscapes=("himmelblau", "saddle")),
-     {"landscape": ["Himmelblau", "noisy saddle", "saddle"],
+     {"landscape": ["himmelblau", "saddle", "saddle+noise"],
       "lr": [0.001, 0.3]}),
     ("cnn", "conv_forward",
      lambda image, kernel, stride, padding: conv_plots.conv_forward(
