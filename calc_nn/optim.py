@@ -67,8 +67,13 @@ __all__ = [
     "step_lr",
     "cosine_annealing_lr",
     "linear_lr",
+    "warmup_cosine_lr",
     "clip_grad_norm",
     "top_hessian_eigenvalue",
+    "momentum_eigenvalues",
+    "momentum_rate",
+    "sgd_noise_floor",
+    "gradient_noise",
 ]
 
 
@@ -811,6 +816,53 @@ def linear_lr(step: int, *, lr: float, start_factor: float = 1 / 3,
     return lr * (s + (e - s) * min(T, step) / T)
 
 
+def warmup_cosine_lr(step: int, *, lr: float, warmup_iters: int,
+                     T_max: int, start_factor: float = 1 / 3,
+                     eta_min: float = 0.0) -> float:
+    r"""Linear warm-up, then cosine annealing: the learning rate after
+    ``step`` scheduler steps of ``torch.optim.lr_scheduler.SequentialLR``
+    with ``[LinearLR(start_factor, 1.0, warmup_iters),
+    CosineAnnealingLR(T_max, eta_min)]`` and ``milestones=[warmup_iters]``.
+
+    .. math:: \eta_t = \begin{cases} \eta\,\bigl(s + (1 - s)\, t / T_w
+              \bigr) & t < T_w \\ \eta_{\min} + \tfrac12 (\eta -
+              \eta_{\min}) \bigl(1 + \cos \frac{\pi (t - T_w)}{T_{\max}}
+              \bigr) & t \ge T_w \end{cases}
+
+    with :math:`s` = ``start_factor`` and :math:`T_w` = ``warmup_iters``:
+    :func:`linear_lr` up to the milestone, then :func:`cosine_annealing_lr`
+    restarted there (so the rate reaches :math:`\eta_{\min}` at
+    :math:`t = T_w + T_{\max}`).
+
+    Parameters
+    ----------
+    step : int
+        :math:`t \ge 0`.
+    lr : float
+        The peak rate :math:`\eta > 0`.
+    warmup_iters : int
+        :math:`T_w \ge 1`, the length of the warm-up.
+    T_max : int
+        Half-period of the cosine, >= 1.
+    start_factor : float
+        In (0, 1]: the first rate is ``start_factor * lr``.
+    eta_min : float
+        The lowest rate, >= 0.
+
+    Returns
+    -------
+    float
+
+    Used in: book/optimizers.md
+    """
+    step, lr, T_w, T_max, s, eta_min = _check_warmup_cosine(
+        step, lr, warmup_iters, T_max, start_factor, eta_min)
+    if step < T_w:
+        return linear_lr(step, lr=lr, start_factor=s, total_iters=T_w)
+    return cosine_annealing_lr(step - T_w, lr=lr, T_max=T_max,
+                               eta_min=eta_min)
+
+
 # ----------------------------------------------------------- clipping
 
 def clip_grad_norm(grads, max_norm: float, *, norm_type: float = 2.0):
@@ -923,6 +975,191 @@ def _hessian_vector_product(loss_grad_fn, theta, v):
     g_plus = _gradient_at(loss_grad_fn, theta + eps * v)
     g_minus = _gradient_at(loss_grad_fn, theta - eps * v)
     return (g_plus - g_minus) / (2 * eps)
+
+
+# ---------------------------------------------- momentum and noise, analysed
+
+def momentum_eigenvalues(lr, momentum, eigenvalue) -> np.ndarray:
+    r"""The two eigenvalues of one momentum step (PyTorch's convention)
+    along an eigen-direction of a quadratic with curvature ``eigenvalue``.
+
+    .. math:: z_\pm = \tfrac12 \left(T \pm \sqrt{T^2 - 4\mu}\right), \quad
+              T = 1 + \mu - \eta\lambda
+
+    the roots of :math:`z^2 - (1 + \mu - \eta\lambda)\,z + \mu = 0`, the
+    characteristic polynomial of the matrix :math:`\begin{pmatrix} 1 -
+    \eta\lambda & -\eta\mu \\ \lambda & \mu \end{pmatrix}` that maps
+    :math:`(u_t, b_t)` to :math:`(u_{t+1}, b_{t+1})`. The step converges
+    along that direction iff both have modulus below 1.
+
+    Parameters
+    ----------
+    lr, momentum, eigenvalue : float or array_like, broadcastable
+        :math:`\eta > 0`, :math:`\mu \in [0, 1)`, :math:`\lambda \ge 0`.
+
+    Returns
+    -------
+    ndarray of complex, shape ``broadcast shape + (2,)``
+        :math:`(z_+, z_-)`.
+
+    Used in: book/optimizers.md
+    """
+    lr, momentum, eigenvalue = _check_momentum_analysis(lr, momentum,
+                                                        eigenvalue)
+    trace = 1 + momentum - lr * eigenvalue
+    root = np.sqrt(trace * trace - 4 * momentum + 0j)
+    return np.stack([(trace + root) / 2, (trace - root) / 2], axis=-1)
+
+
+def momentum_rate(lr, momentum, eigenvalues) -> np.ndarray:
+    r"""The factor by which momentum shrinks the distance to the minimum
+    of a quadratic per step, in the long run: the largest modulus of the
+    iteration's eigenvalues over every eigen-direction.
+
+    .. math:: \rho(\eta, \mu) = \max_i \max_\pm
+              |z_\pm(\eta, \mu, \lambda_i)|
+
+    (:func:`momentum_eigenvalues`). Below 1 the run converges, above 1
+    it diverges; exactly 1 (e.g. :math:`\eta\lambda_{\max} = 2(1 + \mu)`)
+    it does neither.
+
+    Parameters
+    ----------
+    lr, momentum : float or array_like, broadcastable to a shape ``S``
+    eigenvalues : array_like, shape (k,)
+        The Hessian's eigenvalues, >= 0.
+
+    Returns
+    -------
+    ndarray of float, shape ``S`` (0-d for scalars)
+
+    Used in: book/optimizers.md
+    """
+    eigenvalues = _check_eigenvalues(eigenvalues)
+    z = momentum_eigenvalues(np.expand_dims(lr, -1),
+                             np.expand_dims(momentum, -1), eigenvalues)
+    return np.abs(z).max(axis=(-2, -1))
+
+
+def sgd_noise_floor(lr: float, eigenvalues, noise: float) -> float:
+    r"""The loss above the minimum at which gradient descent with a
+    constant learning rate settles on a quadratic with noisy gradients.
+
+    .. math:: \lim_{t \to \infty} \mathbb E\,[L(\theta_t)] - L^* =
+              \frac{\eta \sigma^2}{2} \sum_i \frac{1}{2 - \eta\lambda_i}
+
+    for gradients :math:`H\theta + \sigma\xi` with independent
+    :math:`\xi \sim \mathcal N(0, I)` at every step (a model of minibatch
+    noise), Hessian eigenvalues :math:`\lambda_i`. For small :math:`\eta`
+    it is about :math:`\eta\sigma^2 d / 4` with :math:`d` parameters. When
+    some :math:`\eta\lambda_i \ge 2` the run diverges: ``inf``.
+
+    Parameters
+    ----------
+    lr : float
+        :math:`\eta > 0`.
+    eigenvalues : array_like, shape (d,)
+        :math:`\lambda_i > 0`.
+    noise : float
+        :math:`\sigma \ge 0`, the standard deviation of each coordinate
+        of the noise.
+
+    Returns
+    -------
+    float
+
+    Used in: book/optimizers.md
+    """
+    lr, eigenvalues, noise = _check_noise_floor(lr, eigenvalues, noise)
+    if np.any(lr * eigenvalues >= 2):
+        return math.inf
+    return float(lr * noise ** 2 / 2 * np.sum(1 / (2 - lr * eigenvalues)))
+
+
+def gradient_noise(grad_fn: Callable, n_examples: int, batch_sizes, *,
+                   n_epochs: int = 1, rng,
+                   vectorized: bool = False) -> np.ndarray:
+    r"""The mean squared error of a minibatch gradient, measured: for each
+    batch size :math:`B`, the average of :math:`\lVert g_B - \nabla L
+    \rVert^2` over the minibatches of ``n_epochs`` shuffled epochs.
+
+    .. math:: g_B = \frac{1}{B} \sum_{i \in \mathcal B} \nabla \ell_i,
+              \quad \nabla L = \frac{1}{N} \sum_{i=1}^{N} \nabla \ell_i
+
+    An epoch shuffles the :math:`N` examples and cuts them into
+    :math:`\lfloor N / B \rfloor` minibatches of :math:`B` distinct
+    examples (the rest is dropped), as minibatch SGD does: every batch
+    size sees the same examples the same number of times.
+
+    Parameters
+    ----------
+    grad_fn : callable
+        ``indices (B,) -> gradient``: the mean gradient of the examples
+        with those indices, an array of any fixed shape. With
+        ``vectorized=True``, ``indices (m, B) -> gradients (m, ...)``, one
+        minibatch per row (``m`` is chosen so that the gradients hold
+        about :math:`2^{22}` numbers).
+    n_examples : int
+        :math:`N \ge 1`; ``grad_fn`` of all the indices is the full
+        gradient.
+    batch_sizes : sequence of int
+        Each in :math:`1 \dots N`.
+    n_epochs : int
+        >= 1.
+    rng : numpy.random.Generator
+        Draws the shuffles.
+    vectorized : bool
+        Whether ``grad_fn`` takes a stack of minibatches.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(batch_sizes),)
+
+    Used in: book/optimizers.md
+    """
+    n, batch_sizes, n_epochs, rng = _check_gradient_noise(
+        grad_fn, n_examples, batch_sizes, n_epochs, rng, vectorized)
+    gradients = _minibatch_gradients(grad_fn, vectorized)
+    full = gradients(np.arange(n)[None])[0]
+
+    rows = max(1, 2 ** 22 // full.size)  # minibatches per call of grad_fn
+
+    def squared_errors(B):  # one epoch: n // B minibatches of B examples
+        batches = rng.permutation(n)[:n // B * B].reshape(-1, B)
+        return np.concatenate([
+            np.sum((g_B - full) ** 2, axis=tuple(range(1, g_B.ndim)))
+            for g_B in map(gradients, np.array_split(
+                batches, -(-len(batches) // rows)))])
+
+    return np.array([np.mean([squared_errors(B) for _ in range(n_epochs)])
+                     for B in batch_sizes])
+
+
+def _minibatch_gradients(grad_fn, vectorized):
+    """``grad_fn`` as ``batches (m, B) -> gradients (m, ...)``, float64,
+    checked: finite, one shape for every minibatch."""
+    shape = []
+
+    def one(value, m):
+        g = check_finite(_as_result(value, "grad_fn(indices)"),
+                         "grad_fn(indices)").astype(np.float64)
+        if vectorized and (g.ndim == 0 or len(g) != m):
+            raise ValueError(f"grad_fn returned shape {g.shape} for {m} "
+                             f"minibatches; with vectorized=True it must "
+                             f"return one gradient per row of indices")
+        if not shape:
+            shape.append(g.shape[1:] if vectorized else g.shape)
+        if (g.shape[1:] if vectorized else g.shape) != shape[0]:
+            raise ValueError(f"grad_fn returned gradients of shape "
+                             f"{g.shape} but {shape[0]} for the full "
+                             f"batch")
+        return g
+
+    def gradients(batches):
+        if vectorized:
+            return one(grad_fn(batches), len(batches))
+        return np.stack([one(grad_fn(idx), 1) for idx in batches])
+    return gradients
 
 
 # ----------------------------------------------------------------- checks
@@ -1123,6 +1360,16 @@ def _check_linear_lr(step, lr, start_factor, end_factor, total_iters):
             check_int(total_iters, "total_iters", low=1))
 
 
+def _check_warmup_cosine(step, lr, warmup_iters, T_max, start_factor,
+                         eta_min):
+    return (*_check_schedule(step, lr),
+            check_int(warmup_iters, "warmup_iters", low=1),
+            check_int(T_max, "T_max", low=1),
+            check_real(start_factor, "start_factor", low=0, high=1,
+                       low_open=True),
+            check_nonnegative(eta_min, "eta_min"))
+
+
 def _check_clip(grads, max_norm, norm_type):
     if not isinstance(grads, (list, tuple)):
         raise TypeError(f"grads must be a list of arrays (one per "
@@ -1143,6 +1390,54 @@ def _check_power_iteration(loss_grad_fn, theta, n_iter, rng):
         raise ValueError("theta must have at least one entry, got shape "
                          f"{theta.shape}")
     return theta, check_int(n_iter, "n_iter", low=1), check_rng(rng)
+
+
+def _check_momentum_analysis(lr, momentum, eigenvalue):
+    lr, momentum, eigenvalue = as_float_arrays(
+        lr=lr, momentum=momentum, eigenvalue=eigenvalue)
+    _in_range(lr, "lr", lambda a: a > 0, "> 0")
+    _in_range(momentum, "momentum", lambda a: (a >= 0) & (a < 1),
+              "in [0, 1)")
+    _in_range(eigenvalue, "eigenvalue", lambda a: a >= 0, ">= 0")
+    return lr, momentum, eigenvalue
+
+
+def _check_eigenvalues(eigenvalues, low_open=False):
+    eigenvalues = check_ndim(as_float_array(eigenvalues, "eigenvalues"),
+                             "eigenvalues", (1,), "(k,)")
+    if eigenvalues.size == 0:
+        raise ValueError("eigenvalues must not be empty")
+    if low_open:
+        _in_range(eigenvalues, "eigenvalues", lambda a: a > 0, "> 0")
+    return eigenvalues
+
+
+def _check_noise_floor(lr, eigenvalues, noise):
+    return (_positive(lr, "lr"), _check_eigenvalues(eigenvalues, True),
+            check_nonnegative(noise, "noise"))
+
+
+def _check_gradient_noise(grad_fn, n_examples, batch_sizes, n_epochs, rng,
+                          vectorized):
+    check_callable(grad_fn, "grad_fn")
+    check_choice(vectorized, "vectorized", [False, True])
+    n = check_int(n_examples, "n_examples", low=1)
+    if isinstance(batch_sizes, (str, bytes)) or not hasattr(
+            batch_sizes, "__iter__"):
+        raise TypeError(f"batch_sizes must be a sequence of ints, got "
+                        f"{type(batch_sizes).__name__}")
+    sizes = [check_int(B, "batch_sizes[i]", low=1, high=n)
+             for B in batch_sizes]
+    return n, sizes, check_int(n_epochs, "n_epochs", low=1), check_rng(rng)
+
+
+def _in_range(arr, name, ok, expected):
+    """ValueError naming ``name`` unless every entry is finite and
+    ``ok``."""
+    check_finite(arr, name)
+    if not np.all(ok(arr)):
+        bad = arr[~ok(arr)].ravel()[0] if arr.ndim else arr
+        raise ValueError(f"{name} must be {expected}, got {bad}")
 
 
 def _gradient_at(loss_grad_fn, point):

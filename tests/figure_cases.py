@@ -90,6 +90,14 @@ def _confusion():
     return y, np.where(wrong, (y + 1 + rng.integers(0, 9, 2000)) % 10, y)
 
 
+def _gradient_noise():
+    """Batch sizes, mean squared errors near tr(Sigma)/B (N-B)/(N-1) with
+    tr(Sigma) = 13 and N = 10000, tr(Sigma) and N."""
+    sizes = np.array([1, 4, 16, 64, 256, 1024, 4096])
+    noise = 1 + 0.05 * np.random.default_rng(0).standard_normal(7)
+    return sizes, noise * 13 / sizes * (10000 - sizes) / 9999, 13.0, 10000
+
+
 #: name -> (figure function name, a call drawing it)
 CASES = {
     "sigmoid": ("function_and_derivative",
@@ -130,6 +138,15 @@ CASES = {
         all_landscapes=("himmelblau", "saddle"))),
     "gd_rate": ("gd_rate", lambda: opt_plots.gd_rate(2.05)),
     "bias": ("bias_correction", lambda: opt_plots.bias_correction(0.9)),
+    "momentum_region": ("momentum_region",
+                        lambda: opt_plots.momentum_region(3.0, 0.5)),
+    "minibatch": ("minibatch_sgd", lambda: opt_plots.minibatch_sgd(16, 0.5)),
+    "minibatch_diverged": ("minibatch_sgd",
+                           lambda: opt_plots.minibatch_sgd(4, 2.1)),
+    "gradient_noise": ("gradient_noise_vs_batch",
+                       lambda: opt_plots.gradient_noise_vs_batch(
+                           64, *_gradient_noise())),
+    "schedules": ("lr_schedules", lambda: opt_plots.lr_schedules(1.0)),
     "conv": ("conv_forward", lambda: conv_plots.conv_forward(
         "ring", "sobel_x", 1, 1, images=IMAGES)),
     "conv_blur": ("conv_forward", lambda: conv_plots.conv_forward(
@@ -197,6 +214,16 @@ EXPLORERS = [
      {"lr": [0.1, 1.0, 2.0, 2.05, 2.5]}),
     ("optimizers", "bias_correction", opt_plots.bias_correction,
      {"beta1": [0.0, 0.5, 0.9, 0.99]}),
+    ("optimizers", "momentum_region", opt_plots.momentum_region,
+     {"lr": [0.1, 1.0, 2.31, 3.0, 3.5], "momentum": [0.0, 0.27, 0.5, 0.9]}),
+    ("optimizers", "minibatch_sgd", opt_plots.minibatch_sgd,
+     {"batch_size": [1, 4, 16, 64, 256], "lr": [0.05, 0.5, 1.5, 2.1]}),
+    ("optimizers", "gradient_noise_vs_batch",
+     lambda batch_size: opt_plots.gradient_noise_vs_batch(
+         batch_size, *_gradient_noise()),
+     {"batch_size": [1, 16, 256, 4096]}),
+    ("optimizers", "lr_schedules", opt_plots.lr_schedules,
+     {"noise": [0.25, 0.5, 1.0]}),
     ("optimizers", "explorer_figure",
      lambda lr, momentum: opt_plots.explorer_figure(
          "quadratic", lr, momentum, n_steps=80),

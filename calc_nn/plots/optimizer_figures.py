@@ -29,6 +29,12 @@ __all__ = [
     "live_controls",
     "gd_rate",
     "bias_correction",
+    "momentum_region",
+    "minibatch_sgd",
+    "gradient_noise_vs_batch",
+    "SCHEDULES",
+    "schedule_runs",
+    "lr_schedules",
 ]
 
 OPTIMIZER_LABELS = {
@@ -272,13 +278,14 @@ def _add_loss_curves(fig, runs, land, visible, names) -> None:
             line=dict(color=OPTIMIZER_COLORS[name], width=2)), 2, 1)
 
 
-def _explorer_axes(fig, land, n_steps) -> None:
-    """The window of the landscape on top; steps and log loss below."""
+def _explorer_axes(fig, land, n_steps, decades=(-8, 4), dtick=2) -> None:
+    """The window of the landscape on top; steps and log loss (from
+    10^decades[0] to 10^decades[1]) below."""
     fig.update_xaxes(range=list(land.x_range), title_text="x",
                      title_standoff=2, row=1, col=1)
     fig.update_yaxes(range=list(land.y_range), title_text="y", row=1, col=1)
     fig.update_xaxes(range=[0, n_steps], title_text="step", row=2, col=1)
-    fig.update_yaxes(type="log", range=[-8, 4], dtick=2,
+    fig.update_yaxes(type="log", range=list(decades), dtick=dtick,
                      exponentformat="power", title_text="L − L*",
                      row=2, col=1)
 
@@ -397,7 +404,6 @@ def gd_rate(lr: float, condition: float = 10.0,
     Used in: book/optimizers.md
     """
     lams = {"λ_max = 1": 1.0, f"λ_min = 1/{condition:g}": 1.0 / condition}
-    etas = np.linspace(0, 2.6, 261)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
     colors = ("#d62728", "#1f77b4")
     land = landscapes.quadratic(condition)
@@ -406,6 +412,9 @@ def gd_rate(lr: float, condition: float = 10.0,
     c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
     coords = res.path @ np.array([[c, -s], [s, c]])  # eigen-coordinates
     for (label, lam), color, k in zip(lams.items(), colors, range(2)):
+        # |1 - eta lam| is piecewise linear: its corners draw it exactly
+        etas = np.array(sorted({0.0, 2.6, *([1 / lam] if lam > 1 / 2.6
+                                             else [])}))
         fig.add_trace(go.Scatter(x=etas, y=np.abs(1 - etas * lam),
                                  name=label, legendgroup=label,
                                  line=dict(color=color, width=2)), 1, 1)
@@ -495,6 +504,350 @@ def bias_correction(beta1: float, n_steps: int = 40,
              f"{later}; the "
              "corrected average, divided by 1 − β₁ᵗ, starts at "
              f"{corrected[0]:.2f}.", narrow={"layout": narrow})
+
+
+# ------------------------------------------------------------- momentum
+
+#: The grid of the stability map (learning rate x momentum).
+_REGION_LRS = np.linspace(0.0, 4.2, 85)
+_REGION_MOMENTA = np.linspace(0.0, 0.98, 50)
+_DIRECTION_COLORS = ("#d62728", "#1f77b4")
+
+
+def momentum_region(lr: float, momentum: float,
+                    condition: float = 10.0) -> go.Figure:
+    """Where momentum converges on the quadratic bowl, and why.
+
+    Left: the convergence factor per step, :func:`calc_nn.optim.
+    momentum_rate`, over the plane of learning rate and momentum, with the
+    boundary ``lr * lambda_max = 2 (1 + momentum)``, the best setting
+    (star) and the chosen one (cross). Right: the chosen setting's four
+    eigenvalues (two per eigen-direction of the bowl) in the complex
+    plane, inside or outside the unit circle.
+
+    Used in: book/optimizers.md
+    """
+    lams = np.array([1.0, 1.0 / condition])
+    rho = _region(condition)
+    best_lr = 4 / (1 + lams[1] ** 0.5) ** 2
+    best_mu = ((1 - lams[1] ** 0.5) / (1 + lams[1] ** 0.5)) ** 2
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        column_widths=[0.55, 0.45])
+    # rho >= 1 left blank: the grey rectangle below shows through
+    # grids as x0/dx (not arrays): a control that moves the cross patches
+    # the x and y of every trace, so no trace keeps long arrays
+    fig.add_trace(go.Contour(
+        x0=_REGION_LRS[0], dx=_REGION_LRS[1] - _REGION_LRS[0],
+        y0=_REGION_MOMENTA[0], dy=_REGION_MOMENTA[1] - _REGION_MOMENTA[0],
+        z=np.where(rho < 1, rho, np.nan),
+        contours=dict(start=0.6, end=0.9, size=0.1, showlabels=True,
+                      labelfont=dict(size=10, color="black")),
+        colorscale=[[0, "#74c476"], [1, "#f7fcf5"]], zmin=0.5, zmax=1.0,
+        showscale=False, line=dict(width=0.6, color="#525252"),
+        hoverinfo="skip", name="factor ρ per step", showlegend=False),
+        1, 1)
+    fig.add_shape(type="rect", x0=0, x1=4.2, y0=0, y1=0.98, xref="x",
+                  yref="y", layer="below", line=dict(width=0),
+                  fillcolor="#d9d9d9")
+    edge = _REGION_MOMENTA[[0, -1]]  # a straight line
+    fig.add_trace(go.Scatter(
+        x=2 * (1 + edge) / lams[0], y=edge, mode="lines",
+        name="ηλ_max = 2(1 + μ)", line=dict(color="black", width=2)), 1, 1)
+    fig.add_trace(go.Scatter(
+        x=[best_lr], y=[best_mu], mode="markers", name="best (η*, μ*)",
+        marker=dict(symbol="star", size=14, color="gold",
+                    line=dict(color="black", width=1))), 1, 1)
+    rate = float(optim.momentum_rate(lr, momentum, lams))
+    fig.add_trace(go.Scatter(
+        x=[lr], y=[momentum], mode="markers", name="your setting",
+        marker=dict(symbol="x", size=12, color="black")), 1, 1)
+    fig.add_shape(type="circle", x0=-1, x1=1, y0=-1, y1=1, xref="x2",
+                  yref="y2", line=dict(color="#7f7f7f", dash="dot"))
+    eig = optim.momentum_eigenvalues(lr, momentum, lams)
+    names = ("z for λ_max = 1", f"z for λ_min = 1/{condition:g}")
+    for k in range(2):
+        fig.add_trace(go.Scatter(
+            x=eig[k].real, y=eig[k].imag, mode="markers", name=names[k],
+            marker=dict(size=10, color=_DIRECTION_COLORS[k],
+                        symbol=("circle", "diamond")[k],
+                        line=dict(color="white", width=1))), 1, 2)
+    verdict = _rate_verdict(rate)
+    fig.update_xaxes(title_text="learning rate η", range=[0, 4.2],
+                     row=1, col=1)
+    fig.update_yaxes(title_text="momentum μ", range=[0, 0.98], row=1,
+                     col=1)
+    fig.update_xaxes(title_text="Re z", range=[-1.6, 1.6], dtick=1,
+                     row=1, col=2)
+    fig.update_yaxes(title_text="Im z", range=[-1.6, 1.6], dtick=1,
+                     scaleanchor="x2", constrain="domain", row=1, col=2)
+    title = (f"η = {lr:.3g}, μ = {momentum:.3g}: factor ρ = {rate:.3f} "
+             f"per step, {verdict}")
+    narrow = two_panels(fig, title, height=470, heights=(260, 260),
+                        gap=70, titles=False)
+    moduli = np.abs(eig)
+    return describe(
+        fig, f"Momentum on the quadratic bowl with condition number "
+             f"{condition:g}. Left: the factor ρ by which the distance to "
+             "the minimum shrinks per step, over learning rates 0 to 4.2 "
+             "and momenta 0 to 0.98; it is 1 or more (grey) to the right "
+             "of the line ηλ_max = 2(1 + μ). The best setting is η* = "
+             f"{best_lr:.3g}, μ* = {best_mu:.3g}. Your setting η = "
+             f"{lr:.3g}, μ = {momentum:.3g} has ρ = {rate:.3f}: {verdict}. "
+             "Right: its eigenvalues in the complex plane, of moduli "
+             f"{moduli[0, 0]:.3f} and {moduli[0, 1]:.3f} along λ_max and "
+             f"{moduli[1, 0]:.3f} and {moduli[1, 1]:.3f} along λ_min, "
+             "against the unit circle.", narrow={"layout": narrow})
+
+
+@functools.cache
+def _region(condition):
+    """The factor per step of momentum on the bowl over the grid of
+    :data:`_REGION_LRS` x :data:`_REGION_MOMENTA` (cached: every state of
+    the figure draws the same map)."""
+    return optim.momentum_rate(np.maximum(_REGION_LRS[None, :], 1e-9),
+                               _REGION_MOMENTA[:, None],
+                               [1.0, 1.0 / condition])
+
+
+def _rate_verdict(rate: float) -> str:
+    """What a convergence factor per step means, in words."""
+    if abs(rate - 1) < 1e-9:
+        return "on the boundary: it neither converges nor diverges"
+    if rate > 1:
+        return f"diverges (×{rate:.3g} per step)"
+    if rate == 0:
+        return "converges in one step"
+    return (f"converges (a factor 10 every "
+            f"{np.log(10) / -np.log(rate):.3g} steps)")
+
+
+# ------------------------------------------------------------- minibatches
+
+def _noisy_sgd(lrs, noise, n_steps, condition=10.0, n_runs=1, seed=0):
+    """Gradient descent on the bowl with gradient noise of std ``noise``
+    and learning rate ``lrs[t]`` at step ``t``, ``n_runs`` runs at once:
+    ``(paths (n_runs, n_steps + 1, 2), losses (n_runs, n_steps + 1))``.
+    Every call with the same ``seed`` draws the same standard normal
+    noise, scaled by ``noise``."""
+    land = landscapes.quadratic(condition)
+    rng = np.random.default_rng(seed)
+    xi = rng.standard_normal((n_steps, n_runs, 2))
+    theta = np.tile(np.array(land.start), (n_runs, 1))
+    path = [theta]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(n_steps):
+            grad = land.grad(theta) + noise * xi[t]
+            theta, _ = optim.gd_step(theta, grad, lr=float(lrs[t]))
+            path.append(theta)
+    path = np.stack(path, axis=1)
+    return path, land.loss(path)
+
+
+def minibatch_sgd(batch_size: int, lr: float, noise: float = 1.0,
+                  n_steps: int = 120, condition: float = 10.0,
+                  seed: int = 0) -> go.Figure:
+    """Minibatch SGD on the quadratic bowl: the gradient of a batch of
+    ``batch_size`` examples is the true gradient plus noise of standard
+    deviation ``noise / sqrt(batch_size)`` per coordinate (the noise of a
+    single example is ``noise``). Top: the path over the contours. Bottom:
+    the loss against the step, with the predicted noise floor
+    :func:`calc_nn.optim.sgd_noise_floor` (dashed).
+
+    Used in: book/optimizers.md
+    """
+    sigma = noise / batch_size ** 0.5
+    path, loss = _noisy_sgd(np.full(n_steps, lr), sigma, n_steps,
+                            condition, seed=seed)
+    path, loss = path[0], loss[0]
+    land = landscapes.quadratic(condition)
+    floor = optim.sgd_noise_floor(lr, [1.0, 1 / condition], sigma)
+    bound = WINDOW_BOUND * 3.0
+    bad = ~(np.isfinite(loss) & (np.abs(path).max(axis=1) <= bound)
+            & (loss <= LOSS_GROWTH * max(loss[0], 1.0)))
+    diverged = int(np.argmax(bad)) if bad.any() else None
+    if diverged is not None:
+        path[diverged:], loss[diverged:] = np.nan, np.nan
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.6, 0.4],
+                        vertical_spacing=0.12)
+    _add_contours(fig, ("quadratic",), "quadratic", condition)
+    fig.add_trace(go.Scatter(
+        x=path[:, 0], y=path[:, 1], mode="lines+markers", name="SGD",
+        line=dict(color=OPTIMIZER_COLORS["gd"], width=1.5),
+        marker=dict(size=3)), 1, 1)
+    _add_start_and_minima(fig, land, land.start)
+    fig.add_trace(go.Scatter(
+        y=np.maximum(loss, 1e-12), x0=0, dx=1, mode="lines",
+        name="L − L*", showlegend=False,
+        line=dict(color=OPTIMIZER_COLORS["gd"], width=1.5)), 2, 1)
+    shown_floor = floor if np.isfinite(floor) else np.nan
+    fig.add_trace(go.Scatter(
+        x=[0, n_steps], y=[shown_floor, shown_floor], mode="lines",
+        name="noise floor (theory)",
+        line=dict(color="black", dash="dash")), 2, 1)
+    half = loss[n_steps // 2:]
+    if diverged is not None:
+        verdict = f"SGD diverged at step {diverged}"
+        said = (f"{verdict} (ηλ_max = {lr:g} ≥ 2: no batch size makes "
+                "this learning rate stable)")
+    else:
+        verdict = (f"noise floor {floor:.2g} (theory), mean of the last "
+                   f"{len(half)} steps {half.mean():.2g}")
+        said = (f"the loss settles at the noise floor: {floor:.3g} in "
+                f"theory, {half.mean():.3g} on average over the last "
+                f"{len(half)} steps")
+    _explorer_axes(fig, land, n_steps, decades=(-5, 1), dtick=1)
+    title = f"B = {batch_size}, η = {lr:g}: {verdict}"
+    narrow = frame(fig, title, height=640, narrow_height=720,
+                   margin=dict(l=60, r=20, b=50))
+    return describe(
+        fig, f"Minibatch SGD on the {land.label}, with batch size "
+             f"{batch_size} and learning rate η = {lr:g}: each gradient "
+             f"carries noise of standard deviation {sigma:.3g} per "
+             f"coordinate ({noise:g}/√{batch_size}). Top: the path over "
+             f"the contours from ({land.start[0]:g}, {land.start[1]:g}). "
+             f"Bottom: the loss above the minimum against the step; {said}.",
+        narrow={"layout": narrow})
+
+
+def gradient_noise_vs_batch(batch_size: int, batch_sizes, measured,
+                            total_variance: float,
+                            n_examples: int) -> go.Figure:
+    """The mean squared error of a minibatch gradient against the batch
+    size, on log-log axes: measured (``measured[k]`` for
+    ``batch_sizes[k]``), the theory ``total_variance / B`` for batches
+    drawn with replacement and ``total_variance / B * (N - B) / (N - 1)``
+    without; ``batch_size`` is marked.
+
+    Used in: book/optimizers.md
+    """
+    Bs = np.asarray(batch_sizes, float)
+    measured = np.asarray(measured, float)
+    grid = np.geomspace(Bs.min(), Bs.max(), 60)
+    N = n_examples
+    fig = go.Figure([
+        go.Scatter(x=grid, y=total_variance / grid, mode="lines",
+                   name="tr Σ / B (with replacement)",
+                   line=dict(color="#7f7f7f", dash="dot")),
+        go.Scatter(x=grid, y=total_variance / grid * (N - grid) / (N - 1),
+                   mode="lines", name="tr Σ / B · (N − B)/(N − 1)",
+                   line=dict(color="black")),
+        go.Scatter(x=Bs, y=measured, mode="markers", name="measured",
+                   marker=dict(color="#d62728", size=9)),
+    ])
+    k = int(np.argmin(np.abs(Bs - batch_size)))
+    theory = total_variance / Bs[k] * (N - Bs[k]) / (N - 1)
+    fig.add_trace(go.Scatter(
+        x=[Bs[k]], y=[measured[k]], mode="markers", showlegend=False,
+        name="chosen B", marker=dict(color="rgba(0,0,0,0)", size=18,
+                                     line=dict(color="black", width=2))))
+    fig.update_xaxes(type="log", title_text="batch size B",
+                     exponentformat="power")
+    fig.update_yaxes(type="log", title_text="E‖g_B − ∇L‖²",
+                     exponentformat="power")
+    title = (f"B = {Bs[k]:g}: measured {measured[k]:.3g}, theory "
+             f"{theory:.3g} (ratio {measured[k] / theory:.2f})")
+    narrow = frame(fig, title, height=440)
+    return describe(
+        fig, f"The mean squared error of the minibatch gradient of a "
+             f"loss over N = {N} examples against the batch size B, "
+             f"from {Bs.min():g} to {Bs.max():g}, on log-log axes: the "
+             "measured points follow the line tr Σ / B · (N − B)/(N − 1), "
+             f"with tr Σ = {total_variance:.3g}. At B = {Bs[k]:g}: "
+             f"measured {measured[k]:.3g}, theory {theory:.3g}.",
+        narrow={"layout": narrow})
+
+
+# ------------------------------------------------------------- schedules
+
+#: The schedules of :func:`lr_schedules`, label -> rate at step t for a
+#: peak rate lr and n_steps steps.
+SCHEDULES = {
+    "constant": lambda t, lr, n: lr,
+    "step decay": lambda t, lr, n: optim.step_lr(
+        t, lr=lr, step_size=n // 3, gamma=0.1),
+    "cosine": lambda t, lr, n: optim.cosine_annealing_lr(t, lr=lr,
+                                                         T_max=n),
+    "warm-up": lambda t, lr, n: optim.linear_lr(
+        t, lr=lr, start_factor=0.1, total_iters=n // 10),
+    "warm-up + cosine": lambda t, lr, n: optim.warmup_cosine_lr(
+        t, lr=lr, warmup_iters=n // 10, T_max=n - n // 10,
+        start_factor=0.1),
+}
+_SCHEDULE_COLORS = ("#7f7f7f", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728")
+
+
+@functools.cache
+def schedule_runs(lr: float = 0.5, noise: float = 0.5, n_steps: int = 300,
+                  n_runs: int = 40, seed: int = 0):
+    """``{label: (rates (n_steps,), mean loss (n_steps + 1,))}``: SGD on
+    the bowl (condition 10) with gradient noise ``noise``, for each
+    schedule of :data:`SCHEDULES`, the loss averaged over ``n_runs`` runs
+    (the same noise for every schedule).
+
+    Used in: book/optimizers.md
+    """
+    out = {}
+    for label, schedule in SCHEDULES.items():
+        rates = np.array([schedule(t, lr, n_steps) for t in range(n_steps)])
+        _, loss = _noisy_sgd(rates, noise, n_steps, n_runs=n_runs,
+                             seed=seed)
+        out[label] = (rates, loss.mean(axis=0))
+    return out
+
+
+def lr_schedules(noise: float = 0.5, lr: float = 0.5,
+                 n_steps: int = 300) -> go.Figure:
+    """Learning-rate schedules and what they do to noisy SGD on the bowl.
+
+    Left: the learning rate against the step for every schedule of
+    :data:`SCHEDULES`. Right: the loss above the minimum of SGD with each,
+    on the bowl with gradient noise of standard deviation ``noise``,
+    averaged over 40 runs (:func:`schedule_runs`), with the constant
+    rate's noise floor (dashed). Every second step is drawn (the page
+    stays light).
+
+    Used in: book/optimizers.md
+    """
+    runs = schedule_runs(lr, noise, n_steps)
+    floor = optim.sgd_noise_floor(lr, [1.0, 0.1], noise)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
+    for (label, (rates, loss)), color in zip(runs.items(),
+                                             _SCHEDULE_COLORS):
+        # warm-up ends at the constant rate: dashed, the constant shows
+        style = dict(color=color, width=2,
+                     dash="dash" if label == "warm-up" else "solid")
+        fig.add_trace(go.Scatter(
+            x0=0, dx=2, y=rates[::2], mode="lines", name=label,
+            legendgroup=label, line=style), 1, 1)
+        fig.add_trace(go.Scatter(
+            x0=0, dx=2, y=loss[::2], mode="lines", name=label,
+            legendgroup=label, showlegend=False, line=style), 1, 2)
+    fig.add_trace(go.Scatter(
+        x=[0, n_steps], y=[floor, floor], mode="lines",
+        name="noise floor of the constant rate",
+        line=dict(color="black", dash="dash", width=1)), 1, 2)
+    fig.update_xaxes(title_text="step t", row=1, col=1)
+    fig.update_yaxes(title_text="learning rate ηₜ", row=1, col=1)
+    fig.update_xaxes(title_text="step t", row=1, col=2)
+    fig.update_yaxes(title_text="mean L − L* (40 runs)", type="log",
+                     range=[-3.5, 0.5], exponentformat="power", row=1,
+                     col=2)
+    end = {label: float(loss[-20:].mean()) for label, (_, loss)
+           in runs.items()}
+    best = min(end, key=end.get)
+    title = (f"noise σ = {noise:g}: over the last 20 steps, constant η "
+             f"{end['constant']:.2g} (floor {floor:.2g}), {best} "
+             f"{end[best]:.2g}")
+    narrow = two_panels(fig, title, height=460, gap=70, titles=False)
+    ends = ", ".join(f"{label} {value:.3g}" for label, value in end.items())
+    return describe(
+        fig, f"Five learning-rate schedules with peak η = {lr:g} over "
+             f"{n_steps} steps (left: the rate against the step) and the "
+             "loss of SGD with each on the quadratic bowl with gradient "
+             f"noise of standard deviation {noise:g}, averaged over 40 runs "
+             f"(right). Mean loss over the last 20 steps: {ends}; the "
+             f"noise floor of the constant rate is {floor:.3g}.",
+        narrow={"layout": narrow})
 
 
 def _check_explorer(landscape, optimizers, shown, all_landscapes):

@@ -29,6 +29,11 @@ __all__ = [
     "critical_lr",
     "bias_correction",
     "optimal_momentum_rate",
+    "momentum_matrix",
+    "momentum_charpoly",
+    "momentum_critical_lr",
+    "optimal_momentum",
+    "noise_floor",
 ]
 
 x, y = sp.symbols("x y", real=True)
@@ -163,6 +168,90 @@ def optimal_momentum_rate(kappa_value=kappa) -> tuple[sp.Expr, sp.Expr]:
     """
     k = kappa_value
     return (k - 1) / (k + 1), (sp.sqrt(k) - 1) / (sp.sqrt(k) + 1)
+
+
+mu, z = sp.symbols("mu z")
+
+
+def momentum_matrix(lr=eta, momentum=mu, eigenvalue=lam) -> sp.Matrix:
+    r"""The matrix :math:`M` of one momentum step (PyTorch's convention)
+    along an eigen-direction of curvature :math:`\lambda`, derived from
+    the update rule: with :math:`g_t = \lambda u_t`,
+    :math:`b_{t+1} = \mu b_t + g_t` and :math:`u_{t+1} = u_t - \eta
+    b_{t+1}`, so that :math:`(u_{t+1}, b_{t+1})^\top = M (u_t,
+    b_t)^\top`.
+
+    Used in: book/optimizers.md
+    """
+    u, b = sp.symbols("u b")
+    b_next = momentum * b + eigenvalue * u
+    u_next = u - lr * b_next
+    return sp.Matrix([u_next, b_next]).jacobian([u, b])
+
+
+def momentum_charpoly(lr=eta, momentum=mu, eigenvalue=lam,
+                      variable=z) -> sp.Expr:
+    r"""The characteristic polynomial :math:`\det(zI - M)` of
+    :func:`momentum_matrix`, expanded: :math:`z^2 - (1 + \mu -
+    \eta\lambda) z + \mu`.
+
+    Used in: book/optimizers.md
+    """
+    M = momentum_matrix(lr, momentum, eigenvalue)
+    return sp.expand((variable * sp.eye(2) - M).det())
+
+
+def momentum_critical_lr(momentum=mu, eigenvalue=lam) -> sp.Expr:
+    r"""The learning rate at which momentum has the eigenvalue
+    :math:`z = -1` (the characteristic polynomial vanishes at -1):
+    :math:`2(1 + \mu)/\lambda`.
+
+    Used in: book/optimizers.md
+    """
+    (root,) = sp.solve(momentum_charpoly(eta, momentum, eigenvalue, -1),
+                       eta)
+    return sp.factor(root)
+
+
+def optimal_momentum(lam_min=sp.Symbol("lambda_min", positive=True),
+                     lam_max=sp.Symbol("lambda_max", positive=True)):
+    r"""The heavy ball's best settings on a quadratic with curvatures in
+    :math:`[\lambda_{\min}, \lambda_{\max}]`: both ends on the edge of
+    the region of complex eigenvalues, :math:`(1 - \sqrt\mu)^2 =
+    \eta\lambda_{\min}` and :math:`(1 + \sqrt\mu)^2 =
+    \eta\lambda_{\max}`, solved for :math:`\eta` and :math:`s =
+    \sqrt\mu \in (0, 1)`.
+
+    Returns
+    -------
+    (lr, momentum, rate) : SymPy expressions; rate is :math:`\sqrt\mu`.
+
+    Used in: book/optimizers.md
+    """
+    s = sp.Symbol("s", positive=True)
+    solutions = sp.solve([(1 - s) ** 2 - eta * lam_min,
+                          (1 + s) ** 2 - eta * lam_max], [eta, s],
+                         dict=True)
+    # two solutions, s < 1 and its reciprocal: keep the one below 1
+    probe = {lam_min: 1, lam_max: 4}
+    best = min(solutions, key=lambda sol: float(sol[s].subs(probe)))
+    rate = sp.factor(sp.radsimp(best[s]))
+    return sp.factor(sp.radsimp(best[eta])), sp.factor(rate ** 2), rate
+
+
+def noise_floor(lr=eta, eigenvalue=lam,
+                noise=sp.Symbol("sigma", positive=True)) -> sp.Expr:
+    r"""The stationary :math:`\mathbb E[\tfrac12 \lambda u^2]` of
+    :math:`u_{t+1} = (1 - \eta\lambda) u_t - \eta\sigma\xi_t` with
+    independent standard normal :math:`\xi_t`: the variance :math:`v`
+    solves :math:`v = (1 - \eta\lambda)^2 v + \eta^2\sigma^2`.
+
+    Used in: book/optimizers.md
+    """
+    v = sp.Symbol("v", positive=True)
+    (variance,) = sp.solve(sp.Eq(v, (1 - lr * eigenvalue) ** 2 * v
+                                 + lr ** 2 * noise ** 2), v)
+    return sp.simplify(eigenvalue * variance / 2)
 
 
 def _check_name(name: str) -> str:

@@ -1,0 +1,622 @@
+"""The claims of book/optimizers.md, asserted with the calls the chapter
+makes: every sentence that states a computed number (glued in the prose)
+or a verdict ("never converges", "diverges at step 50", "the variance
+falls as 1/B") fails here if the code stops supporting it. The worked
+example's table is read from the chapter and recomputed with calc_nn and
+torch. Claims that depend on random numbers are checked over several
+seeds."""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from calc_nn import landscapes, losses, optim
+from calc_nn.mlp import MLP
+from calc_nn.plots import optimizer_figures as plots
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "optimizers.md"
+BOWL_LRS = [0.01, 0.03, 0.1, 0.3, 0.6, 1.0, 1.5, 1.9, 2.1, 3.0]
+ROSEN_LRS = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1]
+BOWL = landscapes.quadratic(10.0)
+ROSEN = landscapes.rosenbrock()
+
+
+# ----------------------------------------------------- the first sections
+
+def test_first_order_prediction_holds_for_small_steps_only():
+    theta = np.array(ROSEN.start)
+    g = ROSEN.grad(theta)
+    change = {lr: ROSEN.loss(theta - lr * g) - ROSEN.loss(theta)
+              for lr in (1e-5, 1e-4, 1e-3, 1e-2)}
+    assert abs(change[1e-5] / (-1e-5 * g @ g) - 1) < 0.02
+    assert change[1e-3] > 0 and change[1e-2] > 1000
+
+
+def _well_grad(theta):
+    return 4 * theta ** 3 - 6 * theta + 1
+
+
+def _well_loss(theta):
+    return theta ** 4 - 3 * theta ** 2 + theta
+
+
+def test_gradient_descent_stops_in_a_local_minimum_or_a_saddle():
+    """The erratum to the CNN document §3.2."""
+    low, _, high = np.sort(np.roots([4, 0, -6, 1]).real)
+    end = optim.trajectory(optim.gd_step, _well_grad, [2.0], 500,
+                           lr=0.01)[-1, 0]
+    assert end == pytest.approx(high, abs=1e-9)
+    assert _well_loss(end) > _well_loss(low) + 2
+    saddle = landscapes.saddle()
+    stop = optim.trajectory(optim.gd_step, saddle.grad, [-1.8, 0.0], 500,
+                            lr=0.1)[-1]
+    assert np.abs(stop).max() < 1e-12
+    assert saddle.loss(stop) > saddle.loss(saddle.minima).max() + 0.2
+    assert optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 100,
+                     lr=1e-2).diverged
+
+
+@pytest.mark.parametrize("theta0, mu, ends_low", [
+    (2.0, 0.0, False), (2.0, 0.9, True),        # momentum "escapes"
+    (-2.2, 0.0, True), (-2.2, 0.9, False),      # ... and leaves the best
+    (1.5, 0.9, False), (1.5, 0.5, False),
+])
+def test_momentum_crosses_barriers_in_either_direction(theta0, mu, ends_low):
+    """The erratum to the NN document §4.3."""
+    low, _, high = np.sort(np.roots([4, 0, -6, 1]).real)
+    end = optim.trajectory(optim.momentum_step, _well_grad, [theta0], 2000,
+                           lr=0.01, momentum=mu)[-1, 0]
+    assert end == pytest.approx(low if ends_low else high, abs=1e-6)
+
+
+def test_momentum_started_at_rest_in_a_minimum_stays():
+    high = np.sort(np.roots([4, 0, -6, 1]).real)[2]
+    path = optim.trajectory(optim.momentum_step, _well_grad, [high], 2000,
+                            lr=0.01, momentum=0.9)
+    assert np.abs(path - high).max() < 1e-9
+
+
+def test_gd_at_its_best_learning_rate_shrinks_by_the_predicted_factor():
+    bowl = landscapes.quadratic(100.0)
+    path = optim.trajectory(optim.gd_step, bowl.grad, bowl.start, 300,
+                            lr=2 / 1.01)
+    measured = (np.linalg.norm(path[-1]) / np.linalg.norm(path[0])) ** (
+        1 / 300)
+    assert measured == pytest.approx(99 / 101, abs=1e-3)
+    assert math.ceil(math.log(10) / -math.log(99 / 101)) == 116
+
+
+# ----------------------------------------------------------- momentum
+
+def test_momentum_on_the_bound_has_eigenvalue_minus_one():
+    z = optim.momentum_eigenvalues(3.0, 0.5, 1.0)
+    assert np.min(np.abs(z + 1)) < 1e-12
+    assert float(optim.momentum_rate(3.0, 0.5, [1.0, 0.1])) == \
+        pytest.approx(1.0, abs=1e-12)
+    assert float(optim.momentum_rate(2.99, 0.5, [1.0, 0.1])) < 1
+    assert float(optim.momentum_rate(3.01, 0.5, [1.0, 0.1])) > 1
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.3, 0.5, 0.9])
+def test_the_stability_bound_is_two_times_one_plus_mu(mu):
+    """Converges just below 2(1 + mu)/lambda, diverges just above, for
+    real runs of momentum_step."""
+    edge = 2 * (1 + mu)
+    for lr, converges in ((0.98 * edge, True), (1.02 * edge, False)):
+        res = optim.run(optim.momentum_step, lambda t: t, [1.0], 4000,
+                        lr=lr, momentum=mu)
+        if converges:
+            assert not res.diverged and abs(res.path[-1, 0]) < 1e-3
+        else:
+            assert res.diverged
+
+
+def test_the_best_momentum_settings_of_the_bowl():
+    eta_star = 4 / (1 + 0.1 ** 0.5) ** 2
+    mu_star = ((10 ** 0.5 - 1) / (10 ** 0.5 + 1)) ** 2
+    assert (round(eta_star, 3), round(mu_star, 3)) == (2.309, 0.270)
+    rate = float(optim.momentum_rate(eta_star, mu_star, [1.0, 0.1]))
+    assert rate == pytest.approx(0.5195, abs=1e-4)
+    assert rate < 9 / 11
+
+
+def test_heavy_ball_measured_slightly_above_its_rate():
+    bowl = landscapes.quadratic(100.0)
+    rate = 9 / 11
+    path = optim.trajectory(optim.momentum_step, bowl.grad, bowl.start,
+                            300, lr=4 / 1.1 ** 2, momentum=rate ** 2)
+    measured = (np.linalg.norm(path[-1]) / np.linalg.norm(path[0])) ** (
+        1 / 300)
+    assert rate < measured < rate + 0.03
+
+
+def test_eps_inside_the_root_damps_tiny_gradients():
+    g = 1e-6
+    assert g / np.sqrt(g * g + 1e-8) == pytest.approx(0.01, rel=1e-3)
+    assert g / (np.sqrt(g * g) + 1e-8) > 0.99
+
+
+# ----------------------------------------------------- the worked example
+
+def _table_rows():
+    text = CHAPTER.read_text()
+    section = text.split("(opt-worked-example)=")[1].split("```")[0]
+    rows = [line for line in section.splitlines()
+            if line.startswith("| momentum") or line.startswith("| Adam")]
+    assert len(rows) == 3, rows
+
+    def vectors(cell):
+        return [np.array([float(v) for v in t.split(",")])
+                for t in re.findall(r"\(([^)]*)\)", cell)]
+
+    out = []
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        out.append(dict(optimizer=cells[0], step=int(cells[1]),
+                        before=vectors(cells[2])[0],
+                        grad=vectors(cells[3])[0],
+                        state=vectors(cells[4]),
+                        after=vectors(cells[5])[0]))
+    return out
+
+
+def _bowl_grad(theta):
+    return theta * np.array([1.0, 4.0])
+
+
+def _torch_states(make, n_steps):
+    p = torch.tensor([1.0, 1.0], dtype=torch.float64, requires_grad=True)
+    opt = make([p])
+    out = []
+    for _ in range(n_steps):
+        opt.zero_grad()
+        (0.5 * (p[0] ** 2 + 4 * p[1] ** 2)).backward()
+        grad = p.grad.numpy().copy()
+        opt.step()
+        out.append((grad, {k: v.numpy().copy() for k, v in
+                           opt.state[p].items() if v.ndim},
+                    p.detach().numpy().copy()))
+    return out
+
+
+def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
+    rows = _table_rows()
+    theta, state = np.array([1.0, 1.0]), None
+    ours = []
+    for _ in range(2):
+        grad = _bowl_grad(theta)
+        before = theta
+        theta, state = optim.momentum_step(theta, grad, state, lr=0.1,
+                                           momentum=0.9)
+        ours.append((before, grad, [state["buf"]], theta))
+    state_m = state
+    start = np.array([1.0, 1.0])
+    theta, state = optim.adam_step(start, _bowl_grad(start), None, lr=0.1)
+    ours.append((start, _bowl_grad(start),
+                 [state["exp_avg"], state["exp_avg_sq"]], theta))
+    # "the third step overshoots to -0.54"
+    theta2 = ours[1][3]
+    theta3, _ = optim.momentum_step(theta2, _bowl_grad(theta2), state_m,
+                                    lr=0.1, momentum=0.9)
+    np.testing.assert_allclose(theta3, [0.486, -0.54], rtol=0, atol=1e-12)
+    theirs = _torch_states(lambda ps: torch.optim.SGD(
+        ps, lr=0.1, momentum=0.9), 2) + _torch_states(
+        lambda ps: torch.optim.Adam(ps, lr=0.1), 1)
+    for row, (before, grad, state_, after), (t_grad, t_state, t_after) in \
+            zip(rows, ours, theirs):
+        # the table rounds Adam's step 0.1 / (1 + 1e-8) to 0.1
+        tol = dict(rtol=0, atol=1e-8)
+        np.testing.assert_allclose(row["before"], before, **tol)
+        np.testing.assert_allclose(row["grad"], grad, **tol)
+        np.testing.assert_allclose(row["grad"], t_grad, **tol)
+        np.testing.assert_allclose(row["after"], after, **tol)
+        np.testing.assert_allclose(row["after"], t_after, **tol)
+        assert len(row["state"]) == len(state_)
+        for typed, mine in zip(row["state"], state_):
+            np.testing.assert_allclose(typed, mine, **tol)
+        key = ["momentum_buffer"] if row["optimizer"] == "momentum" else [
+            "exp_avg", "exp_avg_sq"]
+        for typed, k in zip(row["state"], key):
+            np.testing.assert_allclose(typed, t_state[k], **tol)
+
+
+def test_a_typo_in_the_table_would_fail(monkeypatch):
+    """The parser reads the numbers: a changed entry is seen."""
+    text = CHAPTER.read_text().replace("| (0.72, 0) |", "| (0.72, 0.1) |")
+    monkeypatch.setattr(Path, "read_text", lambda self: text)
+    with pytest.raises(AssertionError):
+        test_the_worked_example_table_is_what_calc_nn_and_torch_compute()
+
+
+def test_every_step_function_equals_torch_on_rosenbrock():
+    """"equal to torch.optim to 8 digits" (the chapter's check, with
+    AdaGrad)."""
+    def torch_path(opt_class, kwargs, n_steps=300):
+        p = torch.tensor(ROSEN.start, dtype=torch.float64,
+                         requires_grad=True)
+        opt = opt_class([p], **kwargs)
+        out = [p.detach().clone().numpy()]
+        for _ in range(n_steps):
+            opt.zero_grad()
+            ((1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2).backward()
+            opt.step()
+            out.append(p.detach().clone().numpy())
+        return np.array(out)
+
+    for step, opt_class, lr in ((optim.adagrad_step, torch.optim.Adagrad,
+                                 1e-2),
+                                (optim.momentum_step, torch.optim.SGD,
+                                 5e-4)):
+        kwargs = {"momentum": 0.9} if step is optim.momentum_step else {}
+        ours = optim.trajectory(step, ROSEN.grad, ROSEN.start, 300, lr=lr,
+                                **kwargs)
+        theirs = torch_path(opt_class, {"lr": lr, **kwargs})
+        np.testing.assert_allclose(ours, theirs, rtol=1e-8)
+
+
+# ----------------------------------------------------------- the explorer
+
+def _bowl(lr, mu):
+    runs = plots.explorer_runs("quadratic", lr, mu, n_steps=80)
+    return runs, {name: BOWL.loss(r.path) for name, r in runs.items()}
+
+
+def test_bowl_gradient_descent_diverges_slowly_at_2_1_fast_at_3():
+    runs, _ = _bowl(2.1, 0.0)
+    assert runs["gd"].diverged_at == 50
+    runs, _ = _bowl(1.9, 0.0)
+    assert not runs["gd"].diverged
+    runs, _ = _bowl(3.0, 0.0)
+    assert runs["gd"].diverged_at <= 12
+
+
+def test_bowl_momentum_half_on_the_bound_never_converges_nor_diverges():
+    """At eta = 3 = 2(1 + 0.5): the loss jumps from 1.61 to 12.48 and
+    stays there, oscillating."""
+    runs, loss = _bowl(3.0, 0.5)
+    edge = loss["momentum"]
+    assert not runs["momentum"].diverged
+    assert edge[0] == pytest.approx(1.61, abs=5e-3)
+    assert edge.max() == pytest.approx(12.48, abs=5e-3)
+    assert edge[-1] == pytest.approx(12.48, abs=5e-3)
+    longer = optim.trajectory(optim.momentum_step, BOWL.grad, BOWL.start,
+                              400, lr=3.0, momentum=0.5)
+    tail = BOWL.loss(longer[-50:])
+    assert np.ptp(tail) < 1e-9 * tail.max() and tail.min() > 12
+    for lr in (1.9, 2.1):
+        assert _bowl(lr, 0.5)[1]["momentum"][-1] < 1e-20
+
+
+def test_bowl_momentum_09_spirals_slowly():
+    start = BOWL.loss(np.array(BOWL.start))
+    for lr in [v for v in BOWL_LRS if v >= 0.3]:
+        z = optim.momentum_eigenvalues(lr, 0.9, np.array([1.0, 0.1]))
+        assert np.all(np.abs(z.imag) > 0)          # complex: it spirals
+        np.testing.assert_allclose(np.abs(z), 0.9 ** 0.5, rtol=1e-12)
+        end = _bowl(lr, 0.9)[1]["momentum"][-1]
+        assert 0.03 < end / (0.9 ** 80 * start) < 10
+        if lr <= 2.1:
+            assert _bowl(lr, 0.5)[1]["momentum"][-1] < end
+
+
+def test_bowl_rmsprop_and_adam_never_diverge():
+    for lr in BOWL_LRS:
+        for mu in (0.0, 0.5, 0.9):
+            runs, loss = _bowl(lr, mu)
+            assert not runs["rmsprop"].diverged
+            assert not runs["adam"].diverged
+            if lr >= 0.1:
+                assert loss["rmsprop"][-1] < 1e-9
+    stalled = [_bowl(lr, 0.0)[1]["adam"][-1] for lr in (1.9, 2.1, 3.0)]
+    assert min(stalled) > 0.5
+
+
+def test_rosenbrock_claims():
+    def runs(lr, mu=0.9):
+        return plots.explorer_runs("rosenbrock", lr, mu, n_steps=100)
+
+    assert ROSEN.loss(runs(1e-3)["gd"].path[-1]) > 5
+    lucky = runs(2e-3)["gd"].path[-1]
+    assert np.allclose(lucky, [0.96, 0.93], atol=5e-3)
+    assert 1e-3 < ROSEN.loss(lucky) < 2e-3
+    assert runs(5e-3)["gd"].diverged_at <= 3
+    assert runs(2e-3)["momentum"].diverged
+    assert not runs(2e-3, 0.0)["gd"].diverged
+    adaptive = []
+    for lr in ROSEN_LRS:
+        for mu in (0.0, 0.5, 0.9):
+            for name, r in runs(lr, mu).items():
+                if name in ("rmsprop", "adam"):
+                    assert not r.diverged
+                    adaptive.append(ROSEN.loss(r.path[-1]))
+    assert min(adaptive) > 4.5
+    # exercise opt-ex-critical: 2e-3 survives 300 steps, 3e-3 does not
+    assert not optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 300,
+                         lr=2e-3).diverged
+    assert optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 300,
+                     lr=3e-3).diverged
+
+
+def test_himmelblau_minimum_depends_on_the_start():
+    himmelblau = landscapes.himmelblau()
+
+    def nearest(start):
+        end = optim.trajectory(optim.gd_step, himmelblau.grad, start, 500,
+                               lr=0.01)[-1]
+        k = int(np.argmin(np.linalg.norm(himmelblau.minima - end, axis=1)))
+        assert np.linalg.norm(himmelblau.minima[k] - end) < 1e-4
+        return k
+
+    assert nearest(himmelblau.start) != nearest((0.5, -0.5))
+
+
+def test_noise_knocks_the_saddle_run_to_either_side():
+    exact = plots.explorer_runs("saddle", 0.1, 0.9, n_steps=80)["gd"]
+    assert exact.path[-1, 1] > 0.5
+    sides = [np.sign(plots.explorer_runs("saddle", 0.1, 0.9, n_steps=80,
+                                         noise=0.3, seed=s)["gd"]
+                     .path[-1, 1]) for s in range(6)]
+    assert sides[0] < 0                       # the seed the chapter shows
+    assert set(sides) == {-1.0, 1.0}
+
+
+# ----------------------------------------------------------- minibatches
+
+@pytest.fixture(scope="module")
+def mnist_regression():
+    """The chapter's logistic regression after one epoch of SGD."""
+    from calc_nn.data import load_mnist
+    images, labels = load_mnist("test", download=False)
+    X = images.reshape(len(images), -1)
+    N, n, K = len(X), X.shape[1], 10
+
+    def grad(theta, idx):
+        W, b = theta[:K * n].reshape(K, n), theta[K * n:]
+        G = losses.cross_entropy_grad(X[idx] @ W.T + b, labels[idx])
+        return np.concatenate([(G.T @ X[idx]).ravel(), G.sum(axis=0)])
+
+    rng = np.random.default_rng(0)
+    theta = np.zeros(K * n + K, dtype=np.float32)
+    for idx in rng.permutation(N).reshape(-1, 100):
+        theta, _ = optim.gd_step(theta, grad(theta, idx), lr=0.5)
+    return X, labels, theta, grad
+
+
+def test_per_example_gradient_lengths_by_the_outer_product_rule(
+        mnist_regression):
+    """|g_i|^2 = |p_i - y_i|^2 (|x_i|^2 + 1), against torch autograd for
+    a few examples."""
+    X, labels, theta, _ = mnist_regression
+    K, n = 10, X.shape[1]
+    W = torch.tensor(theta[:K * n].reshape(K, n), dtype=torch.float64)
+    b = torch.tensor(theta[K * n:], dtype=torch.float64)
+    for i in (0, 17, 4242):
+        Wt, bt = W.clone().requires_grad_(), b.clone().requires_grad_()
+        x = torch.tensor(X[i], dtype=torch.float64)
+        torch.nn.functional.cross_entropy((x @ Wt.T + bt)[None],
+                                          torch.tensor([labels[i]])
+                                          ).backward()
+        by_torch = (Wt.grad ** 2).sum() + (bt.grad ** 2).sum()
+        p = torch.softmax(x @ W.T + b, 0).numpy()
+        e = p - np.eye(10)[labels[i]]
+        by_rule = (e @ e) * (X[i].astype(np.float64) @ X[i] + 1)
+        assert by_rule == pytest.approx(float(by_torch), rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_minibatch_variance_falls_as_one_over_b_on_mnist(mnist_regression,
+                                                        seed):
+    X, labels, theta, grad = mnist_regression
+    N = len(X)
+    full = grad(theta, np.arange(N)).astype(np.float64)
+    E = losses.cross_entropy_grad(
+        X @ theta[:7840].reshape(10, 784).T + theta[7840:], labels) * N
+    sq = (E.astype(np.float64) ** 2).sum(1) * (
+        (X.astype(np.float64) ** 2).sum(1) + 1)
+    trace = sq.mean() - full @ full
+    assert trace > 100 * (full @ full)           # mostly noise
+    X1 = np.hstack([X, np.ones((N, 1), np.float32)])
+
+    def fast(batches):  # the chapter's: a fixed theta, rows of E reused
+        return np.einsum("mbk,mbd->mkd", E[batches], X1[batches],
+                         optimize=True).reshape(len(batches), -1) / len(
+                             batches[0])
+
+    idx = np.array([3, 99, 5000])
+    slow = grad(theta, idx)
+    np.testing.assert_allclose(
+        fast(idx[None])[0], np.hstack([slow[:7840].reshape(10, 784),
+                                       slow[7840:, None]]).ravel(),
+        rtol=1e-4, atol=1e-6)
+    sizes = np.array([1, 4, 16, 64, 256, 1024, 4096])
+    measured = optim.gradient_noise(fast, N, sizes, n_epochs=2,
+                                    rng=np.random.default_rng(seed),
+                                    vectorized=True)
+    theory = trace / sizes * (N - sizes) / (N - 1)
+    np.testing.assert_allclose(measured, theory, rtol=0.15)
+    slope = np.polyfit(np.log(sizes[:5]), np.log(measured[:5]), 1)[0]
+    assert -1.05 < slope < -0.95
+    assert measured[-1] < 0.8 * trace / sizes[-1]  # bends below tr/B
+
+
+def test_gradient_noise_equals_the_exact_variance_on_a_small_problem():
+    """Linear per-example gradients g_i = a_i: the measured mean squared
+    error over many epochs approaches tr(Sigma)/B (N-B)/(N-1)."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((12, 3))
+    mean = A.mean(axis=0)
+    trace = ((A - mean) ** 2).sum(axis=1).mean()
+    sizes = [1, 2, 3, 4, 6, 12]
+    got = optim.gradient_noise(lambda b: A[b].mean(axis=1), 12, sizes,
+                               n_epochs=3000, rng=np.random.default_rng(1),
+                               vectorized=True)
+    expected = [trace / B * (12 - B) / 11 for B in sizes]
+    np.testing.assert_allclose(got, expected, rtol=0.04, atol=1e-12)
+    assert got[-1] < 1e-25                       # B = N: the full gradient
+    # one minibatch at a time: the same numbers from the same shuffles
+    one_by_one = optim.gradient_noise(lambda idx: A[idx].mean(axis=0), 12,
+                                      sizes, n_epochs=20,
+                                      rng=np.random.default_rng(2))
+    stacked = optim.gradient_noise(lambda b: A[b].mean(axis=1), 12, sizes,
+                                   n_epochs=20, rng=np.random.default_rng(2),
+                                   vectorized=True)
+    np.testing.assert_allclose(one_by_one, stacked, rtol=1e-12, atol=1e-30)
+
+
+def test_noise_floor_values_and_the_limit_of_linear_scaling():
+    floors = [optim.sgd_noise_floor(lr, [1.0, 0.1], 1 / np.sqrt(B))
+              for lr, B in ((0.1, 4), (0.4, 16), (1.6, 64), (6.4, 256))]
+    assert floors[0] == pytest.approx(floors[1], rel=0.15)
+    assert floors[2] > 2 * floors[1]             # eta lambda near 2
+    assert floors[3] == math.inf
+
+
+@pytest.mark.parametrize("lr, noise", [(0.1, 0.5), (0.5, 0.5), (1.5, 0.3)])
+def test_noise_floor_matches_simulated_sgd(lr, noise):
+    """40 runs of 3000 steps of noisy SGD on the bowl: the mean loss of
+    the second half is the predicted floor (within a few standard
+    errors)."""
+    _, loss = plots._noisy_sgd(np.full(3000, lr), noise, 3000, n_runs=40,
+                               seed=3)
+    floor = optim.sgd_noise_floor(lr, [1.0, 0.1], noise)
+    assert loss[:, 1500:].mean() == pytest.approx(floor, rel=0.1)
+
+
+def test_decaying_schedules_remove_the_noise_floor():
+    end = {label: loss[-20:].mean() for label, (_, loss) in
+           plots.schedule_runs().items()}
+    floor = optim.sgd_noise_floor(0.5, [1.0, 0.1], 0.5)
+    for label in ("constant", "warm-up"):
+        assert end[label] == pytest.approx(floor, rel=0.25)
+    for label in ("step decay", "cosine", "warm-up + cosine"):
+        assert end[label] < end["constant"] / 4
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_schedules_beat_the_floor_for_other_noise(seed):
+    runs = plots.schedule_runs(seed=seed)
+    assert runs["cosine"][1][-20:].mean() < runs["constant"][1][
+        -20:].mean() / 4
+
+
+# ----------------------------------------------------------- Newton
+
+def test_one_newton_step_solves_the_ill_conditioned_bowl():
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    bowl = landscapes.quadratic(1000.0)
+    H = np.array(symbolic.hessian("quadratic").subs(symbolic.kappa, 1000),
+                 dtype=float)
+    theta, _ = optim.newton_step(np.array(bowl.start),
+                                 bowl.grad(np.array(bowl.start)), H)
+    assert np.abs(theta).max() < 1e-10
+    assert sp.Integer(1)  # SymPy's Hessian is the bowl's
+
+
+def test_the_hessian_of_the_digit_network_is_out_of_reach():
+    n = MLP([784, 512, 256, 10]).n_parameters
+    assert n == 535_818
+    assert n ** 2 > 2.8e11 and n ** 2 * 4 / 1e12 > 1.1
+    assert n ** 3 / 3 / 1e11 / 86400 > 5    # > 5 days even at 1e11 flop/s
+
+
+def test_diagonal_preconditioning_fixes_scales_not_rotations():
+    from calc_nn.symbolic import landscape_formulas as symbolic
+
+    def condition(M):
+        eig = np.linalg.eigvalsh(M)
+        return eig.max() / eig.min()
+
+    H = np.array(symbolic.hessian("quadratic").subs(symbolic.kappa, 10),
+                 dtype=float)
+    for Hm, low, high in ((np.diag([1.0, 0.1]), 1 - 1e-12, 1 + 1e-12),
+                          (H, 7.5, 8.5)):
+        D = np.diag(1 / np.sqrt(np.diag(Hm)))
+        assert low <= condition(D @ Hm @ D) <= high
+
+
+def test_newton_on_rosenbrock_converges_from_the_classic_start():
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    H_fn = sp.lambdify((symbolic.x, symbolic.y),
+                       symbolic.hessian("rosenbrock"))
+    theta, state = np.array([-1.2, 1.0]), None
+    for k in range(1, 20):
+        theta, state = optim.newton_step(theta, ROSEN.grad(theta),
+                                         np.array(H_fn(*theta), float),
+                                         state)
+        if np.abs(theta - 1).max() < 1e-8:
+            break
+    assert k <= 8
+    start = np.array(ROSEN.start)
+    with pytest.raises(ValueError, match="not positive definite"):
+        optim.newton_step(start, ROSEN.grad(start),
+                          np.array(H_fn(*start), float))
+    damped, _ = optim.newton_step(start, ROSEN.grad(start),
+                                  np.array(H_fn(*start), float),
+                                  damping=20.0)
+    assert ROSEN.loss(damped) < ROSEN.loss(start)
+
+
+# ----------------------------------------------------------- exercises
+
+def test_adam_plus_l2_is_not_weight_decay():
+    rng = np.random.default_rng(0)
+    W0, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    g[0] *= 100
+    g[1] *= 1e-4
+    eta, omega = 0.01, 0.1
+    adam, _ = optim.adam_step(W0, g, None, lr=eta, weight_decay=omega)
+    adamw, _ = optim.adamw_step(W0, g, None, lr=eta, weight_decay=omega)
+    plain, _ = optim.adam_step(W0, g, None, lr=eta)
+    np.testing.assert_allclose(adam[0], plain[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.abs(W0[1]) - np.abs(adam[1]), eta,
+                               rtol=1e-6)
+    np.testing.assert_allclose(plain - adamw, eta * omega * W0, rtol=1e-12)
+
+
+def test_adam_without_bias_correction_fails_the_checker_at_step_one():
+    from calc_nn import check
+
+    def no_correction(theta, grad, state, *, lr, betas, eps):
+        b1, b2 = betas
+        m, v, t = ((np.zeros_like(theta), np.zeros_like(theta), 0)
+                   if state is None else (state["exp_avg"],
+                                          state["exp_avg_sq"],
+                                          state["step"]))
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad * grad
+        return (theta - lr * m / (np.sqrt(v) + eps),
+                {"exp_avg": m, "exp_avg_sq": v, "step": t + 1})
+
+    report = str(check.adam_step(no_correction))
+    assert "FAILED" in report and "step 1, theta" in report
+    assert "expected 1.1, got 1.31623" in report
+
+
+@pytest.mark.parametrize("lr, mu, said", [
+    (3.0, 0.5, "on the boundary: it neither converges nor diverges"),
+    (3.5, 0.5, "diverges (×"),
+    (1.0, 0.5, "converges (a factor 10 every"),
+])
+def test_the_momentum_map_says_what_the_setting_does(lr, mu, said):
+    fig = plots.momentum_region(lr, mu)
+    assert said in fig.layout.title.text.replace("<br>", " ")
+    assert said in fig.layout.meta["description"]
+    cross = next(t for t in fig.data if t.name == "your setting")
+    assert (cross.x[0], cross.y[0]) == (lr, mu)
+
+
+def test_the_minibatch_explorer_draws_the_predicted_floor():
+    fig = plots.minibatch_sgd(16, 0.5)
+    floor = next(t for t in fig.data if t.name == "noise floor (theory)")
+    expected = optim.sgd_noise_floor(0.5, [1.0, 0.1], 1 / 4)
+    np.testing.assert_allclose(floor.y, [expected, expected], rtol=1e-12)
+    said = plots.minibatch_sgd(4, 2.1).layout.title.text
+    assert "SGD diverged at step" in said
