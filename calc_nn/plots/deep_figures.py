@@ -25,7 +25,10 @@ INIT_LABELS = {"pytorch": "PyTorch default", "xavier": "Xavier",
                "he": "He"}
 ARCH_LABELS = {"plain": "plain", "batchnorm": "batch norm",
                "residual": "residual", "residual_batchnorm":
-               "residual + batch norm"}
+               "residual + BN"}
+_NAMES = {"plain": "plain", "batchnorm": "batch-normalised",
+          "residual": "residual", "residual_batchnorm":
+          "residual, batch-normalised"}
 _CHANCE = math.log(4)       # the loss of a uniform guess over 4 classes
 _TRACES = {"grad": ("‖∂L/∂Wˡ‖", COLORS["sigmoid"], "solid"),
            "delta": ("‖δˡ‖ = ‖∂L/∂zˡ‖", COLORS["tanh"], "dash"),
@@ -97,14 +100,15 @@ def depth_explorer(depth: int, init: str, arch: str) -> go.Figure:
                      dtick=4, row=1, col=1)
     fig.update_xaxes(title_text="layer l", range=[0.5, depth + 0.5],
                      row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", range=[-3, 8],
+    # a loss above 100 leaves the panel (the title gives the first one)
+    fig.update_yaxes(type="log", exponentformat="power", range=[-2.5, 2],
                      dtick=1, title_text="loss", row=1, col=2)
     fig.update_xaxes(title_text="step", range=[0, steps[-1]], row=1, col=2)
     title = (f"{ARCH_LABELS[arch]}, {INIT_LABELS[init]}, D = {depth}: "
              f"{outcome}")
     narrow = two_panels(fig, title, height=500, heights=(270, 190))
     text = (
-        f"A {ARCH_LABELS[arch]} ReLU network of {depth} layers with "
+        f"A {_NAMES[arch]} ReLU network of {depth} layers with "
         f"weights ({depth - 1} hidden layers of 32 neurons), initialised "
         f"with {INIT_LABELS[init]}. Left, log scale, at initialisation: "
         f"the norm of each layer's weight gradient, from "
@@ -139,7 +143,7 @@ def clipping_runs(depth: int = 50, arch: str = "residual",
     """
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=("loss", "‖g‖ before clipping"))
-    notes = []
+    notes, marks = [], []
     for max_norm, name, color, dash in CLIP_CASES:
         study = deep.depth_study(depth, arch, init, max_norm=max_norm,
                                  seed=seed)
@@ -149,11 +153,20 @@ def clipping_runs(depth: int = 50, arch: str = "residual",
                 x=steps, y=y, name=name, legendgroup=name, mode="lines",
                 showlegend=col == 1, line=dict(color=color, dash=dash,
                                                width=2.5)), 1, col)
+        if study.diverged_at is not None:
+            marks.append(dict(
+                xref="x domain", yref="y domain", x=0.98,
+                y=0.98 - 0.1 * len(marks), xanchor="right", yanchor="top",
+                showarrow=False, font=dict(size=11, color=color),
+                text=f"{name}: diverged at step {study.diverged_at}",
+                bgcolor="rgba(255,255,255,0.85)"))
         notes.append(
             f"{name}: diverged at step {study.diverged_at}"
             if study.diverged_at is not None else
             f"{name}: loss {study.losses[0]:.3g} → {study.losses[-1]:.3g}, "
             f"‖g‖ {study.total_norms[0]:.3g} → {study.total_norms[-1]:.3g}")
+    for mark in marks:
+        fig.add_annotation(mark)
     fig.update_yaxes(type="log", exponentformat="power", dtick=1)
     fig.update_yaxes(range=[-3, 2], row=1, col=1)
     fig.update_yaxes(range=[-1, 4], row=1, col=2)
@@ -161,7 +174,7 @@ def clipping_runs(depth: int = 50, arch: str = "residual",
     narrow = two_panels(fig, f"{ARCH_LABELS[arch]}, {INIT_LABELS[init]}, "
                              f"D = {depth}, lr = 0.1", height=440,
                         heights=(220, 220))
-    text = (f"Gradient descent (lr 0.1) on a {ARCH_LABELS[arch]} network of "
+    text = (f"Gradient descent (lr 0.1) on a {_NAMES[arch]} network of "
             f"{depth} layers initialised with {INIT_LABELS[init]}, without "
             f"clipping and with the gradient's global norm clipped at 10 "
             f"and at 1; left the loss, right the norm of the gradient "
