@@ -653,6 +653,11 @@ def test_batchnorm_backward_cases_are_the_edge_cases():
         assert needle in labels
     constant = next(c for c in cases if "constant" in c.label)
     assert np.all(constant.args[1].x_hat[:, 0] == 0)
+    caches = [c.args[1] for c in cases]
+    assert any(c.x_hat.ndim == 4 and c.axes == (0, 2, 3) for c in caches)
+    assert any(c.x_hat.ndim == 2 and c.x_hat.shape[1] == 1 for c in caches)
+    assert any(c.x_hat.dtype == np.float32 for c in caches)
+    assert any(c.std.max() > 100 for c in caches)
 
 
 def test_dropout_backward():

@@ -23,7 +23,7 @@ __all__ = ["INIT_LABELS", "ARCH_LABELS", "depth_explorer", "clipping_runs",
 #: Button labels of the initialisations and architectures.
 INIT_LABELS = {"pytorch": "PyTorch default", "xavier": "Xavier",
                "he": "He"}
-ARCH_LABELS = {"plain": "plain", "batchnorm": "batch norm",
+ARCH_LABELS = {"plain": "plain", "batchnorm": "BN",
                "residual": "residual", "residual_batchnorm":
                "residual + BN"}
 _NAMES = {"plain": "plain", "batchnorm": "batch-normalised",

@@ -390,10 +390,10 @@ CHECKED = {
         r"""\operatorname{Var}(z^l_j) = n_{l-1} \operatorname{Var}(W^l)\, \mathbb{E}\big[(a^{l-1})^2\big]""",
         check_forward_var),
     "eq-deep-backward-var": (
-        r"""\operatorname{Var}(\delta^l_k) = n_{l+1} \operatorname{Var}(W^{l+1})\, \mathbb{E}\big[f'(z^l)^2\big] \operatorname{Var}(\delta^{l+1})""",
+        r"""\begin{aligned} \operatorname{Var}(\delta^l_k) = n_{l+1} &\operatorname{Var}(W^{l+1}) \\ &\times \mathbb{E}\big[f'(z^l)^2\big] \operatorname{Var}(\delta^{l+1}) \end{aligned}""",
         check_backward_var),
     "eq-deep-xavier": (
-        r"""\operatorname{Var}(W) = \frac{2}{1/(1/n_{in}) + 1/(1/n_{out})} = \frac{2}{n_{in} + n_{out}}""",
+        r"""\begin{aligned} \operatorname{Var}(W) &= \frac{2}{1/(1/n_{in}) + 1/(1/n_{out})} \\ &= \frac{2}{n_{in} + n_{out}} \end{aligned}""",
         check_xavier),
     "eq-deep-relu-moment": (
         r"""\mathbb{E}\big[\operatorname{ReLU}(z)^2\big] = \tfrac12 \operatorname{Var}(z)""",
@@ -409,10 +409,10 @@ CHECKED = {
         r"""v^* = \frac{v^*}{6} + \frac{1}{3n} \quad\Longrightarrow\quad v^* = \frac{2}{5n}""",
         check_fixed_point),
     "eq-deep-bn-forward": (
-        r"""\mu_B = \frac1N \sum_{i=1}^N x_i, \quad \sigma_B^2 = \frac1N \sum_{i=1}^N (x_i - \mu_B)^2, \quad \hat x_i = \frac{x_i - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}, \quad y_i = \gamma \hat x_i + \beta""",
+        r"""\begin{gathered} \mu_B = \frac1N \sum_{i=1}^N x_i, \qquad \sigma_B^2 = \frac1N \sum_{i=1}^N (x_i - \mu_B)^2, \\ \hat x_i = \frac{x_i - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}, \qquad y_i = \gamma \hat x_i + \beta \end{gathered}""",
         check_bn_forward),
     "eq-deep-bn-running": (
-        r"""\hat\mu \leftarrow (1 - \rho)\,\hat\mu + \rho\,\mu_B, \qquad \hat\sigma^2 \leftarrow (1 - \rho)\,\hat\sigma^2 + \rho\,\frac{N}{N-1}\,\sigma_B^2""",
+        r"""\begin{gathered} \hat\mu \leftarrow (1 - \rho)\,\hat\mu + \rho\,\mu_B, \\ \hat\sigma^2 \leftarrow (1 - \rho)\,\hat\sigma^2 + \rho\,\frac{N}{N-1}\,\sigma_B^2 \end{gathered}""",
         check_bn_running),
     "eq-deep-bn-jacobian": (
         r"""\frac{\partial \hat x_i}{\partial x_k} = \frac{1}{N s_B}\bigl(N\,[i = k] - 1 - \hat x_i \hat x_k\bigr)""",
@@ -424,27 +424,27 @@ CHECKED = {
         r"""\frac{\partial L}{\partial W}\bigg|_{\alpha W} = \frac{1}{\alpha}\, \frac{\partial L}{\partial W}\bigg|_{W}""",
         check_bn_scale),
     "eq-deep-residual": (
-        r"""y = x + \mathcal F(x) \quad\Longrightarrow\quad J_y = I + J_{\mathcal F}, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} + J_{\mathcal F}^\top \frac{\partial L}{\partial y}""",
+        r"""\begin{gathered} y = x + \mathcal F(x) \quad\Longrightarrow\quad J_y = I + J_{\mathcal F}, \\ \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} + J_{\mathcal F}^\top \frac{\partial L}{\partial y} \end{gathered}""",
         check_residual),
     "eq-deep-residual-product": (
         r"""\delta^1 = (I + J_2)^\top (I + J_3)^\top \cdots (I + J_{D-1})^\top\, \delta^{D-1}""",
         check_residual_product),
     "eq-deep-residual-variance": (
-        r"""\operatorname{Var}(z^l) = \operatorname{Var}(z^{l-1}) + n \operatorname{Var}(W^l)\, \tfrac12 \operatorname{Var}(z^{l-1}) = (1 + r)\operatorname{Var}(z^{l-1})""",
+        r"""\begin{aligned} \operatorname{Var}(z^l) &= \operatorname{Var}(z^{l-1}) + n \operatorname{Var}(W^l)\, \tfrac12 \operatorname{Var}(z^{l-1}) \\ &= (1 + r)\operatorname{Var}(z^{l-1}) \end{aligned}""",
         check_residual_variance),
     "eq-deep-dropout": (
-        r"""y_i = \frac{k_i}{1 - p}\, x_i, \quad k_i \sim \operatorname{Bernoulli}(1 - p), \qquad \mathbb E[y_i] = x_i, \qquad \frac{\partial L}{\partial x_i} = \frac{k_i}{1 - p}\, \frac{\partial L}{\partial y_i}""",
+        r"""\begin{gathered} y_i = \frac{k_i}{1 - p}\, x_i, \quad k_i \sim \operatorname{Bernoulli}(1 - p), \\ \mathbb E[y_i] = x_i, \qquad \frac{\partial L}{\partial x_i} = \frac{k_i}{1 - p}\, \frac{\partial L}{\partial y_i} \end{gathered}""",
         check_dropout),
     "eq-deep-l2": (
-        r"""\tilde L(\theta) = L(\theta) + \frac{\lambda}{2}\lVert\theta\rVert^2 \quad\Longrightarrow\quad \nabla \tilde L(\theta) = \nabla L(\theta) + \lambda\theta""",
+        r"""\begin{gathered} \tilde L(\theta) = L(\theta) + \frac{\lambda}{2}\lVert\theta\rVert^2 \\ \Longrightarrow\quad \nabla \tilde L(\theta) = \nabla L(\theta) + \lambda\theta \end{gathered}""",
         check_l2),
     "eq-deep-sgd-decay": (
-        r"""\theta_t = \theta_{t-1} - \eta\,(g_t + \lambda\theta_{t-1}) = (1 - \eta\lambda)\,\theta_{t-1} - \eta\, g_t""",
+        r"""\begin{aligned} \theta_t &= \theta_{t-1} - \eta\,(g_t + \lambda\theta_{t-1}) \\ &= (1 - \eta\lambda)\,\theta_{t-1} - \eta\, g_t \end{aligned}""",
         check_sgd_decay),
     "eq-deep-adamw": (
         r"""\theta_t = (1 - \eta\lambda)\,\theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}""",
         check_adamw),
     "eq-deep-clip": (
-        r"""\lVert g\rVert = \Bigl(\sum_{i=1}^{k} \lVert g_i\rVert^2\Bigr)^{1/2}, \qquad g_i \leftarrow g_i \cdot \min\Bigl(1, \frac{c}{\lVert g\rVert + 10^{-6}}\Bigr)""",
+        r"""\begin{gathered} \lVert g\rVert = \Bigl(\sum_{i=1}^{k} \lVert g_i\rVert^2\Bigr)^{1/2}, \\ g_i \leftarrow g_i \cdot \min\Bigl(1, \frac{c}{\lVert g\rVert + 10^{-6}}\Bigr) \end{gathered}""",
         check_clip),
 }
