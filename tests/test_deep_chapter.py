@@ -480,6 +480,30 @@ def test_clipping_figure_describes_the_three_runs():
     assert len(fig.data) == 6
 
 
+@pytest.mark.parametrize("make", [
+    lambda: figs.depth_explorer(20, "pytorch", "plain"),
+    lambda: figs.depth_explorer(50, "he", "residual"),
+    lambda: figs.clipping_runs()], ids=["explorer", "diverged", "clipping"])
+def test_figures_fit_a_phone_and_a_narrow_column(make):
+    """The geometry checks of test_figures.py (panels, header, lines that
+    fit), on the narrow patch at a phone's width and the wide layout."""
+    import figure_cases as fc
+    from test_figures import _geometry_problems
+
+    from calc_nn.plots._style import NARROW_PX, PHONE_PX
+    assert not _geometry_problems(fc.apply_narrow(make()), PHONE_PX)
+    assert not _geometry_problems(make(), NARROW_PX)
+
+
+def test_explorer_description_changes_with_every_control():
+    defaults = dict(depth=5, init="pytorch", arch="plain")
+    for control, values in (("depth", [5, 10]), ("init", deep.INITS),
+                            ("arch", deep.ARCHS)):
+        texts = {figs.depth_explorer(**{**defaults, control: v}).layout
+                 .meta["description"] for v in values}
+        assert len(texts) == len(values), control
+
+
 @pytest.mark.parametrize("ratio,word", [(1e-4, "vanishing"), (1e4,
                                          "exploding"), (3.0, "steady"),
                                         (math.nan, "not finite")])
