@@ -504,9 +504,11 @@ def test_explorer_description_changes_with_every_control():
         assert len(texts) == len(values), control
 
 
-@pytest.mark.parametrize("ratio,word", [(1e-4, "vanishing"), (1e4,
-                                         "exploding"), (3.0, "steady"),
-                                        (math.nan, "not finite")])
+@pytest.mark.parametrize("ratio,word", [
+    (1e-4, "vanishing"), (0.2, "shrinking"), (0.5, "steady"), (2.0,
+                                                              "steady"),
+    (3.0, "growing"), (100.0, "growing"), (1e4, "exploding"),
+    (math.nan, "not finite")])
 def test_verdict(ratio, word):
     assert figs.verdict(ratio) == word
 

@@ -36,14 +36,21 @@ _TRACES = {"grad": ("‖∂L/∂Wˡ‖", COLORS["sigmoid"], "solid"),
 
 
 def verdict(ratio: float) -> str:
-    """"vanishing" below 1e-3, "exploding" above 1e3, else "steady".
+    """The word for a first-to-last ratio of error norms: "vanishing"
+    below 1/100, "shrinking" below 1/2, "steady" up to 2, "growing" up to
+    100, "exploding" beyond.
 
     Used in: book/deep.md
     """
     if not math.isfinite(ratio):
         return "not finite"
-    return ("vanishing" if ratio < 1e-3 else "exploding" if ratio > 1e3
-            else "steady")
+    if ratio < 1e-2:
+        return "vanishing"
+    if ratio < 0.5:
+        return "shrinking"
+    if ratio <= 2:
+        return "steady"
+    return "growing" if ratio <= 100 else "exploding"
 
 
 def _ratio_text(study) -> tuple[float, float, str]:
