@@ -44,6 +44,8 @@ checker                       your function
 :func:`linear_backward`       ``f(dout, cache) -> (dx, dW, db)``
 :func:`conv2d_output_size`    ``f(size, kernel, stride, padding) -> int``
 :func:`maxpool2d_backward`    ``f(dout, cache) -> dx``
+:func:`batchnorm_backward`    ``f(dout, cache) -> (dx, dgamma, dbeta)``
+:func:`dropout_backward`      ``f(dout, cache) -> dx``
 ============================  ==============================================
 
 **The time limit.** Python cannot kill a thread, and your function may be
@@ -82,7 +84,8 @@ __all__ = [
     "CheckResult", "Failure",
     "sigmoid_grad", "tanh_grad", "relu_grad", "softmax", "log_softmax",
     "cross_entropy_grad", "momentum_step", "adam_step", "linear_backward",
-    "conv2d_output_size", "maxpool2d_backward", "available",
+    "conv2d_output_size", "maxpool2d_backward", "batchnorm_backward",
+    "dropout_backward", "available",
 ]
 
 # default tolerances per dtype: |got - expected| <= atol + rtol * |expected|
@@ -391,6 +394,52 @@ def _maxpool_cases() -> list[_Case]:
     return cases
 
 
+def _batchnorm_cases() -> list[_Case]:
+    rng = np.random.default_rng(_SEED + 6)
+    cases = []
+    for x, note in [
+            (rng.normal(2.0, 3.0, size=(4, 3)), "a batch (N, D) = (4, 3)"),
+            (rng.normal(size=(8, 5)).astype(np.float32),
+             "float32, (N, D) = (8, 5)"),
+            (rng.normal(size=(2, 3, 4, 4)),
+             "an image batch (N, C, H, W) = (2, 3, 4, 4): statistics per "
+             "channel over N, H and W (the axes are in cache.axes)"),
+            (rng.normal(size=(6, 1)), "one feature, D = 1"),
+            (np.array([[5.0, 1.0], [5.0, -1.0], [5.0, 3.0]]),
+             "a constant first column: its variance 0 is below eps"),
+            (rng.normal(0.0, 1e3, size=(5, 2)), "values of size 1e3")]:
+        gamma = rng.uniform(0.5, 2.0, x.shape[1]).astype(x.dtype)
+        beta = rng.normal(size=x.shape[1]).astype(x.dtype)
+        _, cache = layers.batchnorm_forward(x, gamma, beta)
+        dout = rng.normal(size=x.shape).astype(x.dtype)
+        label = (f"dout = {_fmt(dout)}, cache of batchnorm_forward(x, "
+                 f"gamma, beta) with x = {_fmt(x)}, gamma = {_fmt(gamma)}: "
+                 f"{note}")
+        cases.append(_Case(label, (dout, cache)))
+    return cases
+
+
+def _dropout_cases() -> list[_Case]:
+    rng = np.random.default_rng(_SEED + 7)
+    cases = []
+    for shape, p, dtype, training, note in [
+            ((4, 5), 0.5, np.float64, True, "p = 0.5: kept entries scaled "
+             "by 2"),
+            ((3, 6), 0.2, np.float32, True, "float32, p = 0.2"),
+            ((2, 3, 4), 0.9, np.float64, True, "p = 0.9: kept entries "
+             "scaled by 10"),
+            ((4, 5), 0.5, np.float64, False, "evaluation mode "
+             "(training=False): dropout is the identity"),
+            ((5,), 0.0, np.float64, True, "p = 0: the identity")]:
+        x = rng.normal(size=shape).astype(dtype)
+        _, cache = layers.dropout_forward(x, p, rng=rng, training=training)
+        dout = rng.normal(size=shape).astype(dtype)
+        label = (f"dout = {_fmt(dout)}, cache of dropout_forward(x, p={p}, "
+                 f"training={training}), mask {_fmt(cache.mask)}: {note}")
+        cases.append(_Case(label, (dout, cache)))
+    return cases
+
+
 # -------------------------------------------------------------- the table
 
 def _call(fn, case: _Case):
@@ -525,6 +574,31 @@ _SPECS = {
         r"\frac{\partial L}{\partial X_{n,c,h,w}} = \sum_{i,j} "
         r"\frac{\partial L}{\partial Y_{n,c,i,j}}\,[(h, w) = "
         r"\operatorname{argmax} \text{ of window } (i, j)]", "cnn", "dx"),
+    "batchnorm_backward": _Spec(
+        layers.batchnorm_backward, _batchnorm_cases,
+        "f(dout, cache) -> (dx, dgamma, dbeta), cache from "
+        "layers.batchnorm_forward(x, gamma, beta)",
+        "the backward pass of batch normalisation in training mode, with "
+        "the cache that :func:`calc_nn.layers.batchnorm_forward` returns: "
+        "``(x_hat, gamma, std, axes)``, ``std`` the square root of the "
+        "biased batch variance plus ``eps`` (both shaped to broadcast "
+        "against ``x``) and ``axes`` the axes of the statistics, ``(0,)`` "
+        "for (N, D) and ``(0, 2, 3)`` for (N, C, H, W); ``dgamma`` and "
+        "``dbeta`` have one entry per feature or channel",
+        r"\frac{\partial L}{\partial x} = \frac{\gamma}{M s}\Bigl(M g - "
+        r"\sum g - \hat x \sum g \hat x\Bigr), \quad \frac{\partial L}"
+        r"{\partial \gamma} = \sum g \hat x, \quad \frac{\partial L}"
+        r"{\partial \beta} = \sum g", "deep", "(dx, dgamma, dbeta)"),
+    "dropout_backward": _Spec(
+        layers.dropout_backward, _dropout_cases,
+        "f(dout, cache) -> dx like dout, cache from "
+        "layers.dropout_forward(x, p, rng=rng, training=...)",
+        "the backward pass of inverted dropout, with the cache that "
+        ":func:`calc_nn.layers.dropout_forward` returns: ``(mask,)``, the "
+        "mask already scaled, 0 or :math:`1/(1 - p)` (all ones in "
+        "evaluation mode)",
+        r"\frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} "
+        r"\odot \frac{k}{1 - p}", "deep", "dx"),
 }
 
 
@@ -589,6 +663,8 @@ adam_step = _checker("adam_step")
 linear_backward = _checker("linear_backward")
 conv2d_output_size = _checker("conv2d_output_size")
 maxpool2d_backward = _checker("maxpool2d_backward")
+batchnorm_backward = _checker("batchnorm_backward")
+dropout_backward = _checker("dropout_backward")
 
 
 def available() -> list[str]:

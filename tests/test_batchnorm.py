@@ -286,3 +286,108 @@ def test_non_finite_values_propagate_per_channel_as_in_torch():
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref[0]))
     np.testing.assert_allclose(out, ref[0], rtol=1e-12, equal_nan=True)
     np.testing.assert_array_equal(np.isnan(dx), np.isnan(ref[1]))
+
+
+# ------------------------------------- the edge cases of issue 16, by name
+# (the hypothesis strategies above reach them too, but only by chance)
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 3), (1, 2, 5), (1, 3, 1, 1),
+                                   (1, 2, 3, 3)])
+def test_eval_mode_with_a_single_example_matches_torch(dtype, shape):
+    """N = 1 is what evaluation mode is for: one example at a time."""
+    rng = np.random.default_rng(sum(shape))
+    c = shape[1]
+    x = rng.normal(2, 3, size=shape).astype(dtype)
+    mean, var = rng.normal(size=c).astype(dtype), rng.uniform(
+        0.1, 4, c).astype(dtype)
+    gamma, beta = rng.normal(size=c).astype(dtype), rng.normal(
+        size=c).astype(dtype)
+    out = layers.batchnorm_eval(x, mean, var, gamma, beta)
+    ref = F.batch_norm(*(torch.tensor(a) for a in (x, mean, var, gamma,
+                                                   beta)), training=False,
+                       eps=1e-5).numpy()
+    assert out.shape == shape and out.dtype == dtype
+    np.testing.assert_allclose(out, ref, rtol=8 * np.finfo(dtype).eps,
+                               atol=64 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 1), (7, 1), (3, 1, 4), (2, 1, 3, 2)])
+def test_one_feature_matches_torch(dtype, shape):
+    """D = 1 (C = 1): a single column or channel."""
+    rng = np.random.default_rng(len(shape))
+    x = rng.normal(1, 2, size=shape).astype(dtype)
+    gamma, beta = np.array([1.5], dtype), np.array([-0.5], dtype)
+    dout = rng.normal(size=shape).astype(dtype)
+    out, cache = layers.batchnorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = layers.batchnorm_backward(dout, cache)
+    ref = torch_training(x, gamma, beta, dout)
+    atol = tolerance(x, dtype)
+    for mine, theirs in zip((out, dx, dgamma, dbeta), ref):
+        assert mine.dtype == dtype and mine.shape == theirs.shape
+        np.testing.assert_allclose(mine, theirs, rtol=0,
+                                   atol=16 * atol * (1 + np.abs(theirs).max()))
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-6, 1e-3, 1e3, 1e5])
+def test_tiny_zero_and_large_variances_match_torch(scale):
+    """A constant column (variance 0), variances far below eps (the
+    output is then about (x - mean) / sqrt(eps), not 1-normalised) and far
+    above it, in float64."""
+    rng = np.random.default_rng(7)
+    x = 4.0 + scale * rng.standard_normal((6, 2))
+    gamma, beta = np.array([2.0, -1.0]), np.array([0.5, 0.0])
+    dout = rng.standard_normal(x.shape)
+    out, cache = layers.batchnorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = layers.batchnorm_backward(dout, cache)
+    ref_out, ref_dx, ref_dgamma, ref_dbeta = torch_training(x, gamma, beta,
+                                                            dout)
+    atol = tolerance(x, np.float64)
+    np.testing.assert_allclose(out, ref_out, rtol=0, atol=4 * atol)
+    np.testing.assert_allclose(dx, ref_dx, rtol=0, atol=4 * atol * np.abs(
+        ref_dx).max() + 1e-300)
+    np.testing.assert_allclose(dgamma, ref_dgamma, rtol=0, atol=8 * atol)
+    np.testing.assert_allclose(dbeta, ref_dbeta, rtol=1e-14)
+    if scale == 0:
+        # x_hat = 0: the output is beta, and dx = gamma (g - mean g) / s
+        np.testing.assert_array_equal(out, np.broadcast_to(beta, x.shape))
+        np.testing.assert_allclose(
+            dx, gamma * (dout - dout.mean(axis=0)) / np.sqrt(1e-5),
+            rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape,raises", [
+    ((1, 3), True), ((1, 3, 1), True), ((1, 3, 1, 1), True),
+    ((1, 3, 2), False), ((1, 3, 1, 2), False), ((2, 3), False)])
+def test_training_needs_two_values_per_channel_like_torch(shape, raises):
+    """PyTorch raises when N times the spatial size is 1, not when N is 1:
+    an image batch of one example still has H W values per channel."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    c3 = np.ones(3)
+    module = (torch.nn.BatchNorm2d if len(shape) == 4
+              else torch.nn.BatchNorm1d)(3, dtype=torch.float64)
+    if raises:
+        with pytest.raises(ValueError, match="more than 1 value per "
+                                             "channel"):
+            F.batch_norm(torch.tensor(x), None, None, training=True)
+        with pytest.raises(ValueError, match="more than 1 value per "
+                                             "channel"):
+            module(torch.tensor(x))
+        with pytest.raises(ValueError, match="Expected more than 1 value "
+                                             "per channel when training"):
+            layers.batchnorm_forward(x, c3, c3)
+        with pytest.raises(ValueError, match="more than 1 value"):
+            layers.batchnorm_running_stats(x, c3, c3)
+    else:
+        ref = F.batch_norm(torch.tensor(x), None, None, training=True)
+        out, _ = layers.batchnorm_forward(x, c3, np.zeros(3))
+        np.testing.assert_allclose(out, ref.numpy(), rtol=1e-10,
+                                   atol=1e-12)
+        module(torch.tensor(x))
+        mean, var = layers.batchnorm_running_stats(x, np.zeros(3),
+                                                   np.ones(3))
+        np.testing.assert_allclose(mean, module.running_mean.numpy(),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(var, module.running_var.numpy(),
+                                   rtol=1e-12)

@@ -418,7 +418,8 @@ def test_every_documented_checker_exists():
     assert check.available() == sorted([
         "sigmoid_grad", "tanh_grad", "relu_grad", "softmax", "log_softmax",
         "cross_entropy_grad", "momentum_step", "adam_step",
-        "linear_backward", "conv2d_output_size", "maxpool2d_backward"])
+        "linear_backward", "conv2d_output_size", "maxpool2d_backward",
+        "batchnorm_backward", "dropout_backward"])
     for name in check.available():
         assert f":func:`{name}`" in check.__doc__
 
@@ -587,3 +588,97 @@ def test_an_expected_error_must_be_the_same_kind_and_name_the_argument():
     everything = check.conv2d_output_size(always)
     assert len(everything.failures) == everything.n_cases - 1
     assert "expected no exception" in str(everything)
+
+
+# ------------------------------------------- deep networks (book/deep.md)
+
+def _batchnorm_backward(dout, cache, keepdims=False, axes=None):
+    x_hat, gamma, std, cache_axes = cache
+    axes = cache_axes if axes is None else axes
+    m = dout.size // x_hat.shape[1]
+    dbeta = dout.sum(axis=axes, keepdims=True)
+    dgamma = (dout * x_hat).sum(axis=axes, keepdims=True)
+    dx = gamma / (m * std) * (m * dout - dbeta - x_hat * dgamma)
+    if keepdims:
+        return dx, dgamma, dbeta
+    return dx, dgamma.reshape(-1), dbeta.reshape(-1)
+
+
+def test_batchnorm_backward():
+    assert check.batchnorm_backward(_batchnorm_backward)
+    assert check.batchnorm_backward(layers.batchnorm_backward_naive)
+
+    def no_x_hat_term(dout, cache):
+        x_hat, gamma, std, axes = cache
+        m = dout.size // x_hat.shape[1]
+        dbeta = dout.sum(axis=axes, keepdims=True)
+        dx = gamma / (m * std) * (m * dout - dbeta)
+        return (dx, (dout * x_hat).sum(axis=axes),
+                dout.sum(axis=axes))
+
+    wrong = check.batchnorm_backward(no_x_hat_term)
+    assert not wrong
+    assert "(dx, dgamma, dbeta)[0]: wrong values" in str(wrong)
+    assert wrong.failures[0].case.startswith("dout = ")
+    assert "a batch (N, D) = (4, 3)" in wrong.failures[0].case
+    # written for (N, D) only: the image batch fails, and only it
+    rows_only = check.batchnorm_backward(lambda d, c: _batchnorm_backward(
+        d, c, axes=(0,)) if d.ndim == 2 else _batchnorm_backward(
+        d, c._replace(axes=(0,))))
+    assert rows_only.failed_inputs == [
+        c for c in rows_only.failed_inputs if "(N, C, H, W)" in c]
+    assert len(rows_only.failures) == 1
+    kept = check.batchnorm_backward(lambda d, c: _batchnorm_backward(
+        d, c, keepdims=True))
+    assert "(dx, dgamma, dbeta)[1]: wrong shape: expected (3,), got (1, " \
+        "3)" in str(kept)
+
+    def gamma_forgotten(dout, cache):
+        dx, dgamma, dbeta = _batchnorm_backward(dout, cache)
+        return dx / cache.gamma, dgamma, dbeta
+
+    assert not check.batchnorm_backward(gamma_forgotten)
+    f64 = check.batchnorm_backward(lambda d, c: tuple(
+        a.astype(np.float64) for a in _batchnorm_backward(d, c)))
+    assert f64.failed_inputs == [c for c in f64.failed_inputs
+                                 if "float32" in c] and not f64
+    assert "wrong dtype: expected float32, got float64" in str(f64)
+
+
+def test_batchnorm_backward_cases_are_the_edge_cases():
+    cases = check._batchnorm_cases()
+    labels = " ".join(c.label for c in cases)
+    for needle in ("(N, D) = (4, 3)", "float32", "(N, C, H, W)", "D = 1",
+                   "constant", "1e3"):
+        assert needle in labels
+    constant = next(c for c in cases if "constant" in c.label)
+    assert np.all(constant.args[1].x_hat[:, 0] == 0)
+    caches = [c.args[1] for c in cases]
+    assert any(c.x_hat.ndim == 4 and c.axes == (0, 2, 3) for c in caches)
+    assert any(c.x_hat.ndim == 2 and c.x_hat.shape[1] == 1 for c in caches)
+    assert any(c.x_hat.dtype == np.float32 for c in caches)
+    assert any(c.std.max() > 100 for c in caches)
+
+
+def test_dropout_backward():
+    assert check.dropout_backward(lambda d, c: d * c.mask)
+    unscaled = check.dropout_backward(lambda d, c: d * (c.mask != 0))
+    assert not unscaled
+    assert "every entry is 0.5 times the expected one" in str(unscaled)
+    # the identity cases (evaluation mode, p = 0) pass
+    assert len(unscaled.failures) == 3
+    assert not any("evaluation" in c or "p = 0:" in c
+                   for c in unscaled.failed_inputs)
+    ignored = check.dropout_backward(lambda d, c: d.copy())
+    assert len(ignored.failures) == 3
+    for note in ("p = 0.5: kept entries scaled by 2", "float32, p = 0.2",
+                 "p = 0.9: kept entries scaled by 10"):
+        assert any(c.endswith(note) for c in ignored.failed_inputs)
+    twice = check.dropout_backward(lambda d, c: d * c.mask * c.mask)
+    assert "p = 0.9" in " ".join(twice.failed_inputs)
+    f64 = check.dropout_backward(lambda d, c: (d * c.mask).astype(
+        np.float64))
+    assert "wrong dtype: expected float32, got float64" in str(f64)
+    in_place = check.dropout_backward(lambda d, c: np.multiply(
+        d, c.mask, out=d))
+    assert "modified its input in place" in str(in_place)

@@ -1,0 +1,529 @@
+"""The chapter "Making deep networks trainable": the claims its prose makes.
+
+Every number the chapter glues into a sentence comes from the calls below
+(``deep.depth_study`` and the layer pairs, with the chapter's arguments);
+each test asserts the claim the sentence makes with it ("to within a small
+factor", "grows towards the input", "diverges or stalls", "trains"), over
+several random seeds where randomness is involved, so that a change that
+makes a sentence false fails here. The deep networks of
+``calc_nn.symbolic.deep_formulas`` are checked against PyTorch's autograd,
+and the figures for what ``explore`` and readers need.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from calc_nn import layers, optim
+from calc_nn.plots import deep_figures as figs
+from calc_nn.symbolic import deep_formulas as deep
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+SEEDS = (0, 1, 2)
+CHANCE = math.log(4)
+
+
+def delta_ratio(study) -> float:
+    return float(study.delta_norms[0] / study.delta_norms[-1])
+
+
+def trained(study, below=0.6) -> bool:
+    return study.diverged_at is None and study.losses[-1] < below
+
+
+def failed(study) -> bool:
+    """Diverged, or ended near the loss of a guess."""
+    return study.diverged_at is not None or study.losses[-1] > 1.2
+
+
+# --------------------------------------------------- the network vs torch
+
+def torch_network(net, X, y):
+    """The same network in PyTorch: loss and the parameters (as tensors
+    with gradients after backward)."""
+    params = [torch.tensor(p, requires_grad=True) for p in net.params]
+    n = len(net.W)
+    Ws, bs = params[:n], params[n:2 * n]
+    gammas, betas = params[2 * n:2 * n + len(net.gamma)], params[
+        2 * n + len(net.gamma):]
+    z = torch.tensor(X) @ Ws[0].T + bs[0]
+    for l in range(1, n):
+        u = (F.batch_norm(z, None, None, gammas[l - 1], betas[l - 1],
+                          training=True) if net.gamma else z)
+        out = torch.relu(u) @ Ws[l].T + bs[l]
+        z = z + out if "residual" in net.arch and l < n - 1 else out
+    loss = F.cross_entropy(z, torch.tensor(y))
+    loss.backward()
+    return loss.item(), params
+
+
+@pytest.mark.parametrize("arch", deep.ARCHS)
+@pytest.mark.parametrize("init", deep.INITS)
+def test_deep_network_gradients_equal_torch(arch, init):
+    from calc_nn import losses
+
+    X, y = deep.teacher_task(6, 9, 4, seed=3)
+    net = deep.deep_network(5, arch, init, width=7, n_in=6, seed=3)
+    logits, cache = deep.deep_forward(net, X)
+    grads, deltas = deep.deep_backward(losses.cross_entropy_grad(logits, y),
+                                       cache)
+    loss, params = torch_network(net, X, y)
+    assert float(losses.cross_entropy(logits, y)) == pytest.approx(
+        loss, rel=1e-12)
+    assert len(grads.params) == len(params) == len(net.params)
+    # the bias in front of a batch norm has gradient 0 in exact arithmetic:
+    # rounding leaves a few ulps of the network's gradients
+    scale = max(np.abs(p.grad.numpy()).max() for p in params)
+    for g, p in zip(grads.params, params):
+        assert g.shape == p.shape
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-9,
+                                   atol=1e-13 * scale)
+    assert deltas.shape == (4,) and len(cache.zs) == 4
+
+
+def test_plain_network_is_calc_nns_mlp():
+    """Without skip and batch norm, the deep network is MLP's delta
+    equations: same weights, same gradients."""
+    from calc_nn import losses
+    from calc_nn.mlp import MLP
+
+    X, y = deep.teacher_task(5, 8, 4, seed=1)
+    net = deep.deep_network(4, "plain", "he", width=6, n_in=5, seed=1)
+    mlp = MLP([5, 6, 6, 6, 4], "relu")
+    for p, q in zip(mlp.params, [v for pair in zip(net.W, net.b)
+                                 for v in pair]):
+        p[...] = q
+    logits, cache = mlp.forward(X)
+    dlogits = losses.cross_entropy_grad(logits, y)
+    mine, _ = deep.deep_backward(dlogits, deep.deep_forward(net, X)[1])
+    for a, b in zip(mlp.backward(dlogits, cache)[0::2], mine.W):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_weights_and_data_come_from_independent_streams():
+    """A shared stream once made the first weights equal to the inputs
+    (z^1 had twice the predicted variance)."""
+    X, _ = deep.teacher_task(128, 64, 4, seed=0)
+    net = deep.deep_network(3, "plain", "xavier", width=128, n_in=128,
+                            seed=0)
+    z1 = X @ net.W[0].T
+    assert abs(z1.var() - 1) < 0.1
+    assert not np.allclose(net.W[0][0] / net.W[0][0, 0], X[0] / X[0, 0])
+
+
+def test_study_is_cached_and_read_only():
+    a = deep.depth_study(3, "plain", "he", steps=2)
+    b = deep.depth_study(3, "plain", "he", steps=2)
+    assert a is b
+    for arr in (a.grad_norms, a.delta_norms, a.z_std, a.losses,
+                a.total_norms):
+        assert not arr.flags.writeable
+    assert a.grad_norms.shape == (3,) and a.delta_norms.shape == (2,)
+    assert a.losses.shape == (3,) and a.z_std.shape == (2,)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: deep.depth_study(1, "plain", "he"), ValueError, "depth"),
+    (lambda: deep.depth_study(5, "resnet", "he"), ValueError, "arch"),
+    (lambda: deep.depth_study(5, "plain", "kaiming"), ValueError, "init"),
+    (lambda: deep.depth_study(5, "plain", "he", lr=0), ValueError, "lr"),
+    (lambda: deep.depth_study(5, "plain", "he", max_norm=0.0), ValueError,
+     "max_norm"),
+    (lambda: deep.depth_study(5.0, "plain", "he"), TypeError, "depth"),
+    (lambda: deep.deep_network(5, "plain", "he", seed=-1), ValueError,
+     "seed"),
+    (lambda: deep.variance_factor("lecun", 10), ValueError, "init"),
+])
+def test_bad_input_is_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# ------------------------------------------------------- initialisation
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("init", deep.INITS)
+def test_fifty_layers_follow_the_variance_formulas(init, seed):
+    """'The formulas predict what happens over fifty layers to within a
+    small factor' (width 128, D = 50): the error ratio within a factor 10
+    of r^24, the first layer's spread within 10 %, the last layer's within
+    a factor 3 (PyTorch's default: within 20 % of the bias level)."""
+    width, depth = 128, 50
+    r = deep.variance_factor(init, width)
+    study = deep.depth_study(depth, "plain", init, width=width, steps=0,
+                             seed=seed)
+    predicted = r ** ((depth - 2) / 2)
+    assert abs(math.log10(delta_ratio(study) / predicted)) < 1
+    var_z1 = 2 * r + (1 / (3 * width) if init == "pytorch" else 0)
+    assert study.z_std[0] == pytest.approx(math.sqrt(var_z1), rel=0.1)
+    if init == "pytorch":
+        level = math.sqrt(2 / (5 * width))
+        assert study.z_std[-1] == pytest.approx(level, rel=0.2)
+    else:
+        deep_std = math.sqrt(var_z1 * r ** (depth - 2))
+        assert 1 / 3 < study.z_std[-1] / deep_std < 3
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_default_init_deep_activations_forget_the_input(seed):
+    """'a level set by the biases alone: the deep activations no longer
+    depend on the input'."""
+    net = deep.deep_network(50, "plain", "pytorch", width=128, n_in=128,
+                            seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    a = deep.deep_forward(net, rng.standard_normal((16, 128)))[1].zs[-1]
+    b = deep.deep_forward(net, rng.standard_normal((16, 128)))[1].zs[-1]
+    assert np.abs(a - b).max() < 1e-6 * np.abs(a).max()
+    first_a = deep.deep_forward(net, rng.standard_normal((16, 128)))[1].zs[0]
+    assert np.abs(first_a - a).max() > 0.1      # layer 1 still sees it
+
+
+def test_variance_factors():
+    assert deep.variance_factor("pytorch", 128) == pytest.approx(1 / 6)
+    assert deep.variance_factor("xavier", 128) == pytest.approx(1 / 2)
+    assert deep.variance_factor("he", 128) == pytest.approx(1.0)
+    # the exercise: eight layers of r = 1/6 take the variance below 1e-6
+    assert (1 / 6) ** 8 < 1e-6 < (1 / 6) ** 7
+
+
+# ------------------------------------------------------------ batch norm
+
+def chapter_arrays():
+    """X4, gamma4, beta4, G4 as the chapter's worked example defines
+    them (read from book/deep.md, so that the test follows the page)."""
+    text = (BOOK / "deep.md").read_text()
+    start = text.index("X4 = np.array(")
+    code = text[start:text.index("Y4, cache4", start)]
+    namespace = {"np": np}
+    exec(code, namespace)  # noqa: S102 - the chapter's own assignments
+    return tuple(namespace[k] for k in ("X4", "gamma4", "beta4", "G4"))
+
+
+def test_worked_example_by_hand_calc_nn_and_torch():
+    X4, gamma4, beta4, G4 = chapter_arrays()
+    Y4, cache4 = layers.batchnorm_forward(X4, gamma4, beta4)
+    dX4, dgamma4, dbeta4 = layers.batchnorm_backward(G4, cache4)
+    # the hand computations of the prose (epsilon ignored: 1e-5 tolerance)
+    np.testing.assert_allclose(X4.mean(axis=0), [2, 2, 1])
+    np.testing.assert_allclose(X4.var(axis=0), [1, 2, 3])
+    s2 = math.sqrt(2)
+    np.testing.assert_allclose(cache4.x_hat[:, 0], [-1, -1, 1, 1], atol=1e-5)
+    np.testing.assert_allclose(cache4.x_hat[:, 1], [-s2, s2, 0, 0],
+                               atol=1e-5)
+    np.testing.assert_allclose(dbeta4, [1, 0, 4])
+    np.testing.assert_allclose(dgamma4, [-1, s2, 0], atol=1e-5)
+    np.testing.assert_allclose(dX4[:, 0], [0.5, -0.5, 0, 0], atol=1e-5)
+    np.testing.assert_allclose(dX4[:, 1], np.array([2, 2, 0, -4]) / (2 * s2),
+                               atol=1e-5)
+    np.testing.assert_array_equal(dX4[:, 2], 0)   # "gets nothing back"
+    # every entry of both tables against torch
+    tx, tg, tb = (torch.tensor(a, requires_grad=True)
+                  for a in (X4, gamma4, beta4))
+    out = F.batch_norm(tx, None, None, tg, tb, training=True, eps=1e-5)
+    out.backward(torch.tensor(G4))
+    np.testing.assert_allclose(Y4, out.detach().numpy(), rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(dX4, tx.grad.numpy(), rtol=1e-10,
+                               atol=1e-14)
+    np.testing.assert_allclose(dgamma4, tg.grad.numpy(), rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(dbeta4, tb.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(cache4.std.ravel(),
+                               np.sqrt(X4.var(axis=0) + 1e-5), rtol=1e-14)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_batch_norm_keeps_a_ten_layer_error_alive(seed):
+    """'at D = 10 ... with batch norm [the ratio is of order 1], against
+    [1e-3] without'."""
+    # measured at initialisation: training (steps) does not change it
+    bn = deep.depth_study(10, "batchnorm", "pytorch", seed=seed, steps=0)
+    plain = deep.depth_study(10, "plain", "pytorch", seed=seed, steps=0)
+    assert 0.1 < delta_ratio(bn) < 100
+    assert delta_ratio(plain) < 1e-2
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_batch_norm_error_grows_towards_the_input_at_depth(seed):
+    """'a plain batch-normalised network's error grows towards the input,
+    by about [1.2] per layer ... at D = 50 [1e4]' for every init; and
+    'the three initialisations give almost the same picture'."""
+    ratios = [delta_ratio(deep.depth_study(50, "batchnorm", init, seed=seed,
+                                           steps=0)) for init in deep.INITS]
+    for ratio in ratios:
+        assert ratio > 1e3
+        assert 1.1 < ratio ** (1 / 48) < 1.35
+    assert max(ratios) / min(ratios) < 10
+
+
+# -------------------------------------------------------------- residual
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_residual_keeps_the_error_and_grows_the_signal(seed):
+    """Default init, D = 50: plain vanishes, residual and residual + batch
+    norm do not; the residual signal (128 wide) grows by about
+    (7/6)^24."""
+    plain, res, res_bn = (deep.depth_study(50, arch, "pytorch", seed=seed,
+                                           steps=0)
+                          for arch in ("plain", "residual",
+                                       "residual_batchnorm"))
+    assert delta_ratio(plain) < 1e-15
+    assert delta_ratio(res) > 1
+    assert 1 < delta_ratio(res_bn) < 100
+    wide = deep.depth_study(50, "residual", "pytorch", width=128, steps=0,
+                            seed=seed)
+    predicted = wide.z_std[0] * (7 / 6) ** 24
+    assert 1 / 1.6 < wide.z_std[-1] / predicted < 1.6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_residual_he_doubles_the_variance_per_block(seed):
+    """'with He's r = 1 it doubles at every block, and a 50-layer residual
+    network starts with activations near 2^24 and an enormous loss'."""
+    study = deep.depth_study(50, "residual", "he", seed=seed, steps=0)
+    assert 20 < math.log2(study.z_std[-1] / study.z_std[0]) < 28
+    assert study.losses[0] > 1e3
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_residual_with_batch_norm_grows_linearly(seed):
+    """The exercise: std of z^49 with He is about sqrt(50)."""
+    study = deep.depth_study(50, "residual_batchnorm", "he", steps=0,
+                             seed=seed)
+    assert study.z_std[-1] == pytest.approx(math.sqrt(50), rel=0.15)
+
+
+# --------------------------------------------------------------- dropout
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dropout_keeps_the_mean_and_adds_variance(seed):
+    p, x = 0.3, np.full(100_000, 2.0)
+    y, _ = layers.dropout_forward(x, p, rng=np.random.default_rng(seed))
+    exact_var = p / (1 - p) * 4.0
+    # the mean of n values of variance exact_var; the variance's own spread
+    assert abs(y.mean() - 2) < 5 * math.sqrt(exact_var / len(y))
+    fourth = np.mean((y - 2) ** 4)
+    assert abs(y.var() - exact_var) < 5 * math.sqrt(fourth / len(y))
+
+
+# ------------------------------------------------------------ weight decay
+
+def two_steps(step):
+    theta, state, path = np.array([1.0, 1.0]), None, [np.array([1.0, 1.0])]
+    for g in (np.array([10.0, 0.0]), np.array([-5.0, 0.0])):
+        theta, state = step(theta, g, state)
+        path.append(theta)
+    return np.array(path)
+
+
+def test_l2_with_adam_is_not_weight_decay():
+    """'L2 with Adam has pulled the idle weight by [-0.2] and the busy one
+    by only [-0.001]; AdamW by about 1 - 0.99^2 of each'."""
+    lam, lr = 0.1, 0.1
+    plain = two_steps(lambda th, g, s: optim.adam_step(th, g, s, lr=lr))
+    with_l2 = two_steps(lambda th, g, s: optim.adam_step(
+        th, g + lam * th, s, lr=lr))
+    adamw = two_steps(lambda th, g, s: optim.adamw_step(
+        th, g, s, lr=lr, weight_decay=lam))
+    effect_l2, effect_w = with_l2[2] - plain[2], adamw[2] - plain[2]
+    assert effect_l2[1] == pytest.approx(-0.2, abs=1e-3)
+    assert abs(effect_l2[0]) < 0.1 * abs(effect_w[0])
+    np.testing.assert_allclose(effect_w, -(1 - 0.99 ** 2), atol=1.5e-3)
+    # step 1 by hand: Adam + L2 moves both weights by -lr
+    np.testing.assert_allclose(with_l2[1], [0.9, 0.9], atol=1e-6)
+    np.testing.assert_allclose(adamw[1], [0.89, 0.99], atol=1e-6)
+    # Adam's weight_decay is the L2 form, step for step as in torch
+    same = two_steps(lambda th, g, s: optim.adam_step(
+        th, g, s, lr=lr, weight_decay=lam))
+    np.testing.assert_allclose(same, with_l2, rtol=1e-12)
+    for opt, ours in ((torch.optim.Adam, with_l2), (torch.optim.AdamW,
+                                                    adamw)):
+        p = torch.tensor([1.0, 1.0], dtype=torch.float64,
+                         requires_grad=True)
+        o = opt([p], lr=lr, weight_decay=lam)
+        for t, g in enumerate(([10.0, 0.0], [-5.0, 0.0]), 1):
+            p.grad = torch.tensor(g, dtype=torch.float64)
+            o.step()
+            np.testing.assert_allclose(ours[t], p.detach().numpy(),
+                                       rtol=1e-10)
+
+
+# --------------------------------------------------------------- clipping
+
+@pytest.mark.parametrize("seed", (0, 1, 2, 3))
+def test_clipping_rescues_the_exploding_residual_network(seed):
+    runs = {c: deep.depth_study(50, "residual", "pytorch", max_norm=c,
+                                seed=seed) for c in (None, 1.0)}
+    assert runs[None].total_norms[0] > 10          # it does explode
+    assert failed(runs[None])
+    clipped = runs[1.0]
+    assert trained(clipped, below=0.5)
+    assert clipped.losses[-1] < 0.1 * clipped.losses[0]
+    assert clipped.total_norms[-1] < clipped.total_norms[0] / 5
+    if seed == 0:   # the run the chapter describes: the loss is not finite
+        assert runs[None].diverged_at is not None
+
+
+def test_clipping_keeps_the_direction():
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(4, 3)) * 50, rng.normal(size=3) * 50]
+    clipped, total = optim.clip_grad_norm(grads, 1.0)
+    flat = np.concatenate([g.ravel() for g in grads])
+    flat_c = np.concatenate([g.ravel() for g in clipped])
+    assert math.isclose(np.linalg.norm(flat_c), 1.0, rel_tol=1e-5)
+    np.testing.assert_allclose(flat_c / np.linalg.norm(flat_c),
+                               flat / total, rtol=1e-12)
+
+
+# ------------------------------------------------- the explorer's claims
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_plain_networks_at_fifty_layers_do_not_train(seed):
+    for init in deep.INITS:
+        assert failed(deep.depth_study(50, "plain", init, seed=seed))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_at_five_layers_he_trains_and_the_default_barely_moves(seed):
+    runs = {i: deep.depth_study(5, "plain", i, seed=seed)
+            for i in deep.INITS}
+    assert trained(runs["he"])
+    assert runs["pytorch"].losses[-1] > 1.2
+    assert runs["xavier"].losses[-1] < runs["pytorch"].losses[-1] - 0.1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_xavier_weight_gradients_level_but_tiny(seed):
+    study = deep.depth_study(50, "plain", "xavier", seed=seed, steps=0)
+    assert 0.1 < study.grad_norms[0] / study.grad_norms[-1] < 10
+    assert delta_ratio(study) < 1e-6
+    assert study.grad_norms.max() < 1e-6    # "the largest of them is ..."
+    assert deep.depth_study(50, "plain", "xavier", seed=seed).grad_norms \
+        .max() == study.grad_norms.max()    # training does not change it
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_residual_without_norm_fails_with_large_weights(seed):
+    """'the error no longer vanishes, with any initialisation. ... with
+    Xavier or He the loss starts huge and training diverges or stalls from
+    D = 20 on, and at D = 50 even PyTorch's default ...'"""
+    for depth in (20, 50):
+        for init in deep.INITS:
+            study = deep.depth_study(depth, "residual", init, seed=seed)
+            assert delta_ratio(study) > 0.5
+            if init != "pytorch":
+                assert study.losses[0] > 10
+                assert failed(study)
+    assert failed(deep.depth_study(50, "residual", "pytorch", seed=seed))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("depth", (5, 20, 50))
+def test_residual_with_batch_norm_trains_everywhere(depth, seed):
+    for init in deep.INITS:
+        assert trained(deep.depth_study(depth, "residual_batchnorm", init,
+                                        seed=seed))
+
+
+def test_the_explorer_grid_fits_the_static_site():
+    states = 4 * len(deep.INITS) * len(deep.ARCHS)
+    assert states <= 600
+
+
+# ---------------------------------------------------------------- figures
+
+@pytest.mark.parametrize("depth,init,arch", [
+    (5, "he", "plain"), (50, "pytorch", "plain"), (50, "he", "residual"),
+    (20, "xavier", "batchnorm"), (10, "pytorch", "residual_batchnorm")])
+def test_depth_explorer_describes_what_it_draws(depth, init, arch):
+    fig = figs.depth_explorer(depth, init, arch)
+    study = deep.depth_study(depth, arch, init)
+    assert len(fig.data) == 5
+    text = fig.layout.meta["description"]
+    ratio_d = delta_ratio(study)
+    ratio_w = study.grad_norms[0] / study.grad_norms[-1]
+    assert f"{ratio_d:.1e}" in text and f"{ratio_w:.1e}" in text
+    assert figs.verdict(ratio_d) in text
+    assert f"{depth} layers" in text and figs.INIT_LABELS[init] in text
+    if study.diverged_at is None:
+        assert f"{study.losses[-1]:.3g}" in text
+        assert "diverged" not in text
+    else:
+        assert f"diverged at step {study.diverged_at}" in text
+        assert f"diverged at step {study.diverged_at}" in \
+            fig.layout.title.text
+    np.testing.assert_allclose(fig.data[0].y, study.grad_norms)
+    assert "narrow" in fig.layout.meta
+
+
+def test_every_explorer_state_has_the_same_traces():
+    shapes = {len(figs.depth_explorer(50, i, a).data)
+              for i in deep.INITS for a in deep.ARCHS}
+    assert shapes == {5}
+
+
+def test_clipping_figure_describes_the_three_runs():
+    fig = figs.clipping_runs()
+    text = fig.layout.meta["description"]
+    runs = [deep.depth_study(50, "residual", "pytorch", max_norm=c)
+            for c in (None, 10.0, 1.0)]
+    assert f"diverged at step {runs[0].diverged_at}" in text
+    for run in runs[1:]:
+        assert f"{run.losses[-1]:.3g}" in text
+    assert len(fig.data) == 6
+
+
+@pytest.mark.parametrize("make", [
+    lambda: figs.depth_explorer(20, "pytorch", "plain"),
+    lambda: figs.depth_explorer(50, "he", "residual"),
+    lambda: figs.clipping_runs()], ids=["explorer", "diverged", "clipping"])
+def test_figures_fit_a_phone_and_a_narrow_column(make):
+    """The geometry checks of test_figures.py (panels, header, lines that
+    fit), on the narrow patch at a phone's width and the wide layout."""
+    import figure_cases as fc
+    from test_figures import _geometry_problems
+
+    from calc_nn.plots._style import NARROW_PX, PHONE_PX
+    assert not _geometry_problems(fc.apply_narrow(make()), PHONE_PX)
+    assert not _geometry_problems(make(), NARROW_PX)
+
+
+def test_explorer_description_changes_with_every_control():
+    defaults = dict(depth=5, init="pytorch", arch="plain")
+    for control, values in (("depth", [5, 10]), ("init", deep.INITS),
+                            ("arch", deep.ARCHS)):
+        texts = {figs.depth_explorer(**{**defaults, control: v}).layout
+                 .meta["description"] for v in values}
+        assert len(texts) == len(values), control
+
+
+@pytest.mark.parametrize("ratio,word", [
+    (1e-4, "vanishing"), (0.2, "shrinking"), (0.5, "steady"), (2.0,
+                                                              "steady"),
+    (3.0, "growing"), (100.0, "growing"), (1e4, "exploding"),
+    (math.nan, "not finite")])
+def test_verdict(ratio, word):
+    assert figs.verdict(ratio) == word
+
+
+# ----------------------------------------------------------- the chapter
+
+def test_chapter_states_its_prerequisites_and_exercises():
+    text = (BOOK / "deep.md").read_text()
+    box = re.search(r":::\{admonition\} Before you start\n(.*?)\n:::",
+                    text, re.S).group(1)
+    for ref in ("calc-chain-rule", "calc-vjp", "calc-layout",
+                "chapter-backprop", "chapter-optimizers", "chapter-cnn"):
+        assert f"{{ref}}`{ref}`" in box
+    titles = re.findall(r"```\{exercise\} (★+) ", text)
+    assert len(titles) >= 5 and {"★", "★★", "★★★"} <= set(titles)
+    assert text.count("{solution-start}") == len(titles)
+    first = text.split("\n# ", 1)[1].split("\n\n", 2)[1]
+    assert "{ref}`notation`" in first
