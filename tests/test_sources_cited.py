@@ -28,7 +28,7 @@ CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```$", re.S | re.M)
 CITE = re.compile(r"\{cite:[a-z]+\}`([^`]*)`")
 # chapters whose code cells (names, printed labels) still say "seed": their
 # cells belong to the chapter helpers of the next phase (report of issue 13)
-PENDING_CODE = {"backprop.md", "digits.md", "losses.md", "optimizers.md"}
+PENDING_CODE = {"backprop.md", "losses.md", "optimizers.md"}
 
 
 def _prose_and_comments(text):

@@ -171,44 +171,51 @@ def digit_grid(images, labels, n=16, cols=8):
                     narrow=fig.layout.meta["narrow"])
 
 
-def learning_curves(histories: dict, title: str | None = None
-                    ) -> go.Figure:
-    """Loss and validation accuracy per epoch, one colour per run.
+def learning_curves(histories: dict, title: str | None = None,
+                    right: str = "val_accuracy") -> go.Figure:
+    """Loss and validation scores per epoch, one colour per run.
 
-    Left: the training loss (solid; the mean over the epoch's batches) and,
-    where the history has one, the validation loss after the epoch
-    (dashed), with a diamond at its lowest point. Right: the validation
-    accuracy.
+    With ``right="val_accuracy"``: left, the training loss (solid; the
+    mean over the epoch's batches) and, where the history has one, the
+    validation loss after the epoch (dashed); right, the validation
+    accuracy. With ``right="val_loss"``: left, the training loss; right,
+    the validation loss on its own scale. A diamond marks the lowest
+    validation loss of each run.
 
     Parameters
     ----------
     histories : dict name -> history
         Histories as returned by :func:`calc_nn.train.fit_calc_nn` /
         :func:`calc_nn.train.fit_torch` (lists ``epoch``, ``loss``,
-        ``val_accuracy``, optionally ``val_loss``).
+        ``val_accuracy``, and ``val_loss`` for ``right="val_loss"``).
     title : str, optional
+    right : {"val_accuracy", "val_loss"}
 
     Raises
     ------
     ValueError
-        No history, or a loss or accuracy that is not finite (diverged).
+        No history, an unknown ``right``, a missing ``val_loss``, or a
+        loss or accuracy that is not finite (diverged).
 
     Used in: book/digits.md
     """
-    if not histories:
-        raise ValueError("histories must not be empty")
+    _check_curves(histories, right)
+    panels = {"val_accuracy": ("loss: training —, validation - -",
+                               "validation accuracy"),
+              "val_loss": ("training loss", "validation loss")}[right]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("loss: training —, validation - -",
-                                        "validation accuracy"))
+                        subplot_titles=panels)
+    val_col = 2 if right == "val_loss" else 1
     runs = []
     for k, (name, h) in enumerate(histories.items()):
         color = MODEL_COLORS[k % len(MODEL_COLORS)]
         values = {key: _finite(name, key, h[key]) for key in
                   ("loss", "val_loss", "val_accuracy") if key in h}
-        lines = [(1, "loss", "solid"), (1, "val_loss", "dash"),
+        lines = [(1, "loss", "solid"), (val_col, "val_loss", "dash"),
                  (2, "val_accuracy", "solid")]
         for col, key, dash in lines:
-            if key not in values:
+            if key not in values or (key == "val_accuracy"
+                                     and right == "val_loss"):
                 continue
             fig.add_trace(go.Scatter(
                 x=h["epoch"], y=np.round(values[key], 4),
@@ -224,7 +231,7 @@ def learning_curves(histories: dict, title: str | None = None
                 mode="markers", legendgroup=name, showlegend=False,
                 marker=dict(color=color, size=11, symbol="diamond"),
                 hovertemplate="lowest validation loss %{y} at epoch "
-                              "%{x}<extra></extra>"), row=1, col=1)
+                              "%{x}<extra></extra>"), row=1, col=val_col)
             text += (f", validation loss {values['val_loss'][0]:.3g} to "
                      f"{values['val_loss'][-1]:.3g}, lowest "
                      f"({values['val_loss'][best]:.3g}) after epoch "
@@ -234,16 +241,35 @@ def learning_curves(histories: dict, title: str | None = None
                            f"{values['val_accuracy'][-1]:.1%}")
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="cross-entropy", row=1, col=1)
-    fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=2)
+    if right == "val_loss":
+        fig.update_yaxes(title="cross-entropy", row=1, col=2)
+    else:
+        fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=2)
     epochs = max(len(h["epoch"]) for h in histories.values())
     narrow = two_panels(fig, title or f"Training of {len(histories)} "
                                       f"models for {epochs} epochs",
                         height=450)
+    shown = ("Loss (left: training solid, validation dashed) and "
+             "validation accuracy (right)" if right == "val_accuracy" else
+             "Training loss (left) and validation loss (right, diamonds at "
+             "the lowest)")
     return describe(
-        fig, "Loss (left: training solid, validation dashed) and "
-             f"validation accuracy (right) per epoch of {len(histories)} "
-             "runs: " + "; ".join(runs) + ".",
+        fig, f"{shown} per epoch of {len(histories)} "
+             f"run{'s' if len(histories) > 1 else ''}: " + "; ".join(runs)
+             + ".",
         narrow={"layout": narrow})
+
+
+def _check_curves(histories, right):
+    if not histories:
+        raise ValueError("histories must not be empty")
+    if right not in ("val_accuracy", "val_loss"):
+        raise ValueError(f"right must be 'val_accuracy' or 'val_loss', got "
+                         f"{right!r}")
+    missing = [name for name, h in histories.items() if "val_loss" not in h]
+    if right == "val_loss" and missing:
+        raise ValueError(f"right='val_loss' needs a val_loss in every "
+                         f"history; {missing[0]!r} has none")
 
 
 def step_losses(runs: dict, title: str = "Training loss per step"
