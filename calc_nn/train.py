@@ -296,7 +296,9 @@ def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
     """
     X, y, X_val, y_val = _check_fit_data(model, X, y, X_val, y_val)
     epochs, batch_size, seed = _check_loop(epochs, batch_size, seed, len(X))
-    lr_at = _check_schedule(lr_schedule, hyper)
+    lr_at = _check_schedule(lr_schedule)
+    if lr_at is not None:
+        hyper["lr"] = lr_at(0)  # the step's dry run below needs a rate
     snapshot_every = _check_step(model, step, snapshot_every, hyper)
     rng = np.random.default_rng(seed)
     states = [None] * len(model.params)
@@ -743,10 +745,10 @@ def _check_step(model, step, snapshot_every, hyper):
         snapshot_every, "snapshot_every", low=1)
 
 
-def _check_schedule(lr_schedule, hyper=None):
-    """None without a schedule; else ``lr_at(t)``, ``lr_schedule(t)``
-    checked to be a finite number > 0 (at every step), after setting
-    ``hyper["lr"]`` to the first rate for the dry run of the step."""
+def _check_schedule(lr_schedule):
+    """None without a schedule; else ``lr_at(t)``: ``lr_schedule(t)``,
+    checked to be a finite number > 0 at every step (and at step 0
+    now)."""
     if lr_schedule is None:
         return None
     check_callable(lr_schedule, "lr_schedule")
@@ -755,9 +757,7 @@ def _check_schedule(lr_schedule, hyper=None):
         return check_real(lr_schedule(t), f"lr_schedule({t})", low=0,
                           low_open=True)
 
-    first = lr_at(0)
-    if hyper is not None:
-        hyper["lr"] = first
+    lr_at(0)
     return lr_at
 
 

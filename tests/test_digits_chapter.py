@@ -409,6 +409,9 @@ def test_exercise_step_bound_prediction(chapter):
 def test_exercise_too_large_a_learning_rate(chapter):
     """lr = 10 diverges and says so; lr = 0.1 learns more than lr = 1."""
     out = chapter["printed"]["for lr in (0.1, 1.0, 10.0):"]
+    # "below, several times and dozens of times 2 / lambda_max"
+    ratios = [lr * chapter["lam"] / 2 for lr in (0.1, 1.0, 10.0)]
+    assert ratios[0] < 1 < ratios[1] < 10 < ratios[2] < 100
     accuracies = [float(a) for a in re.findall(r"accuracy ([\d.]+)%", out)]
     assert len(accuracies) == 2 and accuracies[0] > accuracies[1] + 20
     assert "lr=10.0" in out and "training diverged" in out

@@ -531,8 +531,11 @@ def test_history_records_what_it_says():
     Xv, yv = digits(30, 8, np.float64)
     X, Xv = X.reshape(len(X), -1), Xv.reshape(len(Xv), -1)
     model = MLP([784, 12, 10], seed=1)
+    first = next(train.minibatches(70, 32, np.random.default_rng(0)))
+    first_loss = float(losses.cross_entropy(model(X[first]), y[first]))
     h = train.fit_calc_nn(model, X, y, Xv, yv, epochs=2, batch_size=32,
                           lr=1e-2, show=False)
+    assert h["step_loss"][0] == pytest.approx(first_loss, rel=1e-12)
     logits = train.predict(model, Xv)
     assert h["val_loss"][-1] == pytest.approx(
         float(losses.cross_entropy(logits, yv)), rel=1e-12)
