@@ -53,6 +53,7 @@ from typing import NamedTuple
 import numpy as np
 
 from calc_nn import activations, layers, losses
+from calc_nn import init as init_
 from calc_nn._validation import (
     as_float_array,
     check_finite,
@@ -304,22 +305,29 @@ class MLP(Model):
 
 
 def _draw_layer(rng, init, n_in: int, n_out: int):
-    """``W`` (n_out, n_in) and ``b`` (n_out,) in float64, by ``init``.
+    """``W`` (n_out, n_in) and ``b`` (n_out,) in float64, by ``init``,
+    with the distributions of :mod:`calc_nn.init`:
 
-    * "pytorch": ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` for both;
-    * "xavier" (Glorot & Bengio 2010): ``var = 2 / (n_in + n_out)`` keeps
-      the variance of activations and gradients for tanh-like units;
-    * "he" (He et al. 2015): ``var = 2 / n_in``, for ReLU, which zeroes
-      half of its inputs;
+    * "pytorch": ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` for both, as a new
+      ``nn.Linear`` (:func:`~calc_nn.init.torch_default_linear`);
+    * "xavier" (Glorot & Bengio 2010): ``N(0, 2 / (n_in + n_out))`` keeps
+      the variance of activations and gradients for tanh-like units
+      (:func:`~calc_nn.init.xavier_normal`);
+    * "he" (He et al. 2015): ``N(0, 2 / n_in)``, for ReLU, which zeroes
+      half of its inputs (:func:`~calc_nn.init.kaiming_normal`);
     * a float: that standard deviation for every layer.
+
+    Biases are 0 except for "pytorch".
     """
     if init == "pytorch":
-        bound = 1 / np.sqrt(n_in)
-        return (rng.uniform(-bound, bound, (n_out, n_in)),
-                rng.uniform(-bound, bound, n_out))
-    std = {"xavier": np.sqrt(2.0 / (n_in + n_out)),
-           "he": np.sqrt(2.0 / n_in)}.get(init, init)
-    return rng.normal(0.0, std, (n_out, n_in)), np.zeros(n_out)
+        return init_.torch_default_linear(n_in, n_out, rng=rng)
+    if init == "xavier":
+        W = init_.xavier_normal(n_in, n_out, rng=rng)
+    elif init == "he":
+        W = init_.kaiming_normal(n_in, n_out, rng=rng)
+    else:
+        W = rng.normal(0.0, init, (n_out, n_in))
+    return W, np.zeros(n_out)
 
 
 # ------------------------------------------------------------- data, study

@@ -47,7 +47,7 @@ from calc_nn.mlp import Model, _check_dtype, _check_input
 
 __all__ = ["SmallCNN", "CNNCache", "minibatches", "fit_calc_nn",
            "fit_torch", "predict", "predict_torch",
-           "most_confident_mistakes"]
+           "most_confident_mistakes", "mean_and_se"]
 
 
 # ------------------------------------------------------------ the model
@@ -236,14 +236,16 @@ def predict(model, X, batch_size=1000):
 
 def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
                 batch_size=128, step=optim.adam_step, seed=0,
-                snapshot_every=None, desc="calc_nn", show=True, **hyper):
+                lr_schedule=None, snapshot_every=None, desc="calc_nn",
+                show=True, **hyper):
     r"""Train a calc_nn model with mini-batches; returns its history.
 
     Each step: ``logits, cache = model.forward(X_b)``; :math:`L` =
     ``cross_entropy(logits, y_b)`` (mean over the batch);
     :math:`\partial L/\partial z` = ``cross_entropy_grad``; the gradients
     by ``model.backward``; every parameter updated by ``step`` (``theta,
-    state = step(theta, grad, state, **hyper)``).
+    state = step(theta, grad, state, **hyper)``), with ``lr =
+    lr_schedule(t)`` before step :math:`t` if a schedule is given.
 
     Parameters
     ----------
@@ -257,6 +259,10 @@ def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
     step : a step function of :mod:`calc_nn.optim`
     seed : int >= 0
         Seed of the shuffling (the same batches as :func:`fit_torch`).
+    lr_schedule : callable, optional
+        ``t -> lr``, the learning rate of step ``t`` (0, 1, ... counted
+        over all epochs), e.g. a ``functools.partial`` of
+        :func:`calc_nn.optim.cosine_annealing_lr`; it replaces ``lr``.
     snapshot_every : int >= 1, optional
         Also keep a snapshot of the model before training and after every
         ``snapshot_every`` epochs.
@@ -265,14 +271,17 @@ def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
 
     Returns
     -------
-    history : dict of lists, one entry per epoch
-        ``epoch``, ``loss`` (mean training loss of the epoch's batches),
-        ``train_accuracy`` (on the batches, as they were seen),
-        ``val_accuracy`` (after the epoch; only with a validation set),
-        ``seconds`` (training time of the epoch); with ``snapshot_every``
-        also ``snapshots``, a list of dicts with ``epoch``, ``loss`` and
-        ``accuracy`` on the whole of ``X``, ``grad_norms`` (parameter name
-        -> norm of its gradient) and ``model`` (a copy).
+    history : dict of lists
+        One entry per epoch: ``epoch``, ``loss`` (mean training loss of
+        the epoch's batches), ``train_accuracy`` (on the batches, as they
+        were seen), ``val_loss`` and ``val_accuracy`` (mean cross-entropy
+        and accuracy on the validation set after the epoch; only with
+        one), ``seconds`` (training time of the epoch). ``step_loss``: the
+        batch loss of every step (before the step), over all epochs. With
+        ``snapshot_every`` also ``snapshots``, a list of dicts with
+        ``epoch``, ``loss`` and ``accuracy`` on the whole of ``X``,
+        ``grad_norms`` (parameter name -> norm of its gradient) and
+        ``model`` (a copy).
 
     Raises
     ------
@@ -287,23 +296,32 @@ def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
     """
     X, y, X_val, y_val = _check_fit_data(model, X, y, X_val, y_val)
     epochs, batch_size, seed = _check_loop(epochs, batch_size, seed, len(X))
+    lr_at = _check_schedule(lr_schedule)
+    if lr_at is not None:
+        hyper["lr"] = lr_at(0)  # the step's dry run below needs a rate
     snapshot_every = _check_step(model, step, snapshot_every, hyper)
     rng = np.random.default_rng(seed)
     states = [None] * len(model.params)
-    snapshots = []
+    snapshots, step_loss = [], []
+    t = 0  # steps taken
 
     def train_epoch(epoch):
+        nonlocal t
         total, correct = 0.0, 0
         for k, idx in enumerate(minibatches(len(X), batch_size, rng), 1):
+            if lr_at is not None:
+                hyper["lr"] = lr_at(t)
             logits, cache = model.forward(X[idx])
             _stop_if_diverged(np.all(np.isfinite(logits)), desc, epoch, k,
                               hyper)
-            total += float(losses.cross_entropy(logits, y[idx])) * len(idx)
+            step_loss.append(float(losses.cross_entropy(logits, y[idx])))
+            total += step_loss[-1] * len(idx)
             correct += int(np.sum(logits.argmax(1) == y[idx]))
             grads = model.backward(
                 losses.cross_entropy_grad(logits, y[idx]), cache)
             for i, (p, g) in enumerate(zip(model.params, grads)):
                 p[...], states[i] = step(p, g, states[i], **hyper)
+            t += 1
         return total / len(X), correct / len(X)
 
     def snapshot(epoch):
@@ -311,10 +329,11 @@ def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
             snapshots.append(_snapshot(model, X, y, epoch))
 
     validate = None if X_val is None else (
-        lambda: _accuracy(predict(model, X_val), y_val))
+        lambda: _scores(predict(model, X_val), y_val))
     snapshot(0)
     history = _run_epochs(train_epoch, validate, epochs, desc, show,
                           after_epoch=snapshot)
+    history["step_loss"] = step_loss
     if snapshot_every:
         history["snapshots"] = snapshots
     return history
@@ -337,17 +356,21 @@ def predict_torch(net, X, batch_size=1000):
 
 
 def fit_torch(net, optimizer, X, y, X_val=None, y_val=None, *, epochs,
-              batch_size=128, seed=0, desc="torch", show=True):
+              batch_size=128, seed=0, lr_schedule=None, desc="torch",
+              show=True):
     """The loop of :func:`fit_calc_nn` in PyTorch: the same checks, the
     same batches, the same history (without snapshots).
-    ``F.cross_entropy`` takes the logits and the class indices.
+    ``F.cross_entropy`` takes the logits and the class indices; the net is
+    in training mode during the epoch (dropout, batch statistics) and in
+    evaluation mode for the validation.
 
     Parameters
     ----------
     net : torch.nn.Module
     optimizer : torch.optim.Optimizer over ``net``'s parameters
-    X, y, X_val, y_val, epochs, batch_size, seed, desc, show
-        As :func:`fit_calc_nn`.
+    X, y, X_val, y_val, epochs, batch_size, seed, lr_schedule, desc, show
+        As :func:`fit_calc_nn`; ``lr_schedule(t)`` is set as the ``lr`` of
+        every parameter group before step ``t``.
 
     Returns
     -------
@@ -361,13 +384,20 @@ def fit_torch(net, optimizer, X, y, X_val=None, y_val=None, *, epochs,
     X, y, X_val, y_val = _check_fit_torch(net, optimizer, X, y, X_val,
                                           y_val)
     epochs, batch_size, seed = _check_loop(epochs, batch_size, seed, len(X))
+    lr_at = _check_schedule(lr_schedule)
     rng = np.random.default_rng(seed)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    step_loss = []
+    t = 0  # steps taken
 
     def train_epoch(epoch):
+        nonlocal t
         net.train()
         total, correct = 0.0, 0
         for k, idx in enumerate(minibatches(len(X), batch_size, rng), 1):
+            if lr_at is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(t)
             idx = torch.from_numpy(idx)
             logits = net(Xt[idx])
             _stop_if_diverged(bool(torch.isfinite(logits).all()), desc,
@@ -376,13 +406,17 @@ def fit_torch(net, optimizer, X, y, X_val=None, y_val=None, *, epochs,
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
+            t += 1
+            step_loss.append(loss.item())
+            total += step_loss[-1] * len(idx)
             correct += int((logits.argmax(1) == yt[idx]).sum())
         return total / len(X), correct / len(X)
 
     validate = None if X_val is None else (
-        lambda: _accuracy(predict_torch(net, X_val), y_val))
-    return _run_epochs(train_epoch, validate, epochs, desc, show)
+        lambda: _scores(predict_torch(net, X_val), y_val))
+    history = _run_epochs(train_epoch, validate, epochs, desc, show)
+    history["step_loss"] = step_loss
+    return history
 
 
 def most_confident_mistakes(probs, y, k=12):
@@ -410,17 +444,45 @@ def most_confident_mistakes(probs, y, k=12):
     return wrong[np.argsort(-confidence, kind="stable")[:k]]
 
 
+def mean_and_se(values):
+    r"""The mean of per-example values and its standard error.
+
+    .. math:: \bar v = \frac{1}{N} \sum_{i=1}^{N} v_i, \qquad
+              \operatorname{SE}(\bar v) = \frac{1}{N}
+              \sqrt{\sum_{i=1}^{N} (v_i - \bar v)^2}
+
+    For 0/1 values (correct or not) :math:`\bar v = \hat p` is an
+    accuracy and the SE is the binomial :math:`\sqrt{\hat p (1 - \hat
+    p) / N}`; for the differences :math:`v_i = a_i - b_i` of two models
+    on the same examples it is the SE of the paired difference.
+
+    Parameters
+    ----------
+    values : array_like, shape (N,), finite, N >= 1
+        Booleans, integers or floats.
+
+    Returns
+    -------
+    mean, se : float
+
+    Used in: book/digits.md
+    """
+    v = _check_values(values)
+    mean = float(v.mean())
+    return mean, float(np.sqrt(np.sum((v - mean) ** 2)) / len(v))
+
+
 # ------------------------------------------------- shared bookkeeping
 
 def _run_epochs(train_epoch, validate, epochs, desc, show,
                 after_epoch=None):
     """The epochs of both loops: time ``train_epoch(epoch) -> (mean loss,
-    accuracy)``, then record it with ``validate()`` (the validation
-    accuracy; None without a validation set) and call ``after_epoch``."""
-    history = dict(epoch=[], loss=[], train_accuracy=[], val_accuracy=[],
-                   seconds=[])
+    accuracy)``, then record it with ``validate() -> (loss, accuracy)``
+    on the validation set (None without one) and call ``after_epoch``."""
+    history = dict(epoch=[], loss=[], train_accuracy=[], val_loss=[],
+                   val_accuracy=[], seconds=[])
     if validate is None:
-        del history["val_accuracy"]
+        del history["val_loss"], history["val_accuracy"]
     bar = _progress(range(1, epochs + 1), desc, enabled=show)
     for epoch in bar:
         start = time.perf_counter()
@@ -428,7 +490,7 @@ def _run_epochs(train_epoch, validate, epochs, desc, show,
         record = dict(epoch=epoch, loss=loss, train_accuracy=accuracy,
                       seconds=time.perf_counter() - start)
         if validate is not None:
-            record["val_accuracy"] = validate()
+            record["val_loss"], record["val_accuracy"] = validate()
         for key in history:
             history[key].append(record[key])
         bar.set_postfix_str(f"loss {loss:.3f}" + (
@@ -448,6 +510,11 @@ def _in_batches(logits_of, X, batch_size):
 
 def _accuracy(logits, y) -> float:
     return float(np.mean(logits.argmax(1) == y))
+
+
+def _scores(logits, y) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``logits`` for labels ``y``."""
+    return float(losses.cross_entropy(logits, y)), _accuracy(logits, y)
 
 
 def _stop_if_diverged(finite: bool, desc, epoch, step, hyper) -> None:
@@ -676,6 +743,30 @@ def _check_step(model, step, snapshot_every, hyper):
     step(p.copy(), np.zeros_like(p), None, **hyper)
     return None if snapshot_every is None else check_int(
         snapshot_every, "snapshot_every", low=1)
+
+
+def _check_schedule(lr_schedule):
+    """None without a schedule; else ``lr_at(t)``: ``lr_schedule(t)``,
+    checked to be a finite number > 0 at every step (and at step 0
+    now)."""
+    if lr_schedule is None:
+        return None
+    check_callable(lr_schedule, "lr_schedule")
+
+    def lr_at(t):
+        return check_real(lr_schedule(t), f"lr_schedule({t})", low=0,
+                          low_open=True)
+
+    lr_at(0)
+    return lr_at
+
+
+def _check_values(values):
+    v = check_finite(as_float_array(values, "values"), "values")
+    if v.ndim != 1 or len(v) == 0:
+        raise ValueError(f"values must have shape (N,) with N >= 1, got "
+                         f"shape {v.shape}")
+    return v.astype(np.float64)
 
 
 def _check_mistakes(probs, y, k):

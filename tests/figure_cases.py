@@ -75,7 +75,17 @@ def history(n=5, seed=0):
     rng = np.random.default_rng(seed)
     return dict(epoch=list(range(1, n + 1)),
                 loss=list(np.sort(rng.random(n))[::-1] + 0.1),
+                val_loss=list(0.5 + 0.05 * (np.arange(n) - 2.0) ** 2),
                 val_accuracy=list(0.9 + 0.01 * np.arange(n)))
+
+
+def curvature_runs():
+    """Per-step losses of gradient descent at four multiples of 2/λ_max
+    (book/digits.md)."""
+    steps = np.arange(20)
+    return {r: list(2.3 * np.exp(-0.1 * r * steps)
+                    * (1 + 0.2 * (r > 1) * np.cos(np.pi * steps)))
+            for r in (0.5, 1.0, 2.0, 4.0)}
 
 
 def _digits():
@@ -170,6 +180,18 @@ CASES = {
     "curves": ("learning_curves", lambda: digit_plots.learning_curves({
         "PyTorch, SGD": history(), "PyTorch, Adam": history(seed=1),
         "calc_nn, Adam": history(seed=2)})),
+    "ablation": ("learning_curves", lambda: digit_plots.learning_curves({
+        name: history(15, seed) for seed, name in enumerate(
+            ("none", "weight decay", "dropout", "cosine schedule",
+             "batch norm"))}, title="500 training digits, 15 epochs: one "
+        "regulariser at a time", right="val_loss")),
+    "steps": ("step_losses", lambda: digit_plots.step_losses(
+        {"calc_nn, Adam": history(20)["loss"],
+         "PyTorch, Adam": history(20)["loss"],
+         "PyTorch, SGD": history(20, seed=3)["loss"]},
+        title="The MLP: training loss of every mini-batch")),
+    "curvature": ("lr_vs_curvature", lambda: digit_plots.lr_vs_curvature(
+        curvature_runs(), 4.0, 13.9)),
     "confusion": ("confusion_matrix", lambda: digit_plots.confusion_matrix(
         *_confusion(), "calc_nn MLP, validation")),
     "mistake": ("mistake", lambda: digit_plots.mistake(
@@ -247,6 +269,10 @@ EXPLORERS = [
       "pattern": list(conv_plots.PATTERNS)}),
     ("cnn", "pooling_gradients", conv_plots.pooling_gradients,
      {"kind": ["max", "avg"]}),
+    ("digits", "lr_vs_curvature",
+     lambda ratio: digit_plots.lr_vs_curvature(curvature_runs(), ratio,
+                                               13.9),
+     {"ratio": [0.5, 1.0, 2.0, 4.0]}),
     ("digits", "mistake",
      lambda rank: digit_plots.mistake(
          _digits()[0][rank], rank, np.roll(np.eye(10)[0] * 0.7 + 0.03,

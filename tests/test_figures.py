@@ -471,7 +471,8 @@ def test_digit_figures_describe_what_they_show():
     curves = {"a": dict(epoch=[1, 2], loss=[2.0, 0.25],
                         val_accuracy=[0.5, 0.875])}
     text = _description(digit_plots.learning_curves(curves))
-    assert "a: loss 2 to 0.25, accuracy 50.0% to 87.5%" in text
+    assert ("a: training loss 2 to 0.25, validation accuracy 50.0% to "
+            "87.5%" in text) and "of 1 run:" in text
 
 
 def test_confusion_description_states_accuracy_and_worst_mistake():

@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from calc_nn import init as init_
 from calc_nn import layers, losses
 from calc_nn.gradcheck import numerical_gradient, relative_error
 from calc_nn.mlp import MLP, MLPCache, layer_gradient_norms, make_moons
@@ -372,3 +373,23 @@ def test_figures_show_the_forward_pass():
     assert not np.array_equal(
         plots.network_activations(0.0, 2.0, "relu").data[-1].marker.color,
         fig.data[-1].marker.color)
+
+
+@pytest.mark.parametrize("kind,draw", [
+    ("he", lambda n_in, n_out, rng: (
+        init_.kaiming_normal(n_in, n_out, rng=rng), np.zeros(n_out))),
+    ("xavier", lambda n_in, n_out, rng: (
+        init_.xavier_normal(n_in, n_out, rng=rng), np.zeros(n_out))),
+    ("pytorch", lambda n_in, n_out, rng: init_.torch_default_linear(
+        n_in, n_out, rng=rng)),
+])
+def test_initialisations_are_those_of_calc_nn_init(kind, draw):
+    """One source of truth: MLP draws its layers with calc_nn.init, in
+    order, from one generator seeded with ``seed``."""
+    sizes = [7, 5, 3]
+    model = MLP(sizes, seed=11, init=kind)
+    rng = np.random.default_rng(11)
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W, b = draw(n_in, n_out, rng)
+        np.testing.assert_array_equal(model.weights[l], W)
+        np.testing.assert_array_equal(model.biases[l], b)

@@ -26,9 +26,6 @@ SOURCE_AS_SEED = re.compile(
 SEED_IN_CODE = re.compile(r"\bseed_\w+|[\"']seed\b", re.I)
 CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```$", re.S | re.M)
 CITE = re.compile(r"\{cite:[a-z]+\}`([^`]*)`")
-# chapters whose code cells (names, printed labels) still say "seed": their
-# cells belong to the chapter helpers of the next phase (report of issue 13)
-PENDING_CODE = {"digits.md"}
 
 
 def _prose_and_comments(text):
@@ -54,11 +51,7 @@ def test_prose_docstrings_and_comments_never_call_the_sources_seed(path):
     assert not found, f"cite the source documents by name: {found}"
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(
-        strict=True, reason="code cells of the chapter helpers"))
-    if p.name in PENDING_CODE else p for p in PAGES],
-    ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
 def test_code_cells_never_call_the_sources_seed(path):
     code = "\n".join(CODE_CELL.findall(path.read_text()))
     found = _offending(SOURCE_AS_SEED, code) + _offending(SEED_IN_CODE, code)

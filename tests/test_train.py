@@ -189,9 +189,16 @@ def test_fit_calc_nn_follows_fit_torch_step_for_step():
         theirs, torch.optim.Adam(theirs.parameters(), lr=2e-3), X, y, Xv,
         yv, epochs=2, batch_size=64, seed=1, show=False)
     assert h_ours.keys() == h_torch.keys() == {
-        "epoch", "loss", "train_accuracy", "val_accuracy", "seconds"}
+        "epoch", "loss", "train_accuracy", "val_loss", "val_accuracy",
+        "seconds", "step_loss"}
     assert h_ours["epoch"] == [1, 2]
     np.testing.assert_allclose(h_ours["loss"], h_torch["loss"], rtol=1e-4)
+    np.testing.assert_allclose(h_ours["val_loss"], h_torch["val_loss"],
+                               rtol=1e-4)
+    # 300 digits in batches of 64: 5 steps an epoch, each one's loss
+    assert len(h_ours["step_loss"]) == len(h_torch["step_loss"]) == 10
+    np.testing.assert_allclose(h_ours["step_loss"], h_torch["step_loss"],
+                               rtol=1e-4)
     np.testing.assert_allclose(h_ours["val_accuracy"],
                                h_torch["val_accuracy"], atol=1 / 50 + 1e-9)
     assert h_ours["loss"][1] < h_ours["loss"][0]  # it learns (memorises)
@@ -512,3 +519,215 @@ def test_figures_reject_bad_input():
         digit_plots.learning_curves({})
     with pytest.raises(ValueError, match=r"probs \(10,\)"):
         digit_plots.mistake(np.zeros((28, 28)), 1, np.ones(3), 0)
+
+
+# ------------------------------------- validation loss, steps, schedules
+
+def test_history_records_what_it_says():
+    """``val_loss`` / ``val_accuracy`` are the scores of the model after
+    the epoch; ``step_loss`` the loss of every batch, whose size-weighted
+    mean is the epoch's ``loss``."""
+    X, y = digits(70, 7, np.float64)
+    Xv, yv = digits(30, 8, np.float64)
+    X, Xv = X.reshape(len(X), -1), Xv.reshape(len(Xv), -1)
+    model = MLP([784, 12, 10], seed=1)
+    first = next(train.minibatches(70, 32, np.random.default_rng(0)))
+    first_loss = float(losses.cross_entropy(model(X[first]), y[first]))
+    h = train.fit_calc_nn(model, X, y, Xv, yv, epochs=2, batch_size=32,
+                          lr=1e-2, show=False)
+    assert h["step_loss"][0] == pytest.approx(first_loss, rel=1e-12)
+    logits = train.predict(model, Xv)
+    assert h["val_loss"][-1] == pytest.approx(
+        float(losses.cross_entropy(logits, yv)), rel=1e-12)
+    assert h["val_accuracy"][-1] == np.mean(logits.argmax(1) == yv)
+    sizes = [32, 32, 6] * 2  # 70 digits in batches of 32, twice
+    steps = np.array(h["step_loss"])
+    assert len(steps) == 6
+    for epoch in range(2):
+        part = slice(3 * epoch, 3 * epoch + 3)
+        assert h["loss"][epoch] == pytest.approx(
+            np.dot(steps[part], sizes[part]) / 70, rel=1e-12)
+    # full batch: one step an epoch, and the step's loss is the epoch's
+    h = train.fit_calc_nn(MLP([784, 12, 10], seed=1), X, y, epochs=3,
+                          batch_size=None, step=optim.gd_step, lr=0.1,
+                          show=False)
+    assert h["step_loss"] == h["loss"]
+
+
+def test_lr_schedule_equals_a_hand_written_loop():
+    """calc_nn: gradient descent with ``lr_schedule(t)`` at step t is the
+    loop written out by hand."""
+    X, y = make_moons(40, seed=2)
+    model = MLP([2, 5, 2], "tanh", seed=3)
+    by_hand = MLP([2, 5, 2], "tanh", seed=3)
+
+    def schedule(t):
+        return 0.5 / (1 + t)
+
+    train.fit_calc_nn(model, X, y, epochs=2, batch_size=16, seed=4,
+                      step=optim.gd_step, lr_schedule=schedule, show=False)
+    rng, t = np.random.default_rng(4), 0
+    for _ in range(2):
+        for idx in train.minibatches(len(X), 16, rng):
+            logits, cache = by_hand.forward(X[idx])
+            grads = by_hand.backward(
+                losses.cross_entropy_grad(logits, y[idx]), cache)
+            for p, g in zip(by_hand.params, grads):
+                p -= schedule(t) * g
+            t += 1
+    assert t == 6
+    np.testing.assert_allclose(model.get_flat(), by_hand.get_flat(),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_fit_torch_cosine_schedule_equals_torch_cosine_annealing():
+    """fit_torch with calc_nn.optim.cosine_annealing_lr as ``lr_schedule``
+    trains exactly as torch's CosineAnnealingLR stepped after every batch,
+    on the same batches."""
+    from functools import partial
+
+    X, y = digits(90, 9, np.float64)
+    ours, theirs = TorchCNN((2, 3)).double(), TorchCNN((2, 3)).double()
+    theirs.load_state_dict(ours.state_dict())
+    steps = 2 * 3  # 90 digits in batches of 32, two epochs
+    h = train.fit_torch(
+        ours, torch.optim.SGD(ours.parameters(), lr=0.2, momentum=0.9), X, y,
+        epochs=2, batch_size=32, seed=5, show=False,
+        lr_schedule=partial(optim.cosine_annealing_lr, lr=0.2,
+                            T_max=steps))
+    opt = torch.optim.SGD(theirs.parameters(), lr=0.2, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    rng, losses_torch, rates = np.random.default_rng(5), [], []
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    for _ in range(2):
+        for idx in train.minibatches(len(X), 32, rng):
+            idx = torch.from_numpy(idx)
+            rates.append(opt.param_groups[0]["lr"])
+            loss = F.cross_entropy(theirs(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            scheduler.step()
+            losses_torch.append(loss.item())
+    assert rates[-1] < rates[0] / 10  # the schedule did decay
+    np.testing.assert_allclose(h["step_loss"], losses_torch, rtol=1e-10)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(),
+                                   rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("schedule,error,pattern", [
+    (0.1, TypeError, "lr_schedule must be a function"),
+    (lambda t: -1.0, ValueError, r"lr_schedule\(0\) must be a finite "
+     r"number > 0, got -1.0"),
+    (lambda t: float("nan"), ValueError, r"lr_schedule\(0\) must be"),
+    (lambda t: "fast", TypeError, r"lr_schedule\(0\) must be a real"),
+])
+def test_a_bad_lr_schedule_fails_before_training(schedule, error, pattern):
+    X, y = digits(8)
+    Spy.steps = 0
+    with pytest.raises(error, match=pattern):
+        train.fit_calc_nn(Spy((2, 3)), X, y, epochs=1, batch_size=4,
+                          lr_schedule=schedule, show=False)
+    assert Spy.steps == 0
+    net = TorchCNN((2, 3))
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(error, match=pattern):
+        train.fit_torch(net, torch.optim.SGD(net.parameters(), lr=0.1), X,
+                        y, epochs=1, lr_schedule=schedule, show=False)
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+
+
+def test_a_schedule_that_turns_bad_later_is_named_at_its_step():
+    X, y = digits(8)
+    with pytest.raises(ValueError, match=r"lr_schedule\(2\) must be a "
+                       r"finite number > 0, got 0.0"):
+        train.fit_calc_nn(train.SmallCNN((2, 3)), X, y, epochs=2,
+                          batch_size=4, show=False,
+                          lr_schedule=lambda t: 1e-3 if t < 2 else 0.0)
+
+
+# ----------------------------------------------------------- mean_and_se
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 400), rate=st.floats(0, 1), seed=st.integers(0, 99))
+def test_mean_and_se_of_zeros_and_ones_is_the_binomial_se(n, rate, seed):
+    v = np.random.default_rng(seed).random(n) < rate
+    mean, se = train.mean_and_se(v)
+    p = v.sum() / n
+    assert mean == pytest.approx(p, abs=1e-15)
+    assert se == pytest.approx(np.sqrt(p * (1 - p) / n), rel=1e-12,
+                               abs=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60))
+def test_mean_and_se_equals_torch_population_std_over_root_n(values):
+    t = torch.tensor(values, dtype=torch.float64)
+    mean, se = train.mean_and_se(values)
+    scale = max(1.0, float(t.abs().max()))
+    assert mean == pytest.approx(t.mean().item(), abs=1e-12 * scale)
+    assert se == pytest.approx(
+        t.std(correction=0).item() / np.sqrt(len(values)), rel=1e-9,
+        abs=1e-12 * scale)
+
+
+@pytest.mark.parametrize("values,error,pattern", [
+    ([], ValueError, r"values must have shape \(N,\) with N >= 1"),
+    (np.zeros((2, 3)), ValueError, r"values must have shape \(N,\)"),
+    ([0.5, np.nan], ValueError, "values must be finite"),
+    (["a", "b"], TypeError, "values must be an array of real numbers"),
+])
+def test_mean_and_se_bad_input(values, error, pattern):
+    with pytest.raises(error, match=pattern):
+        train.mean_and_se(values)
+
+
+# ---------------------------------------------------- the new figures
+
+def test_learning_curves_mark_the_lowest_validation_loss():
+    h = dict(epoch=[1, 2, 3, 4], loss=[1.0, 0.5, 0.3, 0.2],
+             val_loss=[0.9, 0.6, 0.7, 0.8], val_accuracy=[0.5, 0.6, 0.6, 0.6])
+    fig = digit_plots.learning_curves({"run": h}, title="t")
+    # training loss, validation loss, validation accuracy, the diamond
+    assert [tr.line.dash for tr in fig.data[:2]] == ["solid", "dash"]
+    assert list(fig.data[2].y) == [0.5, 0.6, 0.6, 0.6]
+    assert list(fig.data[3].x) == [2] and list(fig.data[3].y) == [0.6]
+    assert fig.data[3].marker.symbol == "diamond"
+    text = fig.layout.meta["description"]
+    assert "lowest (0.6) after epoch 2" in text
+    # the validation loss on its own panel: training loss, validation loss
+    # and its diamond, no accuracy
+    fig = digit_plots.learning_curves({"run": h}, right="val_loss")
+    assert [tr.xaxis for tr in fig.data] == ["x", "x2", "x2"]
+    assert list(fig.data[1].y) == h["val_loss"]
+    assert "validation loss (right, diamonds at the lowest)" in (
+        fig.layout.meta["description"])
+    with pytest.raises(ValueError, match="right must be"):
+        digit_plots.learning_curves({"run": h}, right="accuracy")
+    with pytest.raises(ValueError, match="'b' has none"):
+        digit_plots.learning_curves(
+            {"run": h, "b": dict(epoch=[1], loss=[1.0],
+                                 val_accuracy=[0.5])}, right="val_loss")
+
+
+def test_step_losses_and_lr_vs_curvature():
+    fig = digit_plots.step_losses({"a": [2.0, 1.0, 0.5],
+                                   "b": [2.0, 1.1, 0.5]}, title="twins")
+    assert len(fig.data) == 2 and list(fig.data[1].x) == [1, 2, 3]
+    assert "largest difference between the first two runs is 0.1" in (
+        fig.layout.meta["description"])
+    runs = {0.5: [2.0, 1.5, 1.2, 1.0], 4.0: [2.0, 2.5, 1.0, 1.4]}
+    fig = digit_plots.lr_vs_curvature(runs, 4.0, lam=10.0)
+    assert "the loss rises at 2 of 3 steps" in fig.layout.title.text
+    assert "η = 4 × 2/λ_max = 0.8" in fig.layout.title.text
+    assert list(fig.data[0].y) == runs[0.5] and list(fig.data[1].y) == \
+        runs[4.0]
+    with pytest.raises(ValueError, match="ratio must be one of"):
+        digit_plots.lr_vs_curvature(runs, 2.0, lam=10.0)
+    with pytest.raises(ValueError, match="lam > 0"):
+        digit_plots.lr_vs_curvature(runs, 4.0, lam=0.0)
+    with pytest.raises(ValueError, match="not finite"):
+        digit_plots.step_losses({"a": [1.0, np.inf]})
+    with pytest.raises(ValueError, match="must not be empty"):
+        digit_plots.step_losses({})

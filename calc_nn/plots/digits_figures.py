@@ -23,8 +23,9 @@ from calc_nn.plots._style import (
     wrap,
 )
 
-__all__ = ["digit_grid", "learning_curves", "confusion_matrix", "mistake",
-           "image_grid", "MODEL_COLORS"]
+__all__ = ["digit_grid", "learning_curves", "step_losses",
+           "lr_vs_curvature", "confusion_matrix", "mistake", "image_grid",
+           "MODEL_COLORS"]
 
 MODEL_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                 "#8c564b"]
@@ -170,54 +171,211 @@ def digit_grid(images, labels, n=16, cols=8):
                     narrow=fig.layout.meta["narrow"])
 
 
-def learning_curves(histories: dict) -> go.Figure:
-    """Training loss and validation accuracy per epoch, one colour per run.
+def learning_curves(histories: dict, title: str | None = None,
+                    right: str = "val_accuracy") -> go.Figure:
+    """Loss and validation scores per epoch, one colour per run.
+
+    With ``right="val_accuracy"``: left, the training loss (solid; the
+    mean over the epoch's batches) and, where the history has one, the
+    validation loss after the epoch (dashed); right, the validation
+    accuracy. With ``right="val_loss"``: left, the training loss; right,
+    the validation loss on its own scale. A diamond marks the lowest
+    validation loss of each run.
 
     Parameters
     ----------
     histories : dict name -> history
         Histories as returned by :func:`calc_nn.train.fit_calc_nn` /
         :func:`calc_nn.train.fit_torch` (lists ``epoch``, ``loss``,
-        ``val_accuracy``).
+        ``val_accuracy``, and ``val_loss`` for ``right="val_loss"``).
+    title : str, optional
+    right : {"val_accuracy", "val_loss"}
 
     Raises
     ------
     ValueError
-        No history, or a loss or accuracy that is not finite (diverged).
+        No history, an unknown ``right``, a missing ``val_loss``, or a
+        loss or accuracy that is not finite (diverged).
 
     Used in: book/digits.md
     """
-    if not histories:
-        raise ValueError("histories must not be empty")
+    _check_curves(histories, right)
+    panels = {"val_accuracy": ("loss: training —, validation - -",
+                               "validation accuracy"),
+              "val_loss": ("training loss", "validation loss")}[right]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("training loss (cross-entropy)",
-                                        "validation accuracy"))
+                        subplot_titles=panels)
+    val_col = 2 if right == "val_loss" else 1
     runs = []
     for k, (name, h) in enumerate(histories.items()):
         color = MODEL_COLORS[k % len(MODEL_COLORS)]
-        for col, key in ((1, "loss"), (2, "val_accuracy")):
-            values = np.asarray(h[key], dtype=float)
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"{name}: {key} is not finite (diverged)")
+        values = {key: _finite(name, key, h[key]) for key in
+                  ("loss", "val_loss", "val_accuracy") if key in h}
+        lines = [(1, "loss", "solid"), (val_col, "val_loss", "dash"),
+                 (2, "val_accuracy", "solid")]
+        for col, key, dash in lines:
+            if key not in values or (key == "val_accuracy"
+                                     and right == "val_loss"):
+                continue
             fig.add_trace(go.Scatter(
-                x=h["epoch"], y=np.round(values, 4), mode="lines+markers",
-                name=name, legendgroup=name, showlegend=col == 1,
-                line=dict(color=color)), row=1, col=col)
-        runs.append(f"{name}: loss {h['loss'][0]:.3g} to "
-                    f"{h['loss'][-1]:.3g}, accuracy "
-                    f"{h['val_accuracy'][0]:.1%} to "
-                    f"{h['val_accuracy'][-1]:.1%}")
-    fig.update_xaxes(title="epoch", dtick=1)
-    fig.update_yaxes(title="loss", row=1, col=1)
-    fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=2)
+                x=h["epoch"], y=np.round(values[key], 4),
+                mode="lines+markers", name=name, legendgroup=name,
+                showlegend=key == "loss", marker=dict(size=5),
+                line=dict(color=color, dash=dash)), row=1, col=col)
+        text = (f"{name}: training loss {values['loss'][0]:.3g} to "
+                f"{values['loss'][-1]:.3g}")
+        if "val_loss" in values:
+            best = int(np.argmin(values["val_loss"]))
+            fig.add_trace(go.Scatter(
+                x=[h["epoch"][best]], y=[round(values["val_loss"][best], 4)],
+                mode="markers", legendgroup=name, showlegend=False,
+                marker=dict(color=color, size=11, symbol="diamond"),
+                hovertemplate="lowest validation loss %{y} at epoch "
+                              "%{x}<extra></extra>"), row=1, col=val_col)
+            text += (f", validation loss {values['val_loss'][0]:.3g} to "
+                     f"{values['val_loss'][-1]:.3g}, lowest "
+                     f"({values['val_loss'][best]:.3g}) after epoch "
+                     f"{h['epoch'][best]}")
+        runs.append(text + f", validation accuracy "
+                           f"{values['val_accuracy'][0]:.1%} to "
+                           f"{values['val_accuracy'][-1]:.1%}")
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="cross-entropy", row=1, col=1)
+    if right == "val_loss":
+        fig.update_yaxes(title="cross-entropy", row=1, col=2)
+    else:
+        fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=2)
     epochs = max(len(h["epoch"]) for h in histories.values())
-    narrow = two_panels(fig, f"Training of {len(histories)} models for "
-                             f"{epochs} epochs", height=450)
+    narrow = two_panels(fig, title or f"Training of {len(histories)} "
+                                      f"models for {epochs} epochs",
+                        height=450)
+    shown = ("Loss (left: training solid, validation dashed) and "
+             "validation accuracy (right)" if right == "val_accuracy" else
+             "Training loss (left) and validation loss (right, diamonds at "
+             "the lowest)")
     return describe(
-        fig, f"Training loss (left) and validation accuracy (right) per "
-             f"epoch of {len(histories)} runs, from the first epoch to the "
-             "last: " + "; ".join(runs) + ".",
+        fig, f"{shown} per epoch of {len(histories)} "
+             f"run{'s' if len(histories) > 1 else ''}: " + "; ".join(runs)
+             + ".",
         narrow={"layout": narrow})
+
+
+def _check_curves(histories, right):
+    if not histories:
+        raise ValueError("histories must not be empty")
+    if right not in ("val_accuracy", "val_loss"):
+        raise ValueError(f"right must be 'val_accuracy' or 'val_loss', got "
+                         f"{right!r}")
+    missing = [name for name, h in histories.items() if "val_loss" not in h]
+    if right == "val_loss" and missing:
+        raise ValueError(f"right='val_loss' needs a val_loss in every "
+                         f"history; {missing[0]!r} has none")
+
+
+def step_losses(runs: dict, title: str = "Training loss per step"
+                ) -> go.Figure:
+    """The training loss of every step (the batch's loss before the step)
+    of several runs, on one axis.
+
+    Parameters
+    ----------
+    runs : dict name -> sequence of float
+        Per-step losses, e.g. a history's ``step_loss``.
+    title : str
+
+    Raises
+    ------
+    ValueError
+        No run, or a loss that is not finite.
+
+    Used in: book/digits.md
+    """
+    if not runs:
+        raise ValueError("runs must not be empty")
+    fig = go.Figure()
+    texts = []
+    for k, (name, values) in enumerate(runs.items()):
+        values = _finite(name, "loss", values)
+        fig.add_trace(go.Scatter(
+            x=np.arange(1, len(values) + 1), y=np.round(values, 5),
+            mode="lines", name=name,
+            line=dict(color=MODEL_COLORS[k % len(MODEL_COLORS)],
+                      width=3 if k == 0 else 1.5,
+                      dash="solid" if k == 0 else "dot")))
+        texts.append(f"{name}: {len(values)} steps, from {values[0]:.3g} "
+                     f"to {values[-1]:.3g}")
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title="cross-entropy of the batch")
+    narrow = frame(fig, title, height=380)
+    first, second = (list(runs.values()) + [None])[:2]
+    text = f"{title}: " + "; ".join(texts)
+    if second is not None and len(first) == len(second):
+        gap = float(np.max(np.abs(np.subtract(first, second))))
+        text += (f". The largest difference between the first two runs is "
+                 f"{gap:.2g}")
+    return describe(fig, text + ".", narrow={"layout": narrow})
+
+
+def lr_vs_curvature(losses_by_ratio: dict, ratio: float,
+                    lam: float) -> go.Figure:
+    r"""Full-batch gradient descent on one minibatch with
+    :math:`\eta = r \cdot 2/\lambda_{\max}`: the loss at every step
+    for the chosen ratio ``r``, beside the run of the smallest ratio.
+
+    Parameters
+    ----------
+    losses_by_ratio : dict float -> sequence of float
+        The per-step losses of each run, keyed by :math:`r`.
+    ratio : float
+        A key of ``losses_by_ratio``.
+    lam : float, > 0
+        :math:`\lambda_{\max}`, the Hessian's largest eigenvalue at the
+        start.
+
+    Raises
+    ------
+    ValueError
+        ``ratio`` not a key, a loss that is not finite, ``lam`` <= 0.
+
+    Used in: book/digits.md
+    """
+    if ratio not in losses_by_ratio or not lam > 0:
+        raise ValueError(f"ratio must be one of {sorted(losses_by_ratio)} "
+                         f"and lam > 0, got {ratio!r} and {lam!r}")
+    low = min(losses_by_ratio)
+    fig = go.Figure()
+    for r, color, width in ((low, "#7f7f7f", 1.5), (ratio, "#d62728", 3)):
+        values = _finite(f"ratio {r:g}", "loss", losses_by_ratio[r])
+        fig.add_trace(go.Scatter(
+            x=np.arange(len(values)), y=np.round(values, 4),
+            mode="lines+markers", marker=dict(size=5),
+            name=f"η = {r:g} × 2/λ_max = {r * 2 / lam:.3g}",
+            line=dict(color=color, width=width)))
+    values = np.asarray(losses_by_ratio[ratio], dtype=float)
+    rises = int(np.sum(np.diff(values) > 0))
+    fig.update_xaxes(title="step of gradient descent")
+    fig.update_yaxes(title="cross-entropy of the minibatch",
+                     rangemode="tozero")
+    eta = ratio * 2 / lam
+    title = (f"η = {ratio:g} × 2/λ_max = {eta:.3g}: the loss rises at "
+             f"{rises} of {len(values) - 1} steps")
+    narrow = frame(fig, title, height=420)
+    return describe(
+        fig, f"Gradient descent on one minibatch, λ_max = {lam:.3g} at the "
+             f"start, so 2/λ_max = {2 / lam:.3g}. With η = {ratio:g} × "
+             f"2/λ_max = {eta:.3g} the loss goes from {values[0]:.3g} to "
+             f"{values[-1]:.3g} in {len(values) - 1} steps and rises at "
+             f"{rises} of them (grey: η = {low:g} × 2/λ_max, from "
+             f"{losses_by_ratio[low][0]:.3g} to "
+             f"{losses_by_ratio[low][-1]:.3g}).",
+        narrow={"layout": narrow})
+
+
+def _finite(name, key, values):
+    values = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name}: {key} is not finite (diverged)")
+    return values
 
 
 def confusion_matrix(y_true, y_pred, title="Confusion matrix") -> go.Figure:
