@@ -30,12 +30,21 @@ JOBS_ENV = "CALC_NN_BUILD_JOBS"
 
 
 def _execute(path: str, notebook, timeout, allow_errors):
-    """Worker: execute one notebook in its own folder (as myst-nb does)."""
+    """Worker: execute one notebook in its own folder (as myst-nb does).
+
+    Once the last cell has run its kernel is killed, not asked to shut
+    down: in ipykernel 7.2 a shutdown request races with the closing of
+    the kernel's output socket and now and then prints "ERROR:tornado.
+    general:Uncaught exception in ZMQStream callback" into the build log
+    (fixed in ipykernel 7.3, ipython/ipykernel#1518, whose TCP warning
+    keeps us on 7.2). The outputs are all collected by then.
+    """
     from jupyter_cache.executors.utils import single_nb_execution
 
     result = single_nb_execution(notebook, cwd=str(Path(path).parent),
                                  timeout=timeout, allow_errors=allow_errors,
-                                 meta_override=True)
+                                 meta_override=True,
+                                 shutdown_kernel="immediate")
     return result.nb, result.time, result.exc_string
 
 

@@ -51,9 +51,13 @@ def test_build_log_is_clean(built_book, word):
     """The build log has no ``WARNING`` and no ``ERROR`` line at all, not
     even one that ``-W`` would not turn into a failure (e.g. printed by an
     executing chapter)."""
-    hits = [line for line in built_book.log.splitlines() if word in line]
+    lines = built_book.log.splitlines()
+    hits = [i for i, line in enumerate(lines) if word in line]
+    # each hit with the lines after it (a traceback follows a logged error)
+    shown = ["\n".join(lines[i:i + 25]) for i in hits[:5]]
     assert not hits, f"{len(hits)} line(s) with {word!r} in the build " \
-        "log:\n" + "\n".join(hits[:30])
+        "log; the first ones with what follows them:\n" + \
+        "\n---\n".join(shown)
 
 
 def test_no_execution_reports(built_book):
