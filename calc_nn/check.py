@@ -566,8 +566,11 @@ _SPECS = {
         "f(dout, cache) -> dx like x, cache from "
         "conv.maxpool2d_forward_naive(x, kernel_size, stride)",
         "the gradient of max pooling, with the cache that "
-        ":func:`calc_nn.conv.maxpool2d_forward_naive` returns, ``(x, "
-        "(kH, kW), (sH, sW))`` as in CS231n; each window's upstream "
+        ":func:`calc_nn.conv.maxpool2d_forward_naive` returns, a "
+        "``MaxPool2dCache``: ``cache.x`` (the input), ``cache.kernel = "
+        "(kH, kW)`` and ``cache.stride = (sH, sW)``, as CS231n's ``(x, "
+        "pool_param)`` (its ``argmax`` holds the answer: a loop version "
+        "finds each maximum in ``x``); each window's upstream "
         "gradient goes to the position of its maximum (the first one, in "
         "row-major order, on a tie, as in PyTorch); overlapping windows "
         "(stride < kernel size) add up",

@@ -104,15 +104,16 @@ class ConvTranspose2dCache(NamedTuple):
 
 
 class MaxPool2dCache(NamedTuple):
-    """What :func:`maxpool2d_backward` needs: the input's shape and dtype,
-    the window, and the position of each window's maximum (``u * kW + v``,
-    an array of shape (N, C, Ho, Wo) made by the forward pass).
+    """What :func:`maxpool2d_backward` needs: the input ``x`` (an array the
+    forward pass made, never the caller's), the window and stride, and the
+    position of each window's maximum (``u * kW + v``, an array of shape
+    (N, C, Ho, Wo)). The fast backward reads ``argmax``; the loop version,
+    like a student's, finds each maximum again in ``x``.
 
     Used in: book/cnn.md, book/digits.md
     """
 
-    x_shape: tuple[int, ...]
-    dtype: np.dtype
+    x: np.ndarray
     kernel: tuple[int, int]
     stride: tuple[int, int]
     argmax: np.ndarray
@@ -486,7 +487,7 @@ def maxpool2d_forward(x, kernel_size, stride=None):
     for u, v in np.ndindex(*kernel):  # NaN wins, as in PyTorch
         np.maximum(out, windows[:, :, u, v], out=out)
     argmax = _window_argmax(windows, out)
-    return out, MaxPool2dCache(x.shape, x.dtype, kernel, stride, argmax)
+    return out, MaxPool2dCache(x.copy(), kernel, stride, argmax)
 
 
 def maxpool2d_backward(dout, cache):
@@ -509,13 +510,11 @@ def maxpool2d_backward(dout, cache):
 
     Used in: book/cnn.md, book/digits.md
     """
-    shape, dtype, kernel, stride, argmax = _check_cache(cache,
-                                                        MaxPool2dCache)
-    dout = _check_dout(dout, argmax.shape, dtype)
+    x, kernel, stride, argmax = _check_cache(cache, MaxPool2dCache)
+    dout = _check_dout(dout, argmax.shape, x.dtype)
     # offset (u, v) of window (i, j) gets its gradient if it is the maximum
     return _col2im(lambda u, v: np.where(argmax == u * kernel[1] + v, dout,
-                                         0), np.zeros(shape, dtype=dtype),
-                   kernel, stride)
+                                         0), np.zeros_like(x), kernel, stride)
 
 
 def maxpool2d_forward_naive(x, kernel_size, stride=None):
@@ -534,7 +533,7 @@ def maxpool2d_forward_naive(x, kernel_size, stride=None):
                     window = x[n, c, i * sh:i * sh + kH, j * sw:j * sw + kW]
                     argmax[n, c, i, j] = _argmax_like_torch(window.ravel())
                     out[n, c, i, j] = window.ravel()[argmax[n, c, i, j]]
-    return out, MaxPool2dCache(x.shape, x.dtype, (kH, kW), (sh, sw), argmax)
+    return out, MaxPool2dCache(x.copy(), (kH, kW), (sh, sw), argmax)
 
 
 def maxpool2d_backward_naive(dout, cache):
@@ -542,12 +541,12 @@ def maxpool2d_backward_naive(dout, cache):
 
     Used in: book/cnn.md
     """
-    shape, dtype, (kH, kW), (sh, sw), argmax = _check_cache(cache,
-                                                            MaxPool2dCache)
-    dout = _check_dout(dout, argmax.shape, dtype)
-    dx = np.zeros(shape, dtype=dtype)
-    for n, c, i, j in np.ndindex(*argmax.shape):
-        u, v = divmod(int(argmax[n, c, i, j]), kW)
+    x, (kH, kW), (sh, sw), argmax = _check_cache(cache, MaxPool2dCache)
+    dout = _check_dout(dout, argmax.shape, x.dtype)
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dout.shape):
+        window = x[n, c, i * sh:i * sh + kH, j * sw:j * sw + kW]
+        u, v = divmod(_argmax_like_torch(window.ravel()), kW)
         dx[n, c, i * sh + u, j * sw + v] += dout[n, c, i, j]
     return dx
 

@@ -327,7 +327,7 @@ def test_conv2d_output_size():
 
 
 def _maxpool_backward(dout, cache, first_only=True):
-    x, (k, _), (s, _) = cache
+    x, (k, _), (s, _) = cache.x, cache.kernel, cache.stride
     dx = np.zeros_like(x)
     n_, c_, ho, wo = dout.shape
     for n in range(n_):
@@ -353,7 +353,7 @@ def test_maxpool2d_backward():
     assert "x = [[[[1., 1., 0., 2.], [1., 1., 2., 2.]]]]" in str(ties)
 
     def overwrite(dout, cache):  # "=" instead of "+=": overlaps lost
-        x, (k, _), (s, _) = cache
+        x, (k, _), (s, _) = cache.x, cache.kernel, cache.stride
         dx = np.zeros_like(x)
         for i in range(dout.shape[2]):
             for j in range(dout.shape[3]):
@@ -383,9 +383,11 @@ def test_layer_checkers_pass_the_packages_cache():
         return _maxpool_backward(dout, cache)
 
     assert check.maxpool2d_backward(spy)
-    x = seen[0][0]
-    _, cache = conv.maxpool2d_forward_naive(x, *[v[0] for v in seen[0][1:]])
-    assert type(seen[0]) is type(cache) and len(seen[0]) == len(cache)
+    given = seen[0]
+    _, cache = conv.maxpool2d_forward_naive(given.x, given.kernel,
+                                            given.stride)
+    assert type(given) is type(cache)
+    np.testing.assert_array_equal(given.argmax, cache.argmax)
     old = check.maxpool2d_backward(lambda dout, x, k, s: dout)
     assert not old and "missing 2 required positional arguments" in str(old)
 
