@@ -1,0 +1,95 @@
+"""Every chapter opens with a "Before you start" box whose links resolve
+and name what earlier pages introduced (issue 15, §4). A box may also
+point forward (where the chapter's results are used next, or a topic it
+defers), but a chapter after the first relies on at least one earlier
+page.
+
+The chapter tests check which sections each box names; this test checks
+the rule for every chapter in the table of contents, so a new chapter
+without its box, or a box that sends the reader forward, fails.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from chapter_text import admonition
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+# pages that are not chapters: no box
+NOT_CHAPTERS = {"preface", "notation", "glossary", "references"}
+# reference pages: linked from every box, they are no prerequisite
+REFERENCE_PAGES = {"notation", "glossary"}
+DOC = re.compile(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`")
+REF = re.compile(r"\{ref\}`(?:[^`<]*<)?([^`>]+)>?`")
+LABEL = re.compile(r"^\(([\w-]+)\)=$|^:label: ([\w-]+)$", re.M)
+
+
+def _toc_order() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+    return [Path(p).name for p in pages]
+
+
+ORDER = _toc_order()
+CHAPTERS = [p for p in ORDER if p not in NOT_CHAPTERS]
+
+
+def _label_pages() -> dict[str, str]:
+    """Each ``(label)=`` / ``:label:`` target and the page defining it."""
+    found = {}
+    for page in BOOK.glob("*.md"):
+        for match in LABEL.finditer(page.read_text()):
+            found[match.group(1) or match.group(2)] = page.stem
+    return found
+
+
+def _box(chapter: str) -> str:
+    return admonition((BOOK / f"{chapter}.md").read_text(),
+                      "Before you start")
+
+
+def test_the_toc_lists_chapters():
+    assert len(CHAPTERS) >= 8, CHAPTERS
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_before_you_start_box_links_resolve(chapter):
+    """The box exists, every link in it resolves to a page or a section,
+    and (after the first chapter) at least one link is to an earlier page
+    in ``_toc.yml`` (the notation and glossary pages do not count)."""
+    box = _box(chapter)
+    pages = _label_pages()
+    linked = []
+    for label in REF.findall(box):
+        assert label in pages, (
+            f"{chapter}: the box links {{ref}}`{label}`, which no page "
+            "defines")
+        linked.append((f"{{ref}}`{label}`", pages[label]))
+    for target in DOC.findall(box):
+        page = Path(target).name
+        assert (BOOK / f"{page}.md").is_file(), (
+            f"{chapter}: the box links {{doc}}`{target}`, which is no page")
+        linked.append((f"{{doc}}`{target}`", page))
+    assert linked, f"{chapter}: the 'Before you start' box links nothing"
+    here = ORDER.index(chapter)
+    earlier = [link for link, page in linked
+               if page not in REFERENCE_PAGES and ORDER.index(page) < here]
+    if chapter != CHAPTERS[0]:
+        assert earlier, (
+            f"{chapter}: the box links no earlier page, only {linked}")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_box_opens_the_chapter(chapter):
+    """The box comes before the chapter's first section (``##``): it is
+    what the reader sees first, not a note in the middle."""
+    text = (BOOK / f"{chapter}.md").read_text()
+    box = text.index(":::{admonition} Before you start")
+    first_section = re.search(r"^## ", text, re.M)
+    assert first_section is None or box < first_section.start(), (
+        f"{chapter}: the box comes after the first section")
