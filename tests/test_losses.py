@@ -115,13 +115,30 @@ def _bce_atol(z):
     return 1e-15 * max(1.0, np.abs(z).max(initial=0)) * z.size
 
 
-ELEMENTWISE = {  # name: (loss, gradient, torch loss, targets, atol)
-    "mse": (L.mse, L.mse_grad, F.mse_loss, reals, lambda z: 0.0),
+EPS = np.finfo(np.float64).eps
+
+
+def _mse_grad_atol(z, target):
+    """2(z - y): the rounding of z - y, doubled, a few eps of the larger."""
+    return 4 * EPS * np.maximum(np.abs(z), np.abs(target)).max(initial=0)
+
+
+def _bce_grad_atol(z, target):
+    """sigma(z) - y with both in [0, 1]: each rounded to within an ulp of
+    1, so the difference is off by a few eps when they nearly cancel
+    (z = -2.2e-16, y = 0.5: 0.5 - 5.6e-17 - 0.5 here, 0 in torch)."""
+    return 4 * EPS
+
+
+ELEMENTWISE = {  # name: (loss, gradient, torch loss, targets, atol,
+    #                     gradient atol before the reduction's 1/n)
+    "mse": (L.mse, L.mse_grad, F.mse_loss, reals, lambda z: 0.0,
+            _mse_grad_atol),
     "bce": (L.binary_cross_entropy_with_logits,
             L.binary_cross_entropy_with_logits_grad,
             F.binary_cross_entropy_with_logits,
             st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0, 1)),
-            _bce_atol),
+            _bce_atol, _bce_grad_atol),
 }
 
 
@@ -130,7 +147,7 @@ ELEMENTWISE = {  # name: (loss, gradient, torch loss, targets, atol)
 @SETTINGS
 @given(data=st.data())
 def test_elementwise_losses_match_torch(name, reduction, data):
-    loss, grad_fn, torch_loss, targets, atol = ELEMENTWISE[name]
+    loss, grad_fn, torch_loss, targets, atol, grad_atol = ELEMENTWISE[name]
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=5))
     z = data.draw(hnp.arrays(np.float64, shape, elements=reals))
     target = data.draw(hnp.arrays(np.float64, shape, elements=targets))
@@ -138,8 +155,22 @@ def test_elementwise_losses_match_torch(name, reduction, data):
         lambda t: torch_loss(t, torch.tensor(target), reduction=reduction), z)
     np.testing.assert_allclose(loss(z, target, reduction), value,
                                rtol=1e-12, atol=atol(z))
+    scale = 1 / z.size if reduction == "mean" else 1
     np.testing.assert_allclose(grad_fn(z, target, reduction), grad,
-                               rtol=1e-12, atol=1e-300)
+                               rtol=1e-12, atol=grad_atol(z, target) * scale)
+
+
+def test_bce_gradient_near_cancellation():
+    """sigma(z) - y at z = -2.2e-16, y = 0.5 (found by hypothesis): off by
+    a few eps from torch's 0, not by more (a sign or scale error in the
+    gradient is far outside)."""
+    z, y = np.array([-2.0 ** -52]), np.array([0.5])
+    _, grad = torch_value_and_grad(
+        lambda t: F.binary_cross_entropy_with_logits(
+            t, torch.tensor(y), reduction="sum"), z)
+    ours = L.binary_cross_entropy_with_logits_grad(z, y, "sum")
+    np.testing.assert_allclose(ours, grad, rtol=0, atol=_bce_grad_atol(z, y))
+    assert abs(ours[0] - z[0] / 4) <= 4 * EPS  # sigma'(0) = 1/4
 
 
 @pytest.mark.parametrize("n", [1, 2, 4])
