@@ -79,6 +79,20 @@ def test_both_sources_are_in_the_bibliography_and_cited():
     assert set(KEYS.values()) <= cited
 
 
+def test_the_bibliography_parses_and_holds_every_cited_key():
+    """references.bib is valid BibTeX (sphinxcontrib-bibtex stops the
+    build at the first syntax error) and every key the pages cite is in
+    it, once."""
+    from pybtex.database import parse_file
+
+    bib = parse_file(str(ROOT / "references.bib"))
+    text = (ROOT / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,]+),", text, re.M)
+    assert len(keys) == len(set(keys)) == len(bib.entries), keys
+    cited = set().union(*(_cited_keys(p.read_text()) for p in PAGES))
+    assert cited <= set(bib.entries), cited - set(bib.entries)
+
+
 def _sections(text):
     """(heading, body) of every section, code cells left out."""
     text = CODE_CELL.sub("", text)
