@@ -831,7 +831,7 @@ def lr_schedules(noise: float = 0.5, lr: float = 0.5,
     fig.update_xaxes(title_text="step t", row=1, col=2)
     fig.update_yaxes(title_text="mean L − L* (40 runs)", type="log",
                      range=[-3.5, 0.5], exponentformat="power", row=1,
-                     col=2)
+                     col=2, dtick=1)  # decades only: no 2 and 5 to crowd
     end = {label: float(loss[-20:].mean()) for label, (_, loss)
            in runs.items()}
     best = min(end, key=end.get)
