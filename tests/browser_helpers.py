@@ -31,8 +31,9 @@ TABLET = {"width": 768, "height": 1024}
 LOAD_TIMEOUT_MS = 30_000
 CHANGE_TIMEOUT_MS = 5_000
 
-# What a figure draws: the geometry and colours of its traces (lines,
-# markers, bars, fills, ...), their texts, and the pictures of its heatmaps
+# What a figure draws: the geometry, positions and colours of its traces
+# (lines, markers, bars, fills, ...; a marker's place is its transform),
+# their texts, and the pictures of its heatmaps
 # (an <image> whose href is the rendered PNG), which must change when a
 # control moves.
 JS_DRAWN = """(gd) => Array.from(
@@ -42,6 +43,7 @@ JS_DRAWN = """(gd) => Array.from(
         el.getAttribute('xlink:href') || [el.getAttribute('x'),
         el.getAttribute('y'), el.getAttribute('width'),
         el.getAttribute('height')].join(','), el.getAttribute('style'),
+        el.getAttribute('transform'),  // where a marker or a label sits
         el.tagName === 'text' ? el.textContent : ''].join(' '))"""
 # The figure's data as plotly holds it.
 JS_DATA = "(gd) => JSON.stringify(gd.data)"
