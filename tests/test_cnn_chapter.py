@@ -147,9 +147,17 @@ def test_a_typo_in_a_table_is_caught(name, right, typo):
 
 
 def test_the_typed_expansion_of_y00_is_the_output():
-    typed = re.search(r"\$Y_\{00\} = (.*?)\$\)", TEXT, re.S).group(1)
-    value = eval(" ".join(typed.split()).replace(r"\cdot", "*"))
-    assert value == _computed_by("calc_nn")[0][0, 0]
+    text = " ".join(TEXT.split())
+    products = re.search(r"the nine products (.*?); with the bias, "
+                         r"\$Y_\{00\} = (-?\d+)\$", text)
+    terms = re.findall(r"\$([^$]*)\$", products.group(1))
+    assert len(terms) == 9
+    e = sconv.worked_example()
+    window = e["X"][:3, :3] * e["W"]
+    assert [eval(t.replace(r"\cdot", "*")) for t in terms] == list(
+        window.ravel())
+    y00 = _computed_by("calc_nn")[0][0, 0]
+    assert sum(window.ravel()) + e["b"] == int(products.group(2)) == y00
 
 
 def test_what_the_worked_example_says():
