@@ -187,6 +187,18 @@ def _conv_layout(fig, title: str, cell_texts) -> dict:
               "colorbar.y": round(-30 / narrow_h, 4)}}}
 
 
+def _kernel_panel(fig, k):
+    """The kernel as a heatmap with its weights written in the cells
+    (middle panel); returns the weights and their texts."""
+    kz = _compact(k)
+    text = [[_fraction(v) for v in row] for row in kz]
+    fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
+                             colorscale="RdBu", zmid=0, showscale=False,
+                             name="kernel", hovertemplate="%{z}"
+                             "<extra></extra>"), 1, 2)
+    return kz, text
+
+
 def _rows(a, fmt="{:g}".format) -> str:
     """A small array row by row: "1 3; 4 2"."""
     return "; ".join(" ".join(fmt(v) for v in row) for row in a)
@@ -270,12 +282,7 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
     # the image's own border inside the padding
     _box(fig, padding, padding, x.shape[0], x.shape[1], 1, 1,
          color=COLORS["muted"], dash="dot", width_px=1)
-    kz = _compact(k)
-    text = [[_fraction(v) for v in row] for row in kz]
-    fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
-                             colorscale="RdBu", zmid=0, showscale=False,
-                             name="kernel", hovertemplate="%{z}"
-                             "<extra></extra>"), 1, 2)
+    kz, text = _kernel_panel(fig, k)
     fig.add_trace(go.Heatmap(z=out, colorscale="RdBu", zmid=0,
                              showscale=True, name="output",
                              hovertemplate="row %{y}, col %{x}: %{z}"
@@ -531,12 +538,7 @@ def translation_equivariance(image: str, down: int, right: int,
                              zmin=0, zmax=255, showscale=False,
                              name="input", hovertemplate="row %{y}, col "
                              "%{x}: %{z}<extra></extra>"), 1, 1)
-    kz = _compact(k)
-    text = [[_fraction(v) for v in row] for row in kz]
-    fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
-                             colorscale="RdBu", zmid=0, showscale=False,
-                             name="kernel", hovertemplate="%{z}"
-                             "<extra></extra>"), 1, 2)
+    _, text = _kernel_panel(fig, k)
     top = float(np.abs(feature_map(x)).max()) or 1.0
     fig.add_trace(go.Heatmap(z=out, colorscale="RdBu", zmin=-top,
                              zmax=top, showscale=True, name="feature map",
