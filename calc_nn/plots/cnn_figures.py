@@ -598,8 +598,12 @@ def receptive_field_map(layers: int, kernel: int,
     r = receptive_field([kernel] * layers, [stride] * layers)
     top, left, height, width = _bounding_box(paths)
     fig = go.Figure(go.Heatmap(
-        z=paths, colorscale="Blues", zmin=0, showscale=True,
-        name="paths", colorbar=dict(title=dict(text="paths")),
+        z=paths, colorscale="Blues", zmin=0, showscale=True, name="paths",
+        # under the square plot, centred on it (the x axis is constrained
+        # to the square's width around the centre)
+        colorbar=dict(title=dict(text="paths", side="top"),
+                      orientation="h", thickness=10, len=0.45, x=0.5,
+                      xanchor="center", y=-0.14, yanchor="top"),
         hovertemplate="row %{y}, col %{x}: %{z} paths<extra></extra>"))
     _box(fig, 0, 0, r, r, None, None)
     fig.update_yaxes(autorange="reversed", scaleanchor="x",
@@ -609,8 +613,8 @@ def receptive_field_map(layers: int, kernel: int,
     narrow = frame(fig, f"{layers} layer{'s' * (layers > 1)} of "
                         f"{kernel}×{kernel}, stride {stride}: r = 1 + "
                         f"{terms} = {r}; counted {height}×{width}",
-                   height=420, margin=dict(l=40, r=20, b=40),
-                   narrow_height=380)
+                   height=460, margin=dict(l=40, r=20, b=90),
+                   narrow_height=420)
     return describe(
         fig, f"A stack of {layers} convolution{'s' * (layers > 1)} with "
              f"{kernel}×{kernel} kernels and stride {stride}, on a "
