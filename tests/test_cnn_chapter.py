@@ -189,6 +189,12 @@ def test_the_diagonal_kernel_gives_one_value():
     assert np.all(out == -5)
 
 
+def test_explorer_output_sizes_in_the_text():
+    assert conv.conv2d_output_size(28, 3, 1, 0) == 26
+    assert conv.conv2d_output_size(28, 3, 2, 1) == 14
+    assert "$26 \\times 26$" in TEXT and "$14 \\times 14$, half" in TEXT
+
+
 def test_floor_example_never_reads_the_last_column():
     out, cache = conv.conv2d_forward(np.ones((1, 1, 6, 6)),
                                      np.ones((1, 1, 3, 3)), stride=3,
@@ -415,6 +421,7 @@ def test_receptive_field_exercise_answers():
     assert sconv.receptive_field([3] * 5, [1] * 5) == 11
     assert sconv.receptive_field([7, 3], [2, 2]) == 11
     assert sconv.receptive_field([3, 3], [1, 1]) == 5
+    assert sconv.receptive_field([3, 3, 3], [1, 1, 1]) == 7
     assert sconv.receptive_field([3, 3, 3], [2, 2, 2]) == 15
 
 
