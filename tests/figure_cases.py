@@ -167,6 +167,11 @@ CASES = {
         "ring", 8, 13, kernel="blur", images=IMAGES, pattern="ones")),
     "pooling": ("pooling_gradients",
                 lambda: conv_plots.pooling_gradients("max")),
+    "equivariance": ("translation_equivariance",
+                     lambda: conv_plots.translation_equivariance(
+                         "ring", 4, -2, images=IMAGES)),
+    "receptive_field": ("receptive_field_map",
+                        lambda: conv_plots.receptive_field_map(3, 5, 2)),
     "digits": ("digit_grid", lambda: digit_plots.digit_grid(*_digits())),
     "maps": ("image_grid", lambda: digit_plots.image_grid(
         np.random.default_rng(0).random((9, 28, 28)),
@@ -269,6 +274,12 @@ EXPLORERS = [
       "pattern": list(conv_plots.PATTERNS)}),
     ("cnn", "pooling_gradients", conv_plots.pooling_gradients,
      {"kind": ["max", "avg"]}),
+    ("cnn", "translation_equivariance",
+     lambda down, right: conv_plots.translation_equivariance(
+         "square", down, right, images=IMAGES),
+     {"down": [-4, 0, 2, 4], "right": [-4, -2, 0, 4]}),
+    ("cnn", "receptive_field_map", conv_plots.receptive_field_map,
+     {"layers": [1, 2, 3], "kernel": [2, 3, 5], "stride": [1, 2]}),
     ("digits", "lr_vs_curvature",
      lambda ratio: digit_plots.lr_vs_curvature(curvature_runs(), ratio,
                                                13.9),

@@ -25,6 +25,7 @@ from calc_nn.plots._style import (
     panel_fonts,
     wrap,
 )
+from calc_nn.symbolic.cnn_formulas import receptive_field, worked_example
 from calc_nn.widgets import Choice, Slider
 
 __all__ = [
@@ -40,6 +41,9 @@ __all__ = [
     "conv_forward",
     "conv_backward",
     "pooling_gradients",
+    "shift",
+    "translation_equivariance",
+    "receptive_field_map",
 ]
 
 KERNELS = {
@@ -183,6 +187,18 @@ def _conv_layout(fig, title: str, cell_texts) -> dict:
               "colorbar.y": round(-30 / narrow_h, 4)}}}
 
 
+def _kernel_panel(fig, k):
+    """The kernel as a heatmap with its weights written in the cells
+    (middle panel); returns the weights and their texts."""
+    kz = _compact(k)
+    text = [[_fraction(v) for v in row] for row in kz]
+    fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
+                             colorscale="RdBu", zmid=0, showscale=False,
+                             name="kernel", hovertemplate="%{z}"
+                             "<extra></extra>"), 1, 2)
+    return kz, text
+
+
 def _rows(a, fmt="{:g}".format) -> str:
     """A small array row by row: "1 3; 4 2"."""
     return "; ".join(" ".join(fmt(v) for v in row) for row in a)
@@ -266,12 +282,7 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
     # the image's own border inside the padding
     _box(fig, padding, padding, x.shape[0], x.shape[1], 1, 1,
          color=COLORS["muted"], dash="dot", width_px=1)
-    kz = _compact(k)
-    text = [[_fraction(v) for v in row] for row in kz]
-    fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
-                             colorscale="RdBu", zmid=0, showscale=False,
-                             name="kernel", hovertemplate="%{z}"
-                             "<extra></extra>"), 1, 2)
+    kz, text = _kernel_panel(fig, k)
     fig.add_trace(go.Heatmap(z=out, colorscale="RdBu", zmid=0,
                              showscale=True, name="output",
                              hovertemplate="row %{y}, col %{x}: %{z}"
@@ -420,9 +431,9 @@ def pooling_gradients(kind: str) -> go.Figure:
 
     Used in: book/cnn.md
     """
-    x = np.array([[1., 3., 2., 0.], [4., 2., 1., 5.], [0., 1., 7., 2.],
-                  [3., 6., 1., 1.]])[None, None]
-    dout = np.array([[1., 2.], [3., 4.]])[None, None]
+    example = worked_example()
+    x = example["P"].astype(float)[None, None]
+    dout = example["GP"].astype(float)[None, None]
     if kind == "max":
         out, cache = conv.maxpool2d_forward(x, 2)
         dx = conv.maxpool2d_backward(dout, cache)
@@ -468,6 +479,155 @@ def pooling_gradients(kind: str) -> go.Figure:
                                      ": each input gets a quarter of its "
                                      "window's gradient."),
         narrow={"layout": {**narrow, **fonts}})
+
+
+def shift(a, down: int, right: int) -> np.ndarray:
+    """``a`` (H, W) moved ``down`` rows and ``right`` columns (negative:
+    up, left); what moves out is lost, what comes in is 0.
+
+    Used in: book/cnn.md
+    """
+    a = np.asarray(a)
+    out = np.zeros_like(a)
+    H, W = a.shape
+    if abs(down) < H and abs(right) < W:
+        out[max(down, 0):H + min(down, 0), max(right, 0):W + min(right, 0)] \
+            = a[max(-down, 0):H - max(down, 0),
+                max(-right, 0):W - max(right, 0)]
+    return out
+
+
+def _bounding_box(a) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the nonzero entries of ``a``."""
+    rows, cols = np.nonzero(a)
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    return (int(rows.min()), int(cols.min()), int(np.ptp(rows)) + 1,
+            int(np.ptp(cols)) + 1)
+
+
+def translation_equivariance(image: str, down: int, right: int,
+                             kernel: str = "sobel_x",
+                             images=None) -> go.Figure:
+    """Shift the input, and the feature map shifts with it.
+
+    Left, the image moved ``down`` rows and ``right`` columns
+    (:func:`shift`); middle, the 3x3 kernel; right, the feature map of
+    the moved image (stride 1, padding 1). Dotted boxes: where the image
+    and its feature map were before the move; solid: where they are.
+
+    Used in: book/cnn.md
+    """
+    images = explorer_images() if images is None else images
+    x = images[image].astype(float)
+    k = KERNELS[kernel]
+
+    def feature_map(a):
+        out, _ = conv.conv2d_forward(a[None, None], k[None, None],
+                                     padding=1)
+        return out[0, 0]
+
+    moved = shift(x, down, right)
+    out = _compact(feature_map(moved))
+    expected = shift(feature_map(x), down, right)
+    n_same = int(np.sum(np.isclose(out, expected, rtol=0, atol=1e-9)))
+    fig = _conv_panels((f"input moved ({down:+d}, {right:+d})",
+                        f"kernel ({KERNEL_LABELS[kernel]})",
+                        "feature map"))
+    fig.add_trace(go.Heatmap(z=moved.astype(int), colorscale="gray",
+                             zmin=0, zmax=255, showscale=False,
+                             name="input", hovertemplate="row %{y}, col "
+                             "%{x}: %{z}<extra></extra>"), 1, 1)
+    _, text = _kernel_panel(fig, k)
+    top = float(np.abs(feature_map(x)).max()) or 1.0
+    fig.add_trace(go.Heatmap(z=out, colorscale="RdBu", zmin=-top,
+                             zmax=top, showscale=True, name="feature map",
+                             hovertemplate="row %{y}, col %{x}: %{z}"
+                             "<extra></extra>"), 1, 3)
+    for col, before, after in ((1, x, moved),
+                               (3, feature_map(x), out)):
+        _box(fig, *_bounding_box(before), 1, col, color=COLORS["muted"],
+             dash="dot", width_px=1)
+        _box(fig, *_bounding_box(after), 1, col)
+    _image_axes(fig, 3)
+    total = out.size
+    verdict = ("the same map, moved by the same amount" if n_same == total
+               else f"the moved map at {n_same} of {total} positions")
+    narrow = _conv_layout(fig, f"Input moved by ({down:+d}, {right:+d}): "
+                               f"feature map = {verdict}", np.ravel(text))
+    return describe(
+        fig, f"The {x.shape[0]}×{x.shape[1]} image “{image}” moved by "
+             f"(rows, columns) = ({down}, {right}) (positive: down, right), "
+             f"convolved with the {KERNEL_LABELS[kernel]} kernel (stride "
+             f"1, padding 1). Its feature map equals the original feature "
+             f"map moved by the same ({down}, {right}) at {n_same} of "
+             f"{total} positions; the boxes around the nonzero values move "
+             f"from rows {_bounding_box(feature_map(x))[0]} to "
+             f"{_bounding_box(out)[0]} and columns "
+             f"{_bounding_box(feature_map(x))[1]} to "
+             f"{_bounding_box(out)[1]} (top left corner).",
+        narrow=narrow)
+
+
+#: Side of the input of :func:`receptive_field_map`.
+FIELD_SIDE = 32
+
+
+def receptive_field_map(layers: int, kernel: int,
+                        stride: int) -> go.Figure:
+    """Which input pixels one output of a stack of convolutions sees.
+
+    ``layers`` convolutions of ``kernel x kernel`` weights all 1 with
+    ``stride``, on a 32x32 input: the backward pass from the top-left
+    output counts, for every input pixel, the paths that reach it. The
+    box is the receptive field the formula predicts.
+
+    Used in: book/cnn.md
+    """
+    x = np.zeros((1, 1, FIELD_SIDE, FIELD_SIDE))
+    ones = np.ones((1, 1, kernel, kernel))
+    caches = []
+    for _ in range(layers):
+        x, cache = conv.conv2d_forward(x, ones, stride=stride)
+        caches.append(cache)
+    g = np.zeros_like(x)
+    g[0, 0, 0, 0] = 1.0
+    for cache in reversed(caches):
+        g = conv.conv2d_backward(g, cache)[0]
+    paths = _compact(g[0, 0])
+    r = receptive_field([kernel] * layers, [stride] * layers)
+    top, left, height, width = _bounding_box(paths)
+    fig = go.Figure(go.Heatmap(
+        z=paths, colorscale="Blues", zmin=0, showscale=True, name="paths",
+        # under the square plot, centred on it (the x axis is constrained
+        # to the square's width around the centre)
+        colorbar=dict(title=dict(text="paths", side="top"),
+                      orientation="h", thickness=10, len=0.45, x=0.5,
+                      xanchor="center", y=-0.14, yanchor="top"),
+        hovertemplate="row %{y}, col %{x}: %{z} paths<extra></extra>"))
+    _box(fig, 0, 0, r, r, None, None)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x",
+                     constrain="domain", showgrid=False, zeroline=False)
+    fig.update_xaxes(constrain="domain", showgrid=False, zeroline=False)
+    terms = " + ".join(f"{kernel - 1}·{stride ** i}" for i in range(layers))
+    narrow = frame(fig, f"{layers} layer{'s' * (layers > 1)} of "
+                        f"{kernel}×{kernel}, stride {stride}: r = 1 + "
+                        f"{terms} = {r}; counted {height}×{width}",
+                   height=460, margin=dict(l=40, r=20, b=90),
+                   narrow_height=420)
+    return describe(
+        fig, f"A stack of {layers} convolution{'s' * (layers > 1)} with "
+             f"{kernel}×{kernel} kernels and stride {stride}, on a "
+             f"{FIELD_SIDE}×{FIELD_SIDE} input. The top-left output "
+             f"depends on the {height}×{width} block of input pixels at "
+             f"the top left (rows and columns 0 to {height - 1}); the "
+             f"formula gives r = {r}. "
+             + ("Each of these pixels reaches the output by one path."
+                if paths.max() == 1 else
+                f"A pixel reaches the output by {paths[paths > 0].min():g} "
+                f"to {paths.max():g} paths (the weights are all 1, so "
+                f"∂Y/∂X counts them)."),
+        narrow={"layout": narrow})
 
 
 def _grid_2x2(height: int, top: int, bottom: int) -> dict:

@@ -36,7 +36,7 @@ def check_conv():
 
 
 def check_output_size():
-    H, k, p, s = sp.symbols("H k p s", positive=True, integer=True)
+    H, k, p, s = sp.symbols("n_H k p s", positive=True, integer=True)
     formula = sp.floor((H + 2 * p - k) / s) + 1
     for h, kk, pp, ss in itertools.product((5, 7, 28), (1, 2, 3, 5),
                                            (0, 1, 2), (1, 2, 3)):
@@ -49,7 +49,7 @@ def check_output_size():
 
 
 def check_conv_params():
-    Fs, Cs, kHs, kWs = sp.symbols("F C k_H k_W", positive=True,
+    Fs, Cs, kHs, kWs = sp.symbols("C_out C k_H k_W", positive=True,
                                   integer=True)
     formula = Fs * (Cs * kHs * kWs + 1)
     for f, c, kh, kw in [(32, 1, 3, 3), (16, 3, 5, 5), (8, 4, 2, 3)]:
@@ -131,17 +131,147 @@ def check_maxpool_grad():
                                                           G, k, s))
 
 
+def check_conv_one():
+    # eq-conv-one with the chapter's symbols is sconv.conv_layer's output
+    for n, k in [(4, 2), (4, 3), (5, 3)]:
+        X, W, b, Y = sconv.conv_layer(n, k)
+        m = n - k + 1
+        for i, j in itertools.product(range(m), range(m)):
+            typed = b + sum(W[u, v] * X[i + u, j + v]
+                            for u in range(k) for v in range(k))
+            assert sp.expand(typed - Y[i, j]) == 0
+
+
+def check_conv_dx_flip():
+    for n, k in [(4, 2), (4, 3)]:
+        g = sconv.gradients(n=n, k=k)
+        G, W = g["G"], g["W"]
+        m = G.rows
+        pad = sp.zeros(m + 2 * (k - 1), m + 2 * (k - 1))
+        pad[k - 1:k - 1 + m, k - 1:k - 1 + m] = G
+        for p, q in itertools.product(range(n), range(n)):
+            typed = sum(pad[p + u, q + v] * W[k - 1 - u, k - 1 - v]
+                        for u in range(k) for v in range(k))
+            assert sp.expand(typed - g["dX"][p, q]) == 0
+
+
+def check_equivariance():
+    # a stride-1 convolution of a moved image, index by index as typed,
+    # equals the moved output (zeros all around keep the border out)
+    rng = np.random.default_rng(2)
+    C, n, k, d1, d2 = 2, 9, 3, 2, -1
+    X = np.zeros((C, n, n), dtype=int)
+    X[:, 3:6, 3:6] = rng.integers(-4, 5, (C, 3, 3))
+    Wt = rng.integers(-3, 4, (3, C, k, k))
+    b = rng.integers(-3, 4, 3)
+    Y = F.conv2d(torch.tensor(X[None], dtype=torch.float64),
+                 torch.tensor(Wt, dtype=torch.float64),
+                 torch.tensor(b, dtype=torch.float64)).numpy()[0]
+    m = n - k + 1
+
+    def x_at(c, a, bb):
+        return int(X[c, a, bb]) if 0 <= a < n and 0 <= bb < n else 0
+
+    for d, i, j in itertools.product(range(3), range(m), range(m)):
+        typed = int(b[d]) + sum(
+            int(Wt[d, c, u, v]) * x_at(c, i + u - d1, j + v - d2)
+            for c in range(C) for u in range(k) for v in range(k))
+        moved = (Y[d, i - d1, j - d2] if 0 <= i - d1 < m and
+                 0 <= j - d2 < m else None)
+        if moved is not None:
+            assert typed == moved, (d, i, j)
+
+
+def _multi_case():
+    rng = np.random.default_rng(3)
+    N, C, Co, H, k, s, pad = 2, 2, 3, 7, 3, 2, 1
+    X = rng.integers(-3, 4, (N, C, H, H))
+    Wt = rng.integers(-3, 4, (Co, C, k, k))
+    xt = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(Wt, dtype=torch.float64, requires_grad=True)
+    y = F.conv2d(xt, wt, stride=s, padding=pad)
+    G = rng.integers(-3, 4, tuple(y.shape))
+    y.backward(torch.tensor(G, dtype=torch.float64))
+    Xp = np.pad(X, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return X, Xp, Wt, G, s, pad, xt.grad.numpy(), wt.grad.numpy()
+
+
+def check_conv_dw_multi():
+    _, Xp, Wt, G, s, _, _, dW = _multi_case()
+    N, Co, Ho, Wo = G.shape
+    for d, c, u, v in np.ndindex(*Wt.shape):
+        typed = sum(int(G[n, d, i, j]) * int(Xp[n, c, s * i + u, s * j + v])
+                    for n in range(N) for i in range(Ho) for j in range(Wo))
+        assert typed == dW[d, c, u, v]
+
+
+def check_conv_dx_multi():
+    X, Xp, Wt, G, s, pad, dX, _ = _multi_case()
+    N, Co, Ho, Wo = G.shape
+    k = Wt.shape[-1]
+    typed = np.zeros(Xp.shape, dtype=int)
+    for n, c, p, q in np.ndindex(*Xp.shape):
+        typed[n, c, p, q] = sum(
+            int(G[n, d, i, j]) * int(Wt[d, c, p - s * i, q - s * j])
+            for d in range(Co) for i in range(Ho) for j in range(Wo)
+            if 0 <= p - s * i < k and 0 <= q - s * j < k)
+    # the image's gradient is the padded one without its border
+    np.testing.assert_array_equal(typed[:, :, pad:-pad, pad:-pad], dX)
+
+
+def check_conv_matrix():
+    from calc_nn import conv
+
+    rng = np.random.default_rng(4)
+    for shape, stride, padding in [((2, 5, 6), 1, 1), ((1, 7, 7), 2, 0)]:
+        W = rng.standard_normal((3, shape[0], 3, 2))
+        T = conv.conv2d_matrix(W, shape, stride=stride, padding=padding)
+        x = torch.tensor(rng.standard_normal(shape)[None],
+                         requires_grad=True)
+        y = F.conv2d(x, torch.tensor(W), stride=stride, padding=padding)
+        np.testing.assert_allclose(T @ x.detach().numpy().ravel(),
+                                   y.detach().numpy().ravel(), rtol=1e-12,
+                                   atol=1e-12)
+        g = rng.standard_normal(tuple(y.shape))
+        y.backward(torch.tensor(g))
+        np.testing.assert_allclose(T.T @ g.ravel(), x.grad.numpy().ravel(),
+                                   rtol=1e-12, atol=1e-12)
+
+
+def check_receptive_field():
+    # the typed sum against the pixels a backward pass reaches through a
+    # stack of torch convolutions with positive weights
+    D = sp.Symbol("D", integer=True, positive=True)
+    for ks, ss in [([3], [1]), ([3, 3], [1, 1]), ([3, 2, 3, 2], [1, 2, 1, 2]),
+                   ([5, 3, 3], [2, 2, 1]), ([2, 2, 2], [2, 2, 2])]:
+        kk = sp.IndexedBase("k")
+        sk = sp.IndexedBase("s")
+        l_, i_ = sp.symbols("l i", integer=True, positive=True)
+        typed = 1 + sp.Sum((kk[l_] - 1) * sp.Product(sk[i_], (i_, 1, l_ - 1)),
+                           (l_, 1, D))
+        value = typed.subs(D, len(ks)).doit().subs(
+            {**{kk[j + 1]: ks[j] for j in range(len(ks))},
+             **{sk[j + 1]: ss[j] for j in range(len(ss))}})
+        x = torch.zeros(1, 1, 64, 64, requires_grad=True)
+        h = x
+        for k, s in zip(ks, ss):
+            h = F.conv2d(h, torch.ones(1, 1, k, k), stride=s)
+        h[0, 0, 0, 0].backward()
+        rows = torch.nonzero(x.grad[0, 0].sum(1)).ravel()
+        assert value == len(rows) == sconv.receptive_field(ks, ss), (ks, ss)
+
+
 # label -> (the formula exactly as typed in the chapter, its check)
 CHECKED = {
     "eq-conv": (
-        r"""Y_{f,i,j} = b_f + \sum_{c=1}^{C} \sum_{u=0}^{k_H-1} \sum_{v=0}^{k_W-1}
-W_{f,c,u,v}\, X_{c,\,s i + u,\,s j + v}""",
+        r"""Y_{d,i,j} = b_d + \sum_{c=1}^{C} \sum_{u=0}^{k_H-1} \sum_{v=0}^{k_W-1}
+W_{d,c,u,v}\, X_{c,\,s i + u,\,s j + v}""",
         check_conv),
     "eq-output-size": (
-        r"""H_{\text{out}} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1""",
+        r"""n_H^{\text{out}} = \left\lfloor \frac{n_H + 2p - k}{s} \right\rfloor + 1""",
         check_output_size),
     "eq-conv-params": (
-        r"""F\,(C\,k_H\,k_W + 1)""",
+        r"""C_{\mathrm{out}}\,(C\,k_H\,k_W + 1)""",
         check_conv_params),
     "eq-conv-dw": (
         r"""\frac{\partial L}{\partial W_{u,v}} = \sum_{i,j}
@@ -163,4 +293,32 @@ Y_{i,j}}""",
         r"""\frac{\partial L}{\partial X_{h,w}} = \sum_{(i,j)\,:\,(h,w) =
 \operatorname{argmax}(i,j)} \frac{\partial L}{\partial Y_{i,j}}""",
         check_maxpool_grad),
+    "eq-conv-one": (
+        r"""Y_{i,j} = b + \sum_{u=0}^{k-1} \sum_{v=0}^{k-1} W_{u,v}\, X_{i+u,\,j+v}""",
+        check_conv_one),
+    "eq-conv-dx-flip": (
+        r"""\frac{\partial L}{\partial X_{p,q}} = \sum_{u,v}
+G^{\text{pad}}_{p+u,\,q+v}\, W_{k-1-u,\,k-1-v}""",
+        check_conv_dx_flip),
+    "eq-equivariance": (
+        r"""Y'_{d,i,j} = b_d + \sum_{c,u,v} W_{d,c,u,v}\, X_{c,\,i + u - \Delta_1,\,
+j + v - \Delta_2} = Y_{d,\,i - \Delta_1,\,j - \Delta_2}""",
+        check_equivariance),
+    "eq-conv-dw-multi": (
+        r"""\frac{\partial L}{\partial W_{d,c,u,v}} = \sum_{n} \sum_{i,j}
+\frac{\partial L}{\partial Y_{n,d,i,j}}\, X_{n,c,\,s i+u,\,s j+v}""",
+        check_conv_dw_multi),
+    "eq-conv-dx-multi": (
+        r"""\frac{\partial L}{\partial X_{n,c,p,q}} = \sum_{d=1}^{C_{\mathrm{out}}}
+\sum_{(i,u):\, s i + u = p} \; \sum_{(j,v):\, s j + v = q}
+\frac{\partial L}{\partial Y_{n,d,i,j}}\, W_{d,c,u,v}""",
+        check_conv_dx_multi),
+    "eq-conv-matrix": (
+        r"""\operatorname{vec}(Y) = T \operatorname{vec}(X), \qquad
+\frac{\partial L}{\partial \operatorname{vec}(X)} =
+T^\top \frac{\partial L}{\partial \operatorname{vec}(Y)}""",
+        check_conv_matrix),
+    "eq-receptive-field": (
+        r"""r_D = 1 + \sum_{l=1}^{D} (k_l - 1) \prod_{i=1}^{l-1} s_i""",
+        check_receptive_field),
 }

@@ -1,0 +1,429 @@
+"""The chapter "CNN layers": the claims its prose makes.
+
+The worked example's tables are made by ``cnn_formulas.worked_tables``;
+here they are parsed back and every number is recomputed with calc_nn and
+PyTorch, so a wrong table fails. Each glued number of the chapter comes
+from the calc_nn calls below, and each test asserts the sentence it
+supports ("only the first and last columns receive gradient", "the
+recipe without the trailing r is r rows short", "conv_transpose2d of
+dL/dY is conv2d_backward's dX"). Claims on random inputs hold for
+several seeds.
+"""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from chapter_text import admonition, labels, prose, read, refs
+from worked_tables import mismatches, table
+
+from calc_nn import conv
+from calc_nn.plots import cnn_figures as conv_plots
+from calc_nn.symbolic import cnn_formulas as sconv
+from calc_nn.widgets import MAX_STATES
+
+TEXT = read("cnn")
+SEEDS = range(4)
+IMAGES = conv_plots._patterns()
+
+
+# ------------------------------------------------------------ the page
+
+def test_before_you_start_links_what_the_chapter_uses():
+    box = admonition(TEXT, "Before you start")
+    targets = refs(box)
+    for label in ("chapter-calculus", "calc-chain-rule", "calc-layout",
+                  "calc-vjp", "bp-batch", "bp-equations",
+                  "act-derivatives", "opt-gd"):
+        assert label in targets
+    assert set(targets) <= labels()
+    # the box comes before the first section
+    assert TEXT.index("Before you start") < TEXT.index("\n## ")
+    first = TEXT.split("\n# ", 1)[1].split("\n\n", 2)[1]
+    assert "{ref}`notation`" in first
+
+
+def test_every_reference_of_the_page_resolves():
+    eq_labels = set(re.findall(r"^\$\$ \(([\w-]+)\)$", TEXT, re.M))
+    for target in re.findall(r"\{eq\}`([^`]+)`", TEXT):
+        assert target in eq_labels, target
+    assert set(refs(TEXT)) <= labels()
+
+
+def test_exercises_are_graded_with_solutions():
+    titles = re.findall(r"^```\{exercise\} (.*)$", TEXT, re.M)
+    assert len(titles) >= 9
+    marks = [t.split(" ", 1)[0] for t in titles]
+    assert set(marks) == {"★", "★★", "★★★"}, titles
+    assert TEXT.count("{solution-start}") == len(titles)
+    # at least two on this phase's material: matrix, transpose, field
+    for label in ("cnn-ex-matrix", "cnn-ex-output-padding",
+                  "cnn-ex-field-1x1"):
+        assert f":label: {label}" in TEXT
+
+
+def test_no_hand_typed_timing():
+    text = prose(TEXT)
+    assert "1.4 times" not in text
+    assert not re.search(r"\d+(\.\d+)? ?(ms|times PyTorch)", text)
+
+
+# ------------------------------------------------------- worked example
+
+def _computed_by(engine):
+    e = sconv.worked_example()
+    x = e["X"].astype(float)[None, None]
+    w = e["W"].astype(float)[None, None]
+    b = np.array([float(e["b"])])
+    g = e["G"].astype(float)[None, None]
+    P = e["P"].astype(float)[None, None]
+    GP = e["GP"].astype(float)[None, None]
+    if engine == "calc_nn":
+        y, cache = conv.conv2d_forward(x, w, b)
+        dx, dw, db = conv.conv2d_backward(g, cache)
+        _, pcache = conv.maxpool2d_forward(P, 2)
+        dP = conv.maxpool2d_backward(GP, pcache)
+    else:
+        xt, wt, bt, Pt = (torch.tensor(a, requires_grad=True)
+                          for a in (x, w, b, P))
+        y = F.conv2d(xt, wt, bt)
+        y.backward(torch.tensor(g))
+        F.max_pool2d(Pt, 2).backward(torch.tensor(GP))
+        y, dx, dw, db, dP = (t.detach().numpy() for t in
+                             (y, xt.grad, wt.grad, bt.grad, Pt.grad))
+    return y[0, 0], dx[0, 0], dw[0, 0], db[0], dP[0, 0]
+
+
+def _rows(tables, engine):
+    y, dx, dw, db, dP = _computed_by(engine)
+    e = sconv.worked_example()
+    forward = {"input $X$": e["X"], "kernel $W$": e["W"],
+               "bias $b$": e["b"], "output $Y$": y,
+               r"upstream $G = \partial L / \partial Y$": e["G"]}
+    dW = {rf"$\partial L / \partial W_{{{u}{v}}}$": dw[u, v]
+          for u, v in np.ndindex(3, 3)}
+    dW[r"$\partial L / \partial b$"] = db
+    dX = {rf"$\partial L / \partial X_{{{p}{q}}}$": dx[p, q]
+          for p, q in np.ndindex(4, 4)}
+    pool = {f"$Y_{{{i}{j}}}$": e["GP"][i, j] for i, j in np.ndindex(2, 2)}
+    pool[r"all four: $\partial L / \partial X$"] = dP
+    return {"forward": forward, "dW": dW, "dX": dX, "pool": pool}
+
+
+HEADERS = {"forward": "quantity", "dW": "entry of ∂L/∂W",
+           "dX": "entry of ∂L/∂X", "pool": "window"}
+
+
+@pytest.mark.parametrize("engine", ["calc_nn", "torch"])
+@pytest.mark.parametrize("name", list(HEADERS))
+def test_worked_tables_are_what_calc_nn_and_torch_compute(name, engine):
+    tables = sconv.worked_tables()
+    typed = table(tables[name], HEADERS[name])
+    computed = _rows(tables, engine)[name]
+    assert not mismatches(typed, computed), mismatches(typed, computed)
+
+
+@pytest.mark.parametrize("name", ["dW", "dX"])
+def test_the_products_column_adds_up_to_the_value(name):
+    for line in sconv.worked_tables()[name].splitlines()[2:]:
+        value, products = [c.strip().strip("$") for c in
+                           line.strip("|").split("|")[1:3]]
+        expr = products.split("$")[0].replace(r"\cdot", "*")
+        assert eval(expr) == int(value), line  # integers: exact
+
+
+@pytest.mark.parametrize("name,right,typo", [
+    ("dW", "| $7$ |", "| $8$ |"),
+    ("dX", "| $-3$ |", "| $3$ |"),
+    ("forward", r"2 & 8 \\ 5 & 3", r"2 & 8 \\ 5 & 4"),
+    ("pool", r"1 & 0 & 0 & 2", r"1 & 0 & 0 & 3")])
+def test_a_typo_in_a_table_is_caught(name, right, typo):
+    text = sconv.worked_tables()[name]
+    assert right in text
+    broken = table(text.replace(right, typo, 1), HEADERS[name])
+    assert mismatches(broken, _rows({}, "calc_nn")[name])
+
+
+def test_the_typed_expansion_of_y00_is_the_output():
+    text = " ".join(TEXT.split())
+    products = re.search(r"the nine products (.*?); with the bias, "
+                         r"\$Y_\{00\} = (-?\d+)\$", text)
+    terms = re.findall(r"\$([^$]*)\$", products.group(1))
+    assert len(terms) == 9
+    e = sconv.worked_example()
+    window = e["X"][:3, :3] * e["W"]
+    assert [eval(t.replace(r"\cdot", "*")) for t in terms] == list(
+        window.ravel())
+    y00 = _computed_by("calc_nn")[0][0, 0]
+    assert sum(window.ravel()) + e["b"] == int(products.group(2)) == y00
+
+
+def test_what_the_worked_example_says():
+    terms = sconv.conv_terms(**{k: sconv.worked_example()[k]
+                                for k in ("X", "W", "G")})
+    # four products per weight, one to four per input pixel
+    assert {len(t) for t in terms["dW"].values()} == {4}
+    counts = {pq: len(t) for pq, t in terms["dX"].items()}
+    assert min(counts.values()) == 1 and max(counts.values()) == 4
+    assert counts[(0, 0)] == 1
+    assert [pq for pq, c in counts.items() if c == 4] == [
+        (1, 1), (1, 2), (2, 1), (2, 2)]
+
+
+def test_worked_helpers_reject_bad_shapes():
+    with pytest.raises(ValueError, match="G must have shape"):
+        sconv.conv_terms(np.zeros((4, 4)), np.zeros((3, 3)),
+                         np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="equally long"):
+        sconv.receptive_field([3, 3], [1])
+
+
+# ------------------------------------------------ glued numbers, claims
+
+def test_the_diagonal_kernel_gives_one_value():
+    X = np.arange(16.0).reshape(4, 4)
+    out, _ = conv.conv2d_forward(X[None, None],
+                                 np.array([[[[1.0, 0], [0, -1.0]]]]))
+    assert np.all(out == -5)
+
+
+def test_explorer_output_sizes_in_the_text():
+    assert conv.conv2d_output_size(28, 3, 1, 0) == 26
+    assert conv.conv2d_output_size(28, 3, 2, 1) == 14
+    assert "$26 \\times 26$" in TEXT and "$14 \\times 14$, half" in TEXT
+
+
+def test_floor_example_never_reads_the_last_column():
+    out, cache = conv.conv2d_forward(np.ones((1, 1, 6, 6)),
+                                     np.ones((1, 1, 3, 3)), stride=3,
+                                     padding=1)
+    assert out.shape[-1] == 2
+    dx = conv.conv2d_backward(np.ones_like(out), cache)[0][0, 0]
+    assert np.all(dx[:, -1] == 0) and np.all(dx[:, :-1].sum(0) > 0)
+
+
+def _all_ones_input_grad(kernel):
+    out, cache = conv.conv2d_forward(
+        np.zeros((1, 1, 28, 28)), conv_plots.KERNELS[kernel][None, None],
+        padding=1)
+    return conv.conv2d_backward(np.ones_like(out), cache)[0][0, 0]
+
+
+def test_sobel_x_gradient_reaches_only_the_first_and_last_columns():
+    g = _all_ones_input_grad("sobel_x")
+    assert np.all(g[:, 1:-1] == 0)
+    assert np.all(g[:, 0] < 0) and np.all(g[:, -1] > 0)
+    assert np.count_nonzero(g) == 56
+    # its rows sum to 0: the top and bottom rows get nothing more
+    assert np.all(conv_plots.KERNELS["sobel_x"].sum(1) == 0)
+
+
+def test_blur_gradient_is_one_inside_and_less_on_the_border():
+    g = _all_ones_input_grad("blur")
+    np.testing.assert_allclose(g[1:-1, 1:-1], 1.0)
+    assert g[0, 5] == 0.75 and g[0, 0] == 0.5625
+    border = np.r_[g[0], g[-1], g[:, 0], g[:, -1]]
+    assert np.all(border < 1)
+
+
+@pytest.mark.parametrize("down", [-4, -2, 0, 2, 4])
+@pytest.mark.parametrize("right", [-4, -2, 0, 2, 4])
+def test_equivariance_is_exact_for_every_shift_of_the_explorer(down, right):
+    fig = conv_plots.translation_equivariance("square", down, right,
+                                              images=IMAGES)
+    assert "at 784 of 784 positions" in fig.layout.meta["description"]
+    assert "the same map, moved" in fig.layout.title.text.replace("<br>",
+                                                                 " ")
+
+
+def test_equivariance_figure_says_when_a_shape_leaves_the_image():
+    fig = conv_plots.translation_equivariance("ring", 4, 4, images=IMAGES)
+    n = int(re.search(r"at (\d+) of 784", fig.layout.meta["description"])
+            .group(1))
+    assert n < 784
+    title = fig.layout.title.text.replace("<br>", " ")
+    assert f"at {n} of 784 positions" in title
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_stride_two_breaks_equivariance(seed):
+    k = conv_plots.KERNELS["sobel_x"][None, None]
+    noise = np.random.default_rng(seed).standard_normal((28, 28))
+
+    def feature(a):
+        return conv.conv2d_forward(a[None, None], k, stride=2,
+                                   padding=1)[0][0, 0]
+
+    moved = feature(conv_plots.shift(noise, 0, 1))
+    assert not any(np.array_equal(moved, conv_plots.shift(feature(noise),
+                                                          0, r))
+                   for r in (0, 1))
+
+
+def test_shift_moves_and_fills_with_zeros():
+    a = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(conv_plots.shift(a, 1, -1),
+                                  [[0, 0, 0, 0], [1, 2, 3, 0],
+                                   [5, 6, 7, 0]])
+    assert not conv_plots.shift(a, 3, 0).any()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_one_by_one_convolution_is_a_linear_layer_per_pixel(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 5, 4, 3))
+    w, b = rng.standard_normal((3, 5, 1, 1)), rng.standard_normal(3)
+    lin = torch.nn.Linear(5, 3).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor(w[:, :, 0, 0]))
+        lin.bias.copy_(torch.tensor(b))
+    per_pixel = lin(torch.tensor(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    np.testing.assert_allclose(conv.conv2d_forward(x, w, b)[0],
+                               per_pixel.detach().numpy(), rtol=1e-12,
+                               atol=1e-12)
+
+
+def _input_grad_by_recipe(G, W, n, stride, padding, trailing=True):
+    """The chapter's recipe: dilate, pad (k - 1, k - 1 + r), correlate
+    with the flipped kernel, crop."""
+    k = len(W)
+    r = (n + 2 * padding - k) % stride if trailing else 0
+    dilated = np.zeros(((len(G) - 1) * stride + 1,) * 2)
+    dilated[::stride, ::stride] = G
+    padded = np.pad(dilated, ((k - 1, k - 1 + r), (k - 1, k - 1 + r)))
+    out, _ = conv.conv2d_forward(padded[None, None],
+                                 W[::-1, ::-1][None, None].copy())
+    return out[0, 0]
+
+
+@pytest.mark.parametrize("n,k,s,p", [(6, 3, 2, 1), (5, 3, 2, 0),
+                                     (7, 2, 3, 1), (9, 3, 3, 2),
+                                     (8, 5, 2, 2)])
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_stride_recipe_with_the_trailing_r(n, k, s, p, seed):
+    rng = np.random.default_rng(seed)
+    X, W = rng.standard_normal((n, n)), rng.standard_normal((k, k))
+    out, cache = conv.conv2d_forward(X[None, None], W[None, None], stride=s,
+                                     padding=p)
+    G = rng.standard_normal(out.shape[2:])
+    want = conv.conv2d_backward(G[None, None], cache)[0][0, 0]
+    full = _input_grad_by_recipe(G, W, n, s, p)
+    assert full.shape == (n + 2 * p,) * 2
+    np.testing.assert_allclose(full[p:n + p, p:n + p], want, rtol=1e-12,
+                               atol=1e-12)
+    r = (n + 2 * p - k) % s
+    short = _input_grad_by_recipe(G, W, n, s, p, trailing=False)
+    assert short.shape == (n + 2 * p - r,) * 2
+
+
+def test_the_chapters_stride_case_is_one_row_short_without_r():
+    assert (6 + 2 * 1 - 3) % 2 == 1   # the case the chapter glues
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_backward_is_the_transposed_matrix_and_a_transposed_conv(seed):
+    rng = np.random.default_rng(seed)
+    C, Co, n, k, s, p = 3, 4, 6, 3, 2, 1
+    x = rng.standard_normal((2, C, n, n))
+    w = rng.standard_normal((Co, C, k, k))
+    y, cache = conv.conv2d_forward(x, w, stride=s, padding=p)
+    g = rng.standard_normal(y.shape)
+    dx = conv.conv2d_backward(g, cache)[0]
+    r = (n + 2 * p - k) % s
+    up, _ = conv.conv_transpose2d_forward(g, w, stride=s, padding=p,
+                                          output_padding=r)
+    np.testing.assert_allclose(up, dx, rtol=1e-12, atol=1e-12)
+    T = conv.conv2d_matrix(w, (C, n, n), stride=s, padding=p)
+    for i in range(2):
+        np.testing.assert_allclose(T @ x[i].ravel(), y[i].ravel(),
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(T.T @ g[i].ravel(), dx[i].ravel(),
+                                   rtol=1e-12, atol=1e-12)
+    ref = F.conv_transpose2d(torch.tensor(g), torch.tensor(w), stride=s,
+                             padding=p, output_padding=r)
+    np.testing.assert_allclose(up, ref.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_the_matrix_of_a_28x28_convolution_is_sparse():
+    T = conv.conv2d_matrix(np.ones((1, 1, 3, 3)), (1, 28, 28), padding=1)
+    assert np.count_nonzero(T) / T.size < 0.02
+    # every row holds at most the nine weights
+    assert np.count_nonzero(T, axis=1).max() == 9
+
+
+def test_one_term_of_the_source_is_not_the_gradient():
+    rng = np.random.default_rng(0)
+    X, W = rng.standard_normal((5, 5)), rng.standard_normal((3, 3))
+    out, cache = conv.conv2d_forward(X[None, None], W[None, None])
+    G = rng.standard_normal(out.shape[2:])
+    dW = conv.conv2d_backward(G[None, None], cache)[1][0, 0]
+    assert not np.allclose(G[0, 0] * X[:3, :3], dW)
+    np.testing.assert_allclose(sum(G[i, j] * X[i:i + 3, j:j + 3]
+                                   for i in range(3) for j in range(3)),
+                               dW, rtol=1e-12)
+
+
+def test_parameter_counts_of_the_small_network():
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.Conv2d(8, 16, 3),
+        torch.nn.Linear(16 * 7 * 7, 10))
+    counts = [sum(p.numel() for p in layer.parameters()) for layer in net]
+    assert counts == [80, 1168, 7850]
+    for n in counts:
+        assert f"{n}" in TEXT.replace(",", "")
+    assert counts[2] > counts[0] + counts[1]
+
+
+# ---------------------------------------------------- receptive field
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("kernel", [2, 3, 5])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_receptive_field_map_counts_what_the_formula_says(layers, kernel,
+                                                          stride):
+    fig = conv_plots.receptive_field_map(layers, kernel, stride)
+    r = sconv.receptive_field([kernel] * layers, [stride] * layers)
+    paths = np.asarray(fig.data[0].z, float)
+    rows, cols = np.nonzero(paths)
+    assert rows.max() + 1 == cols.max() + 1 == r
+    assert f"= {r}; counted {r}×{r}" in fig.layout.title.text
+    box = fig.layout.shapes[0]
+    assert (box.x1 - box.x0, box.y1 - box.y0) == (r, r)
+    assert f"formula gives r = {r}" in fig.layout.meta["description"]
+    # torch agrees on the count
+    x = torch.zeros(1, 1, conv_plots.FIELD_SIDE, conv_plots.FIELD_SIDE,
+                    requires_grad=True)
+    h = x
+    for _ in range(layers):
+        h = F.conv2d(h, torch.ones(1, 1, kernel, kernel), stride=stride)
+    h[0, 0, 0, 0].backward()
+    np.testing.assert_array_equal(x.grad[0, 0].numpy(), paths)
+
+
+def test_the_digit_network_sees_ten_pixels():
+    assert sconv.receptive_field([3, 2, 3, 2], [1, 2, 1, 2]) == 10
+    twin = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 1, 3, padding=1, bias=False),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Conv2d(1, 1, 3, padding=1, bias=False),
+        torch.nn.AvgPool2d(2))
+    for layer in twin[::2]:
+        torch.nn.init.ones_(layer.weight)
+    x = torch.zeros(1, 1, 28, 28, requires_grad=True)
+    twin(x)[0, 0, 3, 3].backward()
+    seen = torch.nonzero(x.grad[0, 0])
+    assert (seen.max(0).values - seen.min(0).values + 1).tolist() == [10, 10]
+
+
+def test_receptive_field_exercise_answers():
+    assert sconv.receptive_field([3] * 5, [1] * 5) == 11
+    assert sconv.receptive_field([7, 3], [2, 2]) == 11
+    assert sconv.receptive_field([3, 3], [1, 1]) == 5
+    assert sconv.receptive_field([3, 3, 3], [1, 1, 1]) == 7
+    assert sconv.receptive_field([3, 3, 3], [2, 2, 2]) == 15
+
+
+def test_new_explorers_fit_the_static_site():
+    assert 3 * 3 * 2 <= MAX_STATES and 5 * 5 <= MAX_STATES
