@@ -201,7 +201,7 @@ def mnist_cache_dir() -> Path:
     Used in: book/digits.md
     """
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "calc_nn" / "mnist"
+    return _expand(base) / "calc_nn" / "mnist"
 
 
 def mnist_local_dirs() -> list[Path]:
@@ -211,7 +211,7 @@ def mnist_local_dirs() -> list[Path]:
     Used in: book/digits.md
     """
     listed = os.environ.get(MNIST_DIRS_ENV, "")
-    return [Path(d).expanduser() for d in listed.split(os.pathsep) if d]
+    return [_expand(d) for d in listed.split(os.pathsep) if d]
 
 
 def find_mnist_file(name, root=None) -> Path | None:
@@ -484,7 +484,16 @@ def _check_path(path, name) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or path-like, got "
                         f"{type(path).__name__}")
-    return Path(path).expanduser()
+    return _expand(path)
+
+
+def _expand(path) -> Path:
+    """``~`` and ``~user`` expanded; a ``~user`` that names no user stays
+    as written, as in a shell (``Path.expanduser`` raises RuntimeError)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
 
 
 def _check_name(name):

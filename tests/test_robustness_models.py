@@ -6,6 +6,7 @@ names the argument; never another exception, a hang, or a wrong number."""
 
 import gzip
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -420,3 +421,14 @@ def test_lookup_with_any_variable(monkeypatch, tmp_path, listed, name):
     assert all(isinstance(d, type(tmp_path))
                for d in data.mnist_local_dirs())
     correct_or_named_error(lambda: data.find_mnist_file(name), "name")
+
+
+@pytest.mark.parametrize("listed", ["~0", "~no-such-user-calc-nn/mnist"])
+def test_an_unknown_user_in_the_variable_stays_as_written(monkeypatch,
+                                                           listed):
+    """``~0`` (found by hypothesis) names no user: ``Path.expanduser``
+    raises RuntimeError; the lookup keeps the path as a shell would."""
+    monkeypatch.setenv("CALC_NN_MNIST_DIRS", listed)
+    assert data.mnist_local_dirs() == [Path(listed)]
+    assert data.find_mnist_file("t10k-labels-idx1-ubyte",
+                                root=listed) is None
