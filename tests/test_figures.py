@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import collections
+import html
 import math
 import re
 
@@ -38,6 +39,7 @@ from calc_nn.plots import forward_figures as fwd_plots
 from calc_nn.plots import loss_figures as loss_plots
 from calc_nn.plots import optimizer_figures as opt_plots
 from calc_nn.plots._style import NARROW_PX, PHONE_PX, text_px
+from calc_nn.widgets import Choice, Slider, explore
 
 _NUMBER = re.compile(r"[-−]?\d+(?:\.\d+)?(?:e[+-]?\d+)?%?")
 
@@ -506,6 +508,27 @@ def test_explorer_descriptions_change_with_every_control(chapter, name,
         texts = [_description(make(**{**defaults, control: v}))
                  for v in values]
         assert len(set(texts)) == len(values), (control, texts)
+
+
+@pytest.mark.parametrize("chapter, name, make, controls", fc.EXPLORERS,
+                         ids=[f"{e[0]}-{e[1]}-{i}"
+                              for i, e in enumerate(fc.EXPLORERS)])
+def test_every_explorer_works_live(chapter, name, make, controls):
+    """In a kernel (``mode="live"``) each control, moved from its first to
+    its last value, redraws the FigureWidget in place and rewrites the
+    description under it: the live path of every chapter's explorer, not
+    only the one JupyterLab runs in tests/test_live.py."""
+    box = explore(make, [
+        (Slider if all(isinstance(x, (int, float)) for x in v) else Choice)(
+            k, v, default=v[0]) for k, v in controls.items()], mode="live")
+    for control, values in controls.items():
+        before = (box.figure.to_json(), box.description.value)
+        box.controls[control].value = values[-1]
+        after = (box.figure.to_json(), box.description.value)
+        assert after[0] != before[0], f"{control}: the figure did not change"
+        assert after[1] != before[1], f"{control}: the same description"
+        assert box.figure.layout.meta["description"] in html.unescape(
+            after[1])
 
 
 @pytest.mark.parametrize("fig, said", [
