@@ -427,3 +427,14 @@ def test_receptive_field_exercise_answers():
 
 def test_new_explorers_fit_the_static_site():
     assert 3 * 3 * 2 <= MAX_STATES and 5 * 5 <= MAX_STATES
+
+
+@pytest.mark.parametrize("down, right, said", [
+    (2, -2, "2 down, 2 left"), (0, 3, "3 right"), (-1, 0, "1 up"),
+    (0, 0, "not at all")])
+def test_the_equivariance_figure_says_the_shift_in_words(down, right, said):
+    """The panel title reads as the sliders do (rows down, columns right),
+    not as a signed pair."""
+    fig = conv_plots.translation_equivariance("square", down, right)
+    titles = [a.text for a in fig.layout.annotations]
+    assert f"moved {said}" in titles, titles

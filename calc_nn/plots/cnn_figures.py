@@ -531,7 +531,7 @@ def translation_equivariance(image: str, down: int, right: int,
     out = _compact(feature_map(moved))
     expected = shift(feature_map(x), down, right)
     n_same = int(np.sum(np.isclose(out, expected, rtol=0, atol=1e-9)))
-    fig = _conv_panels((f"input moved ({down:+d}, {right:+d})",
+    fig = _conv_panels((f"moved {_rows_cols(down, right)}",
                         f"kernel ({KERNEL_LABELS[kernel]})",
                         "feature map"))
     fig.add_trace(go.Heatmap(z=moved.astype(int), colorscale="gray",
@@ -645,3 +645,11 @@ def _grid_2x2(height: int, top: int, bottom: int) -> dict:
         out[f"annotations[{i}].x"] = (x0 + x1) / 2
         out[f"annotations[{i}].y"] = y1
     return out
+
+
+def _rows_cols(down: int, right: int) -> str:
+    """A shift in words: ``2 down, 2 left``; ``not at all`` for (0, 0)."""
+    parts = [f"{abs(down)} {'down' if down > 0 else 'up'}"] if down else []
+    parts += [f"{abs(right)} {'right' if right > 0 else 'left'}"] if right \
+        else []
+    return ", ".join(parts) or "not at all"
