@@ -93,3 +93,12 @@ def test_the_box_opens_the_chapter(chapter):
     first_section = re.search(r"^## ", text, re.M)
     assert first_section is None or box < first_section.start(), (
         f"{chapter}: the box comes after the first section")
+
+
+def test_the_preface_maps_every_chapter():
+    """The preface's chapter map has a row for every chapter of the toc,
+    in toc order (a new chapter without its row fails)."""
+    text = (BOOK / "preface.md").read_text()
+    rows = re.findall(r"^\| \{(?:ref|doc)\}`(?:chapter-)?([\w-]+)`", text,
+                      re.M)
+    assert rows == CHAPTERS, (rows, CHAPTERS)
