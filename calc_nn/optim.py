@@ -906,10 +906,15 @@ def clip_grad_norm(grads, max_norm: float, *, norm_type: float = 2.0):
 
 
 def _p_norm(a, p):
-    r"""The :math:`p`-norm of all the entries of ``a``, in its dtype."""
+    r"""The :math:`p`-norm of all the entries of ``a``, in its dtype, as
+    PyTorch computes it: one entry is its absolute value; several, the
+    root of a sum of powers (which, like PyTorch's, can underflow to 0 or
+    overflow to inf in float32)."""
     a = np.abs(a)
     if p == math.inf:
         return a.max(initial=0)
+    if a.size == 1:  # no power taken: 7e-24 stays 7e-24 in float32
+        return a.reshape(())[()]
     if p == 2:
         return np.sqrt(np.sum(a * a))
     return np.sum(a ** p) ** (1 / p)

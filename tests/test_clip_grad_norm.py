@@ -116,6 +116,20 @@ def test_float32_overflow_of_the_squares_is_as_in_torch():
     np.testing.assert_array_equal(clipped[0], expected[0])
 
 
+@pytest.mark.parametrize("values", [[7.38e-24], [1e20], [7.38e-24] * 2,
+                                    [3e-23, 4e-23], [1e-23] * 5])
+@pytest.mark.parametrize("norm_type", [2.0, 3.5])
+def test_float32_underflow_is_as_in_torch(values, norm_type):
+    """One entry is its own norm (no square to underflow, found by
+    hypothesis: 7.38e-24 gave 0 here, 7.38e-24 in PyTorch); several tiny
+    entries underflow in float32, in PyTorch and here."""
+    grads = [np.array(values, np.float32)]
+    with np.errstate(over="ignore", under="ignore"):
+        _, total = optim.clip_grad_norm(grads, 0.0, norm_type=norm_type)
+    _, expected_total = torch_clip(grads, 0.0, norm_type)
+    assert total == pytest.approx(expected_total, rel=1e-6, abs=0)
+
+
 @pytest.mark.parametrize("kwargs,error,name", [
     (dict(grads=np.ones(3)), TypeError, "grads must be a list"),
     (dict(grads=[np.ones(2, np.float32), np.ones(2)]), TypeError,
