@@ -7,9 +7,10 @@ axis):
 
 * float16/32/64 input keeps its dtype; bool, int and list input becomes
   float64;
-* finite input never overflows, warns or gives NaN, up to ``|x| = 1e4``
-  and beyond, and keeps full relative precision in the tails
-  (``sigmoid(-30)``, ``sigmoid_grad(30)``);
+* finite input never warns or gives NaN, up to ``|x| = 1e4`` and beyond
+  (an exponential beyond the float range is ``inf`` inside, and its
+  reciprocal, 0, is the right value), and keeps full relative precision
+  in the tails (``sigmoid(-30)``, ``sigmoid_grad(30)``);
 * NaN and +-inf propagate as in PyTorch (``sigmoid(inf) = 1``,
   ``relu(nan) = nan``); a NaN never turns into a finite number, not even
   in ``relu_grad`` (where PyTorch gives 1);
@@ -63,9 +64,9 @@ def sigmoid(x):
 
     .. math:: \sigma(x) = \frac{1}{1 + e^{-x}}
 
-    Computed as :math:`1/(1 + e^{-|x|})` for :math:`x \ge 0` and
-    :math:`e^{-|x|}/(1 + e^{-|x|})` for :math:`x < 0` (the definition times
-    :math:`e^x/e^x`): the only exponent is :math:`-|x| \le 0`.
+    For :math:`x < -88` (float32; :math:`-709` in float64)
+    :math:`e^{-x}` is beyond the float range: it is ``inf``, and
+    :math:`1/(1 + \infty) = 0` is the sigmoid rounded to the range.
 
     Parameters
     ----------
@@ -78,21 +79,24 @@ def sigmoid(x):
     Used in: book/activations.md, book/losses.md
     """
     x = _check_x(x)
-    e = _exp_minus_abs(x)
-    s = np.greater_equal(x, 0, out=np.empty_like(x))
-    np.maximum(s, e, out=s)  # the numerator: 1 for x >= 0, e^-|x| for x < 0
-    e += 1
-    return np.divide(s, e, out=s)
+    d = np.negative(x, out=np.empty_like(x))
+    with np.errstate(over="ignore"):  # e^{-x} = inf: then sigma = 0
+        np.exp(d, out=d)
+    d += 1
+    return np.divide(1, d, out=d)
 
 
 def sigmoid_grad(x, y=None):
     r"""Derivative of the sigmoid, elementwise.
 
     .. math:: \sigma'(x) = \sigma(x)\,(1 - \sigma(x))
-              = \frac{e^{-|x|}}{(1 + e^{-|x|})^2}
+              = \frac{1}{(1 + e^{-x})(1 + e^{x})}
+              = \frac{1}{2 + 2\cosh x}
 
-    From ``x`` alone it uses the second form, which keeps full relative
-    precision for large ``|x|``, where ``1 - sigma(x)`` cancels. Given the
+    (:math:`1 - \sigma(x) = \sigma(-x)`, and :math:`e^x + e^{-x} = 2\cosh
+    x`). From ``x`` alone it uses the last form, which keeps full relative
+    precision for large ``|x|``, where ``1 - sigma(x)`` cancels, and takes
+    one transcendental function and no branch. Given the
     forward pass's ``y = sigmoid(x)`` it uses the first (two
     multiplications instead of an exponential, as PyTorch's backward
     does): then the error is a few eps *absolute*, the rounding of ``y``.
@@ -114,7 +118,11 @@ def sigmoid_grad(x, y=None):
         g = 1 - y
         g *= y
         return g
-    return _bell(_exp_minus_abs(x))
+    c = np.empty_like(x)
+    with np.errstate(over="ignore"):  # cosh x = inf: then sigma' = 0
+        np.cosh(x, out=c)
+    c += 1
+    return np.divide(0.5, c, out=c)
 
 
 def tanh(x):
@@ -447,6 +455,9 @@ def _shifted(z, axis):
 
 def _sum(e, axis):
     """Sum along ``axis`` (kept), accumulated in float32 for float16."""
+    if e.dtype != np.float16 and axis == e.ndim - 1:
+        # the same sum: einsum's contiguous loop is ~3x faster than np.sum's
+        return np.einsum("...i->...", e)[..., None]
     acc = np.float32 if e.dtype == np.float16 else e.dtype
     return np.sum(e, axis=axis, keepdims=True, dtype=acc)
 
