@@ -513,8 +513,8 @@ def maxpool2d_backward(dout, cache):
     x, kernel, stride, argmax = _check_cache(cache, MaxPool2dCache)
     dout = _check_dout(dout, argmax.shape, x.dtype)
     # offset (u, v) of window (i, j) gets its gradient if it is the maximum
-    return _col2im(lambda u, v: np.where(argmax == u * kernel[1] + v, dout,
-                                         0), np.zeros_like(x), kernel, stride)
+    return _col2im(lambda u, v: _where(argmax == u * kernel[1] + v, dout),
+                   np.zeros_like(x), kernel, stride)
 
 
 def maxpool2d_forward_naive(x, kernel_size, stride=None):
@@ -750,6 +750,15 @@ def _conv_weight_grad(xp, dout, kernel, stride):
     for n in _batches(N, C * kH * kW * Ho * Wo * dout.itemsize):
         dW += _channels_first(dout[n]) @ _im2col(xp[n], kernel, stride).T
     return dW.reshape(F, C, kH, kW)
+
+
+def _where(mask, values):
+    """``np.where(mask, values, 0)``. For finite values it is the product
+    ``values * mask``, ~10x faster (no branch per entry); a product would
+    turn a 0 times inf or NaN into NaN, hence ``np.where`` then."""
+    if np.isfinite(values).all():
+        return values * mask
+    return np.where(mask, values, 0)
 
 
 def _argmax_like_torch(values):

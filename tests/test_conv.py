@@ -568,6 +568,23 @@ def test_maxpool_routes_gradient_to_argmax_by_hand():
                                                      np.ones((2, 2))) / 4)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("stride", [2, 1])  # side by side, overlapping
+def test_maxpool_backward_sends_a_nonfinite_gradient_to_the_max_only(
+        bad, stride):
+    """A NaN or inf in dout reaches the window's maximum and no other
+    entry, as in PyTorch (a product with the argmax mask would spread
+    0 * inf = NaN over the whole window)."""
+    x = np.random.default_rng(7).standard_normal((2, 3, 6, 6))
+    out, cache = conv.maxpool2d_forward(x, 2, stride)
+    dout = upstream(out.shape)
+    dout[0, 1, 1, 2] = bad
+    _, t_dx = torch_pool("max", x, 2, stride, dout)
+    for backward in (conv.maxpool2d_backward, conv.maxpool2d_backward_naive):
+        np.testing.assert_allclose(backward(dout, cache), t_dx, rtol=1e-12,
+                                   atol=1e-12, equal_nan=True)
+
+
 def test_maxpool_cache_does_not_see_later_changes():
     for forward in (conv.maxpool2d_forward, conv.maxpool2d_forward_naive):
         x = np.random.default_rng(6).standard_normal((1, 1, 4, 4))
