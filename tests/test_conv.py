@@ -458,6 +458,27 @@ def test_conv_transpose_backward_checks_dout_and_cache():
         conv.conv_transpose2d_backward(np.zeros((1, 4, 6, 6)), conv_cache)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("stride,padding", [(1, 1), (1, 0), (2, 1)])
+def test_conv_input_gradient_with_a_nonfinite_weight_is_torchs(
+        bad, stride, padding):
+    """A NaN or inf weight reaches only the input pixels its windows read
+    (stride 1 computes dx in rows of the padded width: the padding
+    columns must not multiply the weight by 0)."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 2, 5, 6))
+    W = rng.standard_normal((3, 2, 3, 3))
+    W[1, 0, 2, 2] = bad
+    with np.errstate(invalid="ignore"):  # inf times a padding zero: NaN
+        out, cache = conv.conv2d_forward(x, W, None, stride, padding)
+        dout = upstream(out.shape)
+        dx = conv.conv2d_backward(dout, cache)[0]
+    t_dx = torch_conv(x, W, None, stride, padding, dout)[0][1]
+    assert np.array_equal(np.isnan(dx), np.isnan(t_dx))
+    np.testing.assert_allclose(dx, t_dx, rtol=1e-12, atol=1e-12,
+                               equal_nan=True)
+
+
 # ------------------------------------------------------------ pooling
 
 POOLS = {
