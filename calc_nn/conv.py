@@ -732,9 +732,10 @@ def _conv_input_grad(dout, W, shape, stride):
     """Gradient of :func:`_conv` for its input, of ``shape`` (N, C, Hp,
     Wp), from ``dout`` (N, F, Ho, Wo): each window's gradient, ``W``
     transposed times ``dout``, added back where the window was read."""
-    if stride == (1, 1) and np.isfinite(W).all():  # the same sums, faster
-        return _conv_input_grad_rows(dout, W, shape)
     (F, C, kH, kW), (N, _, Ho, Wo) = W.shape, dout.shape
+    # the same sums, faster when copying dout in rows beats the scatter
+    if stride == (1, 1) and C * kH * kW > F and np.isfinite(W).all():
+        return _conv_input_grad_rows(dout, W, shape)
     dxp = np.zeros(shape, dtype=dout.dtype)
     for n in _batches(N, C * kH * kW * Ho * Wo * dout.itemsize):
         dcols = W.reshape(F, -1).T @ _channels_first(dout[n])
@@ -752,8 +753,9 @@ def _conv_input_grad_rows(dout, W, shape):
     (zeros after column ``Wo``), the gradients at offset ``(u, v)`` of all
     the windows of an image are one contiguous run, added at that shift:
     ``kH kW`` long additions per batch instead of ``kH kW n C Ho`` short
-    ones, for ``Wp / Wo`` times the products. The padding columns add
-    ``W`` times 0: for finite ``W`` only (0 times inf is NaN)."""
+    ones, for ``Wp / Wo`` times the products and a copy of ``dout`` in
+    ``F n Ho`` short rows (so: when ``C kH kW > F``). The padding columns
+    add ``W`` times 0: for finite ``W`` only (0 times inf is NaN)."""
     (F, C, kH, kW), (N, _, Ho, Wo), (Hp, Wp) = W.shape, dout.shape, shape[2:]
     dxp = np.zeros(shape, dtype=dout.dtype)
     flat = dxp.reshape(N, C, Hp * Wp)
