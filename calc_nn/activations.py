@@ -8,9 +8,9 @@ axis):
 * float16/32/64 input keeps its dtype; bool, int and list input becomes
   float64;
 * finite input never warns or gives NaN, up to ``|x| = 1e4`` and beyond
-  (an exponential beyond the float range is ``inf`` inside, and its
-  reciprocal, 0, is the right value), and keeps full relative precision
-  in the tails (``sigmoid(-30)``, ``sigmoid_grad(30)``);
+  (inside ``sigmoid_grad``, ``cosh x`` beyond the float range is
+  ``inf``, and its reciprocal, 0, is the right value), and keeps full
+  relative precision in the tails (``sigmoid(-30)``, ``sigmoid_grad(30)``);
 * NaN and +-inf propagate as in PyTorch (``sigmoid(inf) = 1``,
   ``relu(nan) = nan``); a NaN never turns into a finite number, not even
   in ``relu_grad`` (where PyTorch gives 1);
@@ -64,9 +64,9 @@ def sigmoid(x):
 
     .. math:: \sigma(x) = \frac{1}{1 + e^{-x}}
 
-    For :math:`x < -88` (float32; :math:`-709` in float64)
-    :math:`e^{-x}` is beyond the float range: it is ``inf``, and
-    :math:`1/(1 + \infty) = 0` is the sigmoid rounded to the range.
+    Computed as :math:`1/(1 + e^{-|x|})` for :math:`x \ge 0` and
+    :math:`e^{-|x|}/(1 + e^{-|x|})` for :math:`x < 0` (the definition times
+    :math:`e^x/e^x`): the only exponent is :math:`-|x| \le 0`.
 
     Parameters
     ----------
@@ -79,11 +79,11 @@ def sigmoid(x):
     Used in: book/activations.md, book/losses.md
     """
     x = _check_x(x)
-    d = np.negative(x, out=np.empty_like(x))
-    with np.errstate(over="ignore"):  # e^{-x} = inf: then sigma = 0
-        np.exp(d, out=d)
-    d += 1
-    return np.divide(1, d, out=d)
+    e = _exp_minus_abs(x)
+    s = np.greater_equal(x, 0, out=np.empty_like(x))
+    np.maximum(s, e, out=s)  # the numerator: 1 for x >= 0, e^-|x| for x < 0
+    e += 1
+    return np.divide(s, e, out=s)
 
 
 def sigmoid_grad(x, y=None):
