@@ -455,9 +455,6 @@ def _shifted(z, axis):
 
 def _sum(e, axis):
     """Sum along ``axis`` (kept), accumulated in float32 for float16."""
-    if e.dtype != np.float16 and axis == e.ndim - 1:
-        # the same sum: einsum's contiguous loop is ~3x faster than np.sum's
-        return np.einsum("...i->...", e)[..., None]
     acc = np.float32 if e.dtype == np.float16 else e.dtype
     return np.sum(e, axis=axis, keepdims=True, dtype=acc)
 
