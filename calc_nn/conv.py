@@ -513,8 +513,8 @@ def maxpool2d_backward(dout, cache):
     x, kernel, stride, argmax = _check_cache(cache, MaxPool2dCache)
     dout = _check_dout(dout, argmax.shape, x.dtype)
     # offset (u, v) of window (i, j) gets its gradient if it is the maximum
-    return _col2im(lambda u, v: np.where(argmax == u * kernel[1] + v, dout,
-                                         0), np.zeros_like(x), kernel, stride)
+    return _col2im(lambda u, v: _where(argmax == u * kernel[1] + v, dout),
+                   np.zeros_like(x), kernel, stride)
 
 
 def maxpool2d_forward_naive(x, kernel_size, stride=None):
@@ -733,12 +733,42 @@ def _conv_input_grad(dout, W, shape, stride):
     Wp), from ``dout`` (N, F, Ho, Wo): each window's gradient, ``W``
     transposed times ``dout``, added back where the window was read."""
     (F, C, kH, kW), (N, _, Ho, Wo) = W.shape, dout.shape
+    # the same sums, faster when copying dout in rows beats the scatter
+    if stride == (1, 1) and C * kH * kW > F and np.isfinite(W).all():
+        return _conv_input_grad_rows(dout, W, shape)
     dxp = np.zeros(shape, dtype=dout.dtype)
     for n in _batches(N, C * kH * kW * Ho * Wo * dout.itemsize):
         dcols = W.reshape(F, -1).T @ _channels_first(dout[n])
         dcols = dcols.reshape(C, kH, kW, -1, Ho, Wo)  # each window's grad
         _col2im(lambda u, v: dcols[:, u, v].swapaxes(0, 1), dxp[n],
                 (kH, kW), stride)
+    return dxp
+
+
+def _conv_input_grad_rows(dout, W, shape):
+    """:func:`_conv_input_grad` for stride 1, in long additions. In an
+    image flattened row by row, window ``(i, j)`` reads entry ``(i + u) Wp
+    + (j + v)`` at offset ``(u, v)``: entry ``i Wp + j`` shifted by ``u Wp
+    + v``. So with ``dout`` laid out in rows of the image's width ``Wp``
+    (zeros after column ``Wo``), the gradients at offset ``(u, v)`` of all
+    the windows of an image are one contiguous run, added at that shift:
+    ``kH kW`` long additions per batch instead of ``kH kW n C Ho`` short
+    ones, for ``Wp / Wo`` times the products and a copy of ``dout`` in
+    ``F n Ho`` short rows (so: when ``C kH kW > F``). The padding columns
+    add ``W`` times 0: for finite ``W`` only (0 times inf is NaN)."""
+    (F, C, kH, kW), (N, _, Ho, Wo), (Hp, Wp) = W.shape, dout.shape, shape[2:]
+    dxp = np.zeros(shape, dtype=dout.dtype)
+    flat = dxp.reshape(N, C, Hp * Wp)
+    run = (Ho - 1) * Wp + Wo  # from the first window's entry to the last's
+    for n in _batches(N, C * kH * kW * Ho * Wp * dout.itemsize):
+        rows = np.zeros((F, len(flat[n]), Ho, Wp), dtype=dout.dtype)
+        rows[..., :Wo] = dout[n].transpose(1, 0, 2, 3)
+        dcols = W.reshape(F, -1).T @ rows.reshape(F, -1)
+        dcols = dcols.reshape(C, kH, kW, -1, Ho * Wp)  # each window's grad
+        for u, v in np.ndindex(kH, kW):
+            shift = u * Wp + v
+            flat[n, :, shift:shift + run] += dcols[:, u, v, :, :run].swapaxes(
+                0, 1)
     return dxp
 
 
@@ -750,6 +780,15 @@ def _conv_weight_grad(xp, dout, kernel, stride):
     for n in _batches(N, C * kH * kW * Ho * Wo * dout.itemsize):
         dW += _channels_first(dout[n]) @ _im2col(xp[n], kernel, stride).T
     return dW.reshape(F, C, kH, kW)
+
+
+def _where(mask, values):
+    """``np.where(mask, values, 0)``. For finite values it is the product
+    ``values * mask``, ~10x faster (no branch per entry); a product would
+    turn a 0 times inf or NaN into NaN, hence ``np.where`` then."""
+    if np.isfinite(values).all():
+        return values * mask
+    return np.where(mask, values, 0)
 
 
 def _argmax_like_torch(values):

@@ -458,6 +458,27 @@ def test_conv_transpose_backward_checks_dout_and_cache():
         conv.conv_transpose2d_backward(np.zeros((1, 4, 6, 6)), conv_cache)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("stride,padding", [(1, 1), (1, 0), (2, 1)])
+def test_conv_input_gradient_with_a_nonfinite_weight_is_torchs(
+        bad, stride, padding):
+    """A NaN or inf weight reaches only the input pixels its windows read
+    (stride 1 computes dx in rows of the padded width: the padding
+    columns must not multiply the weight by 0)."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 2, 5, 6))
+    W = rng.standard_normal((3, 2, 3, 3))
+    W[1, 0, 2, 2] = bad
+    with np.errstate(invalid="ignore"):  # inf times a padding zero: NaN
+        out, cache = conv.conv2d_forward(x, W, None, stride, padding)
+        dout = upstream(out.shape)
+        dx = conv.conv2d_backward(dout, cache)[0]
+    t_dx = torch_conv(x, W, None, stride, padding, dout)[0][1]
+    assert np.array_equal(np.isnan(dx), np.isnan(t_dx))
+    np.testing.assert_allclose(dx, t_dx, rtol=1e-12, atol=1e-12,
+                               equal_nan=True)
+
+
 # ------------------------------------------------------------ pooling
 
 POOLS = {
@@ -566,6 +587,23 @@ def test_maxpool_routes_gradient_to_argmax_by_hand():
                                  conv.avgpool2d_forward(x, 2)[1])
     np.testing.assert_array_equal(dx[0, 0], np.kron([[1, 2], [3, 4]],
                                                      np.ones((2, 2))) / 4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("stride", [2, 1])  # side by side, overlapping
+def test_maxpool_backward_sends_a_nonfinite_gradient_to_the_max_only(
+        bad, stride):
+    """A NaN or inf in dout reaches the window's maximum and no other
+    entry, as in PyTorch (a product with the argmax mask would spread
+    0 * inf = NaN over the whole window)."""
+    x = np.random.default_rng(7).standard_normal((2, 3, 6, 6))
+    out, cache = conv.maxpool2d_forward(x, 2, stride)
+    dout = upstream(out.shape)
+    dout[0, 1, 1, 2] = bad
+    _, t_dx = torch_pool("max", x, 2, stride, dout)
+    for backward in (conv.maxpool2d_backward, conv.maxpool2d_backward_naive):
+        np.testing.assert_allclose(backward(dout, cache), t_dx, rtol=1e-12,
+                                   atol=1e-12, equal_nan=True)
 
 
 def test_maxpool_cache_does_not_see_later_changes():
