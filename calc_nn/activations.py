@@ -7,10 +7,9 @@ axis):
 
 * float16/32/64 input keeps its dtype; bool, int and list input becomes
   float64;
-* finite input never warns or gives NaN, up to ``|x| = 1e4`` and beyond
-  (inside ``sigmoid_grad``, ``cosh x`` beyond the float range is
-  ``inf``, and its reciprocal, 0, is the right value), and keeps full
-  relative precision in the tails (``sigmoid(-30)``, ``sigmoid_grad(30)``);
+* finite input never overflows, warns or gives NaN, up to ``|x| = 1e4``
+  and beyond, and keeps full relative precision in the tails
+  (``sigmoid(-30)``, ``sigmoid_grad(30)``);
 * NaN and +-inf propagate as in PyTorch (``sigmoid(inf) = 1``,
   ``relu(nan) = nan``); a NaN never turns into a finite number, not even
   in ``relu_grad`` (where PyTorch gives 1);
@@ -90,13 +89,10 @@ def sigmoid_grad(x, y=None):
     r"""Derivative of the sigmoid, elementwise.
 
     .. math:: \sigma'(x) = \sigma(x)\,(1 - \sigma(x))
-              = \frac{1}{(1 + e^{-x})(1 + e^{x})}
-              = \frac{1}{2 + 2\cosh x}
+              = \frac{e^{-|x|}}{(1 + e^{-|x|})^2}
 
-    (:math:`1 - \sigma(x) = \sigma(-x)`, and :math:`e^x + e^{-x} = 2\cosh
-    x`). From ``x`` alone it uses the last form, which keeps full relative
-    precision for large ``|x|``, where ``1 - sigma(x)`` cancels, and takes
-    one transcendental function and no branch. Given the
+    From ``x`` alone it uses the second form, which keeps full relative
+    precision for large ``|x|``, where ``1 - sigma(x)`` cancels. Given the
     forward pass's ``y = sigmoid(x)`` it uses the first (two
     multiplications instead of an exponential, as PyTorch's backward
     does): then the error is a few eps *absolute*, the rounding of ``y``.
@@ -118,11 +114,7 @@ def sigmoid_grad(x, y=None):
         g = 1 - y
         g *= y
         return g
-    c = np.empty_like(x)
-    with np.errstate(over="ignore"):  # cosh x = inf: then sigma' = 0
-        np.cosh(x, out=c)
-    c += 1
-    return np.divide(0.5, c, out=c)
+    return _bell(_exp_minus_abs(x))
 
 
 def tanh(x):
