@@ -25,6 +25,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# In CI (CI set, as .ci/run does) hypothesis draws the same examples on
+# every run: a CI failure is then a real one that the next run repeats,
+# never a new random example that blocks a change it has nothing to do
+# with. Local runs keep drawing new examples (and keep the failures they
+# find in .hypothesis/), which is where edge cases get found.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
 # The MNIST test set kept beside the repository for offline tests and
