@@ -553,7 +553,7 @@ def translation_equivariance(image: str, down: int, right: int,
     total = out.size
     verdict = ("the same map, moved by the same amount" if n_same == total
                else f"the moved map at {n_same} of {total} positions")
-    narrow = _conv_layout(fig, f"Input moved by ({down:+d}, {right:+d}): "
+    narrow = _conv_layout(fig, f"Input moved {_rows_cols(down, right)}: "
                                f"feature map = {verdict}", np.ravel(text))
     return describe(
         fig, f"The {x.shape[0]}×{x.shape[1]} image “{image}” moved by "
