@@ -565,6 +565,15 @@ def test_residual_without_norm_fails_with_large_weights(seed):
                 assert study.losses[0] > 10
                 assert failed(study)
     assert failed(deep.depth_study(50, "residual", "pytorch", seed=seed))
+    # 'the loss starts huge, the larger the deeper the network ... (at
+    # D = 10 He already ends far above the other two)'
+    for init in ("xavier", "he"):
+        first = [deep.depth_study(d, "residual", init, seed=seed).losses[0]
+                 for d in (10, 20, 50)]
+        assert first[0] > 5 and first == sorted(first)
+    at_10 = {i: deep.depth_study(10, "residual", i, seed=seed).losses[-1]
+             for i in deep.INITS}
+    assert at_10["he"] > 3 * max(at_10["pytorch"], at_10["xavier"])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
