@@ -432,6 +432,16 @@ def two_steps(step):
     return np.array(path)
 
 
+def test_glossary_weight_decay_is_not_l2_with_adam():
+    """The glossary must not define weight decay as the L2 penalty's
+    gradient without saying that this holds for SGD only (the chapter's
+    section 'Weight decay is not L2 regularisation (with Adam)')."""
+    text = (BOOK / "glossary.md").read_text()
+    entry = text.split("\nweight decay\n", 1)[1].split("\n\n", 1)[0]
+    assert "for Adam it is not" in entry
+    assert "{ref}`deep-weight-decay`" in entry
+
+
 def test_l2_with_adam_is_not_weight_decay():
     """'L2 with Adam has pulled the idle weight by [-0.2] and the busy one
     by only [-0.001]; AdamW by about 1 - 0.99^2 of each'."""
