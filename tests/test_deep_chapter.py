@@ -487,6 +487,9 @@ def test_clipping_rescues_the_exploding_residual_network(seed):
     runs = {c: deep.depth_study(50, "residual", "pytorch", max_norm=c,
                                 seed=seed) for c in (None, 1.0)}
     assert runs[None].total_norms[0] > 10          # it does explode
+    # '(D = 50, 32 neurons wide, PyTorch's default)': the cached study
+    assert runs[None] is deep.depth_study(50, "residual", "pytorch",
+                                          width=32, seed=seed)
     assert failed(runs[None])
     clipped = runs[1.0]
     assert trained(clipped, below=0.5)
