@@ -52,6 +52,24 @@ def test_notation_states_the_choices_the_chapters_follow():
         assert re.search(needle, text), needle
 
 
+def test_notation_lists_the_deep_chapters_symbols():
+    """Batch normalization's and dropout's letters, which the deep chapter
+    uses and other chapters use otherwise (gamma, beta, p)."""
+    text = (BOOK / "notation.md").read_text()
+    deep = (BOOK / "deep.md").read_text()
+    for symbol, meaning in ((r"\gamma$", "batch normalization's scale"),
+                            (r"\beta$", "batch normalization's shift"),
+                            (r"\rho$", "running-statistics rate"),
+                            ("s_B$", "per feature"),
+                            ("k_i$", "mask"),
+                            ("$p$ (dropout)", "dropping a unit")):
+        row = re.search(rf"^\| [^|]*{re.escape(symbol)}[^|]*\|[^\n]*"
+                        rf"{re.escape(meaning)}", text, re.M)
+        assert row, (symbol, meaning)
+    for symbol in (r"\gamma", r"\beta", r"\rho", "s_B", "k_i"):
+        assert symbol in deep, symbol  # still the chapter's letters
+
+
 @pytest.mark.parametrize("term", sorted(ENTRIES))
 def test_glossary_entry_is_bilingual_and_links_its_introduction(term):
     body = ENTRIES[term]
