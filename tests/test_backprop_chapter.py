@@ -401,6 +401,15 @@ def test_epoch_is_defined_where_it_is_first_used():
     assert "is an **epoch**" in prose[first - 200:first + 200]
 
 
+def test_the_glossary_links_epoch_to_where_it_is_defined():
+    glossary = chapter("glossary")
+    entry = glossary.split("\nepoch\n", 1)[1].split("\n\n", 1)[0]
+    assert "{ref}`bp-training`" in entry
+    prose = re.sub(r"```\{code-cell\}.*?```", "", TEXT, flags=re.S)
+    section = prose.split("(bp-training)=", 1)[1]
+    assert "is an **epoch**" in section.split("\n## ", 2)[1]
+
+
 def test_exercises_are_graded_with_derivations():
     found = exercises(TEXT)
     marks = [re.match(r"(★+) ", title) for title, _ in found]
