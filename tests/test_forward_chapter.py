@@ -110,6 +110,25 @@ def test_pytorch_init_gives_a_third_of_the_mean_square():
     assert measured == pytest.approx(1 / 3 + 1 / (3 * n_in), rel=0.05)
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("activation,level", [
+    ("tanh", r"at $v = \frac{1}{2n}$"), ("relu", r"$v = \frac{2}{5n}$")])
+def test_pytorch_init_activations_stop_shrinking(activation, level, seed):
+    """Deep in a network with PyTorch's init the mean square of the
+    pre-activations settles at 1/(2n) (tanh) or 2/(5n) (ReLU): the biases
+    hold it up (a factor 30 above, for n = 64, the first layer's is ~1/3)."""
+    n = 64
+    X = np.random.default_rng(seed).standard_normal((500, n))
+    model = MLP([n] * 31 + [10], activation, init="pytorch", seed=seed)
+    zs = model.forward(X)[1].zs
+    predicted = 1 / (2 * n) if activation == "tanh" else 2 / (5 * n)
+    deep = np.mean([(z ** 2).mean() for z in zs[10:-1]])
+    assert deep == pytest.approx(predicted, rel=0.2)
+    assert (zs[0] ** 2).mean() > 30 * predicted
+    text = " ".join(TEXT.split())
+    assert level in text
+
+
 GRID = np.round(np.arange(-2.0, 2.01, 0.5), 2)
 
 
