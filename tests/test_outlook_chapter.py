@@ -64,3 +64,19 @@ def test_before_you_start_and_graded_exercises():
 def test_the_answers_cite_the_section_that_asks():
     assert "{cite:t}`cnn-calculus-doc{§7}` lists four directions" in TEXT
     assert "{cite:t}`cnn-calculus-doc{§8}` ends with four questions" in TEXT
+
+
+def test_the_fourth_answer_is_quoted_from_the_answer():
+    """The CNN document's fourth answer (§8) says research "will drive the
+    continued progress" (将推动...不断进步); "play an important role" is
+    §7's summary, not the answer."""
+    flat = " ".join(TEXT.split())
+    assert "将推动深度学习技术的不断进步" in flat
+    assert "important role" not in flat
+
+
+def test_the_three_passes_are_a_count():
+    """The bound is a count of multiply-adds; a timing can exceed it."""
+    flat = " ".join(TEXT.split())
+    for bound in re.findall(r"at most three[^.]*", flat):
+        assert "multiply-adds" in bound, bound
