@@ -351,6 +351,31 @@ def test_pytorch_default_activations_are_held_up_by_the_biases(seed):
     assert "held up by the random biases" in FLAT
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_he_exercise_shrink_per_layer_is_sqrt_2(seed):
+    """Exercise bp-ex-he: with Xavier and ReLU the activations' spread
+    shrinks by about sqrt(2) per layer (2^14.5 over 29 layers); with He
+    it stays level."""
+    rate = {init: (s[0] / s[-1]) ** (1 / 29) for init in ("xavier", "he")
+            for s in [layer_statistics("relu", init, 30, seed=seed).act_std]}
+    assert abs(rate["xavier"] - np.sqrt(2)) < 0.1
+    assert abs(rate["he"] - 1) < 0.1
+    assert "by $\\sqrt 2$ per\nlayer" in TEXT and "$2^{14.5}$" in TEXT
+
+
+def test_the_printed_multiplication_is_the_packages():
+    """The snippet of Value.__mul__ shown in the chapter is the package's
+    code, word for word."""
+    import inspect
+    import textwrap
+
+    from calc_nn.autograd import Value
+
+    shown = TEXT.split("Here is multiplication, as in the package:", 1)[1]
+    shown = shown.split("```python\n", 1)[1].split("```", 1)[0]
+    assert shown == textwrap.dedent(inspect.getsource(Value.__mul__))
+
+
 # ------------------------------------------------------------------ training
 
 @pytest.mark.parametrize("seed", range(3))
