@@ -118,6 +118,36 @@ def small_network():
     return model, X, y, cache, losses.cross_entropy_grad(logits, y)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_gradient_check_passes_and_fails_loudly(seed):
+    """Finite differences agree with the delta equations, and flag the two
+    slips of the chapter: forgetting f'(z^1) in BP2, and (exercise
+    bp-ex-bias-sum) a mean over the batch for the bias instead of a sum."""
+    X, y = make_moons(8, seed=1)
+    model = MLP([2, 3, 3, 2], activation="tanh", seed=seed)
+    logits, cache = model.forward(X)
+    dlogits = losses.cross_entropy_grad(logits, y)
+    grads = model.backward(dlogits, cache)
+
+    def loss_of(index):
+        def loss(value):
+            saved = model.params[index].copy()
+            model.params[index][...] = value
+            result = float(losses.cross_entropy(model(X), y))
+            model.params[index][...] = saved
+            return result
+        return numerical_gradient(loss, model.params[index].copy())
+
+    numeric_W1, numeric_b3 = loss_of(0), loss_of(5)
+    assert relative_error(grads[0], numeric_W1) < 1e-6
+    delta2 = (dlogits @ model.weights[2]) * activations.tanh_grad(
+        cache.zs[1])
+    wrong = (delta2 @ model.weights[1]).T @ X          # forgot * f'(z^1)
+    assert relative_error(wrong, numeric_W1) > 0.1
+    assert relative_error(grads[5], numeric_b3) < 1e-6
+    assert relative_error(dlogits.mean(axis=0), numeric_b3) > 0.5
+
+
 def test_the_nn_documents_loop_misses_the_output_layer():
     """Steps 1 and 2 of the NN document as written compute the gradients
     of layers D-1, ..., 1 only; those are right."""
