@@ -340,6 +340,12 @@ def test_pytorch_default_tanh_and_sigmoid(seed):
     for init in ("pytorch", "xavier", "he"):
         sig = layer_statistics("sigmoid", init, 30, seed=seed).grad_norms
         assert sig[0] < 1e-10 * sig[-1]
+        # "its outputs are all positive (mean about 0.5)"
+        X = np.random.default_rng(seed).standard_normal((64, 64))
+        model = MLP([64] * 31 + [10], "sigmoid", seed=seed, init=init)
+        hidden = model.forward(X)[1].activations[1:-1]
+        assert all((a > 0).all() and abs(a.mean() - 0.5) < 0.1
+                   for a in hidden)
 
 
 def test_layer_statistics_errors_are_torchs():
@@ -463,6 +469,23 @@ def test_the_glossary_links_epoch_to_where_it_is_defined():
     prose = re.sub(r"```\{code-cell\}.*?```", "", TEXT, flags=re.S)
     section = prose.split("(bp-training)=", 1)[1]
     assert "is an **epoch**" in section.split("\n## ", 2)[1]
+
+
+@pytest.mark.parametrize("term,label,chapter_name,bold", [
+    ("computational graph", "bp-graphs", "backprop",
+     "**computational graph**"),
+    ("reverse mode", "chapter-backprop", "backprop", "**reverse mode**"),
+    ("multilayer perceptron", "fwd-network", "forward",
+     "**multilayer perceptron**"),
+    ("pre-activation", "fwd-neuron", "forward", "**pre-activation**")])
+def test_the_glossary_entries_link_where_the_term_is_defined(
+        term, label, chapter_name, bold):
+    glossary = chapter("glossary")
+    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n", 1)[0]
+    assert f"{{ref}}`{label}`" in entry
+    text = chapter(chapter_name)
+    start = text.index(f"({label})=")
+    assert bold in text[start:start + 6000]          # in its first pages
 
 
 def test_exercises_are_graded_with_derivations():
