@@ -279,7 +279,7 @@ class MLP(Model):
         Returns
         -------
         grads : list of ndarray
-            ``[dW1, db1, ..., dWL, dbL]``, the shapes of ``params``.
+            ``[dW1, db1, ..., dWD, dbD]``, the shapes of ``params``.
 
         Raises
         ------
