@@ -80,3 +80,21 @@ def test_the_three_passes_are_a_count():
     flat = " ".join(TEXT.split())
     for bound in re.findall(r"at most three[^.]*", flat):
         assert "multiply-adds" in bound, bound
+
+
+def test_the_first_answer_does_not_call_derivative_free_search_hopeless():
+    """Finite differences and random search do work, only slowly: two
+    forward passes per parameter for a central difference."""
+    from calc_nn.gradcheck import numerical_gradient
+
+    calls = []
+
+    def loss(theta):
+        calls.append(1)
+        return float((theta ** 2).sum())
+
+    numerical_gradient(loss, np.zeros(7))
+    assert len(calls) == 2 * 7
+    flat = " ".join(TEXT.split())
+    assert "hopeless" not in flat
+    assert "two million forward passes per finite-difference gradient" in flat
