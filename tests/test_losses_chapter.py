@@ -108,13 +108,37 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
 
 @pytest.mark.parametrize("typed, value", [
     ("$S = 11.1073$", np.exp([2.0, 1.0, 0.0]).sum()),
-    ("-\\log 0.2447 = 1.4076$", -np.log(act.softmax(np.array([2.0, 1.0,
-                                                              0.0]))[1])),
+    ("-\\log p_2 = \\log S - z_2 = \\log 11.1073 - 1 = 1.4076$",
+     -np.log(act.softmax(np.array([2.0, 1.0, 0.0]))[1])),
     ("$-1/p_2 = -4.0862$", -1 / act.softmax(np.array([2.0, 1.0, 0.0]))[1]),
 ])
 def test_the_hand_steps_in_the_prose_are_right(typed, value):
-    assert typed in TEXT
+    assert " ".join(typed.split()) in " ".join(TEXT.split())
     assert page.matches_rounded(re.findall(r"-?\d+\.\d+", typed)[-1], value)
+
+
+# "\log 11.1073 - 1 = 1.4076", "-\log 0.6652 = ...", "\log 3 = 1.0986"
+LOG_STEP = re.compile(r"(-)?\\log (\d+(?:\.\d+)?)(?:\s*-\s*(\d+))?\s*=\s*"
+                      r"(-?\d+\.\d+)")
+
+
+def test_every_typed_log_step_holds_for_the_numbers_it_shows():
+    """A reader who evaluates a displayed step on a calculator, with the
+    numbers as printed, gets the printed result ("-log 0.2447 = 1.4076"
+    was false: it is 1.4077; the page now writes log S - z_2)."""
+    steps = LOG_STEP.findall(" ".join(TEXT.split()))
+    assert len(steps) >= 3
+    for minus, x, offset, result in steps:
+        value = np.log(float(x)) - float(offset or 0)
+        value = -value if minus else value
+        assert page.matches_rounded(result, value), (minus, x, offset,
+                                                    result)
+    # the rounded form the page warns about, and the long-way check
+    assert "$-\\log 0.2447$, from the rounded $p_2$, would give 1.4077" in \
+        " ".join(TEXT.split())
+    assert page.matches_rounded("1.4077", -np.log(0.2447))
+    assert "$-4.0862 \\times (-0.1628) = 0.6652$" in TEXT
+    assert page.matches_rounded("0.6652", 4.0862 * 0.1628)
 
 
 def test_the_rounded_gradient_sums_to_minus_one_ten_thousandth():
