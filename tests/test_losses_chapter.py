@@ -84,6 +84,31 @@ def test_the_naive_bce_is_wrong_in_the_fifth_digit_at_30():
     assert f"{naive[1]:.4g}" == f"{stable[1]:.4g}" == "30"
 
 
+
+def test_bce_with_logits_is_the_max_form_and_torchs_is_the_log_sigmoid():
+    """calc_nn evaluates max(z, 0) - z y + log(1 + e^-|z|); PyTorch's
+    result is (1 - y) z - log sigma(z) with a stable log-sigmoid; both
+    are finite at logits of 1e4 and agree to rounding (of the size of z:
+    at z = -40, y = 0 torch's cancellation gives 0 where the loss is
+    4.2e-18, which the max form keeps)."""
+    z = np.array([-1e4, -40.0, -30.0, -0.5, 0.0, 2.0, 30.0, 1e4])
+    y = np.array([1.0, 0.0, 1.0, 0.3, 0.5, 0.0, 0.0, 0.0])
+    ours = losses.binary_cross_entropy_with_logits(z, y, "none")
+    np.testing.assert_array_equal(
+        ours, np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    zt, yt = torch.tensor(z), torch.tensor(y)
+    theirs = F.binary_cross_entropy_with_logits(zt, yt, reduction="none")
+    np.testing.assert_allclose(
+        theirs.numpy(), ((1 - yt) * zt - F.logsigmoid(zt)).numpy(),
+        rtol=4e-16, atol=0)
+    assert np.all(np.abs(ours - theirs.numpy())
+                  <= 4e-16 * np.maximum(np.abs(z), 1))
+    assert ours[1] == pytest.approx(np.exp(-40.0), rel=1e-15)
+    prose = " ".join(TEXT.split())
+    assert "Its result equals $\\max(z, 0) - z y" in prose
+    assert "own code writes it as $(1 - y)z - \\log\\sigma(z)$" in prose
+    assert "it evaluates $\\max" not in prose
+
 # ---------------------------------------------------- softmax + CE by hand
 
 def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
