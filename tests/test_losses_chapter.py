@@ -181,6 +181,23 @@ def test_a_sample_wrong_by_2e4_has_a_finite_loss_of_2e4():
     assert per_sample[1] == 2e4
 
 
+def test_the_suite_repeats_the_comparison_as_often_as_the_page_says():
+    """'on 100 generated batches per reduction (tests/test_losses.py)'
+    (it said 'thousands'): the hypothesis settings of the torch
+    comparison, which draws index and probability targets, with and
+    without weights, for every reduction."""
+    source = (page.BOOK.parent / "tests" / "test_losses.py").read_text()
+    said = re.search(r"on (\d+) generated batches per\s+reduction",
+                     TEXT).group(1)
+    assert f"SETTINGS = settings(max_examples={said}," in source
+    test = source[:source.index("def test_cross_entropy_matches_torch(")]
+    decorators = test[test.rindex("\n\n"):]
+    assert '@pytest.mark.parametrize("reduction", REDUCTIONS)' in decorators
+    assert "@SETTINGS\n@given(case=classification())" in decorators
+    assert 'REDUCTIONS = ("mean", "sum", "none")' in \
+        (page.BOOK.parent / "calc_nn" / "losses.py").read_text()
+
+
 def test_the_cnn_documents_loss_is_nan_or_negative_on_logits():
     one_hot = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
