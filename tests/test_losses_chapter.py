@@ -415,6 +415,24 @@ def test_weights_trade_precision_for_recall_and_gamma_changes_little(seed):
         assert max(recalls) - min(recalls) < 0.05
 
 
+def test_weight_20_is_the_inverse_frequency_weight():
+    """'A weight of 20 (the ratio of the class sizes, 400 : 20: the common
+    inverse-frequency weights 1/n_c, scaled so that the majority's is 1,
+    which changes nothing in a weighted mean)' (it said 'the inverse of
+    the class frequency', which is 21 for the minority)."""
+    X, y = losses.imbalanced_data()
+    counts = np.bincount(y)
+    assert list(counts) == [400, 20]
+    inverse = 1 / counts
+    np.testing.assert_allclose(inverse / inverse[0], [1.0, 20.0])
+    assert len(y) / counts[1] == 21
+    logits = X @ np.array([[0.3, -0.2], [1.0, 0.7]]).T
+    assert losses.weighted_cross_entropy(logits, y, inverse) == \
+        pytest.approx(losses.weighted_cross_entropy(logits, y, [1.0, 20.0]),
+                      rel=1e-13)
+    assert "ratio of the class sizes, 400 : 20" in TEXT
+
+
 def test_the_test_set_is_21000_samples_95_percent_majority():
     _, y = losses.imbalanced_data(n_majority=20000, seed=1)
     assert len(y) == 21000 and np.mean(y == 0) == pytest.approx(20 / 21)
