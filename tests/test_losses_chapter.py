@@ -9,6 +9,7 @@ the page and recomputed with calc_nn and PyTorch.
 """
 
 import re
+from pathlib import Path
 
 import chapter_text as page
 import numpy as np
@@ -21,6 +22,7 @@ from calc_nn import check, losses
 from calc_nn.symbolic import loss_formulas as sym
 
 TEXT = page.read("losses")
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -54,6 +56,38 @@ def test_the_code_cells_and_the_notation_follow_the_book():
     assert "seed_" not in code and 'print("seed' not in code
     for old in (r"\delta_{kt}", r"\sum_{j=1}^{C}", r"\hat y_{ij}"):
         assert old not in TEXT, old
+
+
+def _source(name, start, end):
+    text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
+    return text[text.index(start):text.index(end)]
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_what_the_page_says_the_sources_say():
+    """Each statement about the two documents, against their text: the NN
+    document's four losses of 4.2, its n ('number of samples'), its w_i
+    (the page said w_k), its p_t ('the predicted probability', without
+    'true'), its 1.2 sentence on integral calculus; the CNN document's
+    3.1 loss (C and y-hat) and gradient, and its 4.1 'logits'."""
+    nn = _source("002", "### 4.2", "### 4.3")
+    for name in ("均方误差", "交叉熵损失", "加权交叉熵损失", "Focal Loss"):
+        assert name in nn
+    assert "$n$ 是样本数量" in nn and "w_i y_i \\log(p_i)" in nn
+    assert "$w_i$ 是每个类别的权重系数" in nn
+    assert "writes $w_i$, its $i$ counting the classes" in TEXT
+    assert "$p_t$ 是预测的概率" in nn and "真实" not in nn.split("p_t$ 是")[1]
+    assert "积分学则为神经网络的激活函数和损失函数提供了理论基础" in _source(
+        "002", "### 1.2", "## 2.")
+    cnn = _source("000", "### 3.1", "### 3.2")
+    assert "\\sum_{j=1}^{C}y_{ij}\\log(\\hat{y}_{ij})" in cnn
+    assert "(y_{ij}-\\hat{y}_{ij})\\frac{\\partial \\hat{y}_{ij}}" \
+           "{\\partial \\theta}" in cnn
+    assert "writes $C$ for $K$ and $\\hat y$ for $p$" in TEXT
+    code = _source("000", "### 4.1", "### 4.2")
+    assert "`output`是模型的输出logits" in code
+    assert "torch.sum(target * torch.log(output), dim=1)" in code
 
 
 # ------------------------------------------------------------------ MSE
