@@ -45,10 +45,23 @@ def test_before_you_start_links_what_the_chapter_relies_on():
     assert first_use > page.prose(TEXT).index("Before you start")
 
 
-@pytest.mark.parametrize("label", ["loss-mse", "loss-cross-entropy",
-                                   "loss-focal"])
-def test_the_glossary_anchors_exist(label):
+@pytest.mark.parametrize("term, label, formula", [
+    ("mean squared error", "loss-mse", r"\frac{2}{n}(\hat y - y)"),
+    ("cross-entropy", "loss-cross-entropy", r"-\sum_k y_k \log p_k"),
+    ("focal loss", "loss-focal", r"-\alpha_t (1 - p_t)^\gamma \log p_t"),
+])
+def test_the_glossary_entries_link_their_sections_and_agree(term, label,
+                                                            formula):
+    """The glossary's loss terms link this chapter's sections (not just
+    the chapter) and state the chapter's formulas."""
     assert f"\n({label})=\n## " in TEXT
+    glossary = (page.BOOK / "glossary.md").read_text()
+    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n", 1)[0]
+    assert f"{{ref}}`{label}`" in entry
+    assert formula in " ".join(entry.split())
+    chapter = " ".join(page.prose(TEXT).split())
+    assert formula.replace(" ", "") in chapter.replace(" ", "").replace(
+        r"\sum_{k=1}^{K}", r"\sum_k").replace(r"\frac2n", r"\frac{2}{n}")
 
 
 def test_the_code_cells_and_the_notation_follow_the_book():
