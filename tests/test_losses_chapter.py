@@ -517,6 +517,37 @@ def test_the_worked_exercise_numbers():
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_the_unnormalised_target_exercise(seed):
+    """With a target summing to 1.5, torch's gradient is 1.5 p - y, its
+    entries sum to 0, and the loss is 1.5 times the cross-entropy of the
+    normalised target; calc_nn refuses the target."""
+    z = np.random.default_rng(seed).standard_normal((1, 3))
+    y = np.array([[0.5, 0.5, 0.5]])
+    t = torch.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(t, torch.tensor(y))
+    loss.backward()
+    np.testing.assert_allclose(t.grad.numpy(), 1.5 * act.softmax(z) - y,
+                               rtol=1e-13, atol=1e-15)
+    assert abs(t.grad.sum().item()) < 1e-15
+    assert loss.item() == pytest.approx(
+        1.5 * losses.cross_entropy(z, y / 1.5), rel=1e-14)
+    with pytest.raises(ValueError):
+        losses.cross_entropy_grad(z, y)
+
+
+def test_the_focal_alpha_exercise():
+    """gamma = 0: the sums agree; focal_loss's mean divides by N, the
+    weighted cross-entropy's by sum of alpha_t: ratio sum(alpha_t) / N."""
+    z = np.array([[1.0, 0.0], [0.0, 2.0], [0.5, 0.5]])
+    t, alpha = np.array([0, 1, 1]), np.array([1.0, 4.0])
+    assert losses.focal_loss(z, t, 0.0, alpha, "sum") == pytest.approx(
+        losses.weighted_cross_entropy(z, t, alpha, "sum"), rel=1e-15)
+    assert losses.focal_loss(z, t, 0.0, alpha) / \
+        losses.weighted_cross_entropy(z, t, alpha) == pytest.approx(
+            alpha[t].sum() / len(t), rel=1e-14)
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_cross_entropy_is_convex_in_the_logits(seed):
     rng = np.random.default_rng(seed)
     z, y = rng.standard_normal(4), rng.dirichlet(np.ones(4))
