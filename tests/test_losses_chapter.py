@@ -439,6 +439,12 @@ def test_lin_et_al_sigmoid_focal_loss_is_the_softmax_one_on_z_0(seed):
     np.testing.assert_allclose(
         losses.focal_loss_grad(logits, 1 - y, gamma, weights, "sum")[:, 0],
         zt.grad.numpy(), rtol=1e-10)
+    # the solution's line: -(2y - 1) alpha_t (1 - p_t)^(gamma + 1) [...]
+    assert r"= -(2y - 1)\,\alpha_t\," in TEXT
+    p_t, a_t = pt.detach().numpy(), at.numpy()
+    by_hand = -(2 * y - 1) * a_t * (1 - p_t) ** (gamma + 1) * (
+        1 - gamma * p_t * np.log(p_t) / (1 - p_t))
+    np.testing.assert_allclose(by_hand, zt.grad.numpy(), rtol=1e-10)
 
 
 # ------------------------------------------------------ class imbalance
