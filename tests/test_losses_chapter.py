@@ -348,6 +348,18 @@ def test_probability_targets_divide_by_n_and_zero_weights_are_refused():
 
 # ------------------------------------------------------------ focal loss
 
+def test_sympys_focal_check_is_the_factor_in_front_of_the_jacobian_row():
+    """'its check that p_t times it is the factor in front of
+    ([k = t] - p_k)' (it said 'the bracketed factor', which is only the
+    [1 - gamma p_t log p_t / (1 - p_t)] part)."""
+    g, proved = sym.focal_gradient_logit_factor()
+    assert proved
+    assert len(g.as_ordered_factors()) > 1  # more than the bracket
+    prose = " ".join(TEXT.split())
+    assert "is the factor in front of $([k = t] - p_k)$" in prose
+    assert "bracketed factor" not in prose
+
+
 def test_the_focal_traps_torch_gives_nan_calc_nn_the_tiny_value():
     z = np.array([[40.0, 0.0], [5.0, 0.0], [0.0, 0.0], [-1e4, 1e4]])
     t = np.zeros(4, dtype=int)
