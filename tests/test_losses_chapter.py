@@ -253,6 +253,17 @@ def test_the_cnn_documents_loss_is_nan_or_negative_on_logits():
     assert torch.isnan(document(torch.tensor([[2.0, -1.0, 0.5],
                                               [0.3, 1.2, -0.7]])))
     assert document(torch.tensor([[2.0, 1.0, 0.5], [0.3, 1.2, 0.7]])) < 0
+    # the fix the page gives, in both of its forms, is the cross-entropy
+    fix = "`-(target * F.log_softmax(logits, dim=1)).sum(1).mean()`"
+    assert fix in " ".join(TEXT.split())
+    for seed in range(3):
+        z = torch.tensor(np.random.default_rng(seed).normal(0, 3, (4, 3)))
+        target = torch.eye(3, dtype=z.dtype)[[0, 2, 1, 1]]
+        fixed = -(target * F.log_softmax(z, dim=1)).sum(1).mean()
+        assert fixed.item() == pytest.approx(
+            F.cross_entropy(z, target).item(), rel=1e-14)
+        assert fixed.item() == pytest.approx(losses.cross_entropy(
+            z.numpy(), np.array([0, 2, 1, 1])), rel=1e-14)
 
 
 def test_the_cnn_documents_gradient_is_smaller_by_a_varying_factor():
