@@ -408,7 +408,9 @@ def focal_loss_grad(logits, target, gamma=2.0, alpha=None,
 
 
 def _log_pt(z, t):
-    """``(log_p, log p_t, 1 - p_t)``, each accurate to the last digit."""
+    """``(log_p, log p_t, 1 - p_t)``: log p_t and 1 - p_t to a relative
+    error below 1e-12 (a few hundred ulps at worst, from exponentiating
+    log_p), log_p (the log-softmax) to an absolute one."""
     rows = np.arange(len(z))
     log_p = log_softmax(z, axis=-1)
     # 1 - p_t as the sum of the other classes' probabilities: accurate

@@ -9,6 +9,7 @@ the page and recomputed with calc_nn and PyTorch.
 """
 
 import re
+from pathlib import Path
 
 import chapter_text as page
 import numpy as np
@@ -21,6 +22,7 @@ from calc_nn import check, losses
 from calc_nn.symbolic import loss_formulas as sym
 
 TEXT = page.read("losses")
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -43,10 +45,23 @@ def test_before_you_start_links_what_the_chapter_relies_on():
     assert first_use > page.prose(TEXT).index("Before you start")
 
 
-@pytest.mark.parametrize("label", ["loss-mse", "loss-cross-entropy",
-                                   "loss-focal"])
-def test_the_glossary_anchors_exist(label):
+@pytest.mark.parametrize("term, label, formula", [
+    ("mean squared error", "loss-mse", r"\frac{2}{n}(\hat y - y)"),
+    ("cross-entropy", "loss-cross-entropy", r"-\sum_k y_k \log p_k"),
+    ("focal loss", "loss-focal", r"-\alpha_t (1 - p_t)^\gamma \log p_t"),
+])
+def test_the_glossary_entries_link_their_sections_and_agree(term, label,
+                                                            formula):
+    """The glossary's loss terms link this chapter's sections (not just
+    the chapter) and state the chapter's formulas."""
     assert f"\n({label})=\n## " in TEXT
+    glossary = (page.BOOK / "glossary.md").read_text()
+    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n", 1)[0]
+    assert f"{{ref}}`{label}`" in entry
+    assert formula in " ".join(entry.split())
+    chapter = " ".join(page.prose(TEXT).split())
+    assert formula.replace(" ", "") in chapter.replace(" ", "").replace(
+        r"\sum_{k=1}^{K}", r"\sum_k").replace(r"\frac2n", r"\frac{2}{n}")
 
 
 def test_the_code_cells_and_the_notation_follow_the_book():
@@ -54,6 +69,38 @@ def test_the_code_cells_and_the_notation_follow_the_book():
     assert "seed_" not in code and 'print("seed' not in code
     for old in (r"\delta_{kt}", r"\sum_{j=1}^{C}", r"\hat y_{ij}"):
         assert old not in TEXT, old
+
+
+def _source(name, start, end):
+    text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
+    return text[text.index(start):text.index(end)]
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_what_the_page_says_the_sources_say():
+    """Each statement about the two documents, against their text: the NN
+    document's four losses of 4.2, its n ('number of samples'), its w_i
+    (the page said w_k), its p_t ('the predicted probability', without
+    'true'), its 1.2 sentence on integral calculus; the CNN document's
+    3.1 loss (C and y-hat) and gradient, and its 4.1 'logits'."""
+    nn = _source("002", "### 4.2", "### 4.3")
+    for name in ("均方误差", "交叉熵损失", "加权交叉熵损失", "Focal Loss"):
+        assert name in nn
+    assert "$n$ 是样本数量" in nn and "w_i y_i \\log(p_i)" in nn
+    assert "$w_i$ 是每个类别的权重系数" in nn
+    assert "writes $w_i$, its $i$ counting the classes" in TEXT
+    assert "$p_t$ 是预测的概率" in nn and "真实" not in nn.split("p_t$ 是")[1]
+    assert "积分学则为神经网络的激活函数和损失函数提供了理论基础" in _source(
+        "002", "### 1.2", "## 2.")
+    cnn = _source("000", "### 3.1", "### 3.2")
+    assert "\\sum_{j=1}^{C}y_{ij}\\log(\\hat{y}_{ij})" in cnn
+    assert "(y_{ij}-\\hat{y}_{ij})\\frac{\\partial \\hat{y}_{ij}}" \
+           "{\\partial \\theta}" in cnn
+    assert "writes $C$ for $K$ and $\\hat y$ for $p$" in TEXT
+    code = _source("000", "### 4.1", "### 4.2")
+    assert "`output`是模型的输出logits" in code
+    assert "torch.sum(target * torch.log(output), dim=1)" in code
 
 
 # ------------------------------------------------------------------ MSE
@@ -84,6 +131,31 @@ def test_the_naive_bce_is_wrong_in_the_fifth_digit_at_30():
     assert f"{naive[1]:.4g}" == f"{stable[1]:.4g}" == "30"
 
 
+
+def test_bce_with_logits_is_the_max_form_and_torchs_is_the_log_sigmoid():
+    """calc_nn evaluates max(z, 0) - z y + log(1 + e^-|z|); PyTorch's
+    result is (1 - y) z - log sigma(z) with a stable log-sigmoid; both
+    are finite at logits of 1e4 and agree to rounding (of the size of z:
+    at z = -40, y = 0 torch's cancellation gives 0 where the loss is
+    4.2e-18, which the max form keeps)."""
+    z = np.array([-1e4, -40.0, -30.0, -0.5, 0.0, 2.0, 30.0, 1e4])
+    y = np.array([1.0, 0.0, 1.0, 0.3, 0.5, 0.0, 0.0, 0.0])
+    ours = losses.binary_cross_entropy_with_logits(z, y, "none")
+    np.testing.assert_array_equal(
+        ours, np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+    zt, yt = torch.tensor(z), torch.tensor(y)
+    theirs = F.binary_cross_entropy_with_logits(zt, yt, reduction="none")
+    np.testing.assert_allclose(
+        theirs.numpy(), ((1 - yt) * zt - F.logsigmoid(zt)).numpy(),
+        rtol=4e-16, atol=0)
+    assert np.all(np.abs(ours - theirs.numpy())
+                  <= 4e-16 * np.maximum(np.abs(z), 1))
+    assert ours[1] == pytest.approx(np.exp(-40.0), rel=1e-15)
+    prose = " ".join(TEXT.split())
+    assert "Its result equals $\\max(z, 0) - z y" in prose
+    assert "own code writes it as $(1 - y)z - \\log\\sigma(z)$" in prose
+    assert "it evaluates $\\max" not in prose
+
 # ---------------------------------------------------- softmax + CE by hand
 
 def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
@@ -108,13 +180,37 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
 
 @pytest.mark.parametrize("typed, value", [
     ("$S = 11.1073$", np.exp([2.0, 1.0, 0.0]).sum()),
-    ("-\\log 0.2447 = 1.4076$", -np.log(act.softmax(np.array([2.0, 1.0,
-                                                              0.0]))[1])),
+    ("-\\log p_2 = \\log S - z_2 = \\log 11.1073 - 1 = 1.4076$",
+     -np.log(act.softmax(np.array([2.0, 1.0, 0.0]))[1])),
     ("$-1/p_2 = -4.0862$", -1 / act.softmax(np.array([2.0, 1.0, 0.0]))[1]),
 ])
 def test_the_hand_steps_in_the_prose_are_right(typed, value):
-    assert typed in TEXT
+    assert " ".join(typed.split()) in " ".join(TEXT.split())
     assert page.matches_rounded(re.findall(r"-?\d+\.\d+", typed)[-1], value)
+
+
+# "\log 11.1073 - 1 = 1.4076", "-\log 0.6652 = ...", "\log 3 = 1.0986"
+LOG_STEP = re.compile(r"(-)?\\log (\d+(?:\.\d+)?)(?:\s*-\s*(\d+))?\s*=\s*"
+                      r"(-?\d+\.\d+)")
+
+
+def test_every_typed_log_step_holds_for_the_numbers_it_shows():
+    """A reader who evaluates a displayed step on a calculator, with the
+    numbers as printed, gets the printed result ("-log 0.2447 = 1.4076"
+    was false: it is 1.4077; the page now writes log S - z_2)."""
+    steps = LOG_STEP.findall(" ".join(TEXT.split()))
+    assert len(steps) >= 3
+    for minus, x, offset, result in steps:
+        value = np.log(float(x)) - float(offset or 0)
+        value = -value if minus else value
+        assert page.matches_rounded(result, value), (minus, x, offset,
+                                                    result)
+    # the rounded form the page warns about, and the long-way check
+    assert "$-\\log 0.2447$, from the rounded $p_2$, would give 1.4077" in \
+        " ".join(TEXT.split())
+    assert page.matches_rounded("1.4077", -np.log(0.2447))
+    assert "$-4.0862 \\times (-0.1628) = 0.6652$" in TEXT
+    assert page.matches_rounded("0.6652", 4.0862 * 0.1628)
 
 
 def test_the_rounded_gradient_sums_to_minus_one_ten_thousandth():
@@ -132,6 +228,23 @@ def test_a_sample_wrong_by_2e4_has_a_finite_loss_of_2e4():
     assert per_sample[1] == 2e4
 
 
+def test_the_suite_repeats_the_comparison_as_often_as_the_page_says():
+    """'on 100 generated batches per reduction (tests/test_losses.py)'
+    (it said 'thousands'): the hypothesis settings of the torch
+    comparison, which draws index and probability targets, with and
+    without weights, for every reduction."""
+    source = (page.BOOK.parent / "tests" / "test_losses.py").read_text()
+    said = re.search(r"on (\d+) generated batches per\s+reduction",
+                     TEXT).group(1)
+    assert f"SETTINGS = settings(max_examples={said}," in source
+    test = source[:source.index("def test_cross_entropy_matches_torch(")]
+    decorators = test[test.rindex("\n\n"):]
+    assert '@pytest.mark.parametrize("reduction", REDUCTIONS)' in decorators
+    assert "@SETTINGS\n@given(case=classification())" in decorators
+    assert 'REDUCTIONS = ("mean", "sum", "none")' in \
+        (page.BOOK.parent / "calc_nn" / "losses.py").read_text()
+
+
 def test_the_cnn_documents_loss_is_nan_or_negative_on_logits():
     one_hot = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
@@ -140,6 +253,17 @@ def test_the_cnn_documents_loss_is_nan_or_negative_on_logits():
     assert torch.isnan(document(torch.tensor([[2.0, -1.0, 0.5],
                                               [0.3, 1.2, -0.7]])))
     assert document(torch.tensor([[2.0, 1.0, 0.5], [0.3, 1.2, 0.7]])) < 0
+    # the fix the page gives, in both of its forms, is the cross-entropy
+    fix = "`-(target * F.log_softmax(logits, dim=1)).sum(1).mean()`"
+    assert fix in " ".join(TEXT.split())
+    for seed in range(3):
+        z = torch.tensor(np.random.default_rng(seed).normal(0, 3, (4, 3)))
+        target = torch.eye(3, dtype=z.dtype)[[0, 2, 1, 1]]
+        fixed = -(target * F.log_softmax(z, dim=1)).sum(1).mean()
+        assert fixed.item() == pytest.approx(
+            F.cross_entropy(z, target).item(), rel=1e-14)
+        assert fixed.item() == pytest.approx(losses.cross_entropy(
+            z.numpy(), np.array([0, 2, 1, 1])), rel=1e-14)
 
 
 def test_the_cnn_documents_gradient_is_smaller_by_a_varying_factor():
@@ -235,6 +359,18 @@ def test_probability_targets_divide_by_n_and_zero_weights_are_refused():
 
 # ------------------------------------------------------------ focal loss
 
+def test_sympys_focal_check_is_the_factor_in_front_of_the_jacobian_row():
+    """'its check that p_t times it is the factor in front of
+    ([k = t] - p_k)' (it said 'the bracketed factor', which is only the
+    [1 - gamma p_t log p_t / (1 - p_t)] part)."""
+    g, proved = sym.focal_gradient_logit_factor()
+    assert proved
+    assert len(g.as_ordered_factors()) > 1  # more than the bracket
+    prose = " ".join(TEXT.split())
+    assert "is the factor in front of $([k = t] - p_k)$" in prose
+    assert "bracketed factor" not in prose
+
+
 def test_the_focal_traps_torch_gives_nan_calc_nn_the_tiny_value():
     z = np.array([[40.0, 0.0], [5.0, 0.0], [0.0, 0.0], [-1e4, 1e4]])
     t = np.zeros(4, dtype=int)
@@ -249,6 +385,56 @@ def test_the_focal_traps_torch_gives_nan_calc_nn_the_tiny_value():
         assert np.isfinite(ours[0]) and 0 < -ours[0] < 1e-25
         np.testing.assert_allclose(ours[1:], zt.grad.numpy()[1:, 0],
                                    rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_minus_pt_and_log_pt_to_a_relative_1e_12(seed):
+    """'1 - p_t as the sum of the other classes' probabilities (with a
+    relative error below 10^-12 even when it is 10^-40)' (it said 'to the
+    last digit'; the worst seen is a few hundred ulps), and log p_t too,
+    against 60-digit arithmetic, on logits up to 1e4."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 60
+    assert "with a relative error below $10^{-12}$\neven when it is " \
+        "$10^{-40}$" in TEXT
+    z = np.array([[92.1, 0.0]])
+    assert 1e-41 < losses._log_pt(z, np.array([0]))[2][0] < 1e-39
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for case in range(150):
+        z = np.round(rng.uniform(-5, 5, rng.integers(2, 6)), 3)
+        z[0] += (rng.uniform(20, 700), -rng.uniform(0, 700),
+                 rng.uniform(-1e4, 1e4), 0.0)[case % 4]
+        _, log_pt, one_minus_pt = losses._log_pt(z[None], np.array([0]))
+        exp = [mp.exp(mp.mpf(float(v))) for v in z]
+        total = mp.fsum(exp)
+        rest = mp.fsum(exp[1:]) / total
+        exact_log = (mp.log1p(-rest) if rest < 0.5
+                     else mp.mpf(float(z[0])) - mp.log(total))
+        for ours, exact in ((one_minus_pt[0], rest), (log_pt[0], exact_log)):
+            if abs(exact) > mp.mpf("1e-300"):  # not below float64's range
+                worst = max(worst, abs(float((ours - exact) / exact)))
+    assert worst < 1e-12
+
+
+def test_well_classified_samples_fall_far_below_the_cross_entropy():
+    """'For well-classified samples (p_t > 0.8, say) the focal loss and its
+    gradient fall far below the cross-entropy's' with gamma = 2: at least
+    25 and 8 times below (it said p_t > 0.6, where the gradient is still
+    0.41 of the cross-entropy's)."""
+    start = float(re.search(r"well-classified samples \(\$p_t > (0\.\d+)\$, "
+                            r"say\)", TEXT).group(1))
+    pt = np.linspace(start, 1 - 1e-6, 2001)
+    two = np.stack([np.log(pt), np.log1p(-pt)], axis=1)
+    target = np.zeros(len(pt), int)
+
+    def loss_and_grad(gamma):
+        return (losses.focal_loss(two, target, gamma, reduction="none"),
+                -losses.focal_loss_grad(two, target, gamma,
+                                        reduction="none")[:, 0])
+    (ce, g_ce), (fl, g_fl) = loss_and_grad(0.0), loss_and_grad(2.0)
+    assert np.all(fl / ce <= 1 / 25 + 1e-12) and np.all(g_fl / g_ce < 1 / 8)
+    assert "$(1 - 0.9)^2 = 1/100$" in TEXT
 
 
 def test_badly_classified_samples_keep_a_gradient_near_one():
@@ -276,6 +462,12 @@ def test_lin_et_al_sigmoid_focal_loss_is_the_softmax_one_on_z_0(seed):
     np.testing.assert_allclose(
         losses.focal_loss_grad(logits, 1 - y, gamma, weights, "sum")[:, 0],
         zt.grad.numpy(), rtol=1e-10)
+    # the solution's line: -(2y - 1) alpha_t (1 - p_t)^(gamma + 1) [...]
+    assert r"= -(2y - 1)\,\alpha_t\," in TEXT
+    p_t, a_t = pt.detach().numpy(), at.numpy()
+    by_hand = -(2 * y - 1) * a_t * (1 - p_t) ** (gamma + 1) * (
+        1 - gamma * p_t * np.log(p_t) / (1 - p_t))
+    np.testing.assert_allclose(by_hand, zt.grad.numpy(), rtol=1e-10)
 
 
 # ------------------------------------------------------ class imbalance
@@ -297,6 +489,24 @@ def test_weights_trade_precision_for_recall_and_gamma_changes_little(seed):
     for weight in (1.0, 20.0):
         recalls = [_scores(weight, g, seed)["recall"] for g in GAMMAS]
         assert max(recalls) - min(recalls) < 0.05
+
+
+def test_weight_20_is_the_inverse_frequency_weight():
+    """'A weight of 20 (the ratio of the class sizes, 400 : 20: the common
+    inverse-frequency weights 1/n_c, scaled so that the majority's is 1,
+    which changes nothing in a weighted mean)' (it said 'the inverse of
+    the class frequency', which is 21 for the minority)."""
+    X, y = losses.imbalanced_data()
+    counts = np.bincount(y)
+    assert list(counts) == [400, 20]
+    inverse = 1 / counts
+    np.testing.assert_allclose(inverse / inverse[0], [1.0, 20.0])
+    assert len(y) / counts[1] == 21
+    logits = X @ np.array([[0.3, -0.2], [1.0, 0.7]]).T
+    assert losses.weighted_cross_entropy(logits, y, inverse) == \
+        pytest.approx(losses.weighted_cross_entropy(logits, y, [1.0, 20.0]),
+                      rel=1e-13)
+    assert "ratio of the class sizes, 400 : 20" in TEXT
 
 
 def test_the_test_set_is_21000_samples_95_percent_majority():
@@ -333,6 +543,37 @@ def test_the_worked_exercise_numbers():
                              np.array([[2.0, 1.0, 0.0]]), np.array([0]))),
                          ("1.0986", np.log(3))):
         assert typed in solution and page.matches_rounded(typed, value), typed
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_unnormalised_target_exercise(seed):
+    """With a target summing to 1.5, torch's gradient is 1.5 p - y, its
+    entries sum to 0, and the loss is 1.5 times the cross-entropy of the
+    normalised target; calc_nn refuses the target."""
+    z = np.random.default_rng(seed).standard_normal((1, 3))
+    y = np.array([[0.5, 0.5, 0.5]])
+    t = torch.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(t, torch.tensor(y))
+    loss.backward()
+    np.testing.assert_allclose(t.grad.numpy(), 1.5 * act.softmax(z) - y,
+                               rtol=1e-13, atol=1e-15)
+    assert abs(t.grad.sum().item()) < 1e-15
+    assert loss.item() == pytest.approx(
+        1.5 * losses.cross_entropy(z, y / 1.5), rel=1e-14)
+    with pytest.raises(ValueError):
+        losses.cross_entropy_grad(z, y)
+
+
+def test_the_focal_alpha_exercise():
+    """gamma = 0: the sums agree; focal_loss's mean divides by N, the
+    weighted cross-entropy's by sum of alpha_t: ratio sum(alpha_t) / N."""
+    z = np.array([[1.0, 0.0], [0.0, 2.0], [0.5, 0.5]])
+    t, alpha = np.array([0, 1, 1]), np.array([1.0, 4.0])
+    assert losses.focal_loss(z, t, 0.0, alpha, "sum") == pytest.approx(
+        losses.weighted_cross_entropy(z, t, alpha, "sum"), rel=1e-15)
+    assert losses.focal_loss(z, t, 0.0, alpha) / \
+        losses.weighted_cross_entropy(z, t, alpha) == pytest.approx(
+            alpha[t].sum() / len(t), rel=1e-14)
 
 
 @pytest.mark.parametrize("seed", range(3))
