@@ -178,7 +178,7 @@ def test_network_description_states_the_forward_pass(x1, x2, activation):
                      r"(\d)", text)
     assert said, text
     np.testing.assert_allclose(_numbers(said.group(1)), p, atol=0.0051)
-    assert int(said.group(2)) == int(np.argmax(p))
+    assert int(said.group(2)) == int(np.argmax(p)) + 1  # counted from 1
 
 
 def _neuron_grads_torch():

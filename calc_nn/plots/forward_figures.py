@@ -49,7 +49,7 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
     names = (["input x"] + [f"hidden {l}: a = {LABELS[activation]}(z)"
                             for l in range(1, len(sizes) - 1)]
              + ["output: logits z"])
-    pred = int(np.argmax(probs))
+    pred = int(np.argmax(probs)) + 1  # classes count from 1, as in the text
     narrow = frame(fig, f"input ({x1:g}, {x2:g}): predicted class {pred} "
                         f"with p = {probs.max():.2f}", height=440,
                    margin=dict(l=20, r=20, b=30),
