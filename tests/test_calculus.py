@@ -459,3 +459,75 @@ def test_difference_text_names_each_minimum():
                 f"{trace.x[i]:.1e}") in text
     assert re.search(r"central, float64: smallest error \S+ at h = "
                      r"\d\.\de-0[56]", text)
+
+
+# ------------------------------------------------------------- exercises
+
+def _solution_code(label: str) -> str:
+    """The code cells of the solution of exercise ``label``."""
+    text = read("calculus")
+    body = re.search(r"\{solution-start\} " + re.escape(label)
+                     + r"\n(.*?)\{solution-end\}", text, re.S)
+    assert body, label
+    cells = re.findall(r"```\{code-cell\} ipython3\n(.*?)^```$",
+                       body.group(1), re.S | re.M)
+    return "\n".join(cells)
+
+
+def _run_solution(label: str) -> dict:
+    namespace = {"np": np, "sp": sp, "torch": torch, "calc": calc,
+                 "x": x, "y": y, "h": h, "act": act,
+                 "relative_error": relative_error, "hs": HS,
+                 "print": lambda *args, **kwargs: None}
+    exec(compile(_solution_code(label), label, "exec"), namespace)
+    return namespace
+
+
+def test_the_linear_backward_solution_passes_its_checker():
+    from calc_nn import check
+    ns = _run_solution("calc-ex-linear-backward")
+    assert check.linear_backward(ns["my_linear_backward"]).passed
+
+
+def test_the_partials_solution_has_the_numbers_of_the_text():
+    ns = _run_solution("calc-ex-partials")
+    g = ns["g"]
+    assert list(g.subs({x: 1, y: 0})) == [0, 2]             # (0, 2)
+    assert (g.subs({x: 1, y: 0}).T * sp.Matrix([3, 4]) / 5)[0] == \
+        sp.Rational(8, 5)
+
+
+def test_the_quadratic_solution_expansion_is_exact():
+    ns = _run_solution("calc-ex-quadratic")
+    q, hx, hy = ns["q"], ns["hx"], ns["hy"]
+    assert ns["calc"].hessian(q) == sp.Matrix([[2, 2], [2, 6]])
+    assert sp.expand(q.subs({x: x + hx, y: y + hy}, simultaneous=True)
+                     - ns["second_order"]) == 0
+
+
+def test_the_polar_and_modes_solutions_agree_with_autograd():
+    ns = _run_solution("calc-ex-polar")
+    assert sp.simplify(ns["J_polar"].det()) == ns["r"]
+    assert relative_error(ns["J_at"], ns["J_t"]) < 1e-15
+    ns = _run_solution("calc-ex-modes")
+    assert relative_error(ns["J_fwd"], ns["J_rev"]) < 1e-15
+    assert relative_error(ns["J_rev"], ns["by_hand"]) < 1e-12
+
+
+def test_the_convex_solution_hessian():
+    ns = _run_solution("calc-ex-convex")
+    assert relative_error(ns["H_hand"], ns["H_torch"]) < 1e-12
+    assert ns["eigenvalues"].min() >= 0                   # semidefinite
+
+
+def test_the_later_chapters_cite_the_rules_by_number():
+    """"the later chapters cite them by number": each of rules 1 to 4 of
+    calc-layout is cited as "rule k" beside a link to the section on a
+    later page."""
+    citation = re.compile(r"rule (\d) of \{ref\}`calc-layout`"
+                          r"|\{ref\}`calc-layout`, rule (\d)")
+    cited = set()
+    for page in ("activations", "losses", "optimizers", "backprop"):
+        text = " ".join(read(page).split())
+        cited |= {a or b for a, b in citation.findall(text)}
+    assert cited == {"1", "2", "3", "4"}, cited
