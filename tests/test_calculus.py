@@ -531,3 +531,25 @@ def test_the_later_chapters_cite_the_rules_by_number():
         text = " ".join(read(page).split())
         cited |= {a or b for a, b in citation.findall(text)}
     assert cited == {"1", "2", "3", "4"}, cited
+
+
+def _glossary_entry(term: str) -> str:
+    text = read("glossary")
+    entry = re.search(r"^" + re.escape(term) + r"\n((?:  .*\n)+)", text,
+                      re.M)
+    assert entry, term
+    return " ".join(entry.group(1).split())
+
+
+def test_glossary_machine_epsilon_and_gradient_check_match_the_chapter():
+    entry = _glossary_entry("machine epsilon")
+    for dtype, power in ((np.float64, 52), (np.float32, 23)):
+        assert f"$2^{{-{power}}}$ in {np.dtype(dtype).name}" in entry
+        assert np.finfo(dtype).eps == 2.0 ** -power
+    assert "at most half" in entry
+    entry = _glossary_entry("gradient check")
+    assert "central differences in float64" in entry
+    assert "$10^{-5}$" in entry and "below $10^{-7}$" in entry
+    chapter = " ".join(read("calculus").split())
+    assert "below $10^{-7}$, be happy" in chapter
+    assert "$h$ about $10^{-5}$" in chapter
