@@ -164,6 +164,24 @@ def test_functional_jacobian_runs_one_vjp_per_output(n_in, n_out):
     assert costs["jacobian_flops"] == n_out * costs["vjp_flops"]
 
 
+@pytest.mark.parametrize("N", [1, 3])
+def test_a_batch_multiplies_both_counts_by_n(N):
+    """"a batch of N examples multiplies both counts by N", counted as
+    the chapter counts them (meta tensors; autograd's backward)."""
+    n_in, n_out = 784, 512
+    costs = calc.linear_layer_costs(n_in, n_out)
+    meta = {"device": "meta", "dtype": torch.float64}
+    with FlopCounterMode(display=False) as counter:
+        torch.empty(1, N * n_out, **meta) @ torch.empty(
+            N * n_out, n_out * n_in, **meta)
+    assert counter.get_total_flops() == N * costs["jacobian_flops"]
+    W = torch.randn(n_out, n_in, dtype=torch.float64, requires_grad=True)
+    out = torch.randn(N, n_in, dtype=torch.float64) @ W.T
+    with FlopCounterMode(display=False) as counter:
+        out.backward(torch.randn(N, n_out, dtype=torch.float64))
+    assert counter.get_total_flops() == N * costs["vjp_flops"]
+
+
 def test_the_explicit_jacobian_gives_the_vjp():
     rng = np.random.default_rng(2)
     x_small, g_small = rng.standard_normal(5), rng.standard_normal(3)
