@@ -59,6 +59,10 @@ def test_steepest_descent_is_minus_the_gradient_not_the_minimum():
         pytest.approx(-np.sqrt(20), rel=1e-12)
     to_minimum = np.rad2deg(np.arctan2(-point[1], -point[0])) % 360
     assert abs(best - to_minimum) > 30      # "does not point at (0, 0)"
+    # "points mostly across the valley": the valley floor is the flat axis
+    # (curvature 1 along x, 4 along y), -grad f is mostly along y
+    assert abs(np.sin(np.deg2rad(best))) > abs(np.cos(np.deg2rad(best)))
+    assert calc.hessian(calc.BOWL)[0, 0] < calc.hessian(calc.BOWL)[1, 1]
     # perpendicular to the gradient the slope is 0
     assert calc.directional_derivative(calc.BOWL, point, best + 90) == \
         pytest.approx(0, abs=1e-12)
