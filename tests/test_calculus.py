@@ -575,3 +575,16 @@ def test_glossary_machine_epsilon_and_gradient_check_match_the_chapter():
     chapter = " ".join(read("calculus").split())
     assert "below $10^{-7}$, be happy" in chapter
     assert "$h$ about $10^{-5}$" in chapter
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cs231n_denominator_gives_at_most_twice_the_error(seed):
+    """"CS231n's notes divide by max(|a_i|, |b_i|), which makes the error
+    at most twice as large" as relative_error's |a_i| + |b_i|."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(50), rng.standard_normal(50)
+    b[:10] = a[:10] * (1 + 1e-6 * rng.standard_normal(10))
+    ours = np.abs(a - b) / (np.abs(a) + np.abs(b))
+    cs231n = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
+    assert np.all(ours <= cs231n) and np.all(cs231n <= 2 * ours)
+    assert relative_error(a, b) == pytest.approx(ours.max(), rel=1e-15)
