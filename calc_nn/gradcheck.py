@@ -49,7 +49,7 @@ def default_step(x) -> np.ndarray:
     -------
     ndarray, shape (...), float64 (NaN and inf propagate)
 
-    Used in: book/activations.md
+    Used in: book/activations.md, book/calculus.md
     """
     x = as_float_array(x, "x").astype(np.float64)
     return _EPS64 ** (1 / 3) * np.maximum(1.0, np.abs(x))
@@ -108,7 +108,7 @@ def numerical_gradient(f, x, h=None) -> np.ndarray:
         As :func:`central_difference`; also if ``f`` does not return one
         number.
 
-    Used in: book/backprop.md, book/losses.md
+    Used in: book/backprop.md, book/calculus.md, book/losses.md
     """
     f, x, steps = _check_difference(f, x, h)
     grad = np.empty_like(x)
@@ -147,8 +147,8 @@ def relative_error(a, b, eps: float = 1e-12) -> float:
         If the shapes differ, or ``a`` or ``b`` holds NaN or inf (a broken
         gradient must not pass as a small NaN error).
 
-    Used in: book/activations.md, book/backprop.md, book/losses.md,
-    book/optimizers.md
+    Used in: book/activations.md, book/backprop.md, book/calculus.md,
+    book/losses.md, book/optimizers.md
     """
     a, b, eps = _check_compared(a, b, eps)
     if a.size == 0:

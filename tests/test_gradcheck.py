@@ -122,3 +122,46 @@ def test_numerical_gradient_of_a_coupled_function():
     c = np.cos(x[0] + 2 * x[1])
     exact = [x[1] ** 2 + c, 2 * x[0] * x[1] + 2 * c]
     np.testing.assert_allclose(numerical_gradient(f, x), exact, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["default_step", "central_difference",
+                                  "numerical_gradient", "relative_error"])
+def test_used_in_names_every_chapter_that_imports_it(name):
+    """A function's "Used in:" line lists every page whose code imports it
+    from calc_nn.gradcheck (and no page that does not exist)."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    from calc_nn import gradcheck
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    imports = re.compile(r"from calc_nn\.gradcheck import "
+                         r"(\([^)]*\)|[^\n(]*)")
+    importers = {f"book/{page.name}" for page in book.glob("*.md")
+                 if any(re.search(rf"\b{name}\b", m)
+                        for m in imports.findall(page.read_text()))}
+    doc = inspect.getdoc(getattr(gradcheck, name))
+    used_in = " ".join(doc.split("\n\n")[-1].split())
+    listed = set(used_in.removeprefix("Used in: ").split(", "))
+    assert importers, name
+    assert importers <= listed, f"{name}: add {importers - listed}"
+
+
+def test_module_docstring_numbers():
+    """The module docstring: eps^(1/3) is "about 6e-6 in float64" and "5e-3"
+    in float32, where "the best attainable error is around 1e-5" (the
+    median central-difference errors of the calculus chapter's figure)."""
+    from calc_nn import gradcheck
+    from calc_nn.symbolic import calculus_formulas as calc
+
+    doc = " ".join(gradcheck.__doc__.split())
+    assert "about 6e-6 in float64" in doc and "is 5e-3" in doc
+    assert f"{np.cbrt(np.finfo(np.float64).eps):.0e}" == "6e-06"
+    assert f"{np.cbrt(np.finfo(np.float32).eps):.0e}" == "5e-03"
+    assert "around 1e-5" in doc
+    hs = calc.step_grid()
+    for name in calc.DIFFERENCES:
+        _, best = calc.best_step(
+            hs, calc.difference_errors(name, hs, "central", np.float32))
+        assert 1e-5 / 3 < best < 1e-5 * 3, name
