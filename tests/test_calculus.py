@@ -466,6 +466,13 @@ def test_directional_text_and_narrow_layout():
     marker = fig.data[-1]                      # the slope of the direction
     assert f"slope {marker.y[0]:.3g}" in text
     assert "243.4 degrees" in text
+    # the two arrows, by where they point (their last points)
+    for trace, name in ((fig.data[2], "direction u"),
+                        (fig.data[1], "steepest descent")):
+        assert trace.name == name
+        tip = f"({trace.x[1]:.2f}, {trace.y[1]:.2f})"
+        assert re.search(rf"{name}[^()]*pointing to {re.escape(tip)}",
+                         text), (name, tip)
     narrow = fig.layout.meta["narrow"]["layout"]
     # stacked panels: full width each, no vertical overlap
     assert narrow["xaxis.domain"] == narrow["xaxis2.domain"] == [0, 1]
