@@ -798,12 +798,12 @@ def _conv_weight_grad(xp, dout, kernel, stride):
 
 
 def _where(mask, values):
-    """``np.where(mask, values, 0)``. For finite values it is the product
-    ``values * mask``, ~10x faster (no branch per entry); a product would
-    turn a 0 times inf or NaN into NaN, hence ``np.where`` then."""
-    if np.isfinite(values).all():
-        return values * mask
-    return np.where(mask, values, 0)
+    """``np.where(mask, values, 0)``, ~10x faster: the bits of each value
+    times 1 or 0, as integers. A float product ``values * mask`` would
+    give -0.0 for a negative value (PyTorch gives 0.0) and NaN for 0
+    times inf or NaN; the bits give the value itself or +0.0."""
+    bits = values.view(f"i{values.itemsize}")
+    return (bits * mask).view(values.dtype)
 
 
 def _argmax_like_torch(values):
