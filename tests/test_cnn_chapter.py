@@ -691,3 +691,25 @@ def test_glossary_kernel_is_one_filter_as_in_the_chapter():
     assert "{ref}`cnn-cross-correlation`" in entry
     assert "its {term}`kernel`, of shape $C \\times k_H \\times k_W$" in \
         _one_line(TEXT)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("down,right", [(0, 2), (2, -2), (-4, 4)])
+def test_stride_two_is_equivariant_to_shifts_by_two(seed, down, right):
+    """'The equality holds only for stride 1 (or shifts by multiples of
+    the stride)': with stride 2, a shift by 2 moves the output by 1,
+    away from the border."""
+    k = conv_plots.KERNELS["sobel_x"][None, None]
+    noise = np.random.default_rng(seed).standard_normal((28, 28))
+
+    def feature(a):
+        return conv.conv2d_forward(a[None, None], k, stride=2,
+                                   padding=1)[0][0, 0]
+
+    moved = feature(conv_plots.shift(noise, down, right))
+    want = conv_plots.shift(feature(noise), down // 2, right // 2)
+    inside = (slice(3, -3), slice(3, -3))
+    np.testing.assert_array_equal(moved[inside], want[inside])
+    assert "(or shifts by multiples of the stride)" in _one_line(TEXT)
+    assert "translation equivariant (away from the border)" in \
+        _one_line(TEXT)
