@@ -247,9 +247,10 @@ def conv2d_backward(dout, cache):
 
     ``db`` sums ``dout`` over ``n, i, j``; ``dx`` sends each output's
     gradient back, times the weights, to the window it was computed from
-    (for stride 1: the full convolution of ``dout`` with the flipped
-    kernel). These are the three chain rules of the CNN document
-    [cnn-calculus-doc] §4.3, written out entry by entry.
+    (for stride 1: the full convolution of ``dout`` with the kernel, a
+    correlation with the flipped kernel). These are the three chain rules
+    of the CNN document [cnn-calculus-doc] §4.3, written out entry by
+    entry.
 
     Parameters
     ----------

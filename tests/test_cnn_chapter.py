@@ -713,3 +713,15 @@ def test_stride_two_is_equivariant_to_shifts_by_two(seed, down, right):
     assert "(or shifts by multiples of the stride)" in _one_line(TEXT)
     assert "translation equivariant (away from the border)" in \
         _one_line(TEXT)
+
+
+def test_docstring_says_full_convolution_with_the_kernel_as_the_text():
+    """The chapter: dL/dX is 'the full convolution of dL/dY with the kernel
+    (a correlation with the flipped kernel)'; conv2d_backward's docstring
+    said 'the full convolution of dout with the flipped kernel'."""
+    doc = _one_line(conv.conv2d_backward.__doc__)
+    assert ("the full convolution of ``dout`` with the kernel, a correlation "
+            "with the flipped kernel") in doc
+    assert not re.search(r"full convolution of \S+ with the flipped", doc)
+    assert ("full convolution of $\\partial L/\\partial Y$ with the kernel "
+            "(a correlation with the flipped kernel)") in _one_line(TEXT)
