@@ -168,8 +168,9 @@ def conv_transpose2d_output_size(size: int, kernel: int, stride: int = 1,
 
     .. math:: (H - 1)\,s - 2p + k + p_{\text{out}}
 
-    the largest input length of the convolution that maps it back to
-    ``H`` (``output_padding`` picks among the ``s`` lengths that do).
+    an input length of the convolution that maps it back to ``H``: the
+    smallest for ``output_padding`` 0, and ``output_padding`` picks among
+    the ``s`` consecutive lengths that do.
 
     Parameters
     ----------

@@ -725,3 +725,21 @@ def test_docstring_says_full_convolution_with_the_kernel_as_the_text():
     assert not re.search(r"full convolution of \S+ with the flipped", doc)
     assert ("full convolution of $\\partial L/\\partial Y$ with the kernel "
             "(a correlation with the flipped kernel)") in _one_line(TEXT)
+
+
+@pytest.mark.parametrize("s", [1, 2, 3])
+@pytest.mark.parametrize("k,p", [(3, 1), (2, 0), (5, 2)])
+def test_output_padding_picks_among_the_s_input_lengths(s, k, p):
+    """conv_transpose2d_output_size: 'the smallest for output_padding 0,
+    and output_padding picks among the s consecutive lengths that do'
+    (it said 'the largest input length')."""
+    for m in (2, 3, 5):
+        sizes = [conv.conv_transpose2d_output_size(m, k, s, p, r)
+                 for r in range(s)]
+        assert all(conv.conv2d_output_size(n, k, s, p) == m for n in sizes)
+        fits = [n for n in range(1, 40) if n + 2 * p >= k
+                and conv.conv2d_output_size(n, k, s, p) == m]
+        assert sizes == fits
+    doc = _one_line(conv.conv_transpose2d_output_size.__doc__)
+    assert "the smallest for ``output_padding`` 0" in doc
+    assert "the largest input length" not in doc
