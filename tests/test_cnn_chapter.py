@@ -743,3 +743,35 @@ def test_output_padding_picks_among_the_s_input_lengths(s, k, p):
     doc = _one_line(conv.conv_transpose2d_output_size.__doc__)
     assert "the smallest for ``output_padding`` 0" in doc
     assert "the largest input length" not in doc
+
+
+def test_what_the_implement_exercise_says_the_reports_show():
+    """Solution of cnn-ex-implement: '/ instead of // returns floats (the
+    report: "use // for the floor division")'; '= instead of += ... the
+    report shows such an input (stride 1, 3x3 windows)'."""
+    from calc_nn import check
+
+    def true_division(size, kernel, stride=1, padding=0):
+        if kernel > size + 2 * padding:
+            raise ValueError("kernel larger than the padded input")
+        return (size + 2 * padding - kernel) / stride + 1
+
+    def overwrite(dout, cache):
+        x, (kH, kW), (sH, sW) = cache.x, cache.kernel, cache.stride
+        dx = np.zeros_like(x)
+        for n, c, i, j in np.ndindex(*dout.shape):
+            window = x[n, c, i * sH:i * sH + kH, j * sW:j * sW + kW]
+            u, v = np.unravel_index(np.argmax(window), window.shape)
+            dx[n, c, i * sH + u, j * sW + v] = dout[n, c, i, j]
+        return dx
+
+    report = check.conv2d_output_size(true_division)
+    assert not report and "(use // for the floor division)" in str(report)
+    report = check.maxpool2d_backward(overwrite)
+    assert not report
+    assert "kernel_size=3, stride=1" in str(report)
+    assert "overlapping windows (stride 1)" in str(report)
+    part = _one_line(_exercise("cnn-ex-implement"))
+    assert '(the report: "use // for the floor division")' in part
+    assert "the report shows such an input (stride 1, $3 \\times 3$ " \
+        "windows)" in part
