@@ -775,3 +775,17 @@ def test_what_the_implement_exercise_says_the_reports_show():
     assert '(the report: "use // for the floor division")' in part
     assert "the report shows such an input (stride 1, $3 \\times 3$ " \
         "windows)" in part
+
+
+def test_which_layers_have_a_loop_reference():
+    """'forward/backward pairs; those of the convolution and of pooling
+    each beside a plain-loop reference *_naive' (the transposed
+    convolution has none: the text said 'each')."""
+    pairs = [n[:-len("_forward")] for n in conv.__all__
+             if n.endswith("_forward")]
+    naive = {p for p in pairs if f"{p}_forward_naive" in conv.__all__
+             and f"{p}_backward_naive" in conv.__all__}
+    assert naive == {"conv2d", "maxpool2d", "avgpool2d"}
+    assert set(pairs) - naive == {"conv_transpose2d"}
+    assert ("forward/backward pairs; those of the convolution and of "
+            "pooling each beside a plain-loop reference") in _one_line(TEXT)
