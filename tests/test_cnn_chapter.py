@@ -789,3 +789,23 @@ def test_which_layers_have_a_loop_reference():
     assert set(pairs) - naive == {"conv_transpose2d"}
     assert ("forward/backward pairs; those of the convolution and of "
             "pooling each beside a plain-loop reference") in _one_line(TEXT)
+
+
+@pytest.mark.parametrize("term,label", [
+    ("feature map", "cnn-cross-correlation"),
+    ("kernel", "cnn-cross-correlation"),
+    ("weight sharing", "cnn-parameters"),
+    ("upstream gradient", "cnn-gradients"),
+    ("average pooling", "cnn-pooling"),
+    ("translation equivariance", "cnn-equivariance"),
+    ("receptive field", "cnn-receptive-field")])
+def test_glossary_links_the_section_that_introduces_the_term(term, label):
+    """Each CNN glossary entry links a section of this page that names the
+    term (the feature map's section did not name it)."""
+    glossary = (BOOK / "glossary.md").read_text()
+    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n")[0]
+    assert f"{{ref}}`{label}`" in entry
+    section = TEXT.split(f"({label})=", 1)[1].split("\n(cnn-", 1)[0]
+    stem = {"translation equivariance": "translation equivariant"}.get(
+        term, term)
+    assert stem in _one_line(section).lower().replace("**", "")
