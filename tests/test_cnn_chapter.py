@@ -336,6 +336,11 @@ def test_backward_is_the_transposed_matrix_and_a_transposed_conv(seed):
     up, _ = conv.conv_transpose2d_forward(g, w, stride=s, padding=p,
                                           output_padding=r)
     np.testing.assert_allclose(up, dx, rtol=1e-12, atol=1e-12)
+    # the conv's (C_out, C, k, k) read as the transposed layer's (C_in,
+    # C_out, k, k): it maps the Co channels of g to C
+    assert g.shape[1] == Co and up.shape[1] == C
+    assert "(it maps $C_{\\mathrm{in}}$ channels to $C_{\\mathrm{out}}$)" \
+        in " ".join(TEXT.split())
     T = conv.conv2d_matrix(w, (C, n, n), stride=s, padding=p)
     for i in range(2):
         np.testing.assert_allclose(T @ x[i].ravel(), y[i].ravel(),
