@@ -168,8 +168,9 @@ def conv_transpose2d_output_size(size: int, kernel: int, stride: int = 1,
 
     .. math:: (H - 1)\,s - 2p + k + p_{\text{out}}
 
-    the largest input length of the convolution that maps it back to
-    ``H`` (``output_padding`` picks among the ``s`` lengths that do).
+    an input length of the convolution that maps it back to ``H``: the
+    smallest for ``output_padding`` 0, and ``output_padding`` picks among
+    the ``s`` consecutive lengths that do.
 
     Parameters
     ----------
@@ -247,9 +248,10 @@ def conv2d_backward(dout, cache):
 
     ``db`` sums ``dout`` over ``n, i, j``; ``dx`` sends each output's
     gradient back, times the weights, to the window it was computed from
-    (for stride 1: the full convolution of ``dout`` with the flipped
-    kernel). These are the three chain rules of the CNN document
-    [cnn-calculus-doc] §4.3, written out entry by entry.
+    (for stride 1: the full convolution of ``dout`` with the kernel, a
+    correlation with the flipped kernel). These are the three chain rules
+    of the CNN document [cnn-calculus-doc] §4.3, written out entry by
+    entry.
 
     Parameters
     ----------
@@ -798,12 +800,12 @@ def _conv_weight_grad(xp, dout, kernel, stride):
 
 
 def _where(mask, values):
-    """``np.where(mask, values, 0)``. For finite values it is the product
-    ``values * mask``, ~10x faster (no branch per entry); a product would
-    turn a 0 times inf or NaN into NaN, hence ``np.where`` then."""
-    if np.isfinite(values).all():
-        return values * mask
-    return np.where(mask, values, 0)
+    """``np.where(mask, values, 0)``, ~10x faster: the bits of each value
+    times 1 or 0, as integers. A float product ``values * mask`` would
+    give -0.0 for a negative value (PyTorch gives 0.0) and NaN for 0
+    times inf or NaN; the bits give the value itself or +0.0."""
+    bits = values.view(f"i{values.itemsize}")
+    return (bits * mask).view(values.dtype)
 
 
 def _argmax_like_torch(values):

@@ -14,9 +14,10 @@ import re
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 import torch.nn.functional as F
-from chapter_text import admonition, labels, prose, read, refs
+from chapter_text import BOOK, admonition, labels, prose, read, refs
 from worked_tables import mismatches, table
 
 from calc_nn import conv
@@ -335,6 +336,11 @@ def test_backward_is_the_transposed_matrix_and_a_transposed_conv(seed):
     up, _ = conv.conv_transpose2d_forward(g, w, stride=s, padding=p,
                                           output_padding=r)
     np.testing.assert_allclose(up, dx, rtol=1e-12, atol=1e-12)
+    # the conv's (C_out, C, k, k) read as the transposed layer's (C_in,
+    # C_out, k, k): it maps the Co channels of g to C
+    assert g.shape[1] == Co and up.shape[1] == C
+    assert "(it maps $C_{\\mathrm{in}}$ channels to $C_{\\mathrm{out}}$)" \
+        in " ".join(TEXT.split())
     T = conv.conv2d_matrix(w, (C, n, n), stride=s, padding=p)
     for i in range(2):
         np.testing.assert_allclose(T @ x[i].ravel(), y[i].ravel(),
@@ -438,3 +444,373 @@ def test_the_equivariance_figure_says_the_shift_in_words(down, right, said):
     fig = conv_plots.translation_equivariance("square", down, right)
     titles = [a.text for a in fig.layout.annotations]
     assert f"moved {said}" in titles, titles
+
+
+# ------------------------------------ a careful reading: what was fixed
+
+def _one_line(text):
+    return " ".join(text.split())
+
+
+def _coverage(n, k, s, p):
+    """How many windows read each pixel of a 1-D image of n pixels."""
+    out, cache = conv.conv2d_forward(np.zeros((1, 1, 1, n)),
+                                     np.ones((1, 1, 1, k)), stride=(1, s),
+                                     padding=(0, p))
+    return conv.conv2d_backward(np.ones_like(out), cache)[0][0, 0, 0]
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_padding_covers_the_border_pixels_as_the_text_says(k):
+    """'so that (with stride 1) the border pixels are covered by more
+    windows than without it (as many as the interior pixels once
+    p >= k - 1)'."""
+    n = 3 * k
+    interior = _coverage(n, k, 1, 0)[n // 2]
+    assert interior == k
+    for p in range(1, k + 2):
+        border, no_pad = _coverage(n, k, 1, p)[0], _coverage(n, k, 1, 0)[0]
+        assert border > no_pad
+        assert (border == interior) == (p >= k - 1)
+    # with stride 2 padding need not help the border: hence "with stride 1"
+    assert _coverage(5, 3, 2, 1)[0] == _coverage(5, 3, 2, 0)[0] == 1
+    text = _one_line(TEXT)
+    assert ("so that (with stride 1) the border pixels are covered by more "
+            "windows than without it (as many as the interior pixels once "
+            "$p \\ge k - 1$)") in text
+
+
+def test_sharpen_is_the_identity_plus_a_four_neighbour_edge_kernel():
+    identity = np.zeros((3, 3))
+    identity[1, 1] = 1
+    edges4 = conv_plots.KERNELS["sharpen"] - identity
+    assert edges4[1, 1] == 4 and edges4.sum() == 0
+    assert [edges4[0, 1], edges4[2, 1], edges4[1, 0], edges4[1, 2]] == [-1] * 4
+    assert np.all(edges4[::2, ::2] == 0)
+    assert np.allclose(conv_plots.KERNELS["blur"].sum(), 1)
+    assert "(4 in the centre, $-1$ above, below, left and right)" in \
+        _one_line(TEXT)
+
+
+@pytest.mark.parametrize("stride,padding,is_input", [
+    (1, 1, True), (1, 0, False), (2, 1, False)])
+def test_the_identity_kernel_gives_the_input_with_stride_1_padding_1(
+        stride, padding, is_input):
+    image = IMAGES["ring"]
+    fig = conv_plots.conv_forward("ring", "blur", stride, padding,
+                                  images=IMAGES,
+                                  custom=conv_plots.custom_kernel("custom"))
+    out = np.asarray(fig.data[2].z)
+    assert (out.shape == image.shape and np.array_equal(out, image)) \
+        == is_input
+    assert "identity kernel, whose output, with stride 1 and padding 1, is " \
+        "the input itself" in _one_line(TEXT)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_weight_gradient_is_a_correlation_with_the_dilated_g(seed):
+    """'a correlation of input channel c with G_d dilated by s', summed
+    over the batch (eq-conv-dw-multi)."""
+    rng = np.random.default_rng(seed)
+    s, k = 2, 3
+    x = rng.standard_normal((2, 3, 9, 8))
+    w = rng.standard_normal((4, 3, k, k))
+    y, cache = conv.conv2d_forward(x, w, stride=s)
+    g = rng.standard_normal(y.shape)
+    dw = conv.conv2d_backward(g, cache)[1]
+    Ho, Wo = y.shape[2:]
+    dilated = np.zeros((2, 4, (Ho - 1) * s + 1, (Wo - 1) * s + 1))
+    dilated[:, :, ::s, ::s] = g
+    for d, c in np.ndindex(4, 3):
+        want = sum(conv.conv2d_forward(x[n, c][None, None],
+                                       dilated[n, d][None, None])[0][0, 0]
+                   [:k, :k] for n in range(2))
+        np.testing.assert_allclose(dw[d, c], want, rtol=1e-12, atol=1e-12)
+    text = _one_line(TEXT)
+    assert "with $G_d$ **dilated** by $s$" in text
+    assert "whose windows step by" not in text
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_in_training_dl_dy_is_zero_at_three_quarters_or_more(seed):
+    """'followed by a ReLU and 2x2 max pooling, as in the network of
+    cnn-flatten, at most a quarter of its entries are nonzero' (the text
+    said 'nonzero at every position')."""
+    torch.manual_seed(seed)
+    conv1 = torch.nn.Conv2d(1, 8, 3, padding=1)
+    head = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Flatten(),
+                               torch.nn.Linear(8 * 14 * 14, 10))
+    y = conv1(torch.randn(16, 1, 28, 28))
+    y.retain_grad()
+    F.cross_entropy(head(y), torch.randint(0, 10, (16,))).backward()
+    nonzero = (y.grad != 0).double().mean().item()
+    assert 0 < nonzero <= 0.25
+    text = _one_line(TEXT)
+    assert "is nonzero at every position" not in text
+    assert "at most a quarter of its entries are nonzero" in text
+
+
+@pytest.mark.parametrize("shape,k,p", [((4, 4), (3, 3), 1),
+                                       ((5, 6), (2, 3), 0),
+                                       ((6, 5), (3, 2), 2)])
+def test_the_matrix_is_doubly_block_toeplitz(shape, k, p):
+    """'block (i, h) holds row h - i + p of the kernel (zero if there is no
+    such row) and depends only on h - i; each block is constant along its
+    own diagonals'."""
+    H, Wd = shape
+    w = np.arange(1.0, k[0] * k[1] + 1).reshape(1, 1, *k)
+    T = conv.conv2d_matrix(w, (1, H, Wd), padding=p)
+    Ho = conv.conv2d_output_size(H, k[0], 1, p)
+    Wo = conv.conv2d_output_size(Wd, k[1], 1, p)
+    blocks = T.reshape(Ho, Wo, H, Wd)
+    for i, h in np.ndindex(Ho, H):
+        u = h - i + p
+        block = blocks[i, :, h, :]
+        if not 0 <= u < k[0]:
+            assert not block.any()
+            continue
+        for j, c in np.ndindex(Wo, Wd):
+            v = c - j + p
+            assert block[j, c] == (w[0, 0, u, v] if 0 <= v < k[1] else 0)
+    assert "$T$ is *doubly block-Toeplitz*" in _one_line(TEXT)
+
+
+def _pmatrix(tex):
+    rows = tex.split(r"\\")
+    return np.array([[float(v) for v in r.split("&")] for r in rows])
+
+
+def test_the_pooling_example_typed_in_the_text_is_the_computed_one():
+    text = _one_line(TEXT)
+    typed = re.search(r"through \$2 \\times 2\$ max pooling with stride 2, "
+                      r"with upstream gradient \$\\partial L/\\partial Y = "
+                      r"\\begin\{pmatrix\}(.*?)\\end\{pmatrix\}", text)
+    e = sconv.worked_example()
+    np.testing.assert_array_equal(_pmatrix(typed.group(1)), e["GP"])
+    # 'at the values of the first window ... 1 for the largest input only'
+    x4 = sp.symbols("x0:4", real=True)
+    window = dict(zip(x4, e["P"][:2, :2].ravel().tolist()))
+    d = [sp.diff(sp.Max(*x4), xm).subs(window) for xm in x4]
+    top = int(np.argmax(e["P"][:2, :2].ravel()))
+    assert d == [int(m == top) for m in range(4)]
+    assert 'WORKED["P"][:2, :2]' in TEXT
+
+
+def _exercise(label):
+    return TEXT.split(f":label: {label}", 1)[1].split("{solution-end}")[0]
+
+
+def test_the_max_pooling_exercise_solution():
+    part = _one_line(_exercise("cnn-ex-maxpool"))
+    mats = re.findall(r"\\begin\{pmatrix\}(.*?)\\end\{pmatrix\}", part)
+    X, G, Y = _pmatrix(mats[0]), _pmatrix(mats[1]), _pmatrix(mats[2])
+    out, cache = conv.maxpool2d_forward(X[None, None], 2)
+    np.testing.assert_array_equal(out[0, 0], Y)
+    dx = conv.maxpool2d_backward(G[None, None], cache)[0, 0]
+    want = np.zeros((4, 4))
+    # '1 to the 9, -1 to the 8, 3 to the 7; ... row 2, column 0, gets the 2'
+    want[0, 1], want[1, 2], want[2, 3], want[2, 0] = 1, -1, 3, 2
+    np.testing.assert_array_equal(dx, want)
+    assert X[2, 0] == X[2, 1] == 4     # the tie
+    assert not np.signbit(dx[dx == 0]).any()  # printed without "-0."
+    xt = torch.tensor(X[None, None], requires_grad=True)
+    F.max_pool2d(xt, 2).backward(torch.tensor(G[None, None]))
+    np.testing.assert_array_equal(xt.grad[0, 0].numpy(), want)
+    assert "at row 2, column 0, gets the 2" in part
+
+
+def test_the_output_size_exercise_solution():
+    part = _one_line(_exercise("cnn-ex-size")).replace("{,}", ",")
+    h = torch.zeros(1, 3, 32, 32)
+    c1, c2 = torch.nn.Conv2d(3, 16, 5), torch.nn.Conv2d(16, 32, 3, 2, 1)
+    shapes = []
+    for layer in (c1, torch.nn.MaxPool2d(2), c2):
+        h = layer(h)
+        shapes.append(tuple(h.shape[1:]))
+    assert shapes == [(16, 28, 28), (16, 14, 14), (32, 7, 7)]
+    for c, n, _ in shapes:
+        assert f"${c} \\times {n} \\times {n}$" in part
+    n1 = sum(p.numel() for p in c1.parameters())
+    n2 = sum(p.numel() for p in c2.parameters())
+    assert f"= {n1}$" in part and f"= {n2}$" in part
+
+
+def test_the_bottleneck_exercise_solution():
+    def count(*layers):
+        return sum(p.numel() for layer in layers for p in layer.parameters())
+
+    one = count(torch.nn.Conv2d(256, 256, 3))
+    parts = [count(torch.nn.Conv2d(256, 64, 1)),
+             count(torch.nn.Conv2d(64, 64, 3)),
+             count(torch.nn.Conv2d(64, 256, 1))]
+    text = _one_line(_exercise("cnn-ex-field-1x1")).replace("{,}", ",")
+    for n in (one, *parts, sum(parts)):
+        assert f"{n:,}" in text
+    assert round(one / sum(parts)) == 8 and "about 8 times fewer" in text
+
+
+@pytest.mark.parametrize("s", [2, 3])
+@pytest.mark.parametrize("k,p", [(3, 1), (2, 0), (5, 2)])
+def test_s_input_sizes_share_one_output_size(s, k, p):
+    """Exercise cnn-ex-output-padding (b): 's input sizes give the same
+    output size', n_H = (m - 1)s - 2p + k + r for r = 0 ... s - 1."""
+    for m in (2, 3, 4):
+        sizes = [n for n in range(1, 40) if n + 2 * p >= k
+                 and conv.conv2d_output_size(n, k, s, p) == m]
+        assert sizes == [(m - 1) * s - 2 * p + k + r for r in range(s)]
+    assert "$s$ input sizes give the same output size" in _one_line(TEXT)
+
+
+def test_im2col_groups_of_about_4_mb():
+    """'the groups are as many images as make a window matrix of about
+    4 MB (at least one image)'."""
+    for per_image in (1_000, 37_000, 1 << 20, 1 << 23):
+        groups = conv._batches(100, per_image)
+        step = groups[0].stop - groups[0].start
+        assert step >= 1
+        if step > 1:
+            assert step * per_image <= 4 << 20 < (step + 1) * per_image
+    assert "about 4 MB (at least one image)" in _one_line(TEXT)
+    assert "**one matrix product**" not in TEXT
+
+
+def test_the_worked_example_is_described_as_it_is():
+    e = sconv.worked_example()
+    assert e["X"].shape == (4, 4) and e["W"].shape == (3, 3)
+    assert e["b"] == 1 and e["G"].shape == (2, 2)
+    assert ("Take a $4 \\times 4$ input, a $3 \\times 3$ kernel and bias 1, "
+            "stride 1, no padding: the output is $2 \\times 2$") in \
+        _one_line(TEXT)
+
+
+def test_glossary_kernel_is_one_filter_as_in_the_chapter():
+    """The chapter: filter d's kernel has shape C x k_H x k_W; the
+    glossary said the kernel is the whole (C_out, C_in, k_H, k_W)
+    array."""
+    glossary = (BOOK / "glossary.md").read_text()
+    entry = _one_line(glossary.split("\nkernel\n", 1)[1].split("\n\n")[0])
+    assert entry.startswith("卷积核 (juǎnjī hé). The small array of weights "
+                            "of one filter of a convolution, shape "
+                            "$(C_\\text{in}, k_H, k_W)$")
+    assert "{ref}`cnn-cross-correlation`" in entry
+    assert "its {term}`kernel`, of shape $C \\times k_H \\times k_W$" in \
+        _one_line(TEXT)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("down,right", [(0, 2), (2, -2), (-4, 4)])
+def test_stride_two_is_equivariant_to_shifts_by_two(seed, down, right):
+    """'The equality holds only for stride 1 (or shifts by multiples of
+    the stride)': with stride 2, a shift by 2 moves the output by 1,
+    away from the border."""
+    k = conv_plots.KERNELS["sobel_x"][None, None]
+    noise = np.random.default_rng(seed).standard_normal((28, 28))
+
+    def feature(a):
+        return conv.conv2d_forward(a[None, None], k, stride=2,
+                                   padding=1)[0][0, 0]
+
+    moved = feature(conv_plots.shift(noise, down, right))
+    want = conv_plots.shift(feature(noise), down // 2, right // 2)
+    inside = (slice(3, -3), slice(3, -3))
+    np.testing.assert_array_equal(moved[inside], want[inside])
+    assert "(or shifts by multiples of the stride)" in _one_line(TEXT)
+    assert "translation equivariant (away from the border)" in \
+        _one_line(TEXT)
+
+
+def test_docstring_says_full_convolution_with_the_kernel_as_the_text():
+    """The chapter: dL/dX is 'the full convolution of dL/dY with the kernel
+    (a correlation with the flipped kernel)'; conv2d_backward's docstring
+    said 'the full convolution of dout with the flipped kernel'."""
+    doc = _one_line(conv.conv2d_backward.__doc__)
+    assert ("the full convolution of ``dout`` with the kernel, a correlation "
+            "with the flipped kernel") in doc
+    assert not re.search(r"full convolution of \S+ with the flipped", doc)
+    assert ("full convolution of $\\partial L/\\partial Y$ with the kernel "
+            "(a correlation with the flipped kernel)") in _one_line(TEXT)
+
+
+@pytest.mark.parametrize("s", [1, 2, 3])
+@pytest.mark.parametrize("k,p", [(3, 1), (2, 0), (5, 2)])
+def test_output_padding_picks_among_the_s_input_lengths(s, k, p):
+    """conv_transpose2d_output_size: 'the smallest for output_padding 0,
+    and output_padding picks among the s consecutive lengths that do'
+    (it said 'the largest input length')."""
+    for m in (2, 3, 5):
+        sizes = [conv.conv_transpose2d_output_size(m, k, s, p, r)
+                 for r in range(s)]
+        assert all(conv.conv2d_output_size(n, k, s, p) == m for n in sizes)
+        fits = [n for n in range(1, 40) if n + 2 * p >= k
+                and conv.conv2d_output_size(n, k, s, p) == m]
+        assert sizes == fits
+    doc = _one_line(conv.conv_transpose2d_output_size.__doc__)
+    assert "the smallest for ``output_padding`` 0" in doc
+    assert "the largest input length" not in doc
+
+
+def test_what_the_implement_exercise_says_the_reports_show():
+    """Solution of cnn-ex-implement: '/ instead of // returns floats (the
+    report: "use // for the floor division")'; '= instead of += ... the
+    report shows such an input (stride 1, 3x3 windows)'."""
+    from calc_nn import check
+
+    def true_division(size, kernel, stride=1, padding=0):
+        if kernel > size + 2 * padding:
+            raise ValueError("kernel larger than the padded input")
+        return (size + 2 * padding - kernel) / stride + 1
+
+    def overwrite(dout, cache):
+        x, (kH, kW), (sH, sW) = cache.x, cache.kernel, cache.stride
+        dx = np.zeros_like(x)
+        for n, c, i, j in np.ndindex(*dout.shape):
+            window = x[n, c, i * sH:i * sH + kH, j * sW:j * sW + kW]
+            u, v = np.unravel_index(np.argmax(window), window.shape)
+            dx[n, c, i * sH + u, j * sW + v] = dout[n, c, i, j]
+        return dx
+
+    report = check.conv2d_output_size(true_division)
+    assert not report and "(use // for the floor division)" in str(report)
+    report = check.maxpool2d_backward(overwrite)
+    assert not report
+    assert "kernel_size=3, stride=1" in str(report)
+    assert "overlapping windows (stride 1)" in str(report)
+    part = _one_line(_exercise("cnn-ex-implement"))
+    assert '(the report: "use // for the floor division")' in part
+    assert "the report shows such an input (stride 1, $3 \\times 3$ " \
+        "windows)" in part
+
+
+def test_which_layers_have_a_loop_reference():
+    """'forward/backward pairs; those of the convolution and of pooling
+    each beside a plain-loop reference *_naive' (the transposed
+    convolution has none: the text said 'each')."""
+    pairs = [n[:-len("_forward")] for n in conv.__all__
+             if n.endswith("_forward")]
+    naive = {p for p in pairs if f"{p}_forward_naive" in conv.__all__
+             and f"{p}_backward_naive" in conv.__all__}
+    assert naive == {"conv2d", "maxpool2d", "avgpool2d"}
+    assert set(pairs) - naive == {"conv_transpose2d"}
+    assert ("forward/backward pairs; those of the convolution and of "
+            "pooling each beside a plain-loop reference") in _one_line(TEXT)
+
+
+@pytest.mark.parametrize("term,label", [
+    ("feature map", "cnn-cross-correlation"),
+    ("kernel", "cnn-cross-correlation"),
+    ("weight sharing", "cnn-parameters"),
+    ("upstream gradient", "cnn-gradients"),
+    ("average pooling", "cnn-pooling"),
+    ("translation equivariance", "cnn-equivariance"),
+    ("receptive field", "cnn-receptive-field")])
+def test_glossary_links_the_section_that_introduces_the_term(term, label):
+    """Each CNN glossary entry links a section of this page that names the
+    term (the feature map's section did not name it)."""
+    glossary = (BOOK / "glossary.md").read_text()
+    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n")[0]
+    assert f"{{ref}}`{label}`" in entry
+    section = TEXT.split(f"({label})=", 1)[1].split("\n(cnn-", 1)[0]
+    stem = {"translation equivariance": "translation equivariant"}.get(
+        term, term)
+    assert stem in _one_line(section).lower().replace("**", "")

@@ -606,6 +606,24 @@ def test_maxpool_backward_sends_a_nonfinite_gradient_to_the_max_only(
                                    atol=1e-12, equal_nan=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [2, 1])  # side by side, overlapping
+def test_maxpool_backward_zeros_are_positive_as_in_torch(dtype, stride):
+    """The entries that are no maximum get +0.0, as in PyTorch and the
+    loop reference, not -0.0 from a negative gradient times 0 (the
+    chapter's max-pooling exercise printed "-0." before)."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 6, 6)).astype(dtype)
+    out, cache = conv.maxpool2d_forward(x, 2, stride)
+    dout = -np.abs(upstream(out.shape, dtype=dtype))
+    _, t_dx = torch_pool("max", x, 2, stride, dout)
+    assert not np.signbit(t_dx[t_dx == 0]).any()
+    for backward in (conv.maxpool2d_backward, conv.maxpool2d_backward_naive):
+        dx = backward(dout, cache)
+        # overlapping windows add up to 4 gradients, in torch's order or not
+        np.testing.assert_allclose(dx, t_dx, rtol=4 * np.finfo(dtype).eps)
+        assert dx.dtype == dtype and not np.signbit(dx[dx == 0]).any()
+
+
 def test_maxpool_cache_does_not_see_later_changes():
     for forward in (conv.maxpool2d_forward, conv.maxpool2d_forward_naive):
         x = np.random.default_rng(6).standard_normal((1, 1, 4, 4))
