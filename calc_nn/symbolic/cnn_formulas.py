@@ -11,8 +11,8 @@ of size ``(n - k + 1) x (n - k + 1)``. With an upstream gradient ``G``
 chain rule gives each gradient as :math:`\sum_{ij} g_{ij}\,\partial
 Y_{ij}/\partial\theta`; :func:`gradients` computes these sums with
 ``sympy.diff``, and :func:`claimed_gradients` builds the three closed forms
-the chapter states (correlation, sum, full convolution with the flipped
-kernel) so that the two can be compared entry by entry.
+the chapter states (correlation, sum, full convolution with the kernel,
+that is, full correlation with the flipped kernel) so that the two can be compared entry by entry.
 """
 
 from __future__ import annotations
