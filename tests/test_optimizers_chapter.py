@@ -620,3 +620,121 @@ def test_the_minibatch_explorer_draws_the_predicted_floor():
     np.testing.assert_allclose(floor.y, [expected, expected], rtol=1e-12)
     said = plots.minibatch_sgd(4, 2.1).layout.title.text
     assert "SGD diverged at step" in said
+
+
+# ------------------------------------- claims corrected in a careful reading
+
+def _counted_cholesky(A):
+    """The textbook Cholesky factorisation A = L L^T, counting its
+    multiplications."""
+    n = len(A)
+    L = np.zeros_like(A)
+    count = 0
+    for j in range(n):
+        L[j, j] = math.sqrt(A[j, j] - sum(L[j, k] ** 2 for k in range(j)))
+        count += j
+        for i in range(j + 1, n):
+            L[i, j] = (A[i, j] - sum(L[i, k] * L[j, k]
+                                     for k in range(j))) / L[j, j]
+            count += j
+    return L, count
+
+
+def test_cholesky_costs_n3_over_3_operations_not_multiply_adds():
+    """'n^3/3 floating-point operations: sum_j j (n - j) ~ n^3/6
+    multiplications, as many additions' (the Newton section)."""
+    n = 60
+    A = np.random.default_rng(0).standard_normal((n, n))
+    A = A @ A.T + n * np.eye(n)
+    L, count = _counted_cholesky(A)
+    np.testing.assert_allclose(L, np.linalg.cholesky(A), rtol=1e-12,
+                               atol=1e-12)
+    assert count == sum(j * (n - j) for j in range(1, n + 1))
+    assert count == (n ** 3 - n) // 6
+    text = " ".join(CHAPTER.read_text().split())
+    assert "$n^3/3$ floating-point operations" in text
+    assert "n^3/3$ multiply-adds" not in text
+
+
+def test_rosenbrock_3e_3_diverges_by_overshooting_into_higher_curvature():
+    """Exercise opt-ex-critical: the 3e-3 run is thrown, after three
+    steps, to a point whose curvature is far above the start's; the
+    valley floor itself allows 3e-3 near x = 0 (bound 1e-2)."""
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    H = sp.lambdify((symbolic.x, symbolic.y), symbolic.hessian("rosenbrock"))
+
+    def lam_max(point):
+        return np.linalg.eigvalsh(np.array(H(*point), float)).max()
+
+    res = optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 300, lr=3e-3)
+    assert res.diverged_at == 6
+    far = res.path[3]
+    assert lam_max(far) > 5 * lam_max(ROSEN.start)
+    assert 2 / lam_max(far) < 3e-3 < 2 / lam_max((0.0, 0.0))
+    text = " ".join(CHAPTER.read_text().split())
+    assert "above the bound along the whole valley floor" not in text
+
+
+def test_newton_damping_must_exceed_minus_the_smallest_eigenvalue():
+    """Exercise opt-ex-newton-rosenbrock: tau > -lambda_min, and Newton
+    needs a handful of steps where gradient descent needs > 10,000."""
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    H_fn = sp.lambdify((symbolic.x, symbolic.y),
+                       symbolic.hessian("rosenbrock"))
+    start = np.array(ROSEN.start)
+    H = np.array(H_fn(*start), float)
+    lam_min = np.linalg.eigvalsh(H).min()
+    assert -10.3 < lam_min < -10.2
+    for tau in (0.5 * -lam_min, 0.99 * -lam_min):
+        with pytest.raises(ValueError, match="not positive definite"):
+            optim.newton_step(start, ROSEN.grad(start), H, damping=tau)
+    optim.newton_step(start, ROSEN.grad(start), H, damping=1.01 * -lam_min)
+    # gradient descent just below its bound at the minimum, 1.9e-3
+    H_min = np.array(H_fn(1.0, 1.0), float)
+    assert 1.9e-3 < 2 / np.linalg.eigvalsh(H_min).max()
+    path = optim.trajectory(optim.gd_step, ROSEN.grad, [-1.2, 1.0], 30000,
+                            lr=1.9e-3)
+    reached = np.abs(path - 1).max(axis=1) < 1e-8
+    assert reached.any() and int(np.argmax(reached)) > 10_000
+
+
+def test_adams_first_step_is_lr_only_for_gradients_well_above_eps():
+    """|step| = lr |g| / (|g| + eps): lr for |g| >> eps, half of it at
+    |g| = eps; the chapter never says 'exactly lr'."""
+    theta, _ = optim.adam_step(np.zeros(3), np.array([1e-8, 2.0, -50.0]),
+                               None, lr=0.1)
+    np.testing.assert_allclose(-theta, [0.05, 0.1, -0.1], rtol=1e-7)
+    assert -theta[1] != 0.1
+    text = " ".join(CHAPTER.read_text().split())
+    assert "exactly `lr`" not in text
+    assert r"$\eta\,|g|/(|g| + \epsilon)$" in text
+
+
+def test_weight_decay_is_lambda_as_in_the_notation_page():
+    """book/notation.md: lambda is weight decay (and eigenvalues, in
+    formulas that never meet); the chapter follows it."""
+    notation = (CHAPTER.parent / "notation.md").read_text()
+    assert re.search(r"\| \$\\lambda\$ \| weight decay", notation)
+    text = CHAPTER.read_text()
+    assert r"\omega" not in text and "omega" not in text
+    assert r"$\frac{\lambda}{2} \lVert \theta" in text
+
+
+def test_the_glossary_momentum_is_a_decaying_sum():
+    """The glossary's b_t = mu b_{t-1} + g_t is momentum_step's buffer:
+    gradient k carries the weight mu^(t - k), not 1 (a running sum)."""
+    glossary = (CHAPTER.parent / "glossary.md").read_text()
+    entry = glossary.split("\nmomentum\n")[1].split("\n\n")[0]
+    assert "decaying sum" in entry and r"b_t = \mu b_{t-1} + g_t" in entry
+    rng = np.random.default_rng(0)
+    grads = rng.standard_normal((6, 3))
+    theta, state = np.zeros(3), None
+    for g in grads:
+        theta, state = optim.momentum_step(theta, g, state, lr=0.1,
+                                           momentum=0.7)
+    weights = 0.7 ** np.arange(5, -1, -1)
+    np.testing.assert_allclose(state["buf"], weights @ grads, rtol=1e-12)
