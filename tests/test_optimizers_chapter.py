@@ -738,3 +738,40 @@ def test_the_glossary_momentum_is_a_decaying_sum():
                                            momentum=0.7)
     weights = 0.7 ** np.arange(5, -1, -1)
     np.testing.assert_allclose(state["buf"], weights @ grads, rtol=1e-12)
+
+
+def test_rosenbrock_curvature_across_the_valley_floor():
+    """'on its floor y = x^2 the curvature across the valley is a hundred
+    times (at x = 0) to thousands of times (near the minimum and beyond)
+    larger than along it'."""
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    H = sp.lambdify((symbolic.x, symbolic.y), symbolic.hessian("rosenbrock"))
+
+    def kappa(x):
+        eig = np.linalg.eigvalsh(np.array(H(x, x * x), float))
+        return eig.max() / eig.min()
+
+    assert kappa(0.0) == pytest.approx(100.0, rel=1e-12)
+    xs = np.linspace(-1.5, 1.5, 61)
+    assert min(kappa(x) for x in xs) == pytest.approx(100.0, rel=1e-12)
+    assert kappa(1.0) > 2000 and kappa(1.5) > 5000
+
+
+def test_the_gd_rate_figure_draws_sizes_on_a_log_axis():
+    """The chapter: 'right: the size |u_{t,i}| of both eigen-coordinates
+    along the run, on a log scale, so a sign flip does not show'."""
+    fig = plots.gd_rate(1.5)
+    right = [t for t in fig.data if t.xaxis == "x2"]
+    assert len(right) == 2
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    path = optim.trajectory(optim.gd_step, BOWL.grad, BOWL.start, 40,
+                            lr=1.5)
+    u = path @ np.array([[c, -s], [s, c]])
+    assert np.any(np.diff(np.sign(u[:, 0])) != 0)    # the steep one flips
+    for trace, k in zip(right, range(2)):
+        np.testing.assert_allclose(trace.y, np.abs(u[:, k]), rtol=1e-12)
+    assert fig.layout.yaxis2.type == "log"
+    text = " ".join(CHAPTER.read_text().split())
+    assert "eigen-coordinates along the run, on a log scale" in text
