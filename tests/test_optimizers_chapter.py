@@ -6,6 +6,7 @@ example's table is read from the chapter and recomputed with calc_nn and
 torch. Claims that depend on random numbers are checked over several
 seeds."""
 
+import ast
 import math
 import re
 from pathlib import Path
@@ -775,3 +776,15 @@ def test_the_gd_rate_figure_draws_sizes_on_a_log_axis():
     assert fig.layout.yaxis2.type == "log"
     text = " ".join(CHAPTER.read_text().split())
     assert "eigen-coordinates along the run, on a log scale" in text
+
+
+def test_the_explorer_sliders_are_the_tested_ones_and_not_log_spaced():
+    """The tests above use the chapter's slider values; the bowl's are not
+    log-spaced, so the chapter does not call the slider so."""
+    text = CHAPTER.read_text()
+    for name, values in (("bowl_lrs", BOWL_LRS), ("rosen_lrs", ROSEN_LRS)):
+        found = re.search(name + r" = (\[[^\]]*\])", text).group(1)
+        assert ast.literal_eval(found) == values
+    ratios = np.array(BOWL_LRS[1:]) / np.array(BOWL_LRS[:-1])
+    assert ratios.max() > 2 * ratios.min()
+    assert "log-spaced" not in text
