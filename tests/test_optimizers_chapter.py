@@ -597,7 +597,10 @@ def test_adam_without_bias_correction_fails_the_checker_at_step_one():
                 {"exp_avg": m, "exp_avg_sq": v, "step": t + 1})
 
     report = str(check.adam_step(no_correction))
-    assert "FAILED" in report and "step 1, theta" in report
+    # "the report fails at the first step of every input"
+    assert "FAILED on 3 of 3 inputs" in report
+    assert report.count("step 1, theta") == 3
+    assert "step 2" not in report
     assert "expected 1.1, got 1.31623" in report
 
 
@@ -788,3 +791,46 @@ def test_the_explorer_sliders_are_the_tested_ones_and_not_log_spaced():
     ratios = np.array(BOWL_LRS[1:]) / np.array(BOWL_LRS[:-1])
     assert ratios.max() > 2 * ratios.min()
     assert "log-spaced" not in text
+
+
+def test_nn_document_momentum_equals_pytorchs_until_the_schedule_cuts_lr():
+    """'Same points with a constant learning rate; different ones after
+    the schedule cuts eta' (the chapter's cell, lr 0.3, mu 0.8)."""
+    lr, mu = 0.3, 0.8
+
+    def nn_document(lrs):
+        theta, v = np.array(BOWL.start), np.zeros(2)
+        for lr_t in lrs:
+            v = mu * v + lr_t * BOWL.grad(theta)
+            theta = theta - v
+        return theta
+
+    def pytorch(lrs):
+        theta, state = np.array(BOWL.start), None
+        for lr_t in lrs:
+            theta, state = optim.momentum_step(theta, BOWL.grad(theta),
+                                               state, lr=lr_t, momentum=mu)
+        return theta
+
+    constant, schedule = [lr] * 20, [lr] * 10 + [lr / 10] * 10
+    np.testing.assert_allclose(nn_document(constant), pytorch(constant),
+                               rtol=1e-12, atol=1e-15)
+    assert np.abs(nn_document(schedule) - pytorch(schedule)).max() > 1e-2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exercise_noise_floor_smaller_lr_ends_ten_times_lower(seed):
+    """Exercise opt-ex-noise: the mean loss over the last 10000 of 20000
+    noisy steps is the floor, and eta = 0.01 ends about ten times lower
+    than eta = 0.1. At 0.01 the slow direction forgets its past only
+    over 1/(2 eta lambda_min) = 500 steps: 10000 steps are ~20
+    independent looks, a relative spread of ~0.3 (hence rel=0.45)."""
+    ends = {}
+    for lr, rel in ((0.1, 0.15), (0.01, 0.45)):
+        noisy = landscapes.noisy(BOWL, noise=1.0, seed=seed)
+        path = optim.trajectory(optim.gd_step, noisy.grad, BOWL.start,
+                                20000, lr=lr)
+        ends[lr] = BOWL.loss(path[10000:]).mean()
+        assert ends[lr] == pytest.approx(
+            optim.sgd_noise_floor(lr, [1.0, 0.1], 1.0), rel=rel)
+    assert 6 < ends[0.1] / ends[0.01] < 15
