@@ -834,3 +834,20 @@ def test_exercise_noise_floor_smaller_lr_ends_ten_times_lower(seed):
         assert ends[lr] == pytest.approx(
             optim.sgd_noise_floor(lr, [1.0, 0.1], 1.0), rel=rel)
     assert 6 < ends[0.1] / ends[0.01] < 15
+
+
+def test_the_glossary_newton_step_is_a_minimum_only_for_a_pd_hessian():
+    """On an indefinite quadratic the Newton step lands on the saddle
+    point (gradient 0, not a minimum): the glossary says 'its minimum when
+    the Hessian is positive definite'."""
+    glossary = (CHAPTER.parent / "glossary.md").read_text()
+    entry = " ".join(glossary.split("\nNewton's method\n")[1]
+                     .split("\n\n")[0].split())
+    assert "stationary point" in entry
+    assert "its minimum when the Hessian $H$ is positive definite" in entry
+    H = np.diag([1.0, -1.0])               # the saddle x^2/2 - y^2/2
+    theta = np.array([0.3, 0.2])
+    saddle = theta - np.linalg.solve(H, H @ theta)
+    np.testing.assert_allclose(saddle, 0.0, atol=1e-15)
+    with pytest.raises(ValueError, match="not positive definite"):
+        optim.newton_step(theta, H @ theta, H)
