@@ -851,3 +851,16 @@ def test_the_glossary_newton_step_is_a_minimum_only_for_a_pd_hessian():
     np.testing.assert_allclose(saddle, 0.0, atol=1e-15)
     with pytest.raises(ValueError, match="not positive definite"):
         optim.newton_step(theta, H @ theta, H)
+
+
+def test_the_noise_floor_is_proportional_to_eta_only_for_small_eta():
+    """Summary: 'proportional to sigma^2 and, for small eta, to eta'."""
+    def floor(lr, sigma):
+        return optim.sgd_noise_floor(lr, [1.0, 0.1], sigma)
+
+    assert floor(0.5, 2.0) == pytest.approx(4 * floor(0.5, 1.0), rel=1e-12)
+    assert floor(2e-4, 1.0) == pytest.approx(2 * floor(1e-4, 1.0), rel=1e-4)
+    assert floor(1.6, 1.0) > 2.5 * floor(0.8, 1.0)   # far from linear
+    text = " ".join(CHAPTER.read_text().split())
+    assert "noise floor proportional to $\\sigma^2$ and, for small $\\eta$, " \
+        "to $\\eta$" in text
