@@ -864,3 +864,19 @@ def test_the_noise_floor_is_proportional_to_eta_only_for_small_eta():
     text = " ".join(CHAPTER.read_text().split())
     assert "noise floor proportional to $\\sigma^2$ and, for small $\\eta$, " \
         "to $\\eta$" in text
+
+
+def test_adagrad_steps_are_eta_over_root_t_whatever_the_gradient_size():
+    """'if every gradient of a coordinate had the same size |g|, the t-th
+    step would be eta / sqrt(t) in size, whatever |g|': large gradients
+    get a small effective learning rate, not small steps."""
+    g = np.array([100.0, -0.01, 3.0])
+    theta, state = np.zeros(3), None
+    for t in range(1, 6):
+        before = theta
+        theta, state = optim.adagrad_step(theta, g, state, lr=0.1)
+        np.testing.assert_allclose(np.abs(theta - before),
+                                   0.1 / np.sqrt(t), rtol=1e-6)
+    text = " ".join(CHAPTER.read_text().split())
+    assert "large gradients gets small steps" not in text
+    assert "gets a small effective learning rate" in text
