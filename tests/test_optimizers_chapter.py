@@ -880,3 +880,20 @@ def test_adagrad_steps_are_eta_over_root_t_whatever_the_gradient_size():
     text = " ".join(CHAPTER.read_text().split())
     assert "large gradients gets small steps" not in text
     assert "gets a small effective learning rate" in text
+
+
+def test_the_chapters_n_b_and_sigma_are_said_to_differ_from_notation():
+    """book/notation.md has N = the batch of a forward pass and sigma = the
+    sigmoid; the minibatch sections use N = data set size, B = minibatch
+    size and sigma = noise, and say so before using them."""
+    notation = (CHAPTER.parent / "notation.md").read_text()
+    assert re.search(r"\| \$N\$ \| batch size", notation)
+    assert re.search(r"\| \$\\sigma\$ \| the sigmoid", notation)
+    text = " ".join(CHAPTER.read_text().split())
+    minibatch = text.split("(opt-minibatch)=")[1]
+    said = minibatch.index("In this section $N$ counts the examples of the "
+                           "whole data set and $B$ those of a minibatch")
+    assert said < minibatch.index("**It is right on average.**")
+    floor = text.split("(opt-noise-floor)=")[1]
+    assert floor.index("not the sigmoid") < floor.index(
+        "(eq-noise-floor)")
