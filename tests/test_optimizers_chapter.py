@@ -897,3 +897,19 @@ def test_the_chapters_n_b_and_sigma_are_said_to_differ_from_notation():
     floor = text.split("(opt-noise-floor)=")[1]
     assert floor.index("not the sigmoid") < floor.index(
         "(eq-noise-floor)")
+
+
+def test_gd_reaches_a_minimum_only_in_the_limit_except_by_luck():
+    """The erratum to the CNN document §3.2: 'in general it gets there
+    only in the limit ... on a quadratic with a single curvature lambda,
+    eta = 1/lambda lands on the minimum at once'."""
+    lam = 4.0
+    one = optim.trajectory(optim.gd_step, lambda t: lam * t, [3.0, -1.0],
+                           1, lr=1 / lam)[-1]
+    np.testing.assert_array_equal(one, [0.0, 0.0])
+    path = optim.trajectory(optim.gd_step, BOWL.grad, BOWL.start, 200,
+                            lr=1.0)
+    assert np.all(np.abs(path).max(axis=1) > 0)      # never exactly there
+    assert np.abs(path[-1]).max() < 1e-6               # but close
+    text = " ".join(CHAPTER.read_text().split())
+    assert "in general it gets there only in the limit" in text
