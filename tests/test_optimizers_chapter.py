@@ -913,3 +913,23 @@ def test_gd_reaches_a_minimum_only_in_the_limit_except_by_luck():
     assert np.abs(path[-1]).max() < 1e-6               # but close
     text = " ".join(CHAPTER.read_text().split())
     assert "in general it gets there only in the limit" in text
+
+
+def test_no_setting_of_eta_and_mu_beats_the_heavy_ball():
+    """'a search over the whole plane of (eta, mu) finds no setting with a
+    smaller worst factor over the curvatures from lambda_min to
+    lambda_max' (kappa = 10, curvatures 0.1 ... 1)."""
+    lams = np.linspace(0.1, 1.0, 46)
+    best = float(optim.momentum_rate(4 / (1 + 0.1 ** 0.5) ** 2,
+                                     ((10 ** 0.5 - 1) / (10 ** 0.5 + 1)) ** 2,
+                                     lams))
+    assert best == pytest.approx((10 ** 0.5 - 1) / (10 ** 0.5 + 1),
+                                 rel=1e-6)
+    grid = [(float(optim.momentum_rate(eta, mu, lams)), eta, mu)
+            for eta in np.linspace(0.2, 4.0, 96)
+            for mu in np.linspace(0.0, 0.98, 99)]
+    rate, eta, mu = min(grid)
+    assert rate >= best - 1e-9
+    assert abs(eta - 2.309) < 0.1 and abs(mu - 0.270) < 0.03
+    text = " ".join(CHAPTER.read_text().split())
+    assert "who also proved" not in text
