@@ -864,6 +864,7 @@ def test_the_noise_floor_is_proportional_to_eta_only_for_small_eta():
     text = " ".join(CHAPTER.read_text().split())
     assert "noise floor proportional to $\\sigma^2$ and, for small $\\eta$, " \
         "to $\\eta$" in text
+    assert "The noise floor is proportional to $\\eta$," not in text
 
 
 def test_adagrad_steps_are_eta_over_root_t_whatever_the_gradient_size():
