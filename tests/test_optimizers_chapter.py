@@ -934,3 +934,24 @@ def test_no_setting_of_eta_and_mu_beats_the_heavy_ball():
     assert abs(eta - 2.309) < 0.1 and abs(mu - 0.270) < 0.03
     text = " ".join(CHAPTER.read_text().split())
     assert "who also proved" not in text
+
+
+def test_rmsprop_steps_shrink_with_the_gradient_not_with_its_sign():
+    """The bowl explorer: RMSprop's 'step shrinks once the gradients are
+    smaller than the ones the running mean v still remembers (a change of
+    sign alone does not shrink it)'."""
+    def last_step(grads):
+        theta, state = np.zeros(1), None
+        for g in grads:
+            new, state = optim.rmsprop_step(theta, np.array([g]), state,
+                                            lr=0.1)
+            step, theta = abs(new - theta)[0], new
+        return step
+
+    t = np.arange(300)
+    assert last_step((-1.0) ** t) > 0.1                 # alternating, |g| = 1
+    assert last_step(0.98 ** t) < 0.01                  # shrinking |g|
+    assert last_step((-0.98) ** t) < 0.01
+    text = " ".join(CHAPTER.read_text().split())
+    assert "shrinks it as the gradients start to alternate in sign" \
+        not in text
