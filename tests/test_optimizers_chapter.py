@@ -955,3 +955,14 @@ def test_rmsprop_steps_shrink_with_the_gradient_not_with_its_sign():
     text = " ".join(CHAPTER.read_text().split())
     assert "shrinks it as the gradients start to alternate in sign" \
         not in text
+
+
+def test_a_minimum_looks_like_a_bowl_only_with_a_positive_hessian():
+    """'a quadratic bowl near a minimum whose Hessian is positive definite
+    (not near the flat minimum of theta^4, whose Hessian is 0)'."""
+    import sympy as sp
+    th = sp.symbols("theta")
+    assert sp.diff(th ** 4, th, 2).subs(th, 0) == 0
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("looks like a quadratic bowl near a minimum whose Hessian is "
+            "positive definite") in text
