@@ -966,3 +966,14 @@ def test_a_minimum_looks_like_a_bowl_only_with_a_positive_hessian():
     text = " ".join(CHAPTER.read_text().split())
     assert ("looks like a quadratic bowl near a minimum whose Hessian is "
             "positive definite") in text
+
+
+def test_a_diverged_run_is_nan_from_the_step_it_reports():
+    """'reports the step at which the parameters stopped being finite or
+    left a bound, and the path's rows from that step on are NaN'."""
+    res = optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 100, lr=1e-2)
+    k = res.diverged_at
+    assert np.all(np.isfinite(res.path[:k]))
+    assert np.all(np.isnan(res.path[k:]))
+    text = " ".join(CHAPTER.read_text().split())
+    assert "the path's rows from that step on are NaN" in text
