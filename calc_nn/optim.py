@@ -370,7 +370,7 @@ def newton_step(theta, grad, hess, state=None, *, lr: float = 1.0,
     r"""One (damped) Newton step: the minimum of the second-order Taylor
     model of the loss.
 
-    .. math:: \theta_{t+1} = \theta_t - \eta\,(H + \lambda I)^{-1}\,
+    .. math:: \theta_{t+1} = \theta_t - \eta\,(H + \tau I)^{-1}\,
               \nabla L(\theta_t)
 
     On a quadratic with positive definite Hessian, one step with
@@ -389,7 +389,7 @@ def newton_step(theta, grad, hess, state=None, *, lr: float = 1.0,
     lr : float
         Step size :math:`\eta > 0`.
     damping : float
-        :math:`\lambda \ge 0`, added to the diagonal (Levenberg's damping).
+        :math:`\tau \ge 0`, added to the diagonal (Levenberg's damping).
 
     Returns
     -------
