@@ -516,7 +516,11 @@ def test_one_newton_step_solves_the_ill_conditioned_bowl():
     theta, _ = optim.newton_step(np.array(bowl.start),
                                  bowl.grad(np.array(bowl.start)), H)
     assert np.abs(theta).max() < 1e-10
-    assert sp.Integer(1)  # SymPy's Hessian is the bowl's
+    # SymPy's Hessian is the bowl's: its gradient is H theta everywhere
+    points = np.random.default_rng(0).standard_normal((5, 2))
+    np.testing.assert_allclose(bowl.grad(points), points @ H.T, rtol=1e-12,
+                               atol=1e-12)
+    assert sp.Matrix(H).is_symmetric()
 
 
 def test_the_hessian_of_the_digit_network_is_out_of_reach():
