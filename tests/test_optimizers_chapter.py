@@ -981,3 +981,23 @@ def test_a_diverged_run_is_nan_from_the_step_it_reports():
     assert np.all(np.isnan(res.path[k:]))
     text = " ".join(CHAPTER.read_text().split())
     assert "the path's rows from that step on are NaN" in text
+
+
+def test_the_explorers_bound_is_on_each_coordinate():
+    """'when a coordinate of the point exceeds, in size, 100 times the
+    largest coordinate of the plotted window': a run pushed along the
+    diagonal is stopped when one coordinate passes the bound, not when
+    its distance from the origin does."""
+    assert plots.WINDOW_BOUND == 100
+    res = optim.run(optim.gd_step, lambda t: -np.ones(2), [0.0, 0.0], 20,
+                    bound=10.0, lr=1.0)
+    assert res.diverged_at == 11               # |x| = 11 > 10; sqrt2*8 > 10
+    land = landscapes.quadratic(10.0)
+    box = plots.WINDOW_BOUND * max(map(abs, (*land.x_range, *land.y_range)))
+    lr = 2.5                                   # escapes fast on the bowl
+    ours = plots.explorer_runs("quadratic", lr, 0.0, n_steps=80)["gd"]
+    assert ours.diverged_at == optim.run(
+        optim.gd_step, land.grad, land.start, 80, bound=box, dim=2,
+        loss_fn=land.loss, vectorized=True, lr=lr).diverged_at
+    text = " ".join(CHAPTER.read_text().split())
+    assert "100 times the largest coordinate of the plotted window" in text
