@@ -370,7 +370,7 @@ def newton_step(theta, grad, hess, state=None, *, lr: float = 1.0,
     r"""One (damped) Newton step: the minimum of the second-order Taylor
     model of the loss.
 
-    .. math:: \theta_{t+1} = \theta_t - \eta\,(H + \lambda I)^{-1}\,
+    .. math:: \theta_{t+1} = \theta_t - \eta\,(H + \tau I)^{-1}\,
               \nabla L(\theta_t)
 
     On a quadratic with positive definite Hessian, one step with
@@ -389,7 +389,7 @@ def newton_step(theta, grad, hess, state=None, *, lr: float = 1.0,
     lr : float
         Step size :math:`\eta > 0`.
     damping : float
-        :math:`\lambda \ge 0`, added to the diagonal (Levenberg's damping).
+        :math:`\tau \ge 0`, added to the diagonal (Levenberg's damping).
 
     Returns
     -------
@@ -400,21 +400,23 @@ def newton_step(theta, grad, hess, state=None, *, lr: float = 1.0,
     ------
     ValueError
         If ``hess + damping * I`` is not positive definite (the message
-        gives its smallest eigenvalue), or for a bad argument.
+        gives its smallest eigenvalue and the damping above which it
+        would be), or for a bad argument.
 
     Used in: book/optimizers.md
     """
     theta, grad, hess, state = _check_newton(theta, grad, hess, state)
     lr, damping = _check_newton_hyper(lr, damping)
     H = hess + damping * np.eye(len(hess), dtype=hess.dtype)
-    direction = _solve_positive_definite(H, grad.reshape(-1))
+    direction = _solve_positive_definite(H, grad.reshape(-1), damping)
     step = 0 if state is None else state["step"]
     return theta - lr * direction.reshape(theta.shape), {"step": step + 1}
 
 
-def _solve_positive_definite(H, g):
+def _solve_positive_definite(H, g, damping):
     """``H^{-1} g`` after checking, by a Cholesky factorisation, that ``H``
-    (the damped Hessian) is positive definite."""
+    (the Hessian plus ``damping`` times I) is positive definite; if not,
+    the message names the damping that would make it so."""
     try:
         np.linalg.cholesky(H)
     except np.linalg.LinAlgError:
@@ -422,7 +424,8 @@ def _solve_positive_definite(H, g):
         raise ValueError(
             f"hess + damping * I is not positive definite (smallest "
             f"eigenvalue {smallest:.6g}): Newton's step would not go "
-            f"downhill; increase damping above {max(-smallest, 0.0):.6g}"
+            f"downhill; increase damping above "
+            f"{damping + max(-smallest, 0.0):.6g}"
         ) from None
     return np.linalg.solve(H, g)
 

@@ -6,6 +6,7 @@ example's table is read from the chapter and recomputed with calc_nn and
 torch. Claims that depend on random numbers are checked over several
 seeds."""
 
+import ast
 import math
 import re
 from pathlib import Path
@@ -515,7 +516,11 @@ def test_one_newton_step_solves_the_ill_conditioned_bowl():
     theta, _ = optim.newton_step(np.array(bowl.start),
                                  bowl.grad(np.array(bowl.start)), H)
     assert np.abs(theta).max() < 1e-10
-    assert sp.Integer(1)  # SymPy's Hessian is the bowl's
+    # SymPy's Hessian is the bowl's: its gradient is H theta everywhere
+    points = np.random.default_rng(0).standard_normal((5, 2))
+    np.testing.assert_allclose(bowl.grad(points), points @ H.T, rtol=1e-12,
+                               atol=1e-12)
+    assert sp.Matrix(H).is_symmetric()
 
 
 def test_the_hessian_of_the_digit_network_is_out_of_reach():
@@ -596,7 +601,10 @@ def test_adam_without_bias_correction_fails_the_checker_at_step_one():
                 {"exp_avg": m, "exp_avg_sq": v, "step": t + 1})
 
     report = str(check.adam_step(no_correction))
-    assert "FAILED" in report and "step 1, theta" in report
+    # "the report fails at the first step of every input"
+    assert "FAILED on 3 of 3 inputs" in report
+    assert report.count("step 1, theta") == 3
+    assert "step 2" not in report
     assert "expected 1.1, got 1.31623" in report
 
 
@@ -620,3 +628,376 @@ def test_the_minibatch_explorer_draws_the_predicted_floor():
     np.testing.assert_allclose(floor.y, [expected, expected], rtol=1e-12)
     said = plots.minibatch_sgd(4, 2.1).layout.title.text
     assert "SGD diverged at step" in said
+
+
+# ------------------------------------- claims corrected in a careful reading
+
+def _counted_cholesky(A):
+    """The textbook Cholesky factorisation A = L L^T, counting its
+    multiplications."""
+    n = len(A)
+    L = np.zeros_like(A)
+    count = 0
+    for j in range(n):
+        L[j, j] = math.sqrt(A[j, j] - sum(L[j, k] ** 2 for k in range(j)))
+        count += j
+        for i in range(j + 1, n):
+            L[i, j] = (A[i, j] - sum(L[i, k] * L[j, k]
+                                     for k in range(j))) / L[j, j]
+            count += j
+    return L, count
+
+
+def test_cholesky_costs_n3_over_3_operations_not_multiply_adds():
+    """'n^3/3 floating-point operations: sum_j j (n - j) ~ n^3/6
+    multiplications, as many additions' (the Newton section)."""
+    n = 60
+    A = np.random.default_rng(0).standard_normal((n, n))
+    A = A @ A.T + n * np.eye(n)
+    L, count = _counted_cholesky(A)
+    np.testing.assert_allclose(L, np.linalg.cholesky(A), rtol=1e-12,
+                               atol=1e-12)
+    assert count == sum(j * (n - j) for j in range(1, n + 1))
+    assert count == (n ** 3 - n) // 6
+    text = " ".join(CHAPTER.read_text().split())
+    assert "$n^3/3$ floating-point operations" in text
+    assert "n^3/3$ multiply-adds" not in text
+
+
+def test_rosenbrock_3e_3_diverges_by_overshooting_into_higher_curvature():
+    """Exercise opt-ex-critical: the 3e-3 run is thrown, after three
+    steps, to a point whose curvature is far above the start's; the
+    valley floor itself allows 3e-3 near x = 0 (bound 1e-2)."""
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    H = sp.lambdify((symbolic.x, symbolic.y), symbolic.hessian("rosenbrock"))
+
+    def lam_max(point):
+        return np.linalg.eigvalsh(np.array(H(*point), float)).max()
+
+    res = optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 300, lr=3e-3)
+    assert res.diverged_at == 6
+    far = res.path[3]
+    assert lam_max(far) > 5 * lam_max(ROSEN.start)
+    assert 2 / lam_max(far) < 3e-3 < 2 / lam_max((0.0, 0.0))
+    text = " ".join(CHAPTER.read_text().split())
+    assert "above the bound along the whole valley floor" not in text
+
+
+def test_newton_damping_must_exceed_minus_the_smallest_eigenvalue():
+    """Exercise opt-ex-newton-rosenbrock: tau > -lambda_min, and Newton
+    needs a handful of steps where gradient descent needs > 10,000."""
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    H_fn = sp.lambdify((symbolic.x, symbolic.y),
+                       symbolic.hessian("rosenbrock"))
+    start = np.array(ROSEN.start)
+    H = np.array(H_fn(*start), float)
+    lam_min = np.linalg.eigvalsh(H).min()
+    assert -10.3 < lam_min < -10.2
+    for tau in (0.5 * -lam_min, 0.99 * -lam_min):
+        with pytest.raises(ValueError, match="not positive definite"):
+            optim.newton_step(start, ROSEN.grad(start), H, damping=tau)
+    optim.newton_step(start, ROSEN.grad(start), H, damping=1.01 * -lam_min)
+    # gradient descent just below its bound at the minimum, 1.9e-3
+    H_min = np.array(H_fn(1.0, 1.0), float)
+    assert 1.9e-3 < 2 / np.linalg.eigvalsh(H_min).max()
+    path = optim.trajectory(optim.gd_step, ROSEN.grad, [-1.2, 1.0], 30000,
+                            lr=1.9e-3)
+    reached = np.abs(path - 1).max(axis=1) < 1e-8
+    assert reached.any() and int(np.argmax(reached)) > 10_000
+
+
+def test_adams_first_step_is_lr_only_for_gradients_well_above_eps():
+    """|step| = lr |g| / (|g| + eps): lr for |g| >> eps, half of it at
+    |g| = eps; the chapter never says 'exactly lr'."""
+    theta, _ = optim.adam_step(np.zeros(3), np.array([1e-8, 2.0, -50.0]),
+                               None, lr=0.1)
+    np.testing.assert_allclose(-theta, [0.05, 0.1, -0.1], rtol=1e-7)
+    assert -theta[1] != 0.1
+    text = " ".join(CHAPTER.read_text().split())
+    assert "exactly `lr`" not in text
+    assert r"$\eta\,|g|/(|g| + \epsilon)$" in text
+
+
+def test_weight_decay_is_lambda_as_in_the_notation_page():
+    """book/notation.md: lambda is weight decay (and eigenvalues, in
+    formulas that never meet); the chapter follows it."""
+    notation = (CHAPTER.parent / "notation.md").read_text()
+    assert re.search(r"\| \$\\lambda\$ \| weight decay", notation)
+    text = CHAPTER.read_text()
+    assert r"\omega" not in text and "omega" not in text
+    assert r"$\frac{\lambda}{2} \lVert \theta" in text
+
+
+def test_the_glossary_momentum_is_a_decaying_sum():
+    """The glossary's b_t = mu b_{t-1} + g_t is momentum_step's buffer:
+    gradient k carries the weight mu^(t - k), not 1 (a running sum)."""
+    glossary = (CHAPTER.parent / "glossary.md").read_text()
+    entry = glossary.split("\nmomentum\n")[1].split("\n\n")[0]
+    assert "decaying sum" in entry and r"b_t = \mu b_{t-1} + g_t" in entry
+    rng = np.random.default_rng(0)
+    grads = rng.standard_normal((6, 3))
+    theta, state = np.zeros(3), None
+    for g in grads:
+        theta, state = optim.momentum_step(theta, g, state, lr=0.1,
+                                           momentum=0.7)
+    weights = 0.7 ** np.arange(5, -1, -1)
+    np.testing.assert_allclose(state["buf"], weights @ grads, rtol=1e-12)
+
+
+def test_rosenbrock_curvature_across_the_valley_floor():
+    """'on its floor y = x^2 the curvature across the valley is a hundred
+    times (at x = 0) to thousands of times (near the minimum and beyond)
+    larger than along it'."""
+    import sympy as sp
+
+    from calc_nn.symbolic import landscape_formulas as symbolic
+    H = sp.lambdify((symbolic.x, symbolic.y), symbolic.hessian("rosenbrock"))
+
+    def kappa(x):
+        eig = np.linalg.eigvalsh(np.array(H(x, x * x), float))
+        return eig.max() / eig.min()
+
+    assert kappa(0.0) == pytest.approx(100.0, rel=1e-12)
+    xs = np.linspace(-1.5, 1.5, 61)
+    assert min(kappa(x) for x in xs) == pytest.approx(100.0, rel=1e-12)
+    assert kappa(1.0) > 2000 and kappa(1.5) > 5000
+
+
+def test_the_gd_rate_figure_draws_sizes_on_a_log_axis():
+    """The chapter: 'right: the size |u_{t,i}| of both eigen-coordinates
+    along the run, on a log scale, so a sign flip does not show'."""
+    fig = plots.gd_rate(1.5)
+    right = [t for t in fig.data if t.xaxis == "x2"]
+    assert len(right) == 2
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    path = optim.trajectory(optim.gd_step, BOWL.grad, BOWL.start, 40,
+                            lr=1.5)
+    u = path @ np.array([[c, -s], [s, c]])
+    assert np.any(np.diff(np.sign(u[:, 0])) != 0)    # the steep one flips
+    for trace, k in zip(right, range(2)):
+        np.testing.assert_allclose(trace.y, np.abs(u[:, k]), rtol=1e-12)
+    assert fig.layout.yaxis2.type == "log"
+    text = " ".join(CHAPTER.read_text().split())
+    assert "eigen-coordinates along the run, on a log scale" in text
+
+
+def test_the_explorer_sliders_are_the_tested_ones_and_not_log_spaced():
+    """The tests above use the chapter's slider values; the bowl's are not
+    log-spaced, so the chapter does not call the slider so."""
+    text = CHAPTER.read_text()
+    for name, values in (("bowl_lrs", BOWL_LRS), ("rosen_lrs", ROSEN_LRS)):
+        found = re.search(name + r" = (\[[^\]]*\])", text).group(1)
+        assert ast.literal_eval(found) == values
+    ratios = np.array(BOWL_LRS[1:]) / np.array(BOWL_LRS[:-1])
+    assert ratios.max() > 2 * ratios.min()
+    assert "log-spaced" not in text
+
+
+def test_nn_document_momentum_equals_pytorchs_until_the_schedule_cuts_lr():
+    """'Same points with a constant learning rate; different ones after
+    the schedule cuts eta' (the chapter's cell, lr 0.3, mu 0.8)."""
+    lr, mu = 0.3, 0.8
+
+    def nn_document(lrs):
+        theta, v = np.array(BOWL.start), np.zeros(2)
+        for lr_t in lrs:
+            v = mu * v + lr_t * BOWL.grad(theta)
+            theta = theta - v
+        return theta
+
+    def pytorch(lrs):
+        theta, state = np.array(BOWL.start), None
+        for lr_t in lrs:
+            theta, state = optim.momentum_step(theta, BOWL.grad(theta),
+                                               state, lr=lr_t, momentum=mu)
+        return theta
+
+    constant, schedule = [lr] * 20, [lr] * 10 + [lr / 10] * 10
+    np.testing.assert_allclose(nn_document(constant), pytorch(constant),
+                               rtol=1e-12, atol=1e-15)
+    assert np.abs(nn_document(schedule) - pytorch(schedule)).max() > 1e-2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exercise_noise_floor_smaller_lr_ends_ten_times_lower(seed):
+    """Exercise opt-ex-noise: the mean loss over the last 10000 of 20000
+    noisy steps is the floor, and eta = 0.01 ends about ten times lower
+    than eta = 0.1. At 0.01 the slow direction forgets its past only
+    over 1/(2 eta lambda_min) = 500 steps: 10000 steps are ~20
+    independent looks, a relative spread of ~0.3 (hence rel=0.45)."""
+    ends = {}
+    for lr, rel in ((0.1, 0.15), (0.01, 0.45)):
+        noisy = landscapes.noisy(BOWL, noise=1.0, seed=seed)
+        path = optim.trajectory(optim.gd_step, noisy.grad, BOWL.start,
+                                20000, lr=lr)
+        ends[lr] = BOWL.loss(path[10000:]).mean()
+        assert ends[lr] == pytest.approx(
+            optim.sgd_noise_floor(lr, [1.0, 0.1], 1.0), rel=rel)
+    assert 6 < ends[0.1] / ends[0.01] < 15
+
+
+def test_the_glossary_newton_step_is_a_minimum_only_for_a_pd_hessian():
+    """On an indefinite quadratic the Newton step lands on the saddle
+    point (gradient 0, not a minimum): the glossary says 'its minimum when
+    the Hessian is positive definite'."""
+    glossary = (CHAPTER.parent / "glossary.md").read_text()
+    entry = " ".join(glossary.split("\nNewton's method\n")[1]
+                     .split("\n\n")[0].split())
+    assert "stationary point" in entry
+    assert "its minimum when the Hessian $H$ is positive definite" in entry
+    H = np.diag([1.0, -1.0])               # the saddle x^2/2 - y^2/2
+    theta = np.array([0.3, 0.2])
+    saddle = theta - np.linalg.solve(H, H @ theta)
+    np.testing.assert_allclose(saddle, 0.0, atol=1e-15)
+    with pytest.raises(ValueError, match="not positive definite"):
+        optim.newton_step(theta, H @ theta, H)
+
+
+def test_the_noise_floor_is_proportional_to_eta_only_for_small_eta():
+    """Summary: 'proportional to sigma^2 and, for small eta, to eta'."""
+    def floor(lr, sigma):
+        return optim.sgd_noise_floor(lr, [1.0, 0.1], sigma)
+
+    assert floor(0.5, 2.0) == pytest.approx(4 * floor(0.5, 1.0), rel=1e-12)
+    assert floor(2e-4, 1.0) == pytest.approx(2 * floor(1e-4, 1.0), rel=1e-4)
+    assert floor(1.6, 1.0) > 2.5 * floor(0.8, 1.0)   # far from linear
+    text = " ".join(CHAPTER.read_text().split())
+    assert "noise floor proportional to $\\sigma^2$ and, for small $\\eta$, " \
+        "to $\\eta$" in text
+    assert "The noise floor is proportional to $\\eta$," not in text
+
+
+def test_adagrad_steps_are_eta_over_root_t_whatever_the_gradient_size():
+    """'if every gradient of a coordinate had the same size |g|, the t-th
+    step would be eta / sqrt(t) in size, whatever |g|': large gradients
+    get a small effective learning rate, not small steps."""
+    g = np.array([100.0, -0.01, 3.0])
+    theta, state = np.zeros(3), None
+    for t in range(1, 6):
+        before = theta
+        theta, state = optim.adagrad_step(theta, g, state, lr=0.1)
+        np.testing.assert_allclose(np.abs(theta - before),
+                                   0.1 / np.sqrt(t), rtol=1e-6)
+    text = " ".join(CHAPTER.read_text().split())
+    assert "large gradients gets small steps" not in text
+    assert "gets a small effective learning rate" in text
+
+
+def test_the_chapters_n_b_and_sigma_are_said_to_differ_from_notation():
+    """book/notation.md has N = the batch of a forward pass and sigma = the
+    sigmoid; the minibatch sections use N = data set size, B = minibatch
+    size and sigma = noise, and say so before using them."""
+    notation = (CHAPTER.parent / "notation.md").read_text()
+    assert re.search(r"\| \$N\$ \| batch size", notation)
+    assert re.search(r"\| \$\\sigma\$ \| the sigmoid", notation)
+    text = " ".join(CHAPTER.read_text().split())
+    minibatch = text.split("(opt-minibatch)=")[1]
+    said = minibatch.index("In this section $N$ counts the examples of the "
+                           "whole data set and $B$ those of a minibatch")
+    assert said < minibatch.index("**It is right on average.**")
+    floor = text.split("(opt-noise-floor)=")[1]
+    assert floor.index("not the sigmoid") < floor.index(
+        "(eq-noise-floor)")
+
+
+def test_gd_reaches_a_minimum_only_in_the_limit_except_by_luck():
+    """The erratum to the CNN document §3.2: 'in general it gets there
+    only in the limit ... on a quadratic with a single curvature lambda,
+    eta = 1/lambda lands on the minimum at once'."""
+    lam = 4.0
+    one = optim.trajectory(optim.gd_step, lambda t: lam * t, [3.0, -1.0],
+                           1, lr=1 / lam)[-1]
+    np.testing.assert_array_equal(one, [0.0, 0.0])
+    path = optim.trajectory(optim.gd_step, BOWL.grad, BOWL.start, 200,
+                            lr=1.0)
+    assert np.all(np.abs(path).max(axis=1) > 0)      # never exactly there
+    assert np.abs(path[-1]).max() < 1e-6               # but close
+    text = " ".join(CHAPTER.read_text().split())
+    assert "in general it gets there only in the limit" in text
+
+
+def test_no_setting_of_eta_and_mu_beats_the_heavy_ball():
+    """'a search over the whole plane of (eta, mu) finds no setting with a
+    smaller worst factor over the curvatures from lambda_min to
+    lambda_max' (kappa = 10, curvatures 0.1 ... 1)."""
+    lams = np.linspace(0.1, 1.0, 46)
+    best = float(optim.momentum_rate(4 / (1 + 0.1 ** 0.5) ** 2,
+                                     ((10 ** 0.5 - 1) / (10 ** 0.5 + 1)) ** 2,
+                                     lams))
+    assert best == pytest.approx((10 ** 0.5 - 1) / (10 ** 0.5 + 1),
+                                 rel=1e-6)
+    grid = [(float(optim.momentum_rate(eta, mu, lams)), eta, mu)
+            for eta in np.linspace(0.2, 4.0, 96)
+            for mu in np.linspace(0.0, 0.98, 99)]
+    rate, eta, mu = min(grid)
+    assert rate >= best - 1e-9
+    assert abs(eta - 2.309) < 0.1 and abs(mu - 0.270) < 0.03
+    text = " ".join(CHAPTER.read_text().split())
+    assert "who also proved" not in text
+
+
+def test_rmsprop_steps_shrink_with_the_gradient_not_with_its_sign():
+    """The bowl explorer: RMSprop's 'step shrinks once the gradients are
+    smaller than the ones the running mean v still remembers (a change of
+    sign alone does not shrink it)'."""
+    def last_step(grads):
+        theta, state = np.zeros(1), None
+        for g in grads:
+            new, state = optim.rmsprop_step(theta, np.array([g]), state,
+                                            lr=0.1)
+            step, theta = abs(new - theta)[0], new
+        return step
+
+    t = np.arange(300)
+    assert last_step((-1.0) ** t) > 0.1                 # alternating, |g| = 1
+    assert last_step(0.98 ** t) < 0.01                  # shrinking |g|
+    assert last_step((-0.98) ** t) < 0.01
+    text = " ".join(CHAPTER.read_text().split())
+    assert "shrinks it as the gradients start to alternate in sign" \
+        not in text
+
+
+def test_a_minimum_looks_like_a_bowl_only_with_a_positive_hessian():
+    """'a quadratic bowl near a minimum whose Hessian is positive definite
+    (not near the flat minimum of theta^4, whose Hessian is 0)'."""
+    import sympy as sp
+    th = sp.symbols("theta")
+    assert sp.diff(th ** 4, th, 2).subs(th, 0) == 0
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("looks like a quadratic bowl near a minimum whose Hessian is "
+            "positive definite") in text
+
+
+def test_a_diverged_run_is_nan_from_the_step_it_reports():
+    """'reports the step at which the parameters stopped being finite or
+    left a bound, and the path's rows from that step on are NaN'."""
+    res = optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 100, lr=1e-2)
+    k = res.diverged_at
+    assert np.all(np.isfinite(res.path[:k]))
+    assert np.all(np.isnan(res.path[k:]))
+    text = " ".join(CHAPTER.read_text().split())
+    assert "the path's rows from that step on are NaN" in text
+
+
+def test_the_explorers_bound_is_on_each_coordinate():
+    """'when a coordinate of the point exceeds, in size, 100 times the
+    largest coordinate of the plotted window': a run pushed along the
+    diagonal is stopped when one coordinate passes the bound, not when
+    its distance from the origin does."""
+    assert plots.WINDOW_BOUND == 100
+    res = optim.run(optim.gd_step, lambda t: -np.ones(2), [0.0, 0.0], 20,
+                    bound=10.0, lr=1.0)
+    assert res.diverged_at == 11               # |x| = 11 > 10; sqrt2*8 > 10
+    land = landscapes.quadratic(10.0)
+    box = plots.WINDOW_BOUND * max(map(abs, (*land.x_range, *land.y_range)))
+    lr = 2.5                                   # escapes fast on the bowl
+    ours = plots.explorer_runs("quadratic", lr, 0.0, n_steps=80)["gd"]
+    assert ours.diverged_at == optim.run(
+        optim.gd_step, land.grad, land.start, 80, bound=box, dim=2,
+        loss_fn=land.loss, vectorized=True, lr=lr).diverged_at
+    text = " ".join(CHAPTER.read_text().split())
+    assert "100 times the largest coordinate of the plotted window" in text

@@ -82,6 +82,10 @@ def test_a_hessian_that_is_not_positive_definite_is_refused():
         optim.newton_step(np.zeros(2), np.ones(2), H)
     with pytest.raises(ValueError, match="not positive definite"):
         optim.newton_step(np.zeros(2), np.ones(2), H, damping=0.5)
+    # the hint names the damping needed, not what is still missing
+    with pytest.raises(ValueError, match=r"smallest eigenvalue -0.3\).*"
+                       r"increase damping above 0.5$"):
+        optim.newton_step(np.zeros(2), np.ones(2), H, damping=0.2)
     new, _ = optim.newton_step(np.zeros(2), np.ones(2), H, damping=1.5)
     np.testing.assert_allclose(new, [-1 / 3.5, -1.0])
     with pytest.raises(ValueError, match="not positive definite"):
