@@ -48,7 +48,11 @@ def test_notation_states_the_choices_the_chapters_follow():
                    r"\| \$N\$ \| batch size", r"C_\{\\mathrm\{out\}\}\$ \| "
                    r"output channels", r"\$n_H\$, \$n_W\$ \| height and width",
                    r"count from 1 in formulas",
-                   r"\\delta\^l = \\partial L / \\partial z\^l"):
+                   r"\\delta\^l = \\partial L / \\partial z\^l",
+                   r"\| \$B\$, \$\\mathcal B\$ \| a minibatch's size",
+                   r"\| \$\\tau\$ \| the damping",
+                   r"\$N\$\n\(the batch of one forward pass; the whole "
+                   r"data set"):
         assert re.search(needle, text), needle
 
 
