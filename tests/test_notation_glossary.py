@@ -105,3 +105,20 @@ def test_every_term_the_book_links_is_in_the_glossary():
             for m in re.findall(r"\{term\}`([^`]+)`", p.read_text())}
     assert used <= {t.lower() for t in ENTRIES}, used - {
         t.lower() for t in ENTRIES}
+
+
+def test_epoch_is_defined_where_the_book_first_uses_it():
+    """In reading order, the first "epoch" of the prose (code cells left
+    out) is its bold definition, and the glossary links that section."""
+    pages = re.findall(r"file: (\S+)", (ROOT / "_toc.yml").read_text())
+    for page in pages:
+        text = (ROOT / f"{page}.md").read_text()
+        prose = re.sub(r"```\{code-cell\}.*?```", "", text, flags=re.S)
+        if "epoch" in prose.lower():
+            break
+    first = prose.lower().index("epoch")
+    assert prose[first - 2:first + 7] == "**epoch**", (page, prose[
+        first - 80:first + 40])
+    label = re.findall(r"^\((\S+)\)=$", prose[:first], re.M)[-1]
+    entry = ENTRIES["epoch"]
+    assert f"{{ref}}`{label}`" in entry, (label, entry)
