@@ -12,7 +12,8 @@ chain rule gives each gradient as :math:`\sum_{ij} g_{ij}\,\partial
 Y_{ij}/\partial\theta`; :func:`gradients` computes these sums with
 ``sympy.diff``, and :func:`claimed_gradients` builds the three closed forms
 the chapter states (correlation, sum, full convolution with the kernel,
-that is, full correlation with the flipped kernel) so that the two can be compared entry by entry.
+that is, full correlation with the flipped kernel) so that the two can be
+compared entry by entry.
 """
 
 from __future__ import annotations
