@@ -12,6 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from strategies import EXTREMES, arrays, logits
 
 from calc_nn import activations as act
@@ -330,3 +331,68 @@ def test_softmax_of_float16_sums_in_float32():
                                rtol=1e-3)
     np.testing.assert_allclose(act.log_softmax(z), -np.log(70_000),
                                rtol=1e-3)
+
+
+# ---------------------------------- softmax: e^z as is where it is in range
+
+def _exact_softmax(z, axis):
+    """The float32 logits' softmax in float64 (its own rounding ~1e-16)."""
+    t = torch.from_numpy(np.asarray(z, np.float64))
+    return torch.softmax(t, dim=axis).numpy()
+
+
+@settings(max_examples=60, deadline=None)
+@given(z=hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3,
+                                                 max_side=6),
+                    elements=st.floats(-80, 80, width=32)),
+       axis=st.integers(-1, 0), data=st.data())
+def test_float32_softmax_in_range_rounds_no_shift(z, axis, data):
+    """Where e^z and its sums stay in [1, 1/tiny] (here: logits in
+    [-80, 80], one >= 0 in each slice), softmax is e^z / sum e^z as is:
+    a few eps of the exact value, without the up to |z - max z| eps / 2
+    that rounding z - max z would add (up to 80 eps here)."""
+    top = np.moveaxis(z, axis, -1)
+    top[..., data.draw(st.integers(0, top.shape[-1] - 1))] = 0.5
+    C = z.shape[axis]
+    p = act.softmax(z, axis=axis)
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p, _exact_softmax(z, axis),
+                               rtol=(6 + np.sqrt(C)) * EPS32, atol=TINY32)
+
+
+def test_softmax_redoes_only_the_slices_out_of_range():
+    """Slices where e^z overflows (1e4), is NaN, or whose sum is below 1
+    (all logits near -95: e^z is subnormal, the softmax is not) are
+    computed with the shift by max z; the others as they are. Each row is
+    the softmax of that row alone, and matches PyTorch, along either
+    axis."""
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal((6, 7)) * 4).astype(np.float32)
+    z[1, 2] = 1e4
+    z[3, 0] = np.nan
+    z[4] = np.float32(-95) - np.arange(7, dtype=np.float32)
+    for axis, zz in ((-1, z), (0, z.T.copy())):
+        p = act.softmax(zz, axis=axis)
+        rows = [act.softmax(r) for r in np.moveaxis(zz, axis, -1)]
+        np.testing.assert_array_equal(np.moveaxis(p, axis, -1), rows)
+        ref = torch.softmax(torch.from_numpy(zz), dim=axis).numpy()
+        np.testing.assert_allclose(p, ref, rtol=32 * EPS32, atol=0)
+        exact = _exact_softmax(zz, axis)
+        assert np.isnan(p).sum() == 7 and np.isnan(exact).sum() == 7
+        near = np.moveaxis(p, axis, -1)[4]
+        np.testing.assert_allclose(near, np.moveaxis(exact, axis, -1)[4],
+                                   rtol=8 * EPS32, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_softmax_at_the_edges_of_the_range(dtype):
+    """Sums just below 1 and e^z just inside and outside the range."""
+    info = np.finfo(dtype)
+    big = np.log(float(info.max))  # e^big is the largest float
+    for z in ([big - 0.5, 0.0], [big + 0.5, big + 0.5], [big - 2, big - 2],
+              [-1.0, -1.0], [np.log(0.499), np.log(0.499)],
+              [np.log(float(info.tiny)) - 2, np.log(float(info.tiny)) - 3]):
+        z = np.array(z, dtype)
+        p = act.softmax(z)
+        np.testing.assert_allclose(p, _exact_softmax(z, -1),
+                                   rtol=8 * float(info.eps), atol=0)
