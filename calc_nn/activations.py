@@ -19,8 +19,8 @@ axis):
 The ``*_grad`` functions are the *local* derivatives :math:`f'(x)`; the chain
 rule multiplies them by the upstream gradient (chapter "Backpropagation").
 The code computes in place where it can (``out=``, ``+=``): each call makes
-its result and at most one temporary array, which is what keeps NumPy near
-PyTorch's speed (``benchmarks/bench_activations.py``).
+its result and at most one temporary array of its size, which is what keeps
+NumPy near PyTorch's speed (``benchmarks/bench_activations.py``).
 """
 
 from __future__ import annotations
@@ -408,8 +408,12 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
 def _exp_minus_abs(x):
     """``e^{-|x|}``, in (0, 1]: the only exponential the sigmoid and its
     derivatives take, so nothing overflows. One new array."""
-    e = np.abs(x, out=np.empty_like(x))
-    np.negative(e, out=e)
+    e = np.empty_like(x)
+    # -|x| is x with its sign bit set: one pass over the bits as integers,
+    # where np.negative(np.abs(x)) takes two (NaN stays NaN)
+    bits = x.dtype.str.replace("f", "i")
+    sign = np.array(np.iinfo(bits).min, bits)  # only the sign bit is 1
+    np.bitwise_or(x.view(bits), sign, out=e.view(bits))
     return np.exp(e, out=e)
 
 
@@ -462,13 +466,15 @@ def _exp_and_sum(z, axis):
     total = _sum(e, axis)
     redo = ~((total >= 1) & (total <= 1 / np.finfo(z.dtype).tiny))
     if redo.all():
-        e = np.exp(_shifted(z, axis))
+        e = _shifted(z, axis)
+        np.exp(e, out=e)
         return e, _sum(e, axis)
     if redo.any():
         rows = np.moveaxis(redo, axis, -1)[..., 0]
         e_rows, z_rows, total_rows = (np.moveaxis(a, axis, -1)
                                       for a in (e, z, total))
-        e_rows[rows] = np.exp(_shifted(z_rows[rows], -1))
+        redone = _shifted(z_rows[rows], -1)
+        e_rows[rows] = np.exp(redone, out=redone)
         total_rows[rows] = _sum(e_rows[rows], -1)
     return e, total
 
