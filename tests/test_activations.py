@@ -396,3 +396,39 @@ def test_softmax_at_the_edges_of_the_range(dtype):
         p = act.softmax(z)
         np.testing.assert_allclose(p, _exact_softmax(z, -1),
                                    rtol=8 * float(info.eps), atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_tails_below_the_normal_range_are_not_flushed(dtype):
+    """sigma(x) and sigma'(+-x) for x between log(smallest subnormal) and
+    log(tiny) (-103 to -87 in float32, -744 to -708 in float64) are
+    subnormal numbers: calc_nn returns them within two subnormal units,
+    where 1/(1 + e^{-x}) (PyTorch's forward) gives 0 once e^{-x}
+    overflows, below -88.7 (float32) or -709.8 (float64)."""
+    info = np.finfo(dtype)
+    unit = float(info.smallest_subnormal)
+    x = np.linspace(np.log(unit) + 0.5, np.log(float(info.tiny)) - 0.5,
+                    41).astype(dtype)
+    for value, exact in (
+            (act.sigmoid(x), verify.sympy_activation("sigmoid", x)),
+            (act.sigmoid_grad(x), verify.sympy_derivative("sigmoid", x)),
+            (act.sigmoid_grad(-x), verify.sympy_derivative("sigmoid", -x))):
+        assert value.dtype == dtype and np.all(value > 0)
+        np.testing.assert_allclose(value, exact, rtol=0, atol=2 * unit)
+
+
+@pytest.mark.parametrize("f", [act.sigmoid, act.sigmoid_grad, act.tanh_grad])
+@pytest.mark.parametrize("dtype", ["<f2", ">f2", ">f4", ">f8"])
+def test_exponentials_of_minus_abs_x_in_any_byte_order(f, dtype):
+    """-|x| is made by setting the sign bit of x: in float16 and in
+    big-endian arrays too, the same values as in native float32/64."""
+    x = np.array([-1e4, -88.5, -3.0, -0.0, 0.0, 1e-3, 2.5, 30.0, np.inf,
+                  -np.inf, np.nan])
+    dtype = np.dtype(dtype)
+    ours = f(x.astype(dtype))
+    assert ours.dtype == dtype
+    native = f(x.astype(dtype.newbyteorder("=")))
+    np.testing.assert_array_equal(ours, native)
+    info = np.finfo(dtype)
+    np.testing.assert_allclose(ours, f(x), rtol=8 * float(info.eps),
+                               atol=float(info.tiny))
