@@ -12,6 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from strategies import EXTREMES, arrays, logits
 
 from calc_nn import activations as act
@@ -330,3 +331,107 @@ def test_softmax_of_float16_sums_in_float32():
                                rtol=1e-3)
     np.testing.assert_allclose(act.log_softmax(z), -np.log(70_000),
                                rtol=1e-3)
+
+
+# ---------------------------------- softmax: e^z as is where it is in range
+
+def _exact_softmax(z, axis):
+    """The float32 logits' softmax in float64 (its own rounding ~1e-16)."""
+    t = torch.from_numpy(np.asarray(z, np.float64))
+    return torch.softmax(t, dim=axis).numpy()
+
+
+@settings(max_examples=60, deadline=None)
+@given(z=hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3,
+                                                 max_side=6),
+                    elements=st.floats(-80, 80, width=32)),
+       axis=st.integers(-1, 0), data=st.data())
+def test_float32_softmax_in_range_rounds_no_shift(z, axis, data):
+    """Where e^z and its sums stay in [1, 1/tiny] (here: logits in
+    [-80, 80], one >= 0 in each slice), softmax is e^z / sum e^z as is:
+    a few eps of the exact value, without the up to |z - max z| eps / 2
+    that rounding z - max z would add (up to 80 eps here)."""
+    top = np.moveaxis(z, axis, -1)
+    top[..., data.draw(st.integers(0, top.shape[-1] - 1))] = 0.5
+    C = z.shape[axis]
+    p = act.softmax(z, axis=axis)
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p, _exact_softmax(z, axis),
+                               rtol=(6 + np.sqrt(C)) * EPS32, atol=TINY32)
+
+
+def test_softmax_redoes_only_the_slices_out_of_range():
+    """Slices where e^z overflows (1e4), is NaN, or whose sum is below 1
+    (all logits near -95: e^z is subnormal, the softmax is not) are
+    computed with the shift by max z; the others as they are. Each row is
+    the softmax of that row alone, and matches PyTorch, along either
+    axis."""
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal((6, 7)) * 4).astype(np.float32)
+    z[1, 2] = 1e4
+    z[3, 0] = np.nan
+    z[4] = np.float32(-95) - np.arange(7, dtype=np.float32)
+    for axis, zz in ((-1, z), (0, z.T.copy())):
+        p = act.softmax(zz, axis=axis)
+        rows = [act.softmax(r) for r in np.moveaxis(zz, axis, -1)]
+        np.testing.assert_array_equal(np.moveaxis(p, axis, -1), rows)
+        ref = torch.softmax(torch.from_numpy(zz), dim=axis).numpy()
+        np.testing.assert_allclose(p, ref, rtol=32 * EPS32, atol=0)
+        exact = _exact_softmax(zz, axis)
+        assert np.isnan(p).sum() == 7 and np.isnan(exact).sum() == 7
+        near = np.moveaxis(p, axis, -1)[4]
+        np.testing.assert_allclose(near, np.moveaxis(exact, axis, -1)[4],
+                                   rtol=8 * EPS32, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_softmax_at_the_edges_of_the_range(dtype):
+    """Sums just below 1 and e^z just inside and outside the range (the
+    sum of five e^{big - 0.3} overflows, each term does not), without a
+    floating-point warning."""
+    info = np.finfo(dtype)
+    big = np.log(float(info.max))  # e^big is the largest float
+    for z in ([big - 0.5, 0.0], [big + 0.5, big + 0.5], [big - 2, big - 2],
+              [big - 0.3] * 5, [-1.0, -1.0], [np.log(0.499)] * 2,
+              [np.log(float(info.tiny)) - 2, np.log(float(info.tiny)) - 3]):
+        z = np.array(z, dtype)
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            p = act.softmax(z)
+        np.testing.assert_allclose(p, _exact_softmax(z, -1),
+                                   rtol=8 * float(info.eps), atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_tails_below_the_normal_range_are_not_flushed(dtype):
+    """sigma(x) and sigma'(+-x) for x between log(smallest subnormal) and
+    log(tiny) (-103 to -87 in float32, -744 to -708 in float64) are
+    subnormal numbers: calc_nn returns them within two subnormal units,
+    where 1/(1 + e^{-x}) (PyTorch's forward) gives 0 once e^{-x}
+    overflows, below -88.7 (float32) or -709.8 (float64)."""
+    info = np.finfo(dtype)
+    unit = float(info.smallest_subnormal)
+    x = np.linspace(np.log(unit) + 0.5, np.log(float(info.tiny)) - 0.5,
+                    41).astype(dtype)
+    for value, exact in (
+            (act.sigmoid(x), verify.sympy_activation("sigmoid", x)),
+            (act.sigmoid_grad(x), verify.sympy_derivative("sigmoid", x)),
+            (act.sigmoid_grad(-x), verify.sympy_derivative("sigmoid", -x))):
+        assert value.dtype == dtype and np.all(value > 0)
+        np.testing.assert_allclose(value, exact, rtol=0, atol=2 * unit)
+
+
+@pytest.mark.parametrize("f", [act.sigmoid, act.sigmoid_grad, act.tanh_grad])
+@pytest.mark.parametrize("dtype", ["<f2", ">f2", ">f4", ">f8"])
+def test_exponentials_of_minus_abs_x_in_any_byte_order(f, dtype):
+    """-|x| is made by setting the sign bit of x: in float16 and in
+    big-endian arrays too, the same values as in native float32/64."""
+    x = np.array([-1e4, -88.5, -3.0, -0.0, 0.0, 1e-3, 2.5, 30.0, np.inf,
+                  -np.inf, np.nan])
+    dtype = np.dtype(dtype)
+    ours = f(x.astype(dtype))
+    assert ours.dtype == dtype
+    native = f(x.astype(dtype.newbyteorder("=")))
+    np.testing.assert_array_equal(ours, native)
+    info = np.finfo(dtype)
+    np.testing.assert_allclose(ours, f(x), rtol=8 * float(info.eps),
+                               atol=float(info.tiny))
