@@ -365,9 +365,16 @@ def test_verdicts_follow_the_two_standard_errors_rule(chapter):
     assert "do not tell the two x apart" in compared(0.0, 0.005, "x")
 
 
-def test_twice_the_standard_error_is_about_one_in_twenty():
-    """P(|Z| > 2) for a standard normal Z: 4.6%, about 1 in 20."""
-    tail = math.erfc(2 / math.sqrt(2))
+def test_the_verdicts_threshold_is_about_one_in_twenty(chapter):
+    """"were the true difference 0, an estimate that far from 0 would turn
+    up in about one repetition in twenty": the multiple m of the SE where
+    the chapter's verdict flips, and P(|Z| > m) for a standard normal Z
+    (4.6% for m = 2)."""
+    compared = chapter["compared"]
+    grid = np.arange(1.0, 4.0, 0.01)
+    m = next(k for k in grid
+             if compared(k, 1.0, "x").startswith("more than twice"))
+    tail = math.erfc(m / math.sqrt(2))
     assert 1 / 25 < tail < 1 / 19
 
 
