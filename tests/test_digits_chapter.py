@@ -311,6 +311,28 @@ def test_the_full_mnist_estimate_scales_the_measured_epochs(chapter):
         15 * float(np.median(chapter["hist_np"]["seconds"])))
 
 
+@pytest.mark.parametrize("seed", (0, SEEDS[0]))
+def test_the_cnn_learns_more_slowly_with_the_mlps_rate(chapter, seed):
+    """"with the MLP's rate the CNN learns more slowly": after EPOCHS
+    epochs from the same weights and batches, its validation loss is
+    higher (by more than twice the SE of the paired difference) and its
+    training loss too."""
+    c = chapter
+    runs = {}
+    for lr in (c["LR_MLP"], c["LR_CNN"]):
+        net = c["he_init_"](c["CNN"](c["CNN_CHANNELS"]), seed)
+        hist = c["train"].fit_torch(
+            net, torch.optim.Adam(net.parameters(), lr=lr), c["X_train"],
+            c["y_train"], epochs=c["EPOCHS"], batch_size=c["BATCH_SIZE"],
+            seed=seed, show=False)
+        ce, _ = c["scores"](c["train"].predict_torch(net, c["X_val"]),
+                            c["y_val"])
+        runs[lr] = hist["loss"][-1], ce
+    (slow_train, slow_ce), (fast_train, fast_ce) = runs.values()
+    d, se = c["train"].mean_and_se(slow_ce - fast_ce)
+    assert d > 2 * se and slow_train > fast_train
+
+
 def test_he_initialisation_spreads_the_logits(chapter):
     g = chapter["glued"]
     assert g["digits-logit-std-he"] > 5 * g["digits-logit-std-default"]
