@@ -446,7 +446,7 @@ def _ablation_claims(namespace):
         n_val * (1 - g["digits-final-acc"]))
     assert ("more than twice" in g["digits-turn-d-acc-verdict"].data) == (
         abs(g["digits-turn-d-acc"]) > 2 * g["digits-turn-se-d-acc"])
-    # "the mistakes that remain are made with more confidence"
+    # "its mistakes cost more": their mean loss grows
     assert g["digits-final-mistake-loss"] > g["digits-turn-mistake-loss"]
     # each variant lowers the final validation loss beyond 2 SE, and moves
     # the lowest point later or flattens the rise after it
