@@ -628,8 +628,27 @@ def test_exercise_too_large_a_learning_rate(chapter):
 
 def test_exercise_pixels_that_never_learn(chapter):
     out = chapter["printed"][cell("dead = np.flatnonzero(").splitlines()[0]]
+    # "some pixels (near the border)": all within 3 pixels of it
+    rows, cols = np.divmod(chapter["dead"], 28)
+    assert np.minimum.reduce([rows, cols, 27 - rows, 27 - cols]).max() <= 3
     assert "their weights unchanged: True" in out
     assert int(out.split()[0]) > 50
+
+
+def test_the_log_of_an_underflowed_softmax(chapter):
+    """The erratum: log(softmax) with a one-hot target is NaN as soon as
+    a wrong class's probability underflows to 0, +inf if only the true
+    class's does."""
+    loss, F = chapter["cnn_document_loss"], torch.nn.functional
+    target = torch.tensor([[1.0, 0.0, 0.0]])
+    true_class_underflows = torch.tensor([[0.0, 120.0, 120.0]])
+    other_underflows = torch.tensor([[120.0, 0.0, 120.0]])
+    for z in (true_class_underflows, other_underflows):
+        assert (F.softmax(z, dim=1) == 0).any()
+    assert loss(F.softmax(true_class_underflows, dim=1),
+                target).item() == math.inf
+    assert math.isnan(loss(F.softmax(other_underflows, dim=1),
+                           target).item())
 
 
 def test_the_source_loss_fails_as_the_erratum_says(chapter):
