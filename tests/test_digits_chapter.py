@@ -570,6 +570,32 @@ def test_power_iteration_finds_the_top_eigenvalue_of_the_minibatch(
 
 # ------------------------------------------------------------- exercises
 
+def test_exercise_hand_computations(chapter):
+    """The numbers the solutions derive by hand: 7,600 digits for an SE
+    of 0.25 points at 95%; without padding the CNN's fc reads 16 * 25 =
+    400 numbers; log softmax of (1000, 0, -1000) is (0, -1000, -2000)
+    while the softmax of the last two underflows to 0; the init ratios
+    are averaged over 20 draws; the too-large-lr runs use batches of
+    128."""
+    assert "digits needed: 7600.0" in chapter["printed"][
+        'print("digits needed:", 0.95 * 0.05 / 0.0025**2)']
+    conv = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 16, 3), torch.nn.MaxPool2d(2))
+    assert conv(torch.zeros(1, 1, 28, 28)).flatten(1).shape[1] == 400
+    z = np.array([1000.0, 0.0, -1000.0])
+    softmax = chapter["activations"].softmax(z)
+    assert softmax[0] == 1.0 and np.all(softmax[1:] == 0.0)
+    np.testing.assert_array_equal(chapter["my_log_softmax"](z),
+                                  [0.0, -1000.0, -2000.0])
+    signature = chapter["inspect"].signature
+    assert signature(chapter["layer_ratios"]).parameters[
+        "draws"].default == 20
+    assert signature(chapter["train"].fit_calc_nn).parameters[
+        "batch_size"].default == 128
+    assert "batch_size" not in cell("for lr in (0.1, 1.0, 10.0):")
+
+
 def test_exercise_initialisation_ratios(chapter):
     default, he = chapter["ratios_default"], chapter["ratios_he"]
     np.testing.assert_allclose(default, 1 / 6, rtol=0.25)
