@@ -527,15 +527,28 @@ def test_curvature_claims_for_other_seeds(rerun, seed):
     assert namespace["same"]
 
 
-def test_power_iteration_finds_the_top_eigenvalue_of_the_minibatch(
-        chapter):
-    """lambda_max of the chapter's minibatch Hessian, against the Rayleigh
-    quotient of more power iterations with autograd's Hessian-vector
-    products (torch), from another start: to the digits the prose shows
-    (13.9). "Power iteration finds the eigenvalue of largest size; that
-    is lambda_max here": once the iteration has settled, |Hv| (the size
-    of the dominant eigenvalue) equals v.Hv (its value, with its sign);
-    were a negative eigenvalue larger in size, v.Hv would go negative."""
+def test_a_relu_switch_can_draw_the_finite_difference_iteration(chapter):
+    """The caveat: L(theta) = theta_0^2 / 2 + 3 ReLU(theta_1) at theta_1
+    just above 0 has Hessian diag(1, 0) on both sides of the switch, so
+    lambda_max = 1; the central differences straddle the switch along
+    theta_1, and power iteration is drawn there, far above 1."""
+    def grad(theta):
+        return np.array([theta[0], 3.0 * (theta[1] > 0)])
+
+    theta = np.array([0.5, 1e-9])
+    found = chapter["optim"].top_hessian_eigenvalue(
+        grad, theta, n_iter=20, rng=np.random.default_rng(0))
+    assert found > 1e3
+    # away from the switch it finds 1
+    assert chapter["optim"].top_hessian_eigenvalue(
+        grad, np.array([0.5, 1.0]), n_iter=20,
+        rng=np.random.default_rng(0)) == pytest.approx(1.0)
+
+
+def _power_iteration_autograd(chapter, theta, n_iter=40):
+    """(v.Hv, |Hv|) after ``n_iter`` power iterations with autograd's
+    exact Hessian-vector products (torch) of the chapter's minibatch loss
+    at ``theta`` (float64), from a fixed start."""
     X = torch.from_numpy(chapter["X_curve"])
     y = torch.from_numpy(chapter["y_curve"])
     mlp = chapter["mlp_he"]
@@ -548,15 +561,45 @@ def test_power_iteration_finds_the_top_eigenvalue_of_the_minibatch(
         h = torch.relu(torch.relu(X @ W1.T + b1) @ W2.T + b2)
         return torch.nn.functional.cross_entropy(h @ W3.T + b3, y)
 
-    theta = torch.from_numpy(chapter["theta0"])
+    theta = torch.from_numpy(theta)
     v = torch.from_numpy(np.random.default_rng(9).standard_normal(
         theta.shape))
-    for _ in range(40):
+    for _ in range(n_iter):
         v = v / v.norm()
         Hv = torch.autograd.functional.hvp(loss, theta, v)[1]
         value, size, v = float(v @ Hv), float(Hv.norm()), Hv
+    return value, size
+
+
+def test_power_iteration_finds_the_top_eigenvalue_of_the_minibatch(
+        chapter):
+    """lambda_max of the chapter's minibatch Hessian, against the Rayleigh
+    quotient of more power iterations with autograd's Hessian-vector
+    products, from another start: to the digits the prose shows (13.9).
+    "Power iteration finds the eigenvalue of largest size; that is
+    lambda_max here": once the iteration has settled, |Hv| (the size of
+    the dominant eigenvalue) equals v.Hv (its value, with its sign); were
+    a negative eigenvalue larger in size, v.Hv would go negative."""
+    value, size = _power_iteration_autograd(chapter, chapter["theta0"])
     assert value == pytest.approx(size, rel=0.01)
     assert chapter["lam"] == pytest.approx(value, rel=0.003)
+
+
+def test_lambda_max_changes_as_the_weights_move(chapter):
+    """"lambda_max was measured at the start and changes as the weights
+    move": after the 20 steps at eta = 2 / lambda_max it is more than 10%
+    away from its value at the start (both with autograd's products)."""
+    c = chapter
+    model = c["MLP"]([784, 512, 256, 10], "relu", seed=c["SEED"],
+                     init="he", dtype=np.float32)
+    c["train"].fit_calc_nn(model, c["X_curve"].astype(np.float32),
+                           c["y_curve"], epochs=c["GD_STEPS"],
+                           batch_size=None, step=c["optim"].gd_step,
+                           lr=2 / c["lam"], show=False)
+    start, _ = _power_iteration_autograd(c, c["theta0"])
+    moved, _ = _power_iteration_autograd(
+        c, model.get_flat().astype(np.float64))
+    assert abs(moved - start) > 0.1 * start
 
 
 # ------------------------------------------------------------- exercises
