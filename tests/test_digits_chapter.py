@@ -221,6 +221,18 @@ def test_the_ablation_points_to_where_each_change_is_derived():
     assert "the cosine schedule in {ref}`chapter-optimizers`" in text
 
 
+def test_exercise_labels_are_well_formed():
+    """Every exercise's ``:label:`` line holds only its label (a reflow
+    once ran the exercise text into it), and every exercise has its
+    solution."""
+    text = CHAPTER.read_text()
+    labels = re.findall(r"^:label: (.*)$", text, re.M)
+    assert len(labels) == 9
+    assert all(re.fullmatch(r"[\w-]+", label) for label in labels), labels
+    starts = re.findall(r"^````\{solution-start\} ([\w-]+)$", text, re.M)
+    assert sorted(starts) == sorted(labels)
+
+
 def test_symbols_follow_the_notation_page():
     """The finite-difference step is h (notation: epsilon is Adam's)."""
     text = CHAPTER.read_text()
