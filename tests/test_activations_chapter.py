@@ -239,6 +239,18 @@ def test_the_table_of_three_sigmoids_is_what_calc_nn_and_torch_compute():
             assert page.matches_rounded(typed, value), (k, typed, value)
 
 
+def test_the_rounded_factors_give_the_table_to_one_unit():
+    """"multiplying the rounded ones gives the same to within one unit of
+    the last digit"."""
+    assert "within one unit of the last digit" in " ".join(TEXT.split())
+    rows = page.table(TEXT, "act-chain-table")
+    factors = [float(row[3]) for row in rows]
+    for k, row in enumerate(rows):
+        typed = row[4]
+        unit = 10.0 ** -len(typed.split(".")[1])
+        assert abs(np.prod(factors[k:]) - float(typed)) <= unit + 1e-12, k
+
+
 def test_every_sigmoid_factor_is_at_most_a_quarter_of_w():
     for w in (1.0, 2.0, -1.5):
         a, grad = act.chain_gradient("sigmoid", 3, w=w, x0=0.0)
