@@ -339,6 +339,18 @@ def test_a_larger_weight_does_not_rescue_the_sigmoid(w):
         assert (at_input(name) > 1e6) == (w > 1)
 
 
+def test_a_negative_weight_can_keep_the_sigmoid_chain_out_of_the_tails():
+    """"No, not a larger positive w"; "with w = -6 the activations swing
+    up and down from layer to layer and the gradient at the input is still
+    1.6e-02", where every positive weight of the table leaves < 1e-15."""
+    assert "No, not a larger positive $w$" in TEXT
+    a, grad = act.chain_gradient("sigmoid", 30, w=-6.0, x0=0.5)
+    assert abs(grad[0]) > 1e-3
+    steps = np.diff(a[1:])
+    assert np.all(steps[:-1] * steps[1:] < 0)             # up, down, up...
+    assert np.all(np.abs(steps[5:]) > 0.1)
+
+
 def test_the_depth_figure_says_depth_d():
     fig = figs.gradient_through_depth(7, 2.0)
     titles = {fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text}
