@@ -101,6 +101,25 @@ def test_the_hand_derivatives_hold_and_peak_at_zero(name, peak):
     assert symbolic.max_derivative(name) == (0, peak)
 
 
+def test_the_zero_branch_fixes_sympys_relu_derivative_at_the_kink():
+    """"it fixes the value SymPy's derivative takes at the kink"; "the
+    derivatives of ReLU and Leaky ReLU are constant on each side of 0, and
+    it takes the larger constant"."""
+    x = symbolic.x
+    for name in ("relu", "leaky_relu"):
+        fp = symbolic.derivative(name)
+        assert isinstance(fp, sp.Piecewise)
+        constants = [piece.subs(symbolic.alpha, sp.Rational(1, 100))
+                     for piece, _ in fp.args]
+        assert all(c.is_number for c in constants)
+        assert symbolic.max_derivative(name) == (sp.oo, max(constants))
+    assert symbolic.derivative("relu").subs(x, 0) == 0
+    # the kink is real: the one-sided difference quotients are 0 and 1
+    relu = symbolic.activation("relu")
+    h = sp.Rational(1, 10 ** 6)
+    assert (relu.subs(x, -h) / -h, relu.subs(x, h) / h) == (0, 1)
+
+
 def test_sympys_raw_tanh_derivative_is_the_hand_form_times_e2x():
     x = symbolic.x
     raw = symbolic.derivative("tanh")
@@ -165,6 +184,20 @@ def test_the_finite_difference_at_30_is_round_off(ways):
     assert estimate > exact                   # "larger than the derivative"
     assert 0.1 < abs(fd - exact) / estimate < 10  # "about eps |f| / h"
     assert ways["relu"]["finite_difference"][2] == 0.5
+    # "For tanh the same rounding gives 0"
+    assert ways["tanh"]["finite_difference"][4] == 0
+    assert ways["tanh"]["sympy"][4] > 0
+
+
+def test_the_suite_compares_hundreds_of_arrays_for_every_activation():
+    """"hundreds of generated arrays of inputs for every activation"."""
+    import test_activations as unit
+    test = unit.test_derivative_four_ways
+    assert 100 <= unit.SETTINGS.max_examples < 1000
+    assert test.hypothesis.inner_test is not None     # a hypothesis test
+    names = next(m.args[1] for m in test.pytestmark
+                 if m.name == "parametrize")
+    assert set(names) == set(act.ACTIVATIONS)
 
 
 def test_the_naive_derivative_is_nan_where_calc_nn_is_not():
@@ -204,6 +237,18 @@ def test_the_table_of_three_sigmoids_is_what_calc_nn_and_torch_compute():
                              (factor, a[k] * (1 - a[k])),
                              (reach, grad[k - 1]), (bound, 0.25 ** (4 - k))):
             assert page.matches_rounded(typed, value), (k, typed, value)
+
+
+def test_the_rounded_factors_give_the_table_to_one_unit():
+    """"multiplying the rounded ones gives the same to within one unit of
+    the last digit"."""
+    assert "within one unit of the last digit" in " ".join(TEXT.split())
+    rows = page.table(TEXT, "act-chain-table")
+    factors = [float(row[3]) for row in rows]
+    for k, row in enumerate(rows):
+        typed = row[4]
+        unit = 10.0 ** -len(typed.split(".")[1])
+        assert abs(np.prod(factors[k:]) - float(typed)) <= unit + 1e-12, k
 
 
 def test_every_sigmoid_factor_is_at_most_a_quarter_of_w():
@@ -248,6 +293,20 @@ def test_twenty_sigmoid_layers_leave_about_a_trillionth():
     assert 0.5e-12 < float(bound) < 2e-12
 
 
+def test_the_twenty_layer_bound_needs_w_at_most_one():
+    """"With |w| <= 1, twenty sigmoid layers multiply the gradient ... by at
+    most 4^-20": true on random chains, false without the condition."""
+    assert "With $|w| \\le 1$, twenty sigmoid layers" in TEXT
+    rng = np.random.default_rng(0)
+    bound = 0.25 ** 20
+    for w, x0 in zip(rng.uniform(-1, 1, 200), rng.uniform(-5, 5, 200)):
+        assert abs(act.chain_gradient("sigmoid", 20, w=w, x0=x0)[1][0]) \
+            <= bound
+    # |w| = 4: the factors 4 sigma'(z) settle near 0.77, far above 1/4
+    assert abs(act.chain_gradient("sigmoid", 20, w=-4.0, x0=0.0)[1][0]) \
+        > 1e6 * bound
+
+
 def test_the_sigmoid_chain_settles_at_its_fixed_point():
     a, grad = act.chain_gradient("sigmoid", 30, w=1.0, x0=0.5)
     fixed = a[-1]
@@ -280,6 +339,18 @@ def test_a_larger_weight_does_not_rescue_the_sigmoid(w):
         assert (at_input(name) > 1e6) == (w > 1)
 
 
+def test_a_negative_weight_can_keep_the_sigmoid_chain_out_of_the_tails():
+    """"No, not a larger positive w"; "with w = -6 the activations swing
+    up and down from layer to layer and the gradient at the input is still
+    1.6e-02", where every positive weight of the table leaves < 1e-15."""
+    assert "No, not a larger positive $w$" in TEXT
+    a, grad = act.chain_gradient("sigmoid", 30, w=-6.0, x0=0.5)
+    assert abs(grad[0]) > 1e-3
+    steps = np.diff(a[1:])
+    assert np.all(steps[:-1] * steps[1:] < 0)             # up, down, up...
+    assert np.all(np.abs(steps[5:]) > 0.1)
+
+
 def test_the_depth_figure_says_depth_d():
     fig = figs.gradient_through_depth(7, 2.0)
     titles = {fig.layout.xaxis.title.text, fig.layout.xaxis2.title.text}
@@ -302,6 +373,60 @@ def test_dead_relu_counts_and_gradients():
     assert w.grad.item() == 0 and b.grad.item() == 0
 
 
+def test_weight_decay_shrinks_a_dead_neuron_but_keeps_it_dead():
+    """"gradient descent no longer changes them (weight decay still shrinks
+    both by the same factor, which keeps every z negative)"."""
+    x = torch.as_tensor(np.random.default_rng(0).standard_normal(2000))
+    for decay in (0.0, 0.1):
+        w = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(-6.0, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.SGD([w, b], lr=0.5, weight_decay=decay)
+        for _ in range(50):
+            opt.zero_grad()
+            torch.relu(w * x + b).sum().backward()
+            opt.step()
+        if decay == 0:
+            assert (w.item(), b.item()) == (1.0, -6.0)
+        else:                               # shrunk, by the same factor
+            assert abs(b.item()) < 1 and b.item() / w.item() == \
+                pytest.approx(-6.0, rel=1e-12)
+        assert int((w * x + b > 0).sum()) == 0
+
+
+def test_a_deeper_dead_relu_revives_when_the_layer_below_changes():
+    """"in a deeper layer it stays dead unless the layers below change its
+    inputs", and the summary says the same."""
+    x = torch.linspace(0.01, 1.0, 100, dtype=torch.float64)
+    v = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(-1.0, dtype=torch.float64, requires_grad=True)
+    alive = []
+    opt = torch.optim.SGD([v, b], lr=0.1)
+    for _ in range(60):
+        h = v * x                          # the layer below
+        z = h + b                          # the neuron, z <= -0.5 at first
+        alive.append(int((z > 0).sum()))
+        # another path of the loss pulls the layer below towards v = 3
+        loss = -torch.relu(z).sum() + ((v - 3) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        if alive[-1] == 0:
+            assert b.grad.item() == 0      # dead: no gradient reaches b
+        opt.step()
+    assert alive[0] == 0 and alive[-1] > 0
+    summary = TEXT[TEXT.index("## Summary"):TEXT.index("## Exercises")]
+    assert "never\n  recovers" not in summary
+    assert "first layer it never recovers" in " ".join(summary.split())
+
+
+def test_the_glossary_says_what_the_chapter_says_of_a_dead_relu():
+    glossary = page.read("glossary")
+    entry = glossary[glossary.index("\ndying ReLU\n"):]
+    entry = " ".join(entry[:entry.index("\n\n")].split())
+    assert "never learns again" not in entry
+    assert "first layer" in entry and "layers below" in entry
+    assert "{ref}`act-dead-relu`" in entry
+
+
 @pytest.mark.parametrize("alpha", [-0.1, 1.1])
 def test_the_leaky_slope_must_lie_in_0_1(alpha):
     with pytest.raises(ValueError, match="alpha"):
@@ -319,11 +444,35 @@ def test_the_softmax_jacobian_rows_and_columns_sum_to_zero(seed):
 
 
 def test_a_normalisation_has_zero_column_sums_but_not_row_sums():
-    """x / sum(x): outputs sum to 1, no shift invariance."""
-    x = torch.tensor([0.5, 1.0, 2.5], dtype=torch.float64)
-    J = torch.autograd.functional.jacobian(lambda v: v / v.sum(), x)
-    np.testing.assert_allclose(J.sum(0).numpy(), 0, atol=1e-15)
-    assert np.all(np.abs(J.sum(1).numpy()) > 1e-2)
+    """x / sum(x): outputs sum to 1, no shift invariance; "row i sums to
+    (1 - K x_i / S) / S, which is 0 only where x_i equals the mean"."""
+    for x in ([0.5, 1.0, 2.5], [2.0, 2.0, 2.0], [1.0, 3.0, 2.0, 6.0]):
+        x = torch.tensor(x, dtype=torch.float64)
+        J = torch.autograd.functional.jacobian(lambda v: v / v.sum(), x)
+        np.testing.assert_allclose(J.sum(0).numpy(), 0, atol=1e-15)
+        S, K = x.sum(), len(x)
+        rows = J.sum(1).numpy()
+        np.testing.assert_allclose(rows, ((1 - K * x / S) / S).numpy(),
+                                   rtol=1e-12, atol=1e-15)
+        at_mean = np.isclose(x.numpy(), S.item() / K)
+        assert np.all((np.abs(rows) < 1e-15) == at_mean)
+    assert "(1 - K x_i / S) / S" in TEXT
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_the_source_puts_zero_mean_beside_faster_convergence():
+    """The erratum quotes the NN document's §4.1 on tanh: the two claims
+    side by side, with no "because" (因为/由于/所以) between them."""
+    text = next(SEEDS.glob("002_*.txt")).read_text()
+    section = text[text.index("### 4.1"):text.index("### 4.2")]
+    tanh = section[section.index("Tanh函数的值域"):]
+    tanh = tanh[:tanh.index("\n")]
+    assert "零均值的,收敛速度更快" in tanh
+    assert not any(word in tanh for word in ("因为", "由于", "所以"))
+    erratum = page.admonition(TEXT, 'Erratum: why tanh "converges faster"')
+    assert "*because*" not in erratum
+    assert '"is zero mean and converges faster"' in " ".join(erratum.split())
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -358,6 +507,32 @@ def test_thirteen_sigmoid_layers_lose_a_float32_update():
     assert one - np.float32(4.0 ** -(depth - 1)) != one
     a, grad = act.chain_gradient("sigmoid", depth, w=1.0, x0=0.5)
     assert grad[1] * act.sigmoid_grad(a[0]) * a[0] < 4.0 ** -depth
+
+
+def test_the_depth_exercise_says_why_the_real_chain_is_below_the_bound():
+    """"7.5 times smaller than the bound: a factor 2 because a^0 = 0.5 ...
+    and 3.8 because its D factors lie between 0.225 and 0.235"."""
+    depth = 13
+    a, grad = act.chain_gradient("sigmoid", depth, w=1.0, x0=0.5)
+    dw1 = grad[1] * act.sigmoid_grad(a[0]) * a[0]
+    sigma_primes = act.sigmoid_grad(a[:-1])
+    below = 4.0 ** -depth / dw1
+    from_factors = 0.25 ** depth / np.prod(sigma_primes)
+    assert below == pytest.approx(2 * from_factors, rel=1e-12)
+    assert 5 < below < 10 and 3 < from_factors < 5
+    assert 0.22 < sigma_primes.min() < sigma_primes.max() < 0.24
+
+
+def test_the_softplus_exercise_names_where_the_naive_form_fails():
+    """"nor returns 0 for x = -40, where 1 + e^x rounds to 1", which the
+    hint's form gets right (and at -1e4 every float64 answer is 0)."""
+    assert "nor returns 0 for $x = -40$" in TEXT
+    x = np.array([-40.0])
+    assert 1 + np.exp(x[0]) == 1 and np.log(1 + np.exp(x))[0] == 0
+    hint = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    exact = float(sp.log(1 + sp.exp(sp.Integer(-40))).evalf(30))
+    assert hint[0] == pytest.approx(exact, rel=1e-15)
+    assert np.log1p(np.exp(-1e4)) == 0 and np.log(1 + np.exp(-1e4)) == 0
 
 
 def test_the_implement_exercise_reports_what_the_solution_says():

@@ -160,7 +160,11 @@ def test_softmax_description_states_the_probabilities(temperature):
     p = torch.softmax(logits / temperature, 0).numpy()
     text = _description(act_plots.softmax_temperature(temperature))
     assert ", ".join(f"{v:.3f}" for v in p) in text
-    assert f"class {int(np.argmax(p))} has the largest" in text
+    # classes count from 1, as p_1, ..., p_K in the chapter
+    assert f"class {int(np.argmax(p)) + 1} has the largest" in text
+    fig = act_plots.softmax_temperature(temperature)
+    assert list(fig.data[0].x) == ["class 1", "class 2", "class 3",
+                                   "class 4"]
 
 
 @pytest.mark.parametrize("x1, x2, activation", [(1.0, -0.5, "tanh"),

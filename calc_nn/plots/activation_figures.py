@@ -229,7 +229,8 @@ def softmax_temperature(temperature: float, logits=(2.0, 1.0, 0.1, -1.0),
     """
     logits = np.asarray(logits, dtype=float)
     p = activations.softmax(logits / temperature)
-    classes = [f"class {i}" for i in range(len(logits))]
+    # classes count from 1, as p_1, ..., p_K in the text and the notation
+    classes = [f"class {i}" for i in range(1, len(logits) + 1)]
     fig = go.Figure([
         go.Bar(x=classes, y=p, name="softmax(z / T)",
                marker_color=COLORS["sigmoid"], text=[f"{v:.3f}" for v in p],
@@ -242,5 +243,5 @@ def softmax_temperature(temperature: float, logits=(2.0, 1.0, 0.1, -1.0),
     return describe(
         fig, f"Softmax of the logits {shown} divided by T = "
              f"{temperature:g}: probabilities {probs}; class "
-             f"{int(np.argmax(p))} has the largest.",
+             f"{int(np.argmax(p)) + 1} has the largest.",
         narrow={"layout": narrow})
