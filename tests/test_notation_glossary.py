@@ -296,3 +296,10 @@ def test_notation_lists_symbols_the_chapters_share(row, chapters):
 ])
 def test_two_meanings_paragraph_names_every_shared_letter(needle):
     assert needle in TWO_MEANINGS
+
+
+def test_standard_error_entry_uses_the_digits_chapters_letters():
+    formula = r"\sqrt{\frac{\hat p (1 - \hat p)}{N_{\mathrm{val}}}}"
+    assert formula in (BOOK / "digits.md").read_text()
+    assert r"\sqrt{\hat p(1-\hat p)/N_{\mathrm{val}}}" in ENTRIES[
+        "standard error"]
