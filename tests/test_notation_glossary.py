@@ -275,6 +275,8 @@ TWO_MEANINGS = " ".join(
     (r"\| \$s_t\$ \| AdaGrad's sum", ("optimizers",)),
     (r"\| \$T\$ \| the temperature", ("activations", "optimizers")),
     (r"\| \$d\$ \| a filter", ("cnn", "optimizers")),
+    (r"\| \$n_\{in\}\$, \$n_\{out\}\$ \| a layer's numbers of inputs",
+     ("backprop", "deep")),
 ])
 def test_notation_lists_symbols_the_chapters_share(row, chapters):
     assert re.search(row, NOTATION, re.M), row
@@ -303,3 +305,9 @@ def test_standard_error_entry_uses_the_digits_chapters_letters():
     assert formula in (BOOK / "digits.md").read_text()
     assert r"\sqrt{\hat p(1-\hat p)/N_{\mathrm{val}}}" in ENTRIES[
         "standard error"]
+
+
+def test_initialization_entries_use_the_chapters_fan_in():
+    for term in ("He initialization", "Xavier initialization"):
+        assert "n_{in}" in ENTRIES[term] and r"\text" not in ENTRIES[term]
+    assert "2 / n_{in}" in (BOOK / "backprop.md").read_text()
