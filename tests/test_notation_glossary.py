@@ -122,3 +122,192 @@ def test_epoch_is_defined_where_the_book_first_uses_it():
     label = re.findall(r"^\((\S+)\)=$", prose[:first], re.M)[-1]
     entry = ENTRIES["epoch"]
     assert f"{{ref}}`{label}`" in entry, (label, entry)
+
+
+# Where each term is first defined, in reading order --------------------
+
+PAGES = [p for p in toc_files()
+         if p.split("/")[-1] not in ("preface", "notation", "glossary",
+                                     "references")]
+
+
+def _sections(page):
+    """(enclosing labels, outermost first, None for a heading without
+    label; text of the block) for every paragraph of the prose of a page,
+    code cells left out."""
+    text = re.sub(r"```\{code-cell\}.*?```", "",
+                  (ROOT / f"{page}.md").read_text(), flags=re.S)
+    scope, label = [], None
+    for block in text.split("\n\n"):
+        for line in block.split("\n"):
+            found = re.fullmatch(r"\((\S+)\)=", line)
+            heading = re.match(r"(#+) ", line)
+            if found:  # a label before a paragraph or a heading
+                label = found.group(1)
+                scope.append((label, 9))
+            elif heading:
+                level = len(heading.group(1))
+                if scope and scope[-1] == (label, 9):
+                    scope.pop()
+                else:
+                    label = None
+                scope = [s for s in scope if s[1] < level] + [(label, level)]
+                label = None
+        yield [name for name, _ in scope], " ".join(block.split())
+
+
+def first_definition(term):
+    """The labels enclosing the first place, in reading order, where the
+    term is in bold, or marked {term} in a section (not in a chapter's
+    introduction, which only announces it); None if nowhere."""
+    word = re.escape(term).replace(r"\ ", " ")
+    bold = rf"\*\*(?:\{{term\}}`(?:[^`<]*<)?)?{word}s?(?:>?`)?\.?\*\*"
+    role = rf"\{{term\}}`(?:[^`<]*<)?{word}>?`"
+    for page in PAGES:
+        for scope, block in _sections(page):
+            if (re.search(bold, block, re.I)
+                    or len(scope) > 1 and re.search(role, block, re.I)):
+                return scope
+    return None
+
+
+def _links(term):
+    return re.findall(r"\{ref\}`(?:[^`<]*<)?([^`>]+)>?`", ENTRIES[term])
+
+
+@pytest.mark.parametrize("term", sorted(ENTRIES))
+def test_glossary_entry_links_the_section_of_its_first_definition(term):
+    """A reader who looks a term up lands where the book defines it first:
+    the innermost labelled section around the first bold (or {term}) use,
+    or, when that section has no label, a labelled one around it."""
+    scope = first_definition(term)
+    if scope is None:
+        pytest.skip("defined in another word form; see the table below")
+    named = [s for s in scope if s]
+    allowed = named if scope[-1] is None or len(scope) == 1 else named[1:]
+    assert set(_links(term)) & set(allowed), (term, scope, _links(term))
+
+
+@pytest.mark.parametrize("term, label", [
+    # defined before the chapter named after them, in reading order
+    ("activation function", "fwd-neuron"), ("sigmoid", "fwd-neuron"),
+    ("tanh", "fwd-neuron"), ("ReLU", "fwd-neuron"),
+    ("softmax", "fwd-network"), ("logits", "fwd-network"),
+    ("gradient descent", "chapter-losses"),
+    ("learning rate", "chapter-losses"),
+    ("He initialization", "bp-vanishing"),
+    ("Xavier initialization", "bp-vanishing"),
+    ("initialization", "bp-vanishing"),
+    # defined in a section, not at the top of the chapter
+    ("batch", "fwd-batch"), ("weight", "fwd-layers"), ("bias", "fwd-layers"),
+    ("neuron", "fwd-layers"), ("fully connected layer", "fwd-layers"),
+    ("automatic differentiation", "bp-graphs"),
+    ("Adam", "opt-rmsprop-adam"), ("AdamW", "opt-rmsprop-adam"),
+    ("weight decay", "opt-rmsprop-adam"),
+    ("vanishing gradient", "act-vanishing"),
+    ("exploding gradient", "act-vanishing"),
+    ("stride", "cnn-cross-correlation"),
+    ("vector-Jacobian product", "calc-layout"),
+    # word forms the search above does not match (British spelling, verbs)
+    ("batch normalization", "deep-batchnorm"), ("saturation", "act-four"),
+    ("overfitting", "digits-overfitting"),
+    ("generalization gap", "digits-overfitting"),
+    ("translation equivariance", "cnn-equivariance"),
+    ("preconditioning", "opt-preconditioning"),
+    ("stochastic gradient descent", "opt-minibatch"),
+])
+def test_term_links_where_it_is_first_defined(term, label):
+    assert label in _links(term), (term, _links(term))
+
+
+@pytest.mark.parametrize("term", [
+    "activation", "broadcasting", "condition number", "decision boundary",
+    "entropy", "error", "flattening", "generalization gap", "hidden layer",
+    "initialization", "Kullback–Leibler divergence", "Leaky ReLU",
+    "negative log-likelihood", "parameter", "pooling", "saturation",
+    "temperature", "topological order"])
+def test_terms_the_chapters_define_in_bold_are_in_the_glossary(term):
+    assert term in ENTRIES
+
+
+@pytest.mark.parametrize("term, pinyin", [
+    ("Hessian", "hēisài jǔzhèn"),  # 黑塞, as in Hermann Hesse
+    ("tanh", "shuāngqū zhèngqiè hánshù"),
+    ("pre-activation", "yù jīhuó"),
+])
+def test_pinyin_is_complete_and_right(term, pinyin):
+    assert pinyin in ENTRIES[term]
+
+
+def test_cosine_annealing_entry_uses_the_chapters_letters():
+    optimizers = (BOOK / "optimizers.md").read_text()
+    assert "a cosine over $T$ steps" in optimizers
+    assert "over $T$ steps" in ENTRIES["cosine annealing"]
+    assert "T_{\\max}" not in ENTRIES["cosine annealing"]
+
+
+def test_xavier_entry_says_for_which_widths_it_keeps_the_variance():
+    """Xavier's variance keeps activations and gradients level only
+    between layers of equal width, as the backprop chapter says."""
+    assert "layers of equal width" in (BOOK / "backprop.md").read_text()
+    entry = " ".join(ENTRIES["Xavier initialization"].split())
+    assert "between layers of equal width" in entry
+
+
+def test_momentum_entry_uses_pytorchs_buffer_as_the_chapter_does():
+    optimizers = (BOOK / "optimizers.md").read_text()
+    assert "b_{t+1} = \\mu b_t + \\nabla_\\theta L(\\theta_t)" in optimizers
+    assert "b_t = \\mu b_{t-1} + g_t" in ENTRIES["momentum"]
+
+
+NOTATION = (BOOK / "notation.md").read_text()
+TWO_MEANINGS = " ".join(
+    NOTATION[NOTATION.index("A few letters keep two meanings"):].split())
+
+
+@pytest.mark.parametrize("row, chapters", [
+    (r"\| \$w\$ \| the weight vector of one neuron", ("forward",
+                                                       "activations")),
+    (r"\| \$J_f\$ \| the Jacobian", ("calculus",)),
+    (r"\| \$G\$ \| the upstream gradient", ("calculus", "backprop", "cnn")),
+    (r"\| \$m_t\$, \$v_t\$ \| running means", ("optimizers",)),
+    (r"\| \$b_t\$ \| PyTorch's momentum buffer", ("optimizers",)),
+    (r"\| \$s_t\$ \| AdaGrad's sum", ("optimizers",)),
+    (r"\| \$T\$ \| the temperature", ("activations", "optimizers")),
+    (r"\| \$d\$ \| a filter", ("cnn", "optimizers")),
+    (r"\| \$n_\{in\}\$, \$n_\{out\}\$ \| a layer's numbers of inputs",
+     ("backprop", "deep")),
+])
+def test_notation_lists_symbols_the_chapters_share(row, chapters):
+    assert re.search(row, NOTATION, re.M), row
+    letter = re.search(r"\$([^$]+)\$", row.replace("\\", "")).group(1)
+    for chapter in chapters:  # still the chapters' letters
+        text = (BOOK / f"{chapter}.md").read_text()
+        needle = letter if len(letter) > 1 else rf"\${letter}(?![A-Za-z])"
+        assert re.search(needle, text), (letter, chapter)
+
+
+@pytest.mark.parametrize("needle", [
+    r"$\gamma$ (the focal loss's focusing parameter; batch "
+    "normalization's scale; step decay's factor)",
+    "$H$ (the Hessian; the entropy", "$T$ (the temperature",
+    "$b$ (a bias; with the step index, PyTorch's momentum buffer",
+    "$d$ (a filter; a number of parameters",
+    "$m$ and $s$ (outputs of a layer, and the stride",
+    "dropout's mask",
+])
+def test_two_meanings_paragraph_names_every_shared_letter(needle):
+    assert needle in TWO_MEANINGS
+
+
+def test_standard_error_entry_uses_the_digits_chapters_letters():
+    formula = r"\sqrt{\frac{\hat p (1 - \hat p)}{N_{\mathrm{val}}}}"
+    assert formula in (BOOK / "digits.md").read_text()
+    assert r"\sqrt{\hat p(1-\hat p)/N_{\mathrm{val}}}" in ENTRIES[
+        "standard error"]
+
+
+def test_initialization_entries_use_the_chapters_fan_in():
+    for term in ("He initialization", "Xavier initialization"):
+        assert "n_{in}" in ENTRIES[term] and r"\text" not in ENTRIES[term]
+    assert "2 / n_{in}" in (BOOK / "backprop.md").read_text()
