@@ -480,7 +480,7 @@ def test_the_glossary_links_epoch_to_where_it_is_defined():
 @pytest.mark.parametrize("term,label,chapter_name,bold", [
     ("computational graph", "bp-graphs", "backprop",
      "**computational graph**"),
-    ("reverse mode", "chapter-backprop", "backprop", "**reverse mode**"),
+    ("reverse mode", "bp-reverse-mode", "backprop", "**reverse mode**"),
     ("multilayer perceptron", "fwd-network", "forward",
      "**multilayer perceptron**"),
     ("pre-activation", "fwd-neuron", "forward", "**pre-activation**")])
