@@ -102,3 +102,72 @@ def test_the_preface_maps_every_chapter():
     rows = re.findall(r"^\| \{(?:ref|doc)\}`(?:chapter-)?([\w-]+)`", text,
                       re.M)
     assert rows == CHAPTERS, (rows, CHAPTERS)
+
+
+def _exercises(text: str) -> list[tuple[str, str]]:
+    """(label, body up to the next exercise) of each exercise."""
+    starts = [m.start() for m in re.finditer(r"^[`:]{3,}\{exercise\}",
+                                            text, re.M)]
+    bodies = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    return [(re.search(r":label: ([\w-]+)", b).group(1), b) for b in bodies]
+
+
+def _implement_and_check_exceptions() -> set[str]:
+    """The chapters the preface names as having no implement-it-and-check
+    exercise ("Every chapter but {ref}`chapter-x` ...")."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    sentence = re.search(r"Every chapter but (.*?) has an \*implement it",
+                         text)
+    assert sentence, "the preface no longer names the exceptions"
+    return set(re.findall(r"\{ref\}`chapter-([\w-]+)`",
+                          re.sub(r"\(.*?\)", "", sentence.group(1))))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_chapter_has_what_the_preface_promises(chapter):
+    """"Each chapter opens with its learning objectives and ends with a
+    summary and at least four exercises"; every chapter but those the
+    preface names has an exercise whose solution calls calc_nn.check."""
+    from calc_nn import check
+
+    text = (BOOK / f"{chapter}.md").read_text()
+    objectives = re.search(r"\{admonition\} What you will (be able to do|"
+                           r"take away)", text)
+    first_section = re.search(r"^## ", text, re.M)
+    assert objectives and objectives.start() < first_section.start(), (
+        f"{chapter}: no learning objectives before the first section")
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings[-2:] == ["Summary", "Exercises"], (chapter, headings)
+    exercises = _exercises(text)
+    assert len(exercises) >= 4, (chapter, len(exercises))
+    checked = [label for label, body in exercises
+               if any(name in check.available() for name in
+                      re.findall(r"\bcheck\.(\w+)\(", body))]
+    if chapter in _implement_and_check_exceptions():
+        assert not checked, (
+            f"{chapter} now has an implement-and-check exercise {checked}: "
+            "the preface still names it as the exception")
+    else:
+        assert checked, (
+            f"{chapter}: no exercise calls calc_nn.check, as the preface "
+            "says every chapter but the exceptions does")
+
+
+def test_the_preface_check_example_fails_as_its_comment_says():
+    """The preface's `check.relu_grad(my_relu_grad)` example: FAILED, at
+    x = 0 expected 0, got 1."""
+    import numpy as np
+
+    text = (BOOK / "preface.md").read_text()
+    code = re.search(r"```python\n(from calc_nn import check.*?)```", text,
+                     re.S).group(1)
+    comment = re.search(r"# (FAILED: at x = 0 expected 0, got 1)", code)
+    assert comment, "the example's comment changed: update this test"
+    namespace = {"np": np}
+    exec(code.replace("check.relu_grad(my_relu_grad)",
+                      "report = check.relu_grad(my_relu_grad)"), namespace)
+    report = namespace["report"]
+    assert not report.passed
+    failure = str(report.failures[0])
+    assert "where the input is 0" in failure, failure
+    assert "expected 0, got 1" in failure, failure
