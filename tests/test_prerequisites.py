@@ -171,3 +171,47 @@ def test_the_preface_check_example_fails_as_its_comment_says():
     failure = str(report.failures[0])
     assert "where the input is 0" in failure, failure
     assert "expected 0, got 1" in failure, failure
+
+
+# Topics the preface's chapter map names for each chapter, each in a section
+# heading of that chapter (case-insensitive): a section renamed or removed,
+# or a row rewritten without it, fails until the two agree again.
+MAP_TOPICS = {
+    "calculus": ["Jacobian", "Hessian", "Vector–Jacobian", "Gradient checks",
+                 "Matrix calculus"],
+    "forward": ["forward pass"],
+    "activations": ["Leaky ReLU", "Numerical stability", "Dead ReLU",
+                    "Softmax", "Vanishing"],
+    "losses": ["Mean squared error", "cross-entropy",
+               "Weighted cross-entropy", "Focal loss", "likelihood",
+               "Class imbalance"],
+    "optimizers": ["Momentum", "AdaGrad", "RMSprop", "Adam",
+                   "Minibatch", "schedules", "Newton", "preconditioning"],
+    "backprop": ["four equations of backpropagation", "by hand",
+                 "costs", "Vanishing and exploding gradients",
+                 "from scratch"],
+    "cnn": ["Pooling", "Convolution as a matrix", "fully connected layer",
+            "receptive field", "fast"],
+    "deep": ["Initialisation", "Batch normalisation", "Residual",
+             "Dropout", "Weight decay", "clipping"],
+    "digits": ["PyTorch", "from scratch", "small CNN", "accurac",
+               "Overfitting", "regularisation", "learning rate"],
+    "outlook": ["Tools", "Open", "questions"],
+}
+
+
+def test_the_chapter_map_names_sections_that_exist():
+    text = (BOOK / "preface.md").read_text()
+    for chapter in CHAPTERS:
+        row = re.search(rf"^\| \{{(?:ref|doc)\}}`(?:chapter-)?{chapter}`"
+                        r" \| (.*?) \|", text, re.M)
+        assert row, chapter
+        headings = " / ".join(re.findall(
+            r"^#{2,3} (.+)$", (BOOK / f"{chapter}.md").read_text(), re.M))
+        assert chapter in MAP_TOPICS, f"{chapter}: add its map topics here"
+        for topic in MAP_TOPICS[chapter]:
+            assert topic.lower() in row.group(1).lower(), (
+                f"{chapter}: the map's row does not name {topic!r}")
+            assert topic.lower() in headings.lower(), (
+                f"{chapter}: no section on {topic!r} any more; its row in "
+                f"the preface's chapter map says {row.group(1)!r}")
