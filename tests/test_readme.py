@@ -199,3 +199,16 @@ def test_load_mnist_signature_as_stated():
     stated = _readme_number(r"`calc_nn\.data\.load_mnist(\([^`]*\))`")
     actual = str(inspect.signature(load_mnist)).replace("'", '"')
     assert stated.replace(" ", "") == actual.replace(" ", ""), stated
+
+
+def test_typed_formulas_are_registered_where_the_readme_says():
+    """"registered ... in the chapter's module of tests/formula_checks/":
+    every chapter with a labelled display formula has that module."""
+    text = " ".join(README.split())
+    assert "the chapter's module of `tests/formula_checks/`" in text
+    checks = ROOT / "tests" / "formula_checks"
+    for chapter in (ROOT / "book").glob("*.md"):
+        if re.search(r"^\$\$ *\([\w-]+\)$", chapter.read_text(), re.M):
+            module = checks / f"{chapter.stem}.py"
+            assert module.is_file(), module
+            assert f'CHAPTER = "{chapter.name}"' in module.read_text()
