@@ -215,3 +215,27 @@ def test_the_chapter_map_names_sections_that_exist():
             assert topic.lower() in headings.lower(), (
                 f"{chapter}: no section on {topic!r} any more; its row in "
                 f"the preface's chapter map says {row.group(1)!r}")
+
+
+def test_the_short_module_has_what_backprop_relies_on():
+    """The preface's short module on backpropagation takes every page the
+    backprop chapter's "Before you start" box links (sections, equations,
+    chapters), except the optimizers chapter, which the box names as a
+    user of the gradient, not a prerequisite."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    sentence = re.search(r"a short module on backpropagation can take (.*?)"
+                         r"\. ", text).group(1)
+    module = set(re.findall(r"\{ref\}`chapter-([\w-]+)`", sentence))
+    box = _box("backprop")
+    pages = _label_pages()
+    eq_labels = re.findall(r"\{eq\}`([\w-]+)`", box)
+    eq_pages = {}
+    for page in BOOK.glob("*.md"):
+        for label in re.findall(r"^\$\$ *\(([\w-]+)\)$", page.read_text(),
+                                re.M):
+            eq_pages[label] = page.stem
+    linked = {pages[label] for label in REF.findall(box)}
+    linked |= {eq_pages[label] for label in eq_labels}
+    needed = linked - REFERENCE_PAGES - {"optimizers"}
+    assert "uses what it computes" in " ".join(box.split())
+    assert needed <= module, sorted(needed - module)
