@@ -212,3 +212,20 @@ def test_typed_formulas_are_registered_where_the_readme_says():
             module = checks / f"{chapter.stem}.py"
             assert module.is_file(), module
             assert f'CHAPTER = "{chapter.name}"' in module.read_text()
+
+
+def test_the_explore_example_runs_as_described(monkeypatch):
+    """The README's `explore` example, run as the book build runs it
+    (CALC_NN_STATIC=1): a plotly figure with every state precomputed in
+    layout.meta.calc_nn (controls, a pool of values, per state the
+    indices of its values), within MAX_STATES."""
+    from calc_nn import plots, widgets
+
+    code = re.search(r"```python\n(explore\(.*?)```", README, re.S).group(1)
+    monkeypatch.setenv("CALC_NN_STATIC", "1")
+    fig = eval(code, {"explore": widgets.explore, "plots": plots,
+                      "Slider": widgets.Slider})
+    meta = fig.layout.meta["calc_nn"]
+    assert set(meta) == {"controls", "values", "states"}
+    assert [c["name"] for c in meta["controls"]] == ["depth", "w"]
+    assert len(meta["states"]) == 30 * 5 <= widgets.MAX_STATES
