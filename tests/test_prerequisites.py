@@ -239,3 +239,13 @@ def test_the_short_module_has_what_backprop_relies_on():
     needed = linked - REFERENCE_PAGES - {"optimizers"}
     assert "uses what it computes" in " ".join(box.split())
     assert needed <= module, sorted(needed - module)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_opening_points_to_the_notation_page(chapter):
+    """README, "How a chapter is written": the chapter's opening (before
+    its first box) points to book/notation.md."""
+    text = (BOOK / f"{chapter}.md").read_text()
+    title = re.search(r"^# ", text, re.M).start()
+    opening = text[title:text.index(":::{admonition}", title)]
+    assert re.search(r"\{(?:ref|doc)\}`notation`", opening), chapter
