@@ -229,3 +229,17 @@ def test_the_explore_example_runs_as_described(monkeypatch):
     assert set(meta) == {"controls", "values", "states"}
     assert [c["name"] for c in meta["controls"]] == ["depth", "w"]
     assert len(meta["states"]) == 30 * 5 <= widgets.MAX_STATES
+
+
+def test_ci_draws_the_same_hypothesis_examples():
+    """"With CI set (as .ci/run sets it) they draw the same examples on
+    every run (the ci profile in tests/conftest.py)"."""
+    from hypothesis import settings
+
+    assert 'export CI="${CI:-true}"' in (ROOT / ".ci" / "run").read_text()
+    assert settings.get_profile("ci").derandomize
+    conftest = (ROOT / "tests" / "conftest.py").read_text()
+    assert re.search(r'if os\.environ\.get\("CI"\):\n\s+settings\.'
+                     r'load_profile\("ci"\)', conftest)
+    assert "(the `ci` profile in `tests/conftest.py`)" in " ".join(
+        README.split())
