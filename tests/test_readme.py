@@ -243,3 +243,17 @@ def test_ci_draws_the_same_hypothesis_examples():
                      r'load_profile\("ci"\)', conftest)
     assert "(the `ci` profile in `tests/conftest.py`)" in " ".join(
         README.split())
+
+
+def test_the_versions_the_readme_names_are_the_pins():
+    """`jupyter-book==...`, `torch==...+cpu` (Binder) and "ipykernel 7.2"
+    as pinned in requirements.txt and binder/requirements.txt."""
+    pins = dict(re.findall(r"^([\w-]+)==(\S+)$",
+                           (ROOT / "requirements.txt").read_text(), re.M))
+    binder = (ROOT / "binder" / "requirements.txt").read_text()
+    named = dict(re.findall(r"`([\w-]+)==(\S+?)`", README))
+    assert named["jupyter-book"] == pins["jupyter-book"]
+    assert named["torch"] == pins["torch"] + "+cpu"
+    assert f"torch=={named['torch']}" in binder
+    kernel = _readme_number(r"ipykernel (\d+\.\d+)'s shutdown")
+    assert pins["ipykernel"].startswith(kernel + "."), pins["ipykernel"]
