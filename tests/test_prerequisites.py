@@ -249,3 +249,14 @@ def test_the_opening_points_to_the_notation_page(chapter):
     title = re.search(r"^# ", text, re.M).start()
     opening = text[title:text.index(":::{admonition}", title)]
     assert re.search(r"\{(?:ref|doc)\}`notation`", opening), chapter
+
+
+def test_the_semester_plan_counts_the_chapters():
+    """"the nine chapters from calculus to digits": counted in the toc."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    plan = re.search(r"can take the (\w+) chapters from \{ref\}`chapter-"
+                     r"([\w-]+)` to \{ref\}`chapter-([\w-]+)`", text)
+    words = ["one", "two", "three", "four", "five", "six", "seven",
+             "eight", "nine", "ten", "eleven", "twelve"]
+    first, last = ORDER.index(plan.group(2)), ORDER.index(plan.group(3))
+    assert words.index(plan.group(1)) + 1 == last - first + 1, plan.group(0)
