@@ -257,3 +257,20 @@ def test_the_versions_the_readme_names_are_the_pins():
     assert f"torch=={named['torch']}" in binder
     kernel = _readme_number(r"ipykernel (\d+\.\d+)'s shutdown")
     assert pins["ipykernel"].startswith(kernel + "."), pins["ipykernel"]
+
+
+def test_the_shared_mnist_folder_is_appended_where_the_readme_says():
+    """"`make book`, `make student`, `make lab` and the tests
+    (`tests/conftest.py`) append `../shared/data/mnist`"."""
+    text = " ".join(README.split())
+    assert ("`make book`, `make student`, `make lab` and the tests "
+            "(`tests/conftest.py`) append `../shared/data/mnist`") in text
+    export = re.search(r"^([\w ]+): export CALC_NN_MNIST_DIRS :=.*"
+                       r"\$\(SHARED_MNIST\)$", MAKEFILE, re.M)
+    assert export and set(export.group(1).split()) == {
+        "book", "student", "lab"}
+    assert "SHARED_MNIST ?= $(abspath ../shared/data/mnist)" in MAKEFILE
+    import conftest
+    assert conftest.SHARED_MNIST == ROOT.parent / "shared" / "data" / "mnist"
+    source = (ROOT / "tests" / "conftest.py").read_text()
+    assert 'os.environ["CALC_NN_MNIST_DIRS"] = os.pathsep.join(' in source
