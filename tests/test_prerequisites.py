@@ -260,3 +260,26 @@ def test_the_semester_plan_counts_the_chapters():
              "eight", "nine", "ten", "eleven", "twelve"]
     first, last = ORDER.index(plan.group(2)), ORDER.index(plan.group(3))
     assert words.index(plan.group(1)) + 1 == last - first + 1, plan.group(0)
+
+
+def _figures(text: str) -> tuple[int, int]:
+    """(explorers, figures drawn without controls) of a chapter: `explore(`
+    calls, and figure calls at the start of a line (`plots.f(...)` or
+    `digit_plots.f(...)`, the cell's shown value or `.show()`)."""
+    explorers = len(re.findall(r"\bexplore\(", text))
+    static = len(re.findall(r"^[\w.]*plots\.\w+\(", text, re.M))
+    return explorers, static
+
+
+def test_most_figures_are_interactive_as_the_preface_says():
+    """"Most figures are interactive ... (figures of one measurement or one
+    training run, such as the loss curves of the digits chapter, have no
+    controls)": more explorers than figures without controls, and the
+    digits chapter has some of the latter."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    assert "Most figures are interactive" in text
+    counts = [_figures((BOOK / f"{c}.md").read_text()) for c in CHAPTERS]
+    explorers = sum(e for e, _ in counts)
+    static = sum(s for _, s in counts)
+    assert explorers > static > 0, (explorers, static)
+    assert _figures((BOOK / "digits.md").read_text())[1] > 0
