@@ -278,6 +278,8 @@ def test_most_figures_are_interactive_as_the_preface_says():
     digits chapter has some of the latter."""
     text = " ".join((BOOK / "preface.md").read_text().split())
     assert "Most figures are interactive" in text
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "Most figures are interactive on the static website" in readme
     counts = [_figures((BOOK / f"{c}.md").read_text()) for c in CHAPTERS]
     explorers = sum(e for e, _ in counts)
     static = sum(s for _, s in counts)
