@@ -274,3 +274,18 @@ def test_the_shared_mnist_folder_is_appended_where_the_readme_says():
     assert conftest.SHARED_MNIST == ROOT.parent / "shared" / "data" / "mnist"
     source = (ROOT / "tests" / "conftest.py").read_text()
     assert 'os.environ["CALC_NN_MNIST_DIRS"] = os.pathsep.join(' in source
+
+
+def test_every_checker_takes_the_options_the_readme_names():
+    """"Every checker takes `rtol`, `atol`, `allow_warnings` and
+    `time_limit`", and `check.available()` lists them."""
+    from calc_nn import check
+
+    options = re.search(r"Every checker takes (.*?) \(", " ".join(
+        README.split())).group(1)
+    named = re.findall(r"`(\w+)`", options)
+    assert named == ["rtol", "atol", "allow_warnings", "time_limit"]
+    assert len(check.available()) >= 10
+    for name in check.available():
+        params = inspect.signature(getattr(check, name)).parameters
+        assert list(params)[1:] == named, (name, list(params))
