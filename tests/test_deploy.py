@@ -186,3 +186,27 @@ def test_student_edition_has_no_solution_text(tmp_path):
     assert "colab.research.google.com/github/" in page
     assert "/hub/user-redirect/git-pull?repo=" in page
     assert "_sources/book/activations.ipynb" in page
+
+
+def test_workflow_runs_when_the_readme_and_preface_say():
+    """README: tests and book on a push to main, a pull request or a
+    manual run; the student edition outside pull requests; publishing on
+    a push to main only (the preface: "at every push to `main`")."""
+    wf = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml")
+                        .read_text())
+    on = wf[True] if True in wf else wf["on"]   # YAML 1.1 reads on: as True
+    assert set(on) == {"push", "pull_request", "workflow_dispatch"}
+    assert on["push"]["branches"] == ["main"]
+    steps = {s.get("name", ""): s for s in wf["jobs"]["build"]["steps"]}
+    assert "if" not in steps["Unit tests"]
+    assert "if" not in steps["Build the book (warnings are errors)"]
+    student = steps["Build the student edition (no solutions)"]
+    assert student["if"] == "github.event_name != 'pull_request'"
+    assert wf["jobs"]["deploy"]["if"] == (
+        "github.event_name == 'push' && github.ref == 'refs/heads/main'")
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert ("builds the book on a push to `main`, a pull request or a "
+            "manual run; outside pull requests it also builds the student "
+            "edition, and on a push to `main` it publishes") in readme
+    preface = " ".join((REPO / "book" / "preface.md").read_text().split())
+    assert "publishes it on GitHub Pages at every push to `main`" in preface

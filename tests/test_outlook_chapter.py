@@ -2,6 +2,7 @@
 exercises, and its prerequisites box."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -98,3 +99,17 @@ def test_the_first_answer_does_not_call_derivative_free_search_hopeless():
     flat = " ".join(TEXT.split())
     assert "hopeless" not in flat
     assert "two million forward passes per finite-difference gradient" in flat
+
+
+def test_four_questions_of_the_cnn_document_as_the_preface_says():
+    """The answers section rewrites the CNN document's §8, its four
+    questions (the NN document has none), and the preface's chapter map
+    says so."""
+    section = TEXT.split("## Questions and answers")[1].split("\n## ")[0]
+    assert "{cite:t}`cnn-calculus-doc{§8}` ends with four questions" in \
+        " ".join(section.split())
+    questions = re.findall(r"^\*\*(.+\?)\*\*$", section, re.M)
+    assert len(questions) == 4, questions
+    preface = (Path(__file__).parents[1] / "book" / "preface.md").read_text()
+    row = re.search(r"^\| \{doc\}`outlook` \| (.*?) \|", preface, re.M)
+    assert "the CNN document's four questions answered" in row.group(1)

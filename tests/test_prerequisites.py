@@ -102,3 +102,186 @@ def test_the_preface_maps_every_chapter():
     rows = re.findall(r"^\| \{(?:ref|doc)\}`(?:chapter-)?([\w-]+)`", text,
                       re.M)
     assert rows == CHAPTERS, (rows, CHAPTERS)
+
+
+def _exercises(text: str) -> list[tuple[str, str]]:
+    """(label, body up to the next exercise) of each exercise."""
+    starts = [m.start() for m in re.finditer(r"^[`:]{3,}\{exercise\}",
+                                            text, re.M)]
+    bodies = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    return [(re.search(r":label: ([\w-]+)", b).group(1), b) for b in bodies]
+
+
+def _implement_and_check_exceptions() -> set[str]:
+    """The chapters the preface names as having no implement-it-and-check
+    exercise ("Every chapter but {ref}`chapter-x` ...")."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    sentence = re.search(r"Every chapter but (.*?) has an \*implement it",
+                         text)
+    assert sentence, "the preface no longer names the exceptions"
+    return set(re.findall(r"\{ref\}`chapter-([\w-]+)`",
+                          re.sub(r"\(.*?\)", "", sentence.group(1))))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_chapter_has_what_the_preface_promises(chapter):
+    """"Each chapter opens with its learning objectives and ends with a
+    summary and at least four exercises"; every chapter but those the
+    preface names has an exercise whose solution calls calc_nn.check."""
+    from calc_nn import check
+
+    text = (BOOK / f"{chapter}.md").read_text()
+    objectives = re.search(r"\{admonition\} What you will (be able to do|"
+                           r"take away)", text)
+    first_section = re.search(r"^## ", text, re.M)
+    assert objectives and objectives.start() < first_section.start(), (
+        f"{chapter}: no learning objectives before the first section")
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings[-2:] == ["Summary", "Exercises"], (chapter, headings)
+    exercises = _exercises(text)
+    assert len(exercises) >= 4, (chapter, len(exercises))
+    checked = [label for label, body in exercises
+               if any(name in check.available() for name in
+                      re.findall(r"\bcheck\.(\w+)\(", body))]
+    if chapter in _implement_and_check_exceptions():
+        assert not checked, (
+            f"{chapter} now has an implement-and-check exercise {checked}: "
+            "the preface still names it as the exception")
+    else:
+        assert checked, (
+            f"{chapter}: no exercise calls calc_nn.check, as the preface "
+            "says every chapter but the exceptions does")
+
+
+def test_the_preface_check_example_fails_as_its_comment_says():
+    """The preface's `check.relu_grad(my_relu_grad)` example: FAILED, at
+    x = 0 expected 0, got 1."""
+    import numpy as np
+
+    text = (BOOK / "preface.md").read_text()
+    code = re.search(r"```python\n(from calc_nn import check.*?)```", text,
+                     re.S).group(1)
+    comment = re.search(r"# (FAILED: at x = 0 expected 0, got 1)", code)
+    assert comment, "the example's comment changed: update this test"
+    namespace = {"np": np}
+    exec(code.replace("check.relu_grad(my_relu_grad)",
+                      "report = check.relu_grad(my_relu_grad)"), namespace)
+    report = namespace["report"]
+    assert not report.passed
+    failure = str(report.failures[0])
+    assert "where the input is 0" in failure, failure
+    assert "expected 0, got 1" in failure, failure
+
+
+# Topics the preface's chapter map names for each chapter, each in a section
+# heading of that chapter (case-insensitive): a section renamed or removed,
+# or a row rewritten without it, fails until the two agree again.
+MAP_TOPICS = {
+    "calculus": ["Jacobian", "Hessian", "Vector–Jacobian", "Gradient checks",
+                 "Matrix calculus"],
+    "forward": ["forward pass"],
+    "activations": ["Leaky ReLU", "Numerical stability", "Dead ReLU",
+                    "Softmax", "Vanishing"],
+    "losses": ["Mean squared error", "cross-entropy",
+               "Weighted cross-entropy", "Focal loss", "likelihood",
+               "Class imbalance"],
+    "optimizers": ["Momentum", "AdaGrad", "RMSprop", "Adam",
+                   "Minibatch", "schedules", "Newton", "preconditioning"],
+    "backprop": ["four equations of backpropagation", "by hand",
+                 "costs", "Vanishing and exploding gradients",
+                 "from scratch"],
+    "cnn": ["Pooling", "Convolution as a matrix", "fully connected layer",
+            "receptive field", "fast"],
+    "deep": ["Initialisation", "Batch normalisation", "Residual",
+             "Dropout", "Weight decay", "clipping"],
+    "digits": ["PyTorch", "from scratch", "small CNN", "accurac",
+               "Overfitting", "regularisation", "learning rate"],
+    "outlook": ["Tools", "Open", "questions"],
+}
+
+
+def test_the_chapter_map_names_sections_that_exist():
+    text = (BOOK / "preface.md").read_text()
+    for chapter in CHAPTERS:
+        row = re.search(rf"^\| \{{(?:ref|doc)\}}`(?:chapter-)?{chapter}`"
+                        r" \| (.*?) \|", text, re.M)
+        assert row, chapter
+        headings = " / ".join(re.findall(
+            r"^#{2,3} (.+)$", (BOOK / f"{chapter}.md").read_text(), re.M))
+        assert chapter in MAP_TOPICS, f"{chapter}: add its map topics here"
+        for topic in MAP_TOPICS[chapter]:
+            assert topic.lower() in row.group(1).lower(), (
+                f"{chapter}: the map's row does not name {topic!r}")
+            assert topic.lower() in headings.lower(), (
+                f"{chapter}: no section on {topic!r} any more; its row in "
+                f"the preface's chapter map says {row.group(1)!r}")
+
+
+def test_the_short_module_has_what_backprop_relies_on():
+    """The preface's short module on backpropagation takes every page the
+    backprop chapter's "Before you start" box links (sections, equations,
+    chapters), except the optimizers chapter, which the box names as a
+    user of the gradient, not a prerequisite."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    sentence = re.search(r"a short module on backpropagation can take (.*?)"
+                         r"\. ", text).group(1)
+    module = set(re.findall(r"\{ref\}`chapter-([\w-]+)`", sentence))
+    box = _box("backprop")
+    pages = _label_pages()
+    eq_labels = re.findall(r"\{eq\}`([\w-]+)`", box)
+    eq_pages = {}
+    for page in BOOK.glob("*.md"):
+        for label in re.findall(r"^\$\$ *\(([\w-]+)\)$", page.read_text(),
+                                re.M):
+            eq_pages[label] = page.stem
+    linked = {pages[label] for label in REF.findall(box)}
+    linked |= {eq_pages[label] for label in eq_labels}
+    needed = linked - REFERENCE_PAGES - {"optimizers"}
+    assert "uses what it computes" in " ".join(box.split())
+    assert needed <= module, sorted(needed - module)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_opening_points_to_the_notation_page(chapter):
+    """README, "How a chapter is written": the chapter's opening (before
+    its first box) points to book/notation.md."""
+    text = (BOOK / f"{chapter}.md").read_text()
+    title = re.search(r"^# ", text, re.M).start()
+    opening = text[title:text.index(":::{admonition}", title)]
+    assert re.search(r"\{(?:ref|doc)\}`notation`", opening), chapter
+
+
+def test_the_semester_plan_counts_the_chapters():
+    """"the nine chapters from calculus to digits": counted in the toc."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    plan = re.search(r"can take the (\w+) chapters from \{ref\}`chapter-"
+                     r"([\w-]+)` to \{ref\}`chapter-([\w-]+)`", text)
+    words = ["one", "two", "three", "four", "five", "six", "seven",
+             "eight", "nine", "ten", "eleven", "twelve"]
+    first, last = ORDER.index(plan.group(2)), ORDER.index(plan.group(3))
+    assert words.index(plan.group(1)) + 1 == last - first + 1, plan.group(0)
+
+
+def _figures(text: str) -> tuple[int, int]:
+    """(explorers, figures drawn without controls) of a chapter: `explore(`
+    calls, and figure calls at the start of a line (`plots.f(...)` or
+    `digit_plots.f(...)`, the cell's shown value or `.show()`)."""
+    explorers = len(re.findall(r"\bexplore\(", text))
+    static = len(re.findall(r"^[\w.]*plots\.\w+\(", text, re.M))
+    return explorers, static
+
+
+def test_most_figures_are_interactive_as_the_preface_says():
+    """"Most figures are interactive ... (figures of one measurement or one
+    training run, such as the loss curves of the digits chapter, have no
+    controls)": more explorers than figures without controls, and the
+    digits chapter has some of the latter."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    assert "Most figures are interactive" in text
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "Most figures are interactive on the static website" in readme
+    counts = [_figures((BOOK / f"{c}.md").read_text()) for c in CHAPTERS]
+    explorers = sum(e for e, _ in counts)
+    static = sum(s for _, s in counts)
+    assert explorers > static > 0, (explorers, static)
+    assert _figures((BOOK / "digits.md").read_text())[1] > 0
