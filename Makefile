@@ -67,7 +67,7 @@ test: $(STAMP)
 		echo "error: pytest collected no tests (exit code 5)"; exit 1; fi; \
 	exit $$status
 
-## Unit tests only (seconds): no book build, no browser.
+## Unit tests only (2-3 minutes on 2 cores): no book build, no browser.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -ra -m "not build and not browser"
 
