@@ -112,4 +112,5 @@ def test_four_questions_of_the_cnn_document_as_the_preface_says():
     assert len(questions) == 4, questions
     preface = (Path(__file__).parents[1] / "book" / "preface.md").read_text()
     row = re.search(r"^\| \{doc\}`outlook` \| (.*?) \|", preface, re.M)
-    assert "the CNN document's four questions answered" in row.group(1)
+    assert ("the four questions of {cite:t}`cnn-calculus-doc{§8}` "
+            "answered") in row.group(1)
