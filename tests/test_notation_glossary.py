@@ -185,8 +185,9 @@ NOT_FOUND = {
     "cross-entropy", "dying ReLU", "forward propagation",
     "generalization gap", "initialization", "loss function",
     "mean squared error", "negative log-likelihood", "overfitting",
-    "preconditioning", "saturation", "stochastic gradient descent",
-    "translation equivariance", "validation set", "warm-up"}
+    "preconditioning", "quantization", "saturation",
+    "stochastic gradient descent", "translation equivariance",
+    "validation set", "warm-up"}
 
 
 def test_the_terms_the_search_cannot_find_are_the_known_ones():
@@ -218,8 +219,8 @@ def test_glossary_entry_links_the_section_of_its_first_definition(term):
     ("batch", "fwd-batch"), ("weight", "fwd-layers"), ("bias", "fwd-layers"),
     ("neuron", "fwd-layers"), ("fully connected layer", "fwd-layers"),
     ("automatic differentiation", "bp-graphs"),
-    ("Adam", "opt-rmsprop-adam"), ("AdamW", "opt-rmsprop-adam"),
-    ("weight decay", "opt-rmsprop-adam"),
+    ("Adam", "opt-rmsprop-adam"), ("AdamW", "opt-weight-decay"),
+    ("weight decay", "opt-weight-decay"),
     ("vanishing gradient", "act-vanishing"),
     ("exploding gradient", "act-vanishing"),
     ("stride", "cnn-cross-correlation"),
@@ -231,6 +232,7 @@ def test_glossary_entry_links_the_section_of_its_first_definition(term):
     ("translation equivariance", "cnn-equivariance"),
     ("preconditioning", "opt-preconditioning"),
     ("stochastic gradient descent", "opt-minibatch"),
+    ("quantization", "outlook-directions"),  # "Quantised networks"
 ])
 def test_term_links_where_it_is_first_defined(term, label):
     assert label in _links(term), (term, _links(term))
