@@ -30,6 +30,15 @@ def labels() -> set[str]:
     return found
 
 
+def glossary_entry(term: str) -> str:
+    """The text of ``term``'s entry in the glossary (its indented lines),
+    on one line."""
+    entry = re.search(r"^" + re.escape(term) + r"\n((?:  .*\n)+)",
+                      read("glossary"), re.M)
+    assert entry, f"no glossary entry {term!r}"
+    return " ".join(entry.group(1).split())
+
+
 def admonition(text: str, title: str) -> str:
     """The body of the ``:::{admonition} <title>`` block of a page."""
     match = re.search(r"^:::\{admonition\} " + re.escape(title)

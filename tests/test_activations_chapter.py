@@ -419,9 +419,7 @@ def test_a_deeper_dead_relu_revives_when_the_layer_below_changes():
 
 
 def test_the_glossary_says_what_the_chapter_says_of_a_dead_relu():
-    glossary = page.read("glossary")
-    entry = glossary[glossary.index("\ndying ReLU\n"):]
-    entry = " ".join(entry[:entry.index("\n\n")].split())
+    entry = page.glossary_entry("dying ReLU")
     assert "never learns again" not in entry
     assert "first layer" in entry and "layers below" in entry
     assert "{ref}`act-dead-relu`" in entry

@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pytest
 import torch
+from chapter_text import glossary_entry
+from chapter_text import prose as chapter_prose
 from torch.utils.flop_counter import FlopCounterMode
 from worked_tables import (
     before_you_start,
@@ -463,16 +465,15 @@ def test_the_section_labels_exist(label):
 
 
 def test_epoch_is_defined_where_it_is_first_used():
-    prose = re.sub(r"```\{code-cell\}.*?```", "", TEXT, flags=re.S)
+    prose = chapter_prose(TEXT)
     first = prose.lower().index("epoch")
     assert "is an **epoch**" in prose[first - 200:first + 200]
 
 
 def test_the_glossary_links_epoch_to_where_it_is_defined():
-    glossary = chapter("glossary")
-    entry = glossary.split("\nepoch\n", 1)[1].split("\n\n", 1)[0]
+    entry = glossary_entry("epoch")
     assert "{ref}`bp-training`" in entry
-    prose = re.sub(r"```\{code-cell\}.*?```", "", TEXT, flags=re.S)
+    prose = chapter_prose(TEXT)
     section = prose.split("(bp-training)=", 1)[1]
     assert "is an **epoch**" in section.split("\n## ", 2)[1]
 
@@ -486,8 +487,7 @@ def test_the_glossary_links_epoch_to_where_it_is_defined():
     ("pre-activation", "fwd-neuron", "forward", "**pre-activation**")])
 def test_the_glossary_entries_link_where_the_term_is_defined(
         term, label, chapter_name, bold):
-    glossary = chapter("glossary")
-    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n", 1)[0]
+    entry = glossary_entry(term)
     assert f"{{ref}}`{label}`" in entry
     text = chapter(chapter_name)
     start = text.index(f"({label})=")

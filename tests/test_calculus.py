@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from chapter_text import admonition, read, refs
+from chapter_text import admonition, glossary_entry, read, refs
 from torch.utils.flop_counter import FlopCounterMode
 
 from calc_nn import activations as act
@@ -562,21 +562,13 @@ def test_the_later_chapters_cite_the_rules_by_number():
     assert cited == {"1", "2", "3", "4"}, cited
 
 
-def _glossary_entry(term: str) -> str:
-    text = read("glossary")
-    entry = re.search(r"^" + re.escape(term) + r"\n((?:  .*\n)+)", text,
-                      re.M)
-    assert entry, term
-    return " ".join(entry.group(1).split())
-
-
 def test_glossary_machine_epsilon_and_gradient_check_match_the_chapter():
-    entry = _glossary_entry("machine epsilon")
+    entry = glossary_entry("machine epsilon")
     for dtype, power in ((np.float64, 52), (np.float32, 23)):
         assert f"$2^{{-{power}}}$ in {np.dtype(dtype).name}" in entry
         assert np.finfo(dtype).eps == 2.0 ** -power
     assert "at most half" in entry
-    entry = _glossary_entry("gradient check")
+    entry = glossary_entry("gradient check")
     assert "central differences in float64" in entry
     assert "$10^{-5}$" in entry and "below $10^{-7}$" in entry
     chapter = " ".join(read("calculus").split())

@@ -17,7 +17,14 @@ import pytest
 import sympy as sp
 import torch
 import torch.nn.functional as F
-from chapter_text import BOOK, admonition, labels, prose, read, refs
+from chapter_text import (
+    admonition,
+    glossary_entry,
+    labels,
+    prose,
+    read,
+    refs,
+)
 from worked_tables import mismatches, table
 
 from calc_nn import conv
@@ -688,8 +695,7 @@ def test_glossary_kernel_is_one_filter_as_in_the_chapter():
     """The chapter: filter d's kernel has shape C x k_H x k_W; the
     glossary said the kernel is the whole (C_out, C_in, k_H, k_W)
     array."""
-    glossary = (BOOK / "glossary.md").read_text()
-    entry = _one_line(glossary.split("\nkernel\n", 1)[1].split("\n\n")[0])
+    entry = glossary_entry("kernel")
     assert entry.startswith("卷积核 (juǎnjī hé). The small array of weights "
                             "of one filter of a convolution, shape "
                             "$(C_\\text{in}, k_H, k_W)$")
@@ -807,8 +813,7 @@ def test_which_layers_have_a_loop_reference():
 def test_glossary_links_the_section_that_introduces_the_term(term, label):
     """Each CNN glossary entry links a section of this page that names the
     term (the feature map's section did not name it)."""
-    glossary = (BOOK / "glossary.md").read_text()
-    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n")[0]
+    entry = glossary_entry(term)
     assert f"{{ref}}`{label}`" in entry
     section = TEXT.split(f"({label})=", 1)[1].split("\n(cnn-", 1)[0]
     stem = {"translation equivariance": "translation equivariant"}.get(

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from chapter_text import glossary_entry
 
 from calc_nn import layers, optim
 from calc_nn.plots import deep_figures as figs
@@ -436,8 +437,7 @@ def test_glossary_weight_decay_is_not_l2_with_adam():
     """The glossary must not define weight decay as the L2 penalty's
     gradient without saying that this holds for SGD only (the chapter's
     section 'Weight decay is not L2 regularisation (with Adam)')."""
-    text = (BOOK / "glossary.md").read_text()
-    entry = text.split("\nweight decay\n", 1)[1].split("\n\n", 1)[0]
+    entry = glossary_entry("weight decay")
     assert "for Adam it is not" in entry
     assert "{ref}`deep-weight-decay`" in entry
 

@@ -55,8 +55,7 @@ def test_the_glossary_entries_link_their_sections_and_agree(term, label,
     """The glossary's loss terms link this chapter's sections (not just
     the chapter) and state the chapter's formulas."""
     assert f"\n({label})=\n## " in TEXT
-    glossary = (page.BOOK / "glossary.md").read_text()
-    entry = glossary.split(f"\n{term}\n", 1)[1].split("\n\n", 1)[0]
+    entry = page.glossary_entry(term)
     assert f"{{ref}}`{label}`" in entry
     assert formula in " ".join(entry.split())
     chapter = " ".join(page.prose(TEXT).split())

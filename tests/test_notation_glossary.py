@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from chapter_text import prose as chapter_prose
 from conftest import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,10 +111,8 @@ def test_every_term_the_book_links_is_in_the_glossary():
 def test_epoch_is_defined_where_the_book_first_uses_it():
     """In reading order, the first "epoch" of the prose (code cells left
     out) is its bold definition, and the glossary links that section."""
-    pages = re.findall(r"file: (\S+)", (ROOT / "_toc.yml").read_text())
-    for page in pages:
-        text = (ROOT / f"{page}.md").read_text()
-        prose = re.sub(r"```\{code-cell\}.*?```", "", text, flags=re.S)
+    for page in toc_files():
+        prose = chapter_prose((ROOT / f"{page}.md").read_text())
         if "epoch" in prose.lower():
             break
     first = prose.lower().index("epoch")
@@ -135,8 +134,7 @@ def _sections(page):
     """(enclosing labels, outermost first, None for a heading without
     label; text of the block) for every paragraph of the prose of a page,
     code cells left out."""
-    text = re.sub(r"```\{code-cell\}.*?```", "",
-                  (ROOT / f"{page}.md").read_text(), flags=re.S)
+    text = chapter_prose((ROOT / f"{page}.md").read_text())
     scope, label = [], None
     for block in text.split("\n\n"):
         for line in block.split("\n"):

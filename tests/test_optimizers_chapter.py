@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from chapter_text import glossary_entry
 
 from calc_nn import landscapes, losses, optim
 from calc_nn.mlp import MLP
@@ -735,8 +736,7 @@ def test_weight_decay_is_lambda_as_in_the_notation_page():
 def test_the_glossary_momentum_is_a_decaying_sum():
     """The glossary's b_t = mu b_{t-1} + g_t is momentum_step's buffer:
     gradient k carries the weight mu^(t - k), not 1 (a running sum)."""
-    glossary = (CHAPTER.parent / "glossary.md").read_text()
-    entry = glossary.split("\nmomentum\n")[1].split("\n\n")[0]
+    entry = glossary_entry("momentum")
     assert "decaying sum" in entry and r"b_t = \mu b_{t-1} + g_t" in entry
     rng = np.random.default_rng(0)
     grads = rng.standard_normal((6, 3))
@@ -844,9 +844,7 @@ def test_the_glossary_newton_step_is_a_minimum_only_for_a_pd_hessian():
     """On an indefinite quadratic the Newton step lands on the saddle
     point (gradient 0, not a minimum): the glossary says 'its minimum when
     the Hessian is positive definite'."""
-    glossary = (CHAPTER.parent / "glossary.md").read_text()
-    entry = " ".join(glossary.split("\nNewton's method\n")[1]
-                     .split("\n\n")[0].split())
+    entry = glossary_entry("Newton's method")
     assert "stationary point" in entry
     assert "its minimum when the Hessian $H$ is positive definite" in entry
     H = np.diag([1.0, -1.0])               # the saddle x^2/2 - y^2/2
