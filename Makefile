@@ -60,16 +60,19 @@ tools: .tools/installed
 	@echo "$(NPM_TOOLS)" > $@
 
 ## Run the whole test suite: unit tests, the book build, the browser tests.
-## pytest's exit code 5 ("no tests collected") is an error here too.
+## pytest's exit code 5 ("no tests collected") is an error here too. One
+## pytest-xdist worker per core; the workers share one build of the book,
+## and the modules in tests/conftest.py's ONE_WORKER run on one worker.
+XDIST := --numprocesses auto
 test: $(STAMP)
-	@$(BIN)/python -m pytest -ra; status=$$?; \
+	@$(BIN)/python -m pytest -ra $(XDIST); status=$$?; \
 	if [ $$status -eq 5 ]; then \
 		echo "error: pytest collected no tests (exit code 5)"; exit 1; fi; \
 	exit $$status
 
-## Unit tests only (2-3 minutes on 2 cores): no book build, no browser.
+## Unit tests only: no book build, no browser.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -ra -m "not build and not browser"
+	$(BIN)/python -m pytest -ra $(XDIST) -m "not build and not browser"
 
 ## Open the chapters live in JupyterLab: .md chapters open as notebooks
 ## (jupytext) and the widgets are live.

@@ -15,6 +15,7 @@ failure names the page.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -146,6 +147,52 @@ def pytest_configure(config):
                     str(SHARED_MNIST)] if p)
 
 
+# make test runs the suite in pytest-xdist workers, one per core, and
+# hands them the tests one by one, except that each of these modules goes
+# to one worker whole: their tests share an expensive module fixture (the
+# digits chapter run once, JupyterLab, a page of figures), and test_live's
+# screenshots are cleared and written by one process. (pytest-xdist's own
+# xdist_group marks do not group under pytest 9.2: the worker's rewrite of
+# the test ids that carries them no longer takes.)
+ONE_WORKER = frozenset({"tests/test_digits_chapter.py", "tests/test_live.py",
+                        "tests/test_figure_layout.py"})
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist load`` (``-n``'s default): one test per work unit,
+    one module per unit for :data:`ONE_WORKER`."""
+    if config.getvalue("dist") != "load":
+        return None  # another --dist asked for: pytest-xdist's own
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleOrTestScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER else nodeid
+
+    return ModuleOrTestScheduling(config, log)
+
+
+# A test's ``record_property(SUMMARY_LINE, text)`` prints ``text`` at the
+# end of the test output: the terminal summary runs in the main process,
+# which receives the properties from pytest-xdist's workers.
+SUMMARY_LINE = "calc_nn_summary_line"
+_summary_lines: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        _summary_lines.extend(v for k, v in report.user_properties
+                              if k == SUMMARY_LINE)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _summary_lines:
+        terminalreporter.section("calc_nn")
+        for line in _summary_lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_generate_tests(metafunc):
     """Parametrize ``book_page`` over :func:`book_pages`."""
     if "book_page" in metafunc.fixturenames:
@@ -181,6 +228,11 @@ def built_book(tmp_path_factory) -> BuiltBook:
     ``calc_nn``. With ``CALC_NN_BUILT_BOOK=<repository>`` set, the build
     already in ``<repository>/_build/html`` is used instead (to iterate on
     the browser tests; never in CI).
+
+    Under pytest-xdist (``make test`` runs two workers) the workers share
+    one build: the first to need it builds in the run's common temporary
+    folder while holding a lock, and the others wait for it and read its
+    result there.
     """
     reuse = os.environ.get("CALC_NN_BUILT_BOOK")
     if reuse:  # iterating on the browser tests: an existing build
@@ -191,7 +243,36 @@ def built_book(tmp_path_factory) -> BuiltBook:
         return BuiltBook(source=root, html=root / "_build" / "html",
                          returncode=0, log=f"(reused the build in {root})",
                          seconds=0.0)
-    src = tmp_path_factory.mktemp("book-src")
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _build_book(tmp_path_factory.mktemp("book-src"))
+    # the run's temporary folder, common to the workers
+    return build_once(tmp_path_factory.getbasetemp().parent, _build_book)
+
+
+def build_once(shared: Path, build) -> BuiltBook:
+    """``build(shared / "book-src")`` by the first process to call this
+    with ``shared``; every call returns its :class:`BuiltBook`, which is
+    kept in ``shared/built-book.json``. A lock file in ``shared`` makes
+    the others wait while the first builds."""
+    from filelock import FileLock
+
+    record = shared / "built-book.json"
+    with FileLock(str(shared / "built-book.lock")):
+        if not record.is_file():
+            book = build(shared / "book-src")
+            record.write_text(json.dumps(
+                {f.name: str(getattr(book, f.name))
+                 for f in dataclasses.fields(BuiltBook)}))
+    saved = json.loads(record.read_text())
+    return BuiltBook(source=Path(saved["source"]), html=Path(saved["html"]),
+                     returncode=int(saved["returncode"]), log=saved["log"],
+                     seconds=float(saved["seconds"]))
+
+
+def _build_book(src: Path) -> BuiltBook:
+    """Copy the repository's source files into the new folder ``src`` and
+    build the book there (``jupyter-book build . -n -W --keep-going``)."""
+    src.mkdir(parents=True)
     for rel in source_files():
         origin = REPO / rel
         if not origin.is_file():  # tracked but deleted in the working tree

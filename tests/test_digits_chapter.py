@@ -32,6 +32,8 @@ CELL = re.compile(r"^```\{code-cell\} ipython3\n(.*?)^```$", re.S | re.M)
 #: curvature study
 SEEDS = (1, 2)
 
+# (conftest.ONE_WORKER: one pytest-xdist worker runs this module's tests,
+# and the chapter once for all)
 pytestmark = pytest.mark.skipif(
     not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(),
     reason="the MNIST test set is not beside the repository")

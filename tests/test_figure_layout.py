@@ -21,6 +21,8 @@ import pytest
 
 from calc_nn.plots._style import NARROW_PX, PHONE_PX
 
+# (conftest.ONE_WORKER: one pytest-xdist worker runs this module's tests
+# and opens its page once for all)
 pytestmark = pytest.mark.browser
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"

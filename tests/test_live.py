@@ -66,6 +66,8 @@ from browser_helpers import (
     screenshot,
 )
 
+# (conftest.ONE_WORKER: one pytest-xdist worker runs this module's tests
+# and starts JupyterLab once for all)
 pytestmark = pytest.mark.browser
 
 CHAPTER = "activations.md"
