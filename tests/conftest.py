@@ -229,7 +229,7 @@ def built_book(tmp_path_factory) -> BuiltBook:
     already in ``<repository>/_build/html`` is used instead (to iterate on
     the browser tests; never in CI).
 
-    Under pytest-xdist (``make test`` runs two workers) the workers share
+    Under pytest-xdist (``make test``: one worker per core) the workers share
     one build: the first to need it builds in the run's common temporary
     folder while holding a lock, and the others wait for it and read its
     result there.
@@ -260,13 +260,11 @@ def build_once(shared: Path, build) -> BuiltBook:
     with FileLock(str(shared / "built-book.lock")):
         if not record.is_file():
             book = build(shared / "book-src")
-            record.write_text(json.dumps(
-                {f.name: str(getattr(book, f.name))
-                 for f in dataclasses.fields(BuiltBook)}))
+            record.write_text(json.dumps(dataclasses.asdict(book),
+                                         default=str))  # paths as text
     saved = json.loads(record.read_text())
-    return BuiltBook(source=Path(saved["source"]), html=Path(saved["html"]),
-                     returncode=int(saved["returncode"]), log=saved["log"],
-                     seconds=float(saved["seconds"]))
+    return BuiltBook(**saved | {"source": Path(saved["source"]),
+                                "html": Path(saved["html"])})
 
 
 def _build_book(src: Path) -> BuiltBook:
