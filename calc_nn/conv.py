@@ -688,15 +688,16 @@ def _col2im(part, out, kernel, stride):
 def _pool_grad(part, shape, dtype, kernel, stride):
     """:func:`_col2im` into a new array of zeros (N, C, H, W). When the
     windows tile it (side by side, covering it), each entry belongs to one
-    window: then ``part(u, v)`` is written, not added, into an empty
-    array, half the memory traffic."""
+    window: then ``part(u, v) + 0`` is written, not added, into an empty
+    array, half the memory traffic (``+ 0`` turns a -0.0 of ``dout`` into
+    +0.0, as adding it to a zero does in PyTorch)."""
     if stride == kernel and all(n % k == 0 for n, k in zip(shape[2:],
                                                            kernel)):
         out = np.empty(shape, dtype=dtype)
         (kH, kW), (N, C, H, W) = kernel, shape
         blocks = out.reshape(N, C, H // kH, kH, W // kW, kW)
         for u, v in np.ndindex(*kernel):
-            blocks[:, :, :, u, :, v] = part(u, v)
+            np.add(part(u, v), 0, out=blocks[:, :, :, u, :, v])
         return out
     return _col2im(part, np.zeros(shape, dtype=dtype), kernel, stride)
 

@@ -624,6 +624,28 @@ def test_maxpool_backward_zeros_are_positive_as_in_torch(dtype, stride):
         assert dx.dtype == dtype and not np.signbit(dx[dx == 0]).any()
 
 
+@pytest.mark.parametrize("kind", POOLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [2, 1])  # side by side, overlapping
+def test_pool_backward_gives_torch_signs_for_a_zero_gradient(kind, dtype,
+                                                             stride):
+    """-0.0 in dout (ReLU's backward gives it, for one) comes back as +0.0
+    wherever PyTorch gives +0.0: PyTorch adds the gradients into zeros,
+    and 0 + (-0.0) = +0.0. Compared bit by bit: == cannot tell the two
+    zeros apart."""
+    x = np.random.default_rng(4).standard_normal((2, 3, 6, 6)).astype(dtype)
+    fast, naive = POOLS[kind][:2], POOLS[kind][2:4]
+    for forward, backward in (fast, naive):
+        out, cache = forward(x, 2, stride)
+        dout = upstream(out.shape, dtype=dtype)
+        dout[:, :, ::2] = -0.0
+        _, t_dx = torch_pool(kind, x, 2, stride, dout)
+        dx = backward(dout, cache)
+        np.testing.assert_allclose(dx, t_dx, rtol=4 * np.finfo(dtype).eps)
+        np.testing.assert_array_equal(np.signbit(dx), np.signbit(t_dx),
+                                      err_msg=backward.__name__)
+
+
 def test_maxpool_cache_does_not_see_later_changes():
     for forward in (conv.maxpool2d_forward, conv.maxpool2d_forward_naive):
         x = np.random.default_rng(6).standard_normal((1, 1, 4, 4))
