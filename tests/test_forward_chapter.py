@@ -8,6 +8,7 @@ order is checked too: a "Before you start" box whose links resolve,
 softmax defined before it is used, graded exercises.
 """
 
+import inspect
 import re
 
 import numpy as np
@@ -85,10 +86,21 @@ def test_the_forward_pass_only_reads_the_weights():
     second, _ = model.forward(X)
     np.testing.assert_array_equal(model.get_flat(), before)
     np.testing.assert_array_equal(first, second)
-    # "drawing the weights again moves a logit by up to ...": a real change
+    # "another draw is another network": a real change, for several draws
     for seed in (4, 5, 6):
         redrawn = MLP([2, 4, 3, 2], activation="tanh", seed=seed)
         assert np.abs(redrawn(X) - first).max() > 0.1
+
+
+def test_the_glued_change_is_said_to_be_one_draws():
+    """The glued change comes from one new draw (a bound over draws would
+    be false: other seeds move a logit by more than twice as much); the
+    prose names the seed the code uses."""
+    code_seed = re.search(r"redrawn = MLP\(.*seed=(\d+)\)", TEXT).group(1)
+    sentence = " ".join(TEXT[TEXT.index("fwd-redrawn-change:") - 120:
+                             TEXT.index("fwd-redrawn-change:")].split())
+    assert f"(`seed={code_seed}`)" in sentence, sentence
+    assert "up to" not in sentence, sentence
 
 
 # -------------------------------------------------------- numbers, figures
@@ -108,6 +120,28 @@ def test_pytorch_init_gives_a_third_of_the_mean_square():
     X = np.random.default_rng(2).standard_normal((4000, n_in))
     measured = layer.forward(X)[1].zs[0].var()
     assert measured == pytest.approx(1 / 3 + 1 / (3 * n_in), rel=0.05)
+
+
+def test_the_variances_add_for_dependent_inputs_too():
+    """The solution's step "two different terms are uncorrelated even
+    when the inputs depend on each other": with every input equal to the
+    same standard normal number the terms W_jk x_k are dependent, and
+    Var(z_j) is still (1/(3n)) (sum_k E[x_k^2] + 1) = 1/3 + 1/(3n)."""
+    n, rng = 50, np.random.default_rng(0)
+    g = rng.standard_normal((200, 1))
+    g /= np.sqrt((g ** 2).mean())                  # E[x_k^2] = 1 exactly
+    X = np.repeat(g, n, axis=1)                    # x_1 = ... = x_n
+    predicted = 1 / 3 + 1 / (3 * n)
+    for seed in range(3):
+        # the mean over 20000 neurons: relative spread sqrt(2/20000) = 1%
+        layer = MLP([n, 20000, 1], init="pytorch", seed=seed)
+        z = layer.forward(X)[1].zs[0]
+        assert (z ** 2).mean() == pytest.approx(predicted, rel=0.05)
+    solution = " ".join(TEXT[TEXT.index("solution-start} fwd-ex-init"):
+                             TEXT.index("n_in = 200")].split())
+    assert "uncorrelated even when the inputs depend on each other" in \
+        solution
+    assert "the terms are independent" not in solution
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -148,7 +182,63 @@ def test_what_the_figure_shows():
                for x1 in GRID for x2 in GRID)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_the_figure_predicts_class_1_over_the_whole_square(activation):
+    """"class 1 at every setting of the sliders, with each of the three
+    activations ... over the whole square the sliders cover the logit of
+    class 1 stays the larger": on the slider grid (the figure's title) and
+    on a fine grid of the square, with a margin."""
+    seed = inspect.signature(forward_figures.network_activations).parameters[
+        "seed"].default
+    model = MLP(list(forward_figures.NETWORK_SIZES), activation, seed=seed)
+    fine = np.linspace(GRID[0], GRID[-1], 161)
+    X = np.array([(a, b) for a in fine for b in fine])
+    logits = model(X)
+    assert (logits[:, 0] - logits[:, 1]).min() > 0.5
+    for x1, x2 in ((GRID[0], GRID[-1]), (0.0, 0.0), (1.0, -0.5)):
+        title = forward_figures.network_activations(
+            x1, x2, activation).layout.title.text
+        assert "predicted class 1 " in title, title
+    text = " ".join(TEXT.split())
+    assert ("class 1 at every setting of the sliders, with each of the "
+            "three activations") in text
+
+
+def test_colour_and_size_stop_changing_beyond_2():
+    """"larger for a larger absolute value, up to 2 (beyond ±2 colour and
+    size stop changing)": a value above 2 occurs on the slider grid (ReLU)
+    and is drawn like 2."""
+    worst = max(((x1, x2) for x1 in GRID for x2 in GRID),
+                key=lambda x: np.abs(hidden_values(*x, "relu")).max())
+    assert np.abs(hidden_values(*worst, "relu")).max() > 2
+    marker = forward_figures.network_activations(
+        *worst, "relu").data[-1].marker
+    values = np.asarray(marker.color)
+    sizes = np.asarray(marker.size)
+    assert (marker.cmin, marker.cmax) == (-2, 2)
+    big = np.abs(values) >= 2
+    assert big.any() and np.all(sizes[big] == sizes[big][0])
+    small = ~big
+    order = np.argsort(np.abs(values[small]))
+    assert np.all(np.diff(sizes[small][order]) >= 0)
+    text = " ".join(TEXT.split())
+    assert r"up to 2 (beyond $\pm 2$ colour and size stop changing)" in text
+
+
 # ------------------------------------------------------ order, exercises
+
+def test_a_layers_jacobian_with_respect_to_its_input_is_the_weights():
+    """The "Before you start" box: the Jacobian of z = Wx + b with
+    respect to x is W (autograd, on a random layer)."""
+    rng = np.random.default_rng(0)
+    W, b, x = (torch.tensor(rng.standard_normal(s)) for s in
+               ((3, 4), (3,), (4,)))
+    J = torch.autograd.functional.jacobian(lambda v: W @ v + b, x)
+    torch.testing.assert_close(J, W, rtol=0, atol=0)
+    box = " ".join(before_you_start(TEXT).split())
+    assert ("the Jacobian of a layer $z = Wx + b$ with respect to its input "
+            "$x$ is $W$") in box
+
 
 def test_before_you_start_links_resolve():
     box = before_you_start(TEXT)
