@@ -285,3 +285,22 @@ def test_most_figures_are_interactive_as_the_preface_says():
     static = sum(s for _, s in counts)
     assert explorers > static > 0, (explorers, static)
     assert _figures((BOOK / "digits.md").read_text())[1] > 0
+
+
+def test_the_examples_worked_by_hand_are_recomputed():
+    """The preface: "those of the examples worked by hand are typed, and
+    the tests recompute them". Every chapter with a section worked by hand
+    has a test of its own that names the worked example, its table or
+    the hand computation."""
+    text = " ".join((BOOK / "preface.md").read_text().split())
+    assert ("those of the examples worked by hand are typed, and the tests "
+            "recompute them") in text
+    assert "Nothing is asserted" not in text
+    for chapter in CHAPTERS:
+        page = (BOOK / f"{chapter}.md").read_text()
+        if not re.search(r"^#{2,3} .*(by hand|[Ww]orked example)", page,
+                         re.M):
+            continue
+        tests = (ROOT / "tests" / f"test_{chapter}_chapter.py").read_text()
+        assert re.search(r"^def test_\w*(worked|by_hand|table)", tests,
+                         re.M), f"{chapter}: no test recomputes its example"
