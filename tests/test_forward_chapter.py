@@ -271,3 +271,23 @@ def test_exercises_are_graded_with_derivations():
     marks = [re.match(r"(★+) ", title) for title, _ in found]
     assert all(marks), [t for t, _ in found]
     assert sum(len(m.group(1)) >= 2 for m in marks) >= 2
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_only_the_output_layer_skips_the_activation(activation):
+    """"Except perhaps in the last layer, passes the result through an
+    activation function ... (in calc_nn.mlp.MLP it has no activation
+    function)": every hidden layer of MLP applies f, the last does not."""
+    model = MLP([3, 5, 4, 2], activation, seed=0)
+    X = np.random.default_rng(1).standard_normal((6, 3))
+    logits, cache = model.forward(X)
+    f = activations.get(activation)[0]
+    for z, a in zip(cache.zs[:-1], cache.activations[1:-1]):
+        np.testing.assert_array_equal(a, f(z))
+    np.testing.assert_array_equal(logits, cache.zs[-1])
+    layers_section = " ".join(
+        TEXT[TEXT.index("(fwd-layers)="):TEXT.index("(fwd-neuron)=")].split())
+    assert ("except perhaps in the last layer, passes the result through an "
+            "activation function") in layers_section
+    assert "(in `calc_nn.mlp.MLP` it has no activation function" in \
+        layers_section
