@@ -202,6 +202,7 @@ def test_the_figure_predicts_class_1_over_the_whole_square(activation):
     text = " ".join(TEXT.split())
     assert ("class 1 at every setting of the sliders, with each of the "
             "three activations") in text
+    assert "this network has none in the square" in text
 
 
 def test_colour_and_size_stop_changing_beyond_2():
