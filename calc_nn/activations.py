@@ -75,7 +75,7 @@ def sigmoid(x):
     -------
     ndarray, shape (...), dtype of ``x``; values in [0, 1]
 
-    Used in: book/activations.md, book/losses.md
+    Used in: book/calculus.md, book/activations.md, book/losses.md
     """
     x = _check_x(x)
     e = _exp_minus_abs(x)
@@ -107,7 +107,7 @@ def sigmoid_grad(x, y=None):
     -------
     ndarray, shape (...); values in [0, 1/4]
 
-    Used in: book/activations.md, book/backprop.md
+    Used in: book/calculus.md, book/activations.md, book/backprop.md
     """
     x, y = _check_x_y(x, y)
     if y is not None:
@@ -146,7 +146,8 @@ def tanh_grad(x, y=None):
     ``y`` the first (a few eps absolute). Returns an array of the shape
     and dtype of ``x``, values in [0, 1].
 
-    Used in: book/activations.md, book/backprop.md
+    Used in: book/calculus.md, book/activations.md, book/backprop.md,
+    book/outlook.md
     """
     x, y = _check_x_y(x, y)
     if y is not None:
@@ -273,7 +274,8 @@ def softmax(z, axis=-1):
     ndarray, shape and dtype of ``z``; entries in [0, 1], summing to 1
     along ``axis``.
 
-    Used in: book/activations.md, book/losses.md, book/digits.md
+    Used in: book/forward.md, book/activations.md, book/losses.md,
+    book/backprop.md, book/digits.md
     """
     z, axis = _check_logits(z, axis)
     e, total = _exp_and_sum(z, axis)  # e^{z - c}, its sums; c = 0 or max z

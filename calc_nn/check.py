@@ -480,7 +480,7 @@ class _Spec:
     signature: str
     summary: str
     math: str
-    chapter: str
+    chapters: str | tuple[str, ...]  # the pages that use it, in book order
     output: str = "output"
     call: Callable = _call       # how one input is run
 
@@ -494,7 +494,7 @@ _SPECS = {
     "tanh_grad": _Spec(
         activations.tanh_grad, _elementwise_cases, "f(x) -> ndarray like x",
         "the derivative of tanh", r"\tanh'(x) = 1 - \tanh^2(x)",
-        "activations"),
+        ("activations", "outlook")),
     "relu_grad": _Spec(
         activations.relu_grad, _relu_cases,
         "f(x) -> ndarray like x (float, relu'(0) = 0)",
@@ -507,13 +507,13 @@ _SPECS = {
         "f(z) -> ndarray like z, softmax over the last axis",
         "softmax over the last axis",
         r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}}",
-        "activations"),
+        ("forward", "activations")),
     "log_softmax": _Spec(
         activations.log_softmax, _softmax_cases,
         "f(z) -> ndarray like z, over the last axis",
         "log-softmax over the last axis",
         r"\log\operatorname{softmax}(z)_i = z_i - \log\sum_j e^{z_j}",
-        "activations"),
+        ("activations", "digits")),
     "cross_entropy_grad": _Spec(
         losses.cross_entropy_grad, _cross_entropy_cases,
         "f(logits (N, C), target (N,) ints) -> ndarray (N, C), the "
@@ -553,7 +553,8 @@ _SPECS = {
         "``W``); also called with a single sample, ``x`` of shape (in,)",
         r"\frac{\partial L}{\partial x} = \delta W, \quad \frac{\partial L}"
         r"{\partial W} = \delta^\top x, \quad \frac{\partial L}{\partial b}"
-        r" = \textstyle\sum_n \delta_n", "backprop", "(dx, dW, db)"),
+        r" = \textstyle\sum_n \delta_n", ("calculus", "backprop"),
+        "(dx, dW, db)"),
     "conv2d_output_size": _Spec(
         conv.conv2d_output_size, _output_size_cases,
         "f(size, kernel, stride, padding) -> int",
@@ -635,8 +636,14 @@ def _docstring(spec: _Spec) -> str:
     TypeError, ValueError
         If ``fn`` is not a function or an option is out of range.
 
-    Used in: book/{spec.chapter}.md
+    Used in: {_pages(spec.chapters)}
     """
+
+
+def _pages(chapters: str | tuple[str, ...]) -> str:
+    """``book/a.md, book/b.md`` for ``("a", "b")`` or ``"a"``."""
+    names = (chapters,) if isinstance(chapters, str) else chapters
+    return ", ".join(f"book/{name}.md" for name in names)
 
 
 def _checker(name: str) -> Callable[..., CheckResult]:

@@ -283,7 +283,7 @@ def load_mnist(split="train", root=None, download=True, *, mirrors=None,
         looked for and where to put it, and the download's own error is
         its ``__cause__``.
 
-    Used in: book/digits.md
+    Used in: book/optimizers.md, book/digits.md
     """
     names, dirs, target, mirrors, timeout = _check_load(
         split, root, download, mirrors, progress, timeout)

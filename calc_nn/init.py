@@ -158,7 +158,7 @@ def kaiming_normal(fan_in, fan_out, *, rng, a=0.0, nonlinearity="relu",
 
     Parameters and returns as :func:`kaiming_uniform`.
 
-    Used in: book/deep.md
+    Used in: book/deep.md, book/digits.md
     """
     shape, rng, fan, gain, dtype = _check_kaiming(
         fan_in, fan_out, rng, a, nonlinearity, mode, dtype)

@@ -118,7 +118,7 @@ def linear_forward(x, W, b):
     TypeError
         For floating arrays of different precision (PyTorch's rule).
 
-    Used in: book/forward.md, book/backprop.md
+    Used in: book/forward.md, book/backprop.md, book/deep.md
     """
     x, W, b = _check_linear(x, W, b)
     out = x @ W.T + b
@@ -150,7 +150,7 @@ def linear_backward(dout, cache):
 
     All three in the dtype of ``x``.
 
-    Used in: book/backprop.md
+    Used in: book/backprop.md, book/deep.md
     """
     x, W = _check_cache(cache, LinearCache, "linear_backward")
     dout = _check_dout(dout, x.shape[:-1] + W.shape[:1], x)
@@ -247,7 +247,7 @@ def tanh_backward(dout, cache):
 def relu_forward(z):
     """:func:`activation_forward` with ``"relu"``: ``(a, cache)``.
 
-    Used in: book/backprop.md
+    Used in: book/backprop.md, book/deep.md
     """
     return activation_forward(z, "relu")
 
@@ -256,7 +256,7 @@ def relu_backward(dout, cache):
     """``dout * relu_grad(z)`` (0 at the kink), shape of ``z``; ``cache``
     from :func:`relu_forward`.
 
-    Used in: book/backprop.md
+    Used in: book/backprop.md, book/deep.md
     """
     return activation_backward(dout, _check_name(cache, "relu"))
 

@@ -228,7 +228,8 @@ def cross_entropy(logits, target, weight=None, reduction="mean"):
     -------
     scalar, or ndarray of shape (N,) (``"none"``)
 
-    Used in: book/losses.md, book/digits.md
+    Used in: book/calculus.md, book/losses.md, book/optimizers.md,
+    book/backprop.md, book/digits.md
     """
     z, target, w, reduction, unbatched = _check_cross_entropy(
         logits, target, weight, reduction)
@@ -263,7 +264,8 @@ def cross_entropy_grad(logits, target, weight=None, reduction="mean"):
     -------
     ndarray, shape of ``logits``
 
-    Used in: book/losses.md, book/digits.md
+    Used in: book/losses.md, book/optimizers.md, book/backprop.md,
+    book/digits.md
     """
     z, target, w, reduction, unbatched = _check_cross_entropy(
         logits, target, weight, reduction)

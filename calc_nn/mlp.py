@@ -181,7 +181,8 @@ class MLP(Model):
     TypeError, ValueError
         For a bad argument, named in the message.
 
-    Used in: book/forward.md, book/backprop.md, book/digits.md
+    Used in: book/calculus.md, book/forward.md, book/optimizers.md,
+    book/backprop.md, book/digits.md
     """
 
     def __init__(self, layer_sizes, activation="relu", seed=0,
@@ -348,7 +349,7 @@ def make_moons(n=200, noise=0.15, seed=0):
     X : ndarray, shape (n, 2)
     y : ndarray of int64, shape (n,), labels 0 and 1
 
-    Used in: book/backprop.md
+    Used in: book/calculus.md, book/backprop.md
     """
     n, noise, seed = _check_moons(n, noise, seed)
     rng = np.random.default_rng(seed)

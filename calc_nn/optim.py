@@ -167,7 +167,8 @@ def gd_step(theta, grad, state=None, *, lr: float):
     TypeError, ValueError
         For a bad argument; the message names it.
 
-    Used in: book/optimizers.md, book/digits.md
+    Used in: book/calculus.md, book/optimizers.md, book/backprop.md,
+    book/digits.md
     """
     theta, grad, state = _check_step(theta, grad, state, ())
     return _gd(theta, grad, state, **_check_gd(lr))
@@ -335,7 +336,7 @@ def adam_step(theta, grad, state=None, *, lr: float = 0.001,
     state : dict with ``"exp_avg"`` (:math:`m_t`), ``"exp_avg_sq"``
         (:math:`v_t`) and ``"step"`` (:math:`t`)
 
-    Used in: book/optimizers.md, book/digits.md
+    Used in: book/optimizers.md, book/deep.md, book/digits.md
     """
     theta, grad, state = _check_step(theta, grad, state,
                                      ("exp_avg", "exp_avg_sq"))
@@ -357,7 +358,7 @@ def adamw_step(theta, grad, state=None, *, lr: float = 0.001,
     the plain gradient (no penalty in it). Parameters and returns as
     :func:`adam_step`; ``weight_decay`` defaults to 0.01 as in PyTorch.
 
-    Used in: book/optimizers.md
+    Used in: book/optimizers.md, book/deep.md
     """
     theta, grad, state = _check_step(theta, grad, state,
                                      ("exp_avg", "exp_avg_sq"))
@@ -776,7 +777,7 @@ def cosine_annealing_lr(step: int, *, lr: float, T_max: int,
     -------
     float
 
-    Used in: book/optimizers.md
+    Used in: book/optimizers.md, book/digits.md
     """
     step, lr, T_max, eta_min = _check_cosine(step, lr, T_max, eta_min)
     return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * step / T_max)

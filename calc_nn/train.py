@@ -292,7 +292,7 @@ def fit_calc_nn(model, X, y, X_val=None, y_val=None, *, epochs,
         If the logits stop being finite (training diverged); the message
         names the epoch, the step and the hyperparameters.
 
-    Used in: book/backprop.md, book/digits.md
+    Used in: book/calculus.md, book/backprop.md, book/digits.md
     """
     X, y, X_val, y_val = _check_fit_data(model, X, y, X_val, y_val)
     epochs, batch_size, seed = _check_loop(epochs, batch_size, seed, len(X))

@@ -81,8 +81,9 @@ class Slider:
     TypeError, ValueError
         A bad name, values, default, label or format, named in the message.
 
-    Used in: book/activations.md, book/backprop.md, book/cnn.md,
-    book/digits.md, book/forward.md, book/losses.md, book/optimizers.md
+    Used in: book/calculus.md, book/forward.md, book/activations.md,
+    book/losses.md, book/optimizers.md, book/backprop.md, book/cnn.md,
+    book/deep.md, book/digits.md
     """
 
     name: str
@@ -115,8 +116,8 @@ class Choice(Slider):
     ``option_labels`` (optional, one per value) are the button texts,
     default ``fmt.format(value)``.
 
-    Used in: book/activations.md, book/backprop.md, book/cnn.md,
-    book/forward.md, book/optimizers.md
+    Used in: book/calculus.md, book/forward.md, book/activations.md,
+    book/optimizers.md, book/backprop.md, book/cnn.md, book/deep.md
     """
 
     fmt: str = "{}"
@@ -545,8 +546,9 @@ def explore(make_figure: Callable[..., go.Figure],
         when built; live: when the control moves, also shown under the
         figure).
 
-    Used in: book/activations.md, book/backprop.md, book/cnn.md,
-    book/digits.md, book/forward.md, book/losses.md, book/optimizers.md
+    Used in: book/calculus.md, book/forward.md, book/activations.md,
+    book/losses.md, book/optimizers.md, book/backprop.md, book/cnn.md,
+    book/deep.md, book/digits.md
     """
     controls, mode, digits = _check_explore(make_figure, controls, mode,
                                             digits)

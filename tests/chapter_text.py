@@ -57,6 +57,18 @@ def prose(text: str) -> str:
     return CODE_CELL.sub("", text)
 
 
+def code(text: str) -> list[str]:
+    """The Python of each code cell of the page, without its fences and
+    its ``:tags:`` lines."""
+    cells = []
+    for cell in CODE_CELL.findall(text):
+        lines = cell.splitlines()[1:-1]
+        while lines and lines[0].startswith(":"):
+            lines.pop(0)
+        cells.append("\n".join(lines))
+    return cells
+
+
 def table(text: str, name: str) -> list[list[str]]:
     """The body rows of the ``{table}`` directive with ``:name: <name>``,
     each a list of its cells (``$`` and spaces stripped)."""

@@ -58,7 +58,10 @@ def _cubic_layout(fig, height, top, y_title, title):
 
 def tangent_line(x0: float, h: float) -> go.Figure:
     """The cubic, its tangent at ``x0`` and the secant from ``x0`` to
-    ``x0 + h``, with the gap r(h) between the curve and the tangent."""
+    ``x0 + h``, with the gap r(h) between the curve and the tangent.
+
+    Used in: book/calculus.md
+    """
     f, df, _ = _cubic()
     xs = np.linspace(-2.4, 2.4, 241)
     slope, secant = float(df(x0)), float((f(x0 + h) - f(x0)) / h)
@@ -96,7 +99,10 @@ def tangent_line(x0: float, h: float) -> go.Figure:
 def directional_derivative(angle: float) -> go.Figure:
     """Left: the chapter's bowl, the point, the unit direction at ``angle``
     degrees and the steepest-descent direction. Right: the directional
-    derivative for every direction."""
+    derivative for every direction.
+
+    Used in: book/calculus.md
+    """
     (px, py), (gx, gy), best, contours = _bowl()
     norm = float(np.hypot(gx, gy))
     slope = calc.directional_derivative(calc.BOWL, calc.BOWL_POINT, angle)
@@ -175,7 +181,10 @@ def _bowl():
 
 def taylor_approximations(x0: float) -> go.Figure:
     """The cubic and its first- and second-order Taylor approximations at
-    ``x0``."""
+    ``x0``.
+
+    Used in: book/calculus.md
+    """
     f, df, d2f = _cubic()
     xs = np.linspace(-2.4, 2.4, 241)
     step = xs - x0
@@ -224,7 +233,10 @@ def _error_curves(name):
 def difference_errors(name: str) -> go.Figure:
     """Relative error of forward and central differences against the step
     h, in float64 and float32, on log-log axes: the V of truncation (right)
-    and round-off (left)."""
+    and round-off (left).
+
+    Used in: book/calculus.md
+    """
     hs, curves = _error_curves(name)
     fig = go.Figure()
     notes, bests = [], []

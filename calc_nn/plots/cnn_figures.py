@@ -94,6 +94,8 @@ def explorer_images() -> dict[str, np.ndarray]:
     Returns
     -------
     dict of name -> int ndarray, shape (28, 28), values 0-255
+
+    Used in: book/cnn.md
     """
     images = {}
     where = mnist_dir()
