@@ -112,6 +112,11 @@ def test_four_questions_of_the_cnn_document_as_the_preface_says():
         " ".join(section.split())
     questions = re.findall(r"^\*\*(.+\?)\*\*$", section, re.M)
     assert len(questions) == 4, questions
+    intro = " ".join(TEXT.split("## Where these networks are used")[0]
+                     .split())
+    assert "the questions the source documents ask" not in intro
+    assert "the four questions the CNN document asks" in intro
+    assert "the {cite:t}`nn-calculus-doc` asks none" in intro
     preface = (Path(__file__).parents[1] / "book" / "preface.md").read_text()
     row = re.search(r"^\| \{doc\}`outlook` \| (.*?) \|", preface, re.M)
     assert ("the four questions of {cite:t}`cnn-calculus-doc{§8}` "
