@@ -247,12 +247,24 @@ def test_the_answers_say_central_differences_where_they_count_two():
 
 def test_the_outlook_claims_no_more_than_it_shows():
     """Each of these was too strong: only display formulas have SymPy
-    checks (tests/test_formulas.py); the digits chapter trains an MLP too,
-    so "its network" is the CNN; the CNN chapter builds layers, the digits
-    chapter the network; quantised networks are not all 8-bit; the
-    directions are not all a missing derivative."""
+    checks (tests/test_formulas.py); PyTorch is one of three oracles; the
+    digits chapter trains an MLP too, so "its network" is the CNN; the CNN
+    chapter builds layers, the digits chapter the network; quantised
+    networks are not all 8-bit; the directions are not all a missing
+    derivative."""
     assert "every display formula of the book is checked" in FLAT
     assert "every formula of the book" not in FLAT
+    # PyTorch is one oracle of three (the activations chapter's), not the
+    # judge of every gradient
+    assert "judge of every gradient" not in FLAT
+    assert "one of the book's three oracles for a derivative, with SymPy " \
+        "and central differences" in FLAT
+    activations_text = " ".join(chapter("activations").split())
+    oracles = activations_text.split("## Checking a derivative against "
+                                     "three oracles", 1)[1][:1200]
+    for oracle in ("**SymPy**", "**PyTorch's autograd**",
+                   "**central finite differences**"):
+        assert oracle in oracles, oracle
     digits = chapter("digits")
     assert "nn.Conv2d" in digits and "784-512-256-10" in digits
     assert "The convolutional network of {ref}`chapter-digits` is a small " \
