@@ -290,3 +290,12 @@ def test_the_glossary_does_not_say_quantised_training_needs_the_estimator():
     entry = glossary_entry("quantization")
     assert "usually" in entry and "straight-through estimator" in entry
     assert "needs the straight-through estimator" not in entry
+
+
+def test_the_glossary_does_not_make_every_warm_up_linear():
+    """The optimizers chapter names its schedule "linear warm-up": other
+    shapes exist, so the glossary's warm-up is usually, not always,
+    linear."""
+    entry = glossary_entry("warm-up")
+    assert "usually linearly" in entry
+    assert "**linear warm-up**" in chapter("optimizers")
