@@ -112,6 +112,19 @@ def test_four_questions_of_the_cnn_document_as_the_preface_says():
         " ".join(section.split())
     questions = re.findall(r"^\*\*(.+\?)\*\*$", section, re.M)
     assert len(questions) == 4, questions
+    # the first three answers link a chapter that proves them; the fourth,
+    # about the future, can only point to the open directions
+    answers = re.split(r"^\*\*.+\?\*\*$", section, flags=re.M)[1:]
+    for answer in answers[:3]:
+        assert any(label.startswith(("chapter-", "bp-"))
+                   for label in references(answer)), answer
+    assert "outlook-directions" in references(answers[3])
+    flat_section = " ".join(section.split())
+    assert "the first three each with the chapter that proves it with " \
+        "code" in flat_section
+    assert "rewritten here, each with the chapter" not in FLAT
+    assert "the CNN document asks, the first three each with the chapter " \
+        "that proves it" in FLAT
     intro = " ".join(TEXT.split("## Where these networks are used")[0]
                      .split())
     assert "the questions the source documents ask" not in intro
