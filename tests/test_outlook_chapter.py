@@ -312,3 +312,18 @@ def test_the_glossary_does_not_make_every_warm_up_linear():
     entry = glossary_entry("warm-up")
     assert "usually linearly" in entry
     assert "**linear warm-up**" in chapter("optimizers")
+
+
+def test_the_third_answer_on_activation_derivatives():
+    """The sigmoid's derivative is at most 1/4 (reached at 0), the
+    sigmoid's and tanh's are nearly 0 where they saturate, and ReLU's is 0
+    for a negative input."""
+    z = np.linspace(-20, 20, 4001)
+    sigmoid_slope = activations.sigmoid_grad(z)
+    assert sigmoid_slope.max() == 0.25 == activations.sigmoid_grad(0.0)
+    saturated = np.array([-15.0, 15.0])
+    assert np.all(activations.sigmoid_grad(saturated) < 1e-6)
+    assert np.all(activations.tanh_grad(saturated) < 1e-12)
+    assert np.all(activations.relu_grad(-np.linspace(0.1, 5, 50)) == 0)
+    assert "the sigmoid's derivative is at most 1/4 everywhere" in FLAT
+    assert "a ReLU with a negative input) no gradient passes" in FLAT
