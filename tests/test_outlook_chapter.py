@@ -5,7 +5,9 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+from chapter_text import admonition, glossary_entry, prose
 from worked_tables import (
     before_you_start,
     chapter,
@@ -98,7 +100,7 @@ def test_the_first_answer_does_not_call_derivative_free_search_hopeless():
     assert len(calls) == 2 * 7
     flat = " ".join(TEXT.split())
     assert "hopeless" not in flat
-    assert "two million forward passes per finite-difference gradient" in flat
+    assert "two million forward passes per central-difference gradient" in flat
 
 
 def test_four_questions_of_the_cnn_document_as_the_preface_says():
@@ -110,7 +112,218 @@ def test_four_questions_of_the_cnn_document_as_the_preface_says():
         " ".join(section.split())
     questions = re.findall(r"^\*\*(.+\?)\*\*$", section, re.M)
     assert len(questions) == 4, questions
+    # the first three answers link a chapter that proves them; the fourth,
+    # about the future, can only point to the open directions
+    answers = re.split(r"^\*\*.+\?\*\*$", section, flags=re.M)[1:]
+    for answer in answers[:3]:
+        assert any(label.startswith(("chapter-", "bp-"))
+                   for label in references(answer)), answer
+    assert "outlook-directions" in references(answers[3])
+    flat_section = " ".join(section.split())
+    assert "the first three each with the chapter that proves it with " \
+        "code" in flat_section
+    assert "rewritten here, each with the chapter" not in FLAT
+    assert "the CNN document asks, the first three each with the chapter " \
+        "that proves it" in FLAT
+    intro = " ".join(TEXT.split("## Where these networks are used")[0]
+                     .split())
+    assert "the questions the source documents ask" not in intro
+    assert "the four questions the CNN document asks" in intro
+    assert "the {cite:t}`nn-calculus-doc` asks none" in intro
     preface = (Path(__file__).parents[1] / "book" / "preface.md").read_text()
     row = re.search(r"^\| \{doc\}`outlook` \| (.*?) \|", preface, re.M)
     assert ("the four questions of {cite:t}`cnn-calculus-doc{§8}` "
             "answered") in row.group(1)
+
+
+# ------------------------------------------- against the CNN document
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+FLAT = " ".join(TEXT.split())
+
+
+def _cnn_document_section(number):
+    text = next(SEEDS.glob("000_*.txt")).read_text()
+    return text.split(f"\n## {number}. ", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not on this machine")
+def test_what_the_chapter_quotes_is_in_the_cnn_document():
+    """§5 claims 超过人类水平 ("surpassed human level") on ImageNet and
+    CIFAR-10; §7 lists four directions; §8 asks four questions, its fourth
+    answer is headed 答言 and says 将推动深度学习技术的不断进步."""
+    applications = _cnn_document_section(5)
+    assert "ImageNet、CIFAR-10" in applications
+    assert "超过人类水平" in applications
+    assert 'Erratum: "surpassed human level" on ImageNet and CIFAR-10' \
+        in TEXT
+    assert '"have surpassed human level"' in FLAT
+    outlook = _cnn_document_section(7)
+    assert re.findall(r"^(\d)\. \*\*", outlook, re.M) == list("1234")
+    answers = _cnn_document_section(8)
+    assert len(re.findall(r"^\*\*问题\d\*\*", answers, re.M)) == 4
+    fourth = answers.split("**问题4**", 1)[1]
+    assert "**答言**" in fourth and "**答案**" not in fourth
+    assert "将推动深度学习技术的不断进步" in fourth
+    assert 'headed "答言", a typo for 答案' in FLAT
+
+
+def test_the_erratum_does_not_say_every_network_fails_everywhere():
+    """Adversarial examples are made, by searching for the change that
+    fools a network; the erratum says so and cites where the Deep
+    Learning book treats them (its §7.13, adversarial training)."""
+    body = admonition(TEXT, 'Erratum: "surpassed human level" on ImageNet '
+                      "and CIFAR-10")
+    flat = " ".join(body.split())
+    assert "can be made to fail by small changes" in flat
+    assert "{cite:p}`goodfellow2016{§7.13}`" in flat
+    assert "the same networks fail" not in flat
+
+
+# ------------------------------------------------------ the chapter's claims
+
+def test_the_check_report_details_the_first_failures_and_lists_the_rest():
+    """The exercise's report: every failing input named, the first ones in
+    detail (largest error, its input, expected and obtained values), the
+    rest on one line at the end; the count is glued from the report."""
+    broken = check.tanh_grad(lambda x: 1 - np.tanh(x))
+    report = str(broken)
+    detailed = report.count("largest error")
+    assert 0 < detailed < len(broken.failures)
+    assert report.count("where the input is") == detailed
+    assert report.count("       expected ") == detailed
+    for name in broken.failed_inputs:
+        assert name.split(":", 1)[0] in report, name
+    rest = report.rstrip().splitlines()[-1]
+    assert rest.startswith(
+        f"... and {len(broken.failures) - detailed} more failing input(s)")
+    assert 'report.count("largest error")' in TEXT
+    flat = " ".join(prose(TEXT).split())
+    assert ("for the first {glue:text}`outlook-broken-detailed` it gives the "
+            "entry of the largest error") in flat
+    assert "lists the rest in one line at the end" in flat
+
+
+def test_the_saliency_exercises_use_the_books_letters():
+    """notation.md: superscripts number layers (W^1, not W_1), s is the
+    stride, and a neuron's score is z = w^T x + b."""
+    flat = " ".join(prose(TEXT).split())
+    for stale in ("W_1", "w_2", "b_1", "$s =", "\\partial s", "\\nabla_x s"):
+        assert stale not in flat, stale
+    assert "class score is $z = w^\\top x + b$" in flat
+    assert ("$z^2 = (w^2)^\\top \\tanh(W^1 x + b^1) + b^2$" in flat)
+    assert ("$\\nabla_x z^2 = (W^1)^\\top \\left(w^2 \\odot "
+            "(1 - \\tanh^2(W^1 x + b^1))\\right)$") in flat
+
+
+def test_rounding_zeroes_the_downstream_gradient_not_the_upstream_one():
+    """In this book the upstream gradient is the one a layer receives from
+    the loss side (notation.md's G): through round it is not zero, the
+    gradient passed on to w is."""
+    x, y = 1.5, 2.0
+    w = torch.tensor(0.8, requires_grad=True)
+    q = w.round()
+    q.retain_grad()
+    ((q * x - y) ** 2).backward()
+    assert q.grad.item() == 2 * (1.0 * x - y) * x != 0
+    assert w.grad.item() == 0
+    solution = TEXT.split(":label: outlook-ex-ste", 1)[1]
+    solution = " ".join(prose(solution.split("{solution-end}", 1)[0]).split())
+    assert "upstream" not in solution
+    assert "the gradient of everything computed before the rounding" \
+        in solution
+
+
+def test_activation_derivatives_are_factors_with_the_weights():
+    """With f' = 1 everywhere (no activation) the error still shrinks, by
+    the weights alone: the answer names both factors."""
+    depth, scale = 6, 0.5
+    x = torch.ones(3, requires_grad=True)
+    h = x
+    for _ in range(depth):
+        h = (scale * torch.eye(3)) @ h
+    h.sum().backward()
+    assert torch.allclose(x.grad, torch.full((3,), scale ** depth))
+    assert ("With the weight matrices, they are the factors the gradient is "
+            "multiplied by at each layer") in FLAT
+    assert "early layers stop learning" not in FLAT
+
+
+def test_the_answers_say_central_differences_where_they_count_two():
+    """A forward difference needs n + 1 passes, a central one 2n: the
+    "two per weight" of the answers is the central count."""
+    assert "central differences need two forward passes per weight" in FLAT
+    assert "finite differences need two" not in FLAT
+    assert "per finite-difference gradient" not in FLAT
+
+
+def test_the_outlook_claims_no_more_than_it_shows():
+    """Each of these was too strong: only display formulas have SymPy
+    checks (tests/test_formulas.py); PyTorch is one of three oracles; the
+    digits chapter trains an MLP too, so "its network" is the CNN; the CNN
+    chapter builds layers, the digits chapter the network; quantised
+    networks are not all 8-bit; the directions are not all a missing
+    derivative."""
+    assert "every display formula of the book is checked" in FLAT
+    assert "every formula of the book" not in FLAT
+    # PyTorch is one oracle of three (the activations chapter's), not the
+    # judge of every gradient
+    assert "judge of every gradient" not in FLAT
+    assert "one of the book's three oracles for a derivative, with SymPy " \
+        "and central differences" in FLAT
+    activations_text = " ".join(chapter("activations").split())
+    oracles = activations_text.split("## Checking a derivative against "
+                                     "three oracles", 1)[1][:1200]
+    for oracle in ("**SymPy**", "**PyTorch's autograd**",
+                   "**central finite differences**"):
+        assert oracle in oracles, oracle
+    digits = chapter("digits")
+    assert "nn.Conv2d" in digits and "784-512-256-10" in digits
+    assert "The convolutional network of {ref}`chapter-digits` is a small " \
+        "descendant of LeNet" in FLAT
+    assert "through the network of {ref}`chapter-cnn`" not in FLAT
+    assert "the CNN of {ref}`chapter-digits`" in FLAT
+    assert "compute with 8-bit numbers" not in FLAT
+    assert "often 8-bit integers" in FLAT
+    assert "a derivative is still missing or not understood" not in FLAT
+
+
+def test_the_directions_link_the_deep_training_chapter():
+    """Initialisation and residual connections are derived in the chapter
+    on deep networks; the directions and the prerequisites box link it."""
+    assert {"chapter-deep"} <= set(references(before_you_start(TEXT)))
+    directions = TEXT.split("(outlook-directions)=", 1)[1].split("\n## ")[1]
+    linked = set(references(directions))
+    assert {"deep-init", "deep-residual"} <= linked <= labels()
+    assert "{cite:p}`he2016`" in directions
+
+
+def test_the_glossary_does_not_say_quantised_training_needs_the_estimator():
+    entry = glossary_entry("quantization")
+    assert "usually" in entry and "straight-through estimator" in entry
+    assert "needs the straight-through estimator" not in entry
+
+
+def test_the_glossary_does_not_make_every_warm_up_linear():
+    """The optimizers chapter names its schedule "linear warm-up": other
+    shapes exist, so the glossary's warm-up is usually, not always,
+    linear."""
+    entry = glossary_entry("warm-up")
+    assert "usually linearly" in entry
+    assert "**linear warm-up**" in chapter("optimizers")
+
+
+def test_the_third_answer_on_activation_derivatives():
+    """The sigmoid's derivative is at most 1/4 (reached at 0), the
+    sigmoid's and tanh's are nearly 0 where they saturate, and ReLU's is 0
+    for a negative input."""
+    z = np.linspace(-20, 20, 4001)
+    sigmoid_slope = activations.sigmoid_grad(z)
+    assert sigmoid_slope.max() == 0.25 == activations.sigmoid_grad(0.0)
+    saturated = np.array([-15.0, 15.0])
+    assert np.all(activations.sigmoid_grad(saturated) < 1e-6)
+    assert np.all(activations.tanh_grad(saturated) < 1e-12)
+    assert np.all(activations.relu_grad(-np.linspace(0.1, 5, 50)) == 0)
+    assert "the sigmoid's derivative is at most 1/4 everywhere" in FLAT
+    assert "a ReLU with a negative input) no gradient passes" in FLAT
