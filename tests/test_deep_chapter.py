@@ -545,6 +545,14 @@ def test_l2_is_weight_decay_for_plain_gradient_descent_only():
             np.testing.assert_allclose(ours, theta, rtol=1e-14)
         else:
             assert np.abs(p.detach().numpy() - theta).max() > 1e-3
+    # the goals box, the section and the summary say "plain gradient
+    # descent", never "SGD" alone (PyTorch's SGD has momentum)
+    prose = re.sub(r"\s+", " ", (BOOK / "deep.md").read_text())
+    assert not re.search(r"for SGD\b", prose)
+    for claim in ("coincide for plain gradient descent",
+                  "For plain gradient descent the two are the same thing",
+                  "for plain gradient descent it is weight decay"):
+        assert claim in prose, claim
 
 
 def test_l2_with_adam_is_not_weight_decay():
