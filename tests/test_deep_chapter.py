@@ -12,6 +12,7 @@ and the figures for what ``explore`` and readers need.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from pathlib import Path
@@ -183,6 +184,23 @@ def test_fluctuations_around_the_formulas_grow_as_layers_narrow():
     assert stray(32) > 2 * stray(128)
 
 
+def test_the_scatter_around_the_formulas_is_lopsided():
+    """'The scatter is lopsided ...: most networks end below the average,
+    and a few far above it make up the difference; the spreads of z^49
+    with Xavier and He end below it here.' Var(z^49) over its predicted
+    value (He, 128 wide, D = 50: the prediction is 2) for 40 networks."""
+    ratios = np.array([deep.depth_study(
+        50, "plain", "he", width=128, steps=0, seed=seed).z_std[-1] ** 2 / 2
+        for seed in range(40)])
+    assert np.mean(ratios < 1) >= 0.7          # most end below
+    assert np.sum(ratios > 2) >= 2             # a few far above
+    assert ratios.max() > 4
+    for init in ("xavier", "he"):              # the chapter's table
+        r = deep.variance_factor(init, 128)
+        study = deep.depth_study(50, "plain", init, width=128, steps=0)
+        assert study.z_std[-1] < math.sqrt(2 * r * r ** 48)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_default_init_deep_activations_forget_the_input(seed):
     """'a level set by the biases alone: the deep activations no longer
@@ -195,6 +213,15 @@ def test_default_init_deep_activations_forget_the_input(seed):
     assert np.abs(a - b).max() < 1e-6 * np.abs(a).max()
     first_a = deep.deep_forward(net, rng.standard_normal((16, 128)))[1].zs[0]
     assert np.abs(first_a - a).max() > 0.1      # layer 1 still sees it
+
+
+def test_the_sympy_gaussian_is_named_before_it_is_shown():
+    """The displayed integral uses s, the standard deviation of z: the
+    prose names it before the cell that shows it."""
+    text = (BOOK / "deep.md").read_text()
+    shown = text.index("moment, half = deep.relu_second_moment()")
+    named = text.rfind(r"$z \sim \mathcal N(0, s^2)$", 0, shown)
+    assert named != -1 and "(standard deviation $s$)" in text[named:shown]
 
 
 def test_variance_factors():
@@ -251,6 +278,27 @@ def test_worked_example_by_hand_calc_nn_and_torch():
                                np.sqrt(X4.var(axis=0) + 1e-5), rtol=1e-14)
 
 
+def test_worked_example_tables_round_the_values_with_eps():
+    """'the tables round to four decimals the values computed with eps,
+    which can move a last digit: column 3's x_hat_1 = -1/sqrt 3 =
+    -0.57735... shows as -0.5773' (by hand, without eps, -0.5774)."""
+    text = (BOOK / "deep.md").read_text()
+    start = text.index("def fmt(")
+    namespace = {}
+    exec(text[start:text.index("\n```", start)], namespace)  # noqa: S102
+    fmt = namespace["fmt"]
+    X4, gamma4, beta4, _ = chapter_arrays()
+    _, cache4 = layers.batchnorm_forward(X4, gamma4, beta4)
+    assert fmt(cache4.x_hat[0, 2]) == "-0.5773"
+    assert fmt(-1 / math.sqrt(3)) == "-0.5774"
+    assert "shows as $-0.5773$" in text
+    # everywhere else eps leaves the rounded tables as the hand values
+    exact = (X4 - X4.mean(axis=0)) / X4.std(axis=0)
+    moved = [(i, j) for i in range(4) for j in range(3)
+             if fmt(cache4.x_hat[i, j]) != fmt(exact[i, j])]
+    assert moved == [(0, 2), (1, 2), (2, 2)]
+
+
 def test_output_columns_have_mean_beta_and_spread_gamma():
     """'Each output column then has mean beta and standard deviation about
     |gamma|' (exactly |gamma| sigma / sqrt(sigma^2 + eps)), on the
@@ -265,6 +313,27 @@ def test_output_columns_have_mean_beta_and_spread_gamma():
                                np.abs(gamma) * np.sqrt(var / (var + 1e-5)),
                                rtol=1e-12)
     np.testing.assert_allclose(out.std(axis=0), np.abs(gamma), rtol=1e-5)
+
+
+@pytest.mark.parametrize("std,close", [(1e-3, False), (0.03, True),
+                                       (1.0, True), (1e3, True)])
+def test_output_spread_is_gamma_when_the_variance_is_well_above_eps(
+        std, close):
+    """'standard deviation about |gamma|, whatever the scale of its input,
+    as long as its variance is well above eps (exactly |gamma| sigma_B /
+    sqrt(sigma_B^2 + eps))': an input of variance 1e-6 leaves about 0.3
+    |gamma|."""
+    x = std * np.random.default_rng(0).standard_normal((256, 2))
+    gamma = np.array([1.0, -2.0])
+    out, _ = layers.batchnorm_forward(x, gamma, np.zeros(2))
+    sigma = x.std(axis=0)
+    spread = out.std(axis=0) / np.abs(gamma)
+    np.testing.assert_allclose(spread, sigma / np.sqrt(sigma ** 2 + 1e-5),
+                               rtol=1e-12)
+    if close:
+        np.testing.assert_allclose(spread, 1, rtol=0.01)
+    else:
+        assert spread.max() < 0.5
 
 
 def test_running_statistics_are_torchs_defaults_and_unbiased():
@@ -408,6 +477,11 @@ def test_residual_with_batch_norm_grows_linearly(seed):
     study = deep.depth_study(50, "residual_batchnorm", "he", steps=0,
                              seed=seed)
     assert study.z_std[-1] == pytest.approx(math.sqrt(50), rel=0.15)
+    # 'the variance of the signal grows only linearly with depth':
+    # Var(z^l) = 2 + (l - 1), not a power of anything
+    for layer in (5, 10, 25, 49):
+        assert study.z_std[layer - 1] ** 2 == pytest.approx(layer + 1,
+                                                            rel=0.25)
 
 
 # --------------------------------------------------------------- dropout
@@ -442,6 +516,45 @@ def test_glossary_weight_decay_is_not_l2_with_adam():
     assert "{ref}`deep-weight-decay`" in entry
 
 
+def test_l2_is_weight_decay_for_plain_gradient_descent_only():
+    """'For plain gradient descent the two are the same thing (with
+    momentum they already differ: the penalty's gradient also enters the
+    momentum buffer)': torch.optim.SGD's weight_decay (the L2 form)
+    against the decoupled step (1 - eta lambda) theta - eta b_t."""
+    lam, lr = 0.1, 0.1
+    grads = ([10.0, 0.0], [-5.0, 0.0], [1.0, 2.0])
+    for momentum, same in ((0.0, True), (0.9, False)):
+        p = torch.tensor([1.0, 1.0], dtype=torch.float64,
+                         requires_grad=True)
+        opt = torch.optim.SGD([p], lr=lr, momentum=momentum,
+                              weight_decay=lam)
+        theta, buf = np.array([1.0, 1.0]), np.zeros(2)
+        for g in grads:
+            p.grad = torch.tensor(g, dtype=torch.float64)
+            opt.step()
+            buf = momentum * buf + np.array(g)
+            theta = (1 - lr * lam) * theta - lr * buf      # decoupled
+        if same:
+            np.testing.assert_allclose(p.detach().numpy(), theta,
+                                       rtol=1e-14)
+            # and calc_nn's gradient descent on g + lambda theta
+            ours, state = np.array([1.0, 1.0]), None
+            for g in grads:
+                ours, state = optim.gd_step(ours, np.array(g) + lam * ours,
+                                            state, lr=lr)
+            np.testing.assert_allclose(ours, theta, rtol=1e-14)
+        else:
+            assert np.abs(p.detach().numpy() - theta).max() > 1e-3
+    # the goals box, the section and the summary say "plain gradient
+    # descent", never "SGD" alone (PyTorch's SGD has momentum)
+    prose = re.sub(r"\s+", " ", (BOOK / "deep.md").read_text())
+    assert not re.search(r"for SGD\b", prose)
+    for claim in ("coincide for plain gradient descent",
+                  "For plain gradient descent the two are the same thing",
+                  "for plain gradient descent it is weight decay"):
+        assert claim in prose, claim
+
+
 def test_l2_with_adam_is_not_weight_decay():
     """'L2 with Adam has pulled the idle weight by [-0.2] and the busy one
     by only [-0.001]; AdamW by about 1 - 0.99^2 of each'."""
@@ -468,8 +581,12 @@ def test_l2_with_adam_is_not_weight_decay():
     same = two_steps(lambda th, g, s: optim.adam_step(
         th, g, s, lr=lr, weight_decay=lam))
     np.testing.assert_allclose(same, with_l2, rtol=1e-12)
+    # and torch.optim.Adam with decoupled_weight_decay=True is AdamW
+    decoupled = functools.partial(torch.optim.Adam,
+                                  decoupled_weight_decay=True)
     for opt, ours in ((torch.optim.Adam, with_l2), (torch.optim.AdamW,
-                                                    adamw)):
+                                                    adamw),
+                      (decoupled, adamw)):
         p = torch.tensor([1.0, 1.0], dtype=torch.float64,
                          requires_grad=True)
         o = opt([p], lr=lr, weight_decay=lam)
@@ -657,7 +774,7 @@ def test_depth_explorer_describes_what_it_draws(depth, init, arch):
     # weight gradient's
     box = [a.text for a in fig.layout.annotations if "÷" in (a.text or "")]
     assert len(box) == 1
-    assert f"‖δ¹‖ ÷ ‖δᴰ⁻¹‖ = {ratio_d:.1e} ({figs.verdict(ratio_d)})" \
+    assert f"‖Δ¹‖ ÷ ‖Δᴰ⁻¹‖ = {ratio_d:.1e} ({figs.verdict(ratio_d)})" \
         in box[0]
     assert f"‖∂L/∂W¹‖ ÷ ‖∂L/∂Wᴰ‖ = {ratio_w:.1e}" in box[0]
     assert "narrow" in fig.layout.meta
@@ -734,6 +851,39 @@ def test_chapter_states_its_prerequisites_and_exercises():
     assert "(bp-vanishing)=\n## Vanishing and exploding" in backprop
     last = re.findall(r"\n## (.+)", backprop.split("## Summary")[0])[-1]
     assert "anishing" not in last
+
+
+def test_letters_follow_the_notation_page():
+    """D is the depth in this chapter, so a batch of features is (N, n);
+    an error measured on a batch is the matrix Delta^l of the notation
+    page (delta^l is one example's), in the prose and the explorer."""
+    text = (BOOK / "deep.md").read_text()
+    notation = (BOOK / "notation.md").read_text()
+    assert "for a batch, $\\Delta^l$ of shape $(N, n_l)$" in notation
+    assert "(N, D)" not in text and "`(N, n)`" in text
+    assert "‖δ" not in text and "lVert\\delta" not in text
+    assert "‖Δ¹‖ / ‖Δ⁴⁹‖, measured" in text
+    assert "lVert\\Delta^1\\rVert / \\lVert\\Delta^{D-1}\\rVert" in text
+    legend = [tr.name for tr in figs.depth_explorer(5, "he", "plain").data]
+    assert "‖Δˡ‖ = ‖∂L/∂Zˡ‖" in legend
+
+
+def test_a_step_against_the_batch_norm_gradient_moves_spread_at_second_order():
+    """Exercise deep-ex-bn-null: 'a step along -dL/dx cannot move the
+    batch's mean, and changes its spread only to second order in the step
+    (it adds the step's own variance)'."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(3, 2, size=(16, 4))
+    _, cache = layers.batchnorm_forward(x, np.ones(4), np.zeros(4),
+                                        eps=1e-12)
+    dx = layers.batchnorm_backward(rng.standard_normal(x.shape), cache)[0]
+    for step in (1e-3, 0.1, 1.0):
+        moved = x - step * dx
+        np.testing.assert_allclose(moved.mean(axis=0), x.mean(axis=0),
+                                   rtol=1e-13)
+        np.testing.assert_allclose(moved.var(axis=0) - x.var(axis=0),
+                                   step ** 2 * dx.var(axis=0), rtol=1e-6)
+    assert (dx.var(axis=0) > 0).all()               # it does move it
 
 
 def chapter_function(name):

@@ -31,7 +31,7 @@ _NAMES = {"plain": "plain", "batchnorm": "batch-normalised",
           "residual, batch-normalised"}
 _CHANCE = math.log(4)       # the loss of a uniform guess over 4 classes
 _TRACES = {"grad": ("‖∂L/∂Wˡ‖", COLORS["sigmoid"], "solid"),
-           "delta": ("‖δˡ‖ = ‖∂L/∂zˡ‖", COLORS["tanh"], "dash"),
+           "delta": ("‖Δˡ‖ = ‖∂L/∂Zˡ‖", COLORS["tanh"], "dash"),
            "std": ("std of zˡ", COLORS["relu"], "dot")}
 
 
@@ -62,9 +62,9 @@ def _ratio_text(study) -> tuple[float, float, str]:
 
 def depth_explorer(depth: int, init: str, arch: str) -> go.Figure:
     """Left: per layer, at initialisation, the norm of the weight gradient,
-    of the error δˡ and the spread of zˡ (log scale). Right: the loss over
-    30 steps of gradient descent. For a network of ``depth`` layers with
-    weights, drawn with ``init``, of architecture ``arch``.
+    of the batch's error Δˡ and the spread of zˡ (log scale). Right: the
+    loss over 30 steps of gradient descent. For a network of ``depth``
+    layers with weights, drawn with ``init``, of architecture ``arch``.
 
     Used in: book/deep.md
     """
@@ -97,7 +97,7 @@ def depth_explorer(depth: int, init: str, arch: str) -> go.Figure:
         outcome = f"loss {study.losses[0]:.3g} → {final:.3g}"
     else:
         outcome = f"diverged at step {study.diverged_at}"
-    readout = (f"‖δ¹‖ ÷ ‖δᴰ⁻¹‖ = {ratio_d:.1e} ({trend})<br>"
+    readout = (f"‖Δ¹‖ ÷ ‖Δᴰ⁻¹‖ = {ratio_d:.1e} ({trend})<br>"
                f"‖∂L/∂W¹‖ ÷ ‖∂L/∂Wᴰ‖ = {ratio_w:.1e}")
     fig.add_annotation(
         xref="x domain", yref="y domain", x=0.02, y=0.02, xanchor="left",
@@ -120,7 +120,7 @@ def depth_explorer(depth: int, init: str, arch: str) -> go.Figure:
         f"with {INIT_LABELS[init]}. Left, log scale, at initialisation: "
         f"the norm of each layer's weight gradient, from "
         f"{study.grad_norms[0]:.1e} (layer 1) to {study.grad_norms[-1]:.1e}"
-        f" (layer {depth}); the norm of the error δ of each hidden layer, "
+        f" (layer {depth}); the norm of the error Δ of each hidden layer, "
         f"from {study.delta_norms[0]:.1e} to {study.delta_norms[-1]:.1e}; "
         f"the standard deviation of z, from {study.z_std[0]:.1e} to "
         f"{study.z_std[-1]:.1e}. First hidden layer's error over the "

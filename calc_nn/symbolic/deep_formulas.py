@@ -439,8 +439,8 @@ def deep_forward(net: DeepNet, X):
 
 def deep_backward(dlogits, cache: DeepCache):
     r"""Gradients of the loss for every parameter of the network, and the
-    norm of the error :math:`\delta^l = \partial L / \partial z^l` of
-    every hidden layer.
+    norm of the error :math:`\Delta^l = \partial L / \partial Z^l` of
+    every hidden layer (the batch's errors, one row per example).
 
     A residual block passes its upstream gradient on unchanged and adds
     the branch's: :math:`\delta^{l-1} = \delta^l + J_F^\top \delta^l`.
@@ -454,7 +454,7 @@ def deep_backward(dlogits, cache: DeepCache):
     Returns
     -------
     grads : DeepNet of the gradients, shapes of the parameters
-    delta_norms : ndarray, shape (D - 1,), :math:`\lVert\delta^l\rVert`
+    delta_norms : ndarray, shape (D - 1,), :math:`\lVert\Delta^l\rVert`
         for :math:`l = 1, \dots, D - 1`
 
     Used in: book/deep.md
@@ -485,8 +485,8 @@ class DepthStudy(NamedTuple):
     ----------
     grad_norms : (D,) :math:`\\lVert\\partial L/\\partial W^l\\rVert` at
         initialisation, :math:`l = 1, \\dots, D`
-    delta_norms : (D - 1,) :math:`\\lVert\\delta^l\\rVert` of the hidden
-        layers at initialisation
+    delta_norms : (D - 1,) :math:`\\lVert\\Delta^l\\rVert` of the hidden
+        layers at initialisation (the batch's errors)
     z_std : (D - 1,) standard deviation of the entries of :math:`z^l` at
         initialisation
     losses : (steps + 1,) the loss before each step and after the last;
