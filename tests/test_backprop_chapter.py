@@ -499,3 +499,97 @@ def test_exercises_are_graded_with_derivations():
     marks = [re.match(r"(★+) ", title) for title, _ in found]
     assert all(marks), [t for t, _ in found]
     assert sum(len(m.group(1)) >= 2 for m in marks) >= 2
+
+
+# ------------------------------------------------- third reading (session 6)
+
+def test_pytorch_keeps_tensors_not_local_derivatives():
+    """"PyTorch does the same ... an operation keeps the tensors its
+    backward step will need (for a * b, a and b; for tanh, its result),
+    not its local derivatives": what torch's graph nodes hold."""
+    a = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    node = (a * b).grad_fn
+    saved = sorted(n for n in dir(node) if n.startswith("_saved_"))
+    assert saved == ["_saved_other", "_saved_self"]
+    assert torch.equal(node._saved_self, a)
+    assert torch.equal(node._saved_other, b)
+    t = a.tanh()
+    node = t.grad_fn
+    assert sorted(n for n in dir(node) if n.startswith("_saved_")) == [
+        "_saved_result"]
+    assert torch.equal(node._saved_result, t)         # not 1 - tanh^2
+    assert "PyTorch does exactly this" not in FLAT
+    assert ("keeps the tensors its backward step will need (for `a * b`, "
+            "`a` and `b`; for `tanh`, its result), not its local "
+            "derivatives") in FLAT
+
+
+def test_forward_mode_is_counted_where_the_text_says():
+    """The reverse-mode section sends the reader to the exercise of the
+    calculus chapter that counts forward against reverse mode; the section
+    calc-vjp counts a Jacobian against a VJP, not the two modes."""
+    calculus = chapter("calculus")
+    section = TEXT.split("(bp-reverse-mode)=", 1)[1].split("(bp-graphs)=")[0]
+    section = " ".join(section.split())
+    assert "(exercise {ref}`calc-ex-modes` counts it)" in section
+    assert "{ref}`calc-vjp` counts" not in section
+    exercise = calculus.split(":label: calc-ex-modes", 1)[1].split(
+        "solution-end", 1)[0]
+    assert "Forward mode needs $n$ products" in exercise
+    vjp = calculus.split("(calc-vjp)=", 1)[1].split("\n(calc-", 1)[0]
+    assert "forward mode" not in vjp.lower()
+    # the shapes (p, n) = (p, m)(m, n) come with what n, m and p are
+    assert ("$(p, n) = (p, m)(m, n)$ for $g: \\R^n \\to \\R^m$ and "
+            "$f: \\R^m \\to \\R^p$") in section
+
+
+def test_finite_differences_ratio_is_stated_in_passes():
+    """Two forward passes per parameter against at most three: the ratio
+    grows like the number of parameters when counted in passes (the
+    measured times of small networks only roughly follow it)."""
+    for width in (2, 8, 32):
+        net = MLP([2, width, width, 2], "tanh", seed=0)
+        pairs = list(zip(net.layer_sizes[:-1], net.layer_sizes[1:]))
+        forward = sum(a * b for a, b in pairs)
+        backward = 2 * forward - pairs[0][0] * pairs[0][1]
+        passes = (forward + backward) / forward
+        assert passes <= 3
+    assert ("so the number of passes grows like the number of parameters, "
+            "and so does the ratio between the two methods counted in "
+            "forward passes") in FLAT
+    assert "so their cost grows like the number of parameters" not in FLAT
+
+
+def test_the_errata_name_the_network_their_code_runs_on():
+    """The code of both errata runs on `model`, the 2-3-3-2 tanh network
+    of the autograd check, not on the 2-2-2 worked example printed just
+    above them."""
+    assert 'model = MLP([2, 3, 3, 2], activation="tanh", seed=0)' in TEXT
+    nn_erratum = FLAT.split("skips the output layer's gradients", 1)[1]
+    assert ("runs the document's loop as written on the 2-3-3-2 tanh "
+            "network checked against autograd above") in nn_erratum
+    cnn_erratum = FLAT.split("gives a product, not the recursion", 1)[1]
+    assert ("the code builds it for the 2-3-3-2 tanh network checked "
+            "against autograd above") in cnn_erratum
+    assert "the network above" not in FLAT
+    assert "small network above" not in FLAT
+
+
+def test_the_delta_exercise_prints_two_equal_numbers():
+    """Exercise bp-ex-delta: sympy.diff and BP3 give the same entry
+    W^1_12 (the cell prints both, to 20 digits)."""
+    import sympy as sp
+
+    from calc_nn.symbolic import backprop_formulas as sym
+
+    net = sym.symbolic_network([2, 2, 2], "sigmoid")
+    dWs_sym, _ = sym.delta_equations(net)
+    w = net["Ws"][0][0, 1]
+    point = {s: sp.Rational(k + 1, 7) for k, s in enumerate(
+        sorted(net["L"].free_symbols, key=str))}
+    direct = sp.N(sp.diff(net["L"], w).subs(point), 30)
+    formula = sp.N(dWs_sym[0][0, 1].subs(point), 30)
+    assert abs(direct) > 1e-3                   # not a trivial zero
+    assert abs(direct - formula) < 1e-25
+    assert 'print("delta^1_1 x_2:", sp.N(dWs_sym[0][0, 1]' in TEXT
