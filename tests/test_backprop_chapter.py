@@ -593,3 +593,37 @@ def test_the_delta_exercise_prints_two_equal_numbers():
     assert abs(direct) > 1e-3                   # not a trivial zero
     assert abs(direct - formula) < 1e-25
     assert 'print("delta^1_1 x_2:", sp.N(dWs_sym[0][0, 1]' in TEXT
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_weight_gradient_norms_alone_can_mislead(seed):
+    """Summary and objectives: the errors' norms are read with the weight
+    gradients' (with ReLU and Xavier the weight gradients are level, more
+    level than He's, while the errors and activations vanish); the
+    figure's verdict on the gradient ratio says "level", not "stable"."""
+    xavier = layer_statistics("relu", "xavier", 30, seed=seed)
+    he = layer_statistics("relu", "he", 30, seed=seed)
+    assert spread(xavier.grad_norms) < spread(he.grad_norms) * 2
+    assert spread(xavier.grad_norms) < 10
+    assert spread(xavier.error_norms) > 1e3
+    assert spread(xavier.act_std) > 1e3
+    summary = " ".join(TEXT.split("## Summary", 1)[1].split(
+        "## Exercises", 1)[0].split())
+    assert ("the weight gradients alone can mislead (with ReLU and Xavier "
+            "they are level while the errors and the activations vanish)"
+            ) in summary
+    assert "Per-layer gradient norms reveal" not in summary
+    objectives = " ".join(TEXT.split("What you will be able to do", 1)[1]
+                          .split(":::", 1)[0].split())
+    assert "per-layer norms of the errors and of the weight gradients" in \
+        objectives
+
+
+def test_the_depth_figure_calls_relu_xavier_level_not_stable():
+    from calc_nn.plots import backprop_figures
+
+    fig = backprop_figures.gradient_norms_by_layer("relu", 30)
+    text = fig.layout.meta["description"]
+    assert re.search(r"Xavier: \S+ \(level\)", text), text
+    assert "stable" not in text
+    assert "Level gradients are not a healthy network" in FLAT
