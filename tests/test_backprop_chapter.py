@@ -627,3 +627,33 @@ def test_the_depth_figure_calls_relu_xavier_level_not_stable():
     assert re.search(r"Xavier: \S+ \(level\)", text), text
     assert "stable" not in text
     assert "Level gradients are not a healthy network" in FLAT
+
+
+def test_the_nn_documents_step_3_is_described_as_written():
+    """Step 3 of the NN document §3.2 updates w^l_jk with no restriction
+    on l: what is missing is the output layer's gradient, which steps 1
+    and 2 never compute (not an update that excludes the layer)."""
+    erratum = FLAT.split("skips the output layer's gradients", 1)[1].split(
+        ":::", 1)[0]
+    assert ("as written, the update of step 3 has no gradient for the "
+            "output layer's weights and biases") in erratum
+    assert "weights are never updated" not in erratum
+
+
+def test_torch_backward_fills_grad_and_only_step_moves_weights():
+    """The erratum on updates: "loss.backward() fills .grad,
+    optimizer.step() changes the weights"."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2).double()
+    before = [p.detach().clone() for p in net.parameters()]
+    assert all(p.grad is None for p in net.parameters())
+    loss = net(torch.randn(4, 3, dtype=torch.float64)).pow(2).mean()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().max() > 0
+               for p in net.parameters())
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before))
+    torch.optim.SGD(net.parameters(), lr=0.1).step()
+    assert all(not torch.equal(p, q)
+               for p, q in zip(net.parameters(), before))
+    assert ("`loss.backward()` fills `.grad`, `optimizer.step()` changes "
+            "the weights") in FLAT
