@@ -657,3 +657,17 @@ def test_torch_backward_fills_grad_and_only_step_moves_weights():
                for p, q in zip(net.parameters(), before))
     assert ("`loss.backward()` fills `.grad`, `optimizer.step()` changes "
             "the weights") in FLAT
+
+
+def test_relu_at_its_kink_gets_the_chosen_derivative_0():
+    """"at a kink, where there is none, a chosen value: 0 for ReLU at 0,
+    in PyTorch and in Value"."""
+    from calc_nn.autograd import Value
+
+    v = Value(0.0)
+    v.relu().backward()
+    t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    torch.relu(t).backward()
+    assert v.grad == 0.0 and t.grad.item() == 0.0
+    assert "a chosen value: 0 for ReLU at 0, in PyTorch and in `Value`" in \
+        FLAT
