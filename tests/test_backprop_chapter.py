@@ -671,3 +671,14 @@ def test_relu_at_its_kink_gets_the_chosen_derivative_0():
     assert v.grad == 0.0 and t.grad.item() == 0.0
     assert "a chosen value: 0 for ReLU at 0, in PyTorch and in `Value`" in \
         FLAT
+
+
+def test_the_delta_exercise_sums_over_a_fresh_index():
+    """In exercise bp-ex-delta, z^1_k is one fixed entry: the sum that
+    defines z^2_i runs over another index."""
+    solution = FLAT.split("solution-start} bp-ex-delta", 1)[1].split(
+        "solution-end", 1)[0]
+    assert (r"$z^1_k$ affects every $z^2_i = \sum_{k'} W^2_{ik'} "
+            r"\sigma(z^1_{k'}) + b^2_i$ (through its term $k' = k$)"
+            ) in solution
+    assert r"$z^2_i = \sum_k" not in solution
