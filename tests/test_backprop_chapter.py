@@ -682,3 +682,15 @@ def test_the_delta_exercise_sums_over_a_fresh_index():
             r"\sigma(z^1_{k'}) + b^2_i$ (through its term $k' = k$)"
             ) in solution
     assert r"$z^2_i = \sum_k" not in solution
+
+
+def test_normalisation_and_residual_layers_are_in_the_book():
+    """They are not "beyond this book": the chapter on deep networks has
+    a section on each, and the vanishing-gradient section links to it."""
+    deep = chapter("deep")
+    assert "(deep-batchnorm)=\n## Batch normalisation" in deep
+    assert "(deep-residual)=\n## Residual connections" in deep
+    assert "beyond this book" not in FLAT
+    section = FLAT.split("(bp-vanishing)=", 1)[1].split("(bp-training)=")[0]
+    assert ("normalisation layers and residual connections, the subject of "
+            "{ref}`chapter-deep`") in section
