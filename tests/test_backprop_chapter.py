@@ -707,3 +707,21 @@ def test_the_entrywise_work_is_a_few_operations_per_activation():
     assert 10 * hidden < madds / 50
     assert ("entrywise products with $f'(Z^l)$, and $f'$ itself, cost a "
             "few operations per activation, negligible beside them") in FLAT
+
+
+def test_the_ones_column_of_the_batch_layer_is_defined():
+    """"1 a column of N ones (every row gets b)": 1 b^T adds b to every
+    row, and Delta^T 1 sums the columns of Delta (eq-bp-linear-batch)."""
+    rng = np.random.default_rng(0)
+    X, W, b = (rng.standard_normal((5, 4)), rng.standard_normal((3, 4)),
+               rng.standard_normal(3))
+    ones = np.ones((5, 1))
+    np.testing.assert_allclose(X @ W.T + ones @ b[None], X @ W.T + b,
+                               rtol=1e-15)
+    Delta = rng.standard_normal((5, 3))
+    np.testing.assert_allclose((Delta.T @ ones)[:, 0], Delta.sum(axis=0),
+                               rtol=1e-14)
+    section = FLAT.split("(bp-batch)=", 1)[1]
+    first = section.index(r"\mathbf{1}")
+    assert (r"$\mathbf{1}$ a column of $N$ ones (every row gets $b$)"
+            ) in section[first:first + 300]
