@@ -499,3 +499,229 @@ def test_exercises_are_graded_with_derivations():
     marks = [re.match(r"(★+) ", title) for title, _ in found]
     assert all(marks), [t for t, _ in found]
     assert sum(len(m.group(1)) >= 2 for m in marks) >= 2
+
+
+# ------------------------------------------------- third reading (session 6)
+
+def test_pytorch_keeps_tensors_not_local_derivatives():
+    """"PyTorch does the same ... an operation keeps the tensors its
+    backward step will need (for a * b, a and b; for tanh, its result),
+    not its local derivatives": what torch's graph nodes hold."""
+    a = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    node = (a * b).grad_fn
+    saved = sorted(n for n in dir(node) if n.startswith("_saved_"))
+    assert saved == ["_saved_other", "_saved_self"]
+    assert torch.equal(node._saved_self, a)
+    assert torch.equal(node._saved_other, b)
+    t = a.tanh()
+    node = t.grad_fn
+    assert sorted(n for n in dir(node) if n.startswith("_saved_")) == [
+        "_saved_result"]
+    assert torch.equal(node._saved_result, t)         # not 1 - tanh^2
+    assert "PyTorch does exactly this" not in FLAT
+    assert ("keeps the tensors its backward step will need (for `a * b`, "
+            "`a` and `b`; for `tanh`, its result), not its local "
+            "derivatives") in FLAT
+
+
+def test_forward_mode_is_counted_where_the_text_says():
+    """The reverse-mode section sends the reader to the exercise of the
+    calculus chapter that counts forward against reverse mode; the section
+    calc-vjp counts a Jacobian against a VJP, not the two modes."""
+    calculus = chapter("calculus")
+    section = TEXT.split("(bp-reverse-mode)=", 1)[1].split("(bp-graphs)=")[0]
+    section = " ".join(section.split())
+    assert "(exercise {ref}`calc-ex-modes` counts it)" in section
+    assert "{ref}`calc-vjp` counts" not in section
+    exercise = calculus.split(":label: calc-ex-modes", 1)[1].split(
+        "solution-end", 1)[0]
+    assert "Forward mode needs $n$ products" in exercise
+    vjp = calculus.split("(calc-vjp)=", 1)[1].split("\n(calc-", 1)[0]
+    assert "forward mode" not in vjp.lower()
+    # the shapes (p, n) = (p, m)(m, n) come with what n, m and p are
+    assert ("$(p, n) = (p, m)(m, n)$ for $g: \\R^n \\to \\R^m$ and "
+            "$f: \\R^m \\to \\R^p$") in section
+
+
+def test_finite_differences_ratio_is_stated_in_passes():
+    """Two forward passes per parameter against at most three: the ratio
+    grows like the number of parameters when counted in passes (the
+    measured times of small networks only roughly follow it)."""
+    for width in (2, 8, 32):
+        net = MLP([2, width, width, 2], "tanh", seed=0)
+        pairs = list(zip(net.layer_sizes[:-1], net.layer_sizes[1:]))
+        forward = sum(a * b for a, b in pairs)
+        backward = 2 * forward - pairs[0][0] * pairs[0][1]
+        passes = (forward + backward) / forward
+        assert passes <= 3
+    assert ("so the number of passes grows like the number of parameters, "
+            "and so does the ratio between the two methods counted in "
+            "forward passes") in FLAT
+    assert "so their cost grows like the number of parameters" not in FLAT
+
+
+def test_the_errata_name_the_network_their_code_runs_on():
+    """The code of both errata runs on `model`, the 2-3-3-2 tanh network
+    of the autograd check, not on the 2-2-2 worked example printed just
+    above them."""
+    assert 'model = MLP([2, 3, 3, 2], activation="tanh", seed=0)' in TEXT
+    nn_erratum = FLAT.split("skips the output layer's gradients", 1)[1]
+    assert ("runs the document's loop as written on the 2-3-3-2 tanh "
+            "network checked against autograd above") in nn_erratum
+    cnn_erratum = FLAT.split("gives a product, not the recursion", 1)[1]
+    assert ("the code builds it for the 2-3-3-2 tanh network checked "
+            "against autograd above") in cnn_erratum
+    assert "the network above" not in FLAT
+    assert "small network above" not in FLAT
+
+
+def test_the_delta_exercise_prints_two_equal_numbers():
+    """Exercise bp-ex-delta: sympy.diff and BP3 give the same entry
+    W^1_12 (the cell prints both, to 20 digits)."""
+    import sympy as sp
+
+    from calc_nn.symbolic import backprop_formulas as sym
+
+    net = sym.symbolic_network([2, 2, 2], "sigmoid")
+    dWs_sym, _ = sym.delta_equations(net)
+    w = net["Ws"][0][0, 1]
+    point = {s: sp.Rational(k + 1, 7) for k, s in enumerate(
+        sorted(net["L"].free_symbols, key=str))}
+    direct = sp.N(sp.diff(net["L"], w).subs(point), 30)
+    formula = sp.N(dWs_sym[0][0, 1].subs(point), 30)
+    assert abs(direct) > 1e-3                   # not a trivial zero
+    assert abs(direct - formula) < 1e-25
+    assert 'print("delta^1_1 x_2:", sp.N(dWs_sym[0][0, 1]' in TEXT
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_weight_gradient_norms_alone_can_mislead(seed):
+    """Summary and objectives: the errors' norms are read with the weight
+    gradients' (with ReLU and Xavier the weight gradients are level, more
+    level than He's, while the errors and activations vanish); the
+    figure's verdict on the gradient ratio says "level", not "stable"."""
+    xavier = layer_statistics("relu", "xavier", 30, seed=seed)
+    he = layer_statistics("relu", "he", 30, seed=seed)
+    assert spread(xavier.grad_norms) < spread(he.grad_norms) * 2
+    assert spread(xavier.grad_norms) < 10
+    assert spread(xavier.error_norms) > 1e3
+    assert spread(xavier.act_std) > 1e3
+    summary = " ".join(TEXT.split("## Summary", 1)[1].split(
+        "## Exercises", 1)[0].split())
+    assert ("the weight gradients alone can mislead (with ReLU and Xavier "
+            "they are level while the errors and the activations vanish)"
+            ) in summary
+    assert "Per-layer gradient norms reveal" not in summary
+    objectives = " ".join(TEXT.split("What you will be able to do", 1)[1]
+                          .split(":::", 1)[0].split())
+    assert "per-layer norms of the errors and of the weight gradients" in \
+        objectives
+
+
+def test_the_depth_figure_calls_relu_xavier_level_not_stable():
+    from calc_nn.plots import backprop_figures
+
+    fig = backprop_figures.gradient_norms_by_layer("relu", 30)
+    text = fig.layout.meta["description"]
+    assert re.search(r"Xavier: \S+ \(level\)", text), text
+    assert "stable" not in text
+    assert "Level gradients are not a healthy network" in FLAT
+
+
+def test_the_nn_documents_step_3_is_described_as_written():
+    """Step 3 of the NN document §3.2 updates w^l_jk with no restriction
+    on l: what is missing is the output layer's gradient, which steps 1
+    and 2 never compute (not an update that excludes the layer)."""
+    erratum = FLAT.split("skips the output layer's gradients", 1)[1].split(
+        ":::", 1)[0]
+    assert ("as written, the update of step 3 has no gradient for the "
+            "output layer's weights and biases") in erratum
+    assert "weights are never updated" not in erratum
+
+
+def test_torch_backward_fills_grad_and_only_step_moves_weights():
+    """The erratum on updates: "loss.backward() fills .grad,
+    optimizer.step() changes the weights"."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2).double()
+    before = [p.detach().clone() for p in net.parameters()]
+    assert all(p.grad is None for p in net.parameters())
+    loss = net(torch.randn(4, 3, dtype=torch.float64)).pow(2).mean()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().max() > 0
+               for p in net.parameters())
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before))
+    torch.optim.SGD(net.parameters(), lr=0.1).step()
+    assert all(not torch.equal(p, q)
+               for p, q in zip(net.parameters(), before))
+    assert ("`loss.backward()` fills `.grad`, `optimizer.step()` changes "
+            "the weights") in FLAT
+
+
+def test_relu_at_its_kink_gets_the_chosen_derivative_0():
+    """"at a kink, where there is none, a chosen value: 0 for ReLU at 0,
+    in PyTorch and in Value"."""
+    from calc_nn.autograd import Value
+
+    v = Value(0.0)
+    v.relu().backward()
+    t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    torch.relu(t).backward()
+    assert v.grad == 0.0 and t.grad.item() == 0.0
+    assert "a chosen value: 0 for ReLU at 0, in PyTorch and in `Value`" in \
+        FLAT
+
+
+def test_the_delta_exercise_sums_over_a_fresh_index():
+    """In exercise bp-ex-delta, z^1_k is one fixed entry: the sum that
+    defines z^2_i runs over another index."""
+    solution = FLAT.split("solution-start} bp-ex-delta", 1)[1].split(
+        "solution-end", 1)[0]
+    assert (r"$z^1_k$ affects every $z^2_i = \sum_{k'} W^2_{ik'} "
+            r"\sigma(z^1_{k'}) + b^2_i$ (through its term $k' = k$)"
+            ) in solution
+    assert r"$z^2_i = \sum_k" not in solution
+
+
+def test_normalisation_and_residual_layers_are_in_the_book():
+    """They are not "beyond this book": the chapter on deep networks has
+    a section on each, and the vanishing-gradient section links to it."""
+    deep = chapter("deep")
+    assert "(deep-batchnorm)=\n## Batch normalisation" in deep
+    assert "(deep-residual)=\n## Residual connections" in deep
+    assert "beyond this book" not in FLAT
+    section = FLAT.split("(bp-vanishing)=", 1)[1].split("(bp-training)=")[0]
+    assert ("normalisation layers and residual connections, the subject of "
+            "{ref}`chapter-deep`") in section
+
+
+def test_the_entrywise_work_is_a_few_operations_per_activation():
+    """f' must be computed too (1 - tanh^2, a comparison for ReLU): "a few
+    operations per activation", negligible beside the products of the
+    digit network (a batch of 64: 768 hidden activations per example
+    against 535,040 multiply-adds)."""
+    pairs = list(zip(SIZES[:-1], SIZES[1:]))
+    madds = sum(a * b for a, b in pairs)
+    hidden = sum(SIZES[1:-1])
+    assert 10 * hidden < madds / 50
+    assert ("entrywise products with $f'(Z^l)$, and $f'$ itself, cost a "
+            "few operations per activation, negligible beside them") in FLAT
+
+
+def test_the_ones_column_of_the_batch_layer_is_defined():
+    """"1 a column of N ones (every row gets b)": 1 b^T adds b to every
+    row, and Delta^T 1 sums the columns of Delta (eq-bp-linear-batch)."""
+    rng = np.random.default_rng(0)
+    X, W, b = (rng.standard_normal((5, 4)), rng.standard_normal((3, 4)),
+               rng.standard_normal(3))
+    ones = np.ones((5, 1))
+    np.testing.assert_allclose(X @ W.T + ones @ b[None], X @ W.T + b,
+                               rtol=1e-15)
+    Delta = rng.standard_normal((5, 3))
+    np.testing.assert_allclose((Delta.T @ ones)[:, 0], Delta.sum(axis=0),
+                               rtol=1e-14)
+    section = FLAT.split("(bp-batch)=", 1)[1]
+    first = section.index(r"\mathbf{1}")
+    assert (r"$\mathbf{1}$ a column of $N$ ones (every row gets $b$)"
+            ) in section[first:first + 300]

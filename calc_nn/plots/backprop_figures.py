@@ -271,7 +271,7 @@ def gradient_norms_by_layer(activation: str, depth: int,
             line=dict(color=_INIT_COLORS[init])), 1, 2)
         ratio = g[0] / g[-1]
         verdict = ("vanishing" if ratio < 1e-3 else "exploding"
-                   if ratio > 1e3 else "stable")
+                   if ratio > 1e3 else "level")
         notes.append(f"{_INIT_SHORT[init]}: {ratio:.0e} ({verdict})")
         spread.append(f"{_INIT_SHORT[init]} {s[-1]:.1e}")
         errors.append(f"{_INIT_SHORT[init]} from {e[-1]:.1e} to {e[0]:.1e}")
