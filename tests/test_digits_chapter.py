@@ -835,3 +835,22 @@ def test_class_indices_fail_on_the_shapes_except_a_batch_of_one_or_ten(
         right = torch.nn.functional.nll_loss(probs.log(), labels).item()
         assert value != pytest.approx(right), n
     assert broadcast == [1, 10]
+
+
+def test_cross_entropy_takes_indices_and_one_hot_rows(chapter):
+    """The caveat: load_mnist gives class indices (int64, one per digit),
+    which F.cross_entropy takes as they are; it also accepts one-hot rows
+    as float class probabilities of the logits' shape, with the same
+    value."""
+    y = chapter["y_val"]
+    assert y.dtype == np.int64 and y.ndim == 1 and set(np.unique(y)) == set(
+        range(10))
+    F = torch.nn.functional
+    logits = torch.from_numpy(chapter["logits_val"][:64])
+    labels = torch.from_numpy(y[:64])
+    one_hot = F.one_hot(labels, 10).to(logits.dtype)
+    assert F.cross_entropy(logits, one_hot).item() == pytest.approx(
+        F.cross_entropy(logits, labels).item(), rel=1e-5)
+    text = " ".join(CHAPTER.read_text().split())
+    assert "it also accepts class probabilities, one-hot rows included" in (
+        text)
