@@ -238,10 +238,17 @@ def test_exercise_labels_are_well_formed():
 
 
 def test_symbols_follow_the_notation_page():
-    """The finite-difference step is h (notation: epsilon is Adam's)."""
+    """The finite-difference step is h (notation: epsilon is Adam's); two
+    networks' per-digit scores are v^A_i and v^B_i, the v_i of the
+    standard error (a, b and d are activations, biases and filters on the
+    notation page); the grey levels get no letter (p is a probability or
+    the padding there)."""
     text = CHAPTER.read_text()
     assert r"\nabla L(\theta + h v)" in text
     assert r"\epsilon v" not in text
+    assert "$v^A_i - v^B_i$" in text
+    for other in ("a_i - b_i", "d_i", "Cov}(a_i", "p / 255"):
+        assert other not in text, other
 
 
 def test_every_glued_name_is_used_in_the_prose_and_glued(chapter):
