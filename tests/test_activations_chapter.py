@@ -425,6 +425,30 @@ def test_the_glossary_says_what_the_chapter_says_of_a_dead_relu():
     assert "{ref}`act-dead-relu`" in entry
 
 
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_the_note_on_the_cnn_documents_relu_code_quotes_it():
+    """The CNN document's §4.4 says its mask can be used "to compute" the
+    ReLU layer's gradient (可以利用 ... 计算), not that it is that
+    gradient; its mask agrees with relu_grad, 0 at the kink included."""
+    text = next(SEEDS.glob("000_*.txt")).read_text()
+    section = text[text.index("### 4.4"):text.index("## 5.")]
+    assert "我们可以利用`relu_derivative(x)`计算 ReLU 层的梯度" in section
+    code = section[section.index("```python") + 9:]
+    namespace = {"torch": torch}
+    exec(code[:code.index("```")], namespace)  # the document's functions
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    np.testing.assert_array_equal(
+        namespace["relu_derivative"](torch.tensor(x)).numpy(),
+        act.relu_grad(x))
+    note = " ".join(page.admonition(
+        TEXT, "The ReLU code of the {cite:t}`cnn-calculus-doc{§4.4}`"
+    ).split())
+    assert "`dx[x <= 0] = 0`" in note and "dx[x <= 0] = 0" in section
+    assert '"to compute the gradient of the ReLU layer"' in note
+    assert "says it gives" not in note
+
+
 @pytest.mark.parametrize("alpha", [-0.1, 1.1])
 def test_the_leaky_slope_must_lie_in_0_1(alpha):
     with pytest.raises(ValueError, match="alpha"):
