@@ -373,6 +373,29 @@ def test_dead_relu_counts_and_gradients():
     assert w.grad.item() == 0 and b.grad.item() == 0
 
 
+def test_the_dead_relu_figure_draws_every_input_it_counts():
+    """The description says how many of the 2000 inputs have z > 0 and
+    z <= 0; plotly leaves out values outside the bins, so every z of every
+    bias on the slider must lie in them, on the axis and under its top."""
+    slider = 'Slider("bias", np.round(np.arange(-6.0, 2.01, 0.5), 2)'
+    assert slider in TEXT
+    x = np.random.default_rng(0).standard_normal(2000)
+    for bias in np.round(np.arange(-6.0, 2.01, 0.5), 2):
+        fig = figs.dead_relu(float(bias))
+        low, high = fig.layout.xaxis.range
+        z = x + bias
+        for trace in fig.data:
+            start, end = trace.xbins.start, trace.xbins.end
+            assert (start, end) == (low, high)
+            assert np.all((start <= z) & (z < end)), bias
+            counts, _ = np.histogram(z, np.arange(start, end + 0.125,
+                                                  trace.xbins.size))
+            assert counts.max() < fig.layout.yaxis.range[1]
+        stated = re.search(r"(\d+) of them .* (\d+) have z ≤ 0",
+                           fig.layout.meta["description"]).groups()
+        assert [int(n) for n in stated] == [(z > 0).sum(), (z <= 0).sum()]
+
+
 def test_weight_decay_shrinks_a_dead_neuron_but_keeps_it_dead():
     """"gradient descent no longer changes them (weight decay still shrinks
     both by the same factor, which keeps every z negative)"."""
