@@ -480,6 +480,30 @@ def test_the_leaky_slope_must_lie_in_0_1(alpha):
 
 # -------------------------------------------------------------- softmax
 
+def test_softmax_subtracts_the_max_only_where_the_sum_is_out_of_range(
+        monkeypatch):
+    """"exponentiates the logits as they are where their sum comes out in
+    a safe range, and on the other slices (where e^z overflows, say)
+    starts again with max z subtracted"."""
+    assert "starts again with $\\max_k z_k$ subtracted" in TEXT
+    shifted = []
+
+    def spy(z, axis):
+        shifted.append(z.copy())
+        return real(z, axis)
+    real = act._shifted
+    monkeypatch.setattr(act, "_shifted", spy)
+    z = np.array([[2.0, 1.0, 0.1], [1000.0, 0.0, -1000.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = act.softmax(z)
+    assert len(shifted) == 1
+    np.testing.assert_array_equal(shifted[0], z[1:])    # that slice only
+    np.testing.assert_array_equal(p[1], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(p[0], np.exp(z[0]) / np.exp(z[0]).sum(),
+                               rtol=4 * np.finfo(float).eps)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_the_softmax_jacobian_rows_and_columns_sum_to_zero(seed):
     z = np.random.default_rng(seed).normal(0, 3, size=5)
