@@ -473,9 +473,16 @@ def test_the_note_on_the_cnn_documents_relu_code_quotes_it():
 
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.1])
-def test_the_leaky_slope_must_lie_in_0_1(alpha):
+def test_calc_nn_takes_leaky_slopes_in_0_1_and_pytorch_any(alpha):
+    """"calc_nn accepts slopes in [0, 1] ... (PyTorch's negative_slope
+    takes any number)": the restriction is calc_nn's, not the function's."""
+    assert "`calc_nn` accepts slopes in $[0, 1]$" in TEXT
+    assert "The slope must lie" not in TEXT
     with pytest.raises(ValueError, match="alpha"):
         act.leaky_relu(np.ones(3), alpha=alpha)
+    x = torch.tensor([-2.0, 3.0], dtype=torch.float64)
+    y = torch.nn.functional.leaky_relu(x, negative_slope=alpha)
+    np.testing.assert_array_equal(y.numpy(), [-2.0 * alpha, 3.0])
 
 
 # -------------------------------------------------------------- softmax
