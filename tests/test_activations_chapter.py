@@ -628,3 +628,15 @@ def test_the_prose_never_says_n_for_the_depth():
     text = page.prose(TEXT)
     assert "(1/4)^n" not in text and "a_n" not in text
     assert "\\delta_{ij}" not in TEXT and "diag(s)" not in TEXT
+
+
+def test_machine_epsilon_is_written_as_the_notation_page_writes_it():
+    """The depth exercise's float32 epsilon is the notation page's
+    epsilon_mach (a bare epsilon there is Adam's eps), and 2^-23 is it."""
+    notation = page.read("notation")
+    assert r"\varepsilon_{\mathrm{mach}}" in notation
+    bare = re.findall(r"\\(?:var)?epsilon(?!_\{\\mathrm\{mach\}\})", TEXT)
+    assert bare == []
+    assert "$\\varepsilon_{\\mathrm{mach}} = 2^{-23}$" in " ".join(
+        TEXT.split())
+    assert np.finfo(np.float32).eps == 2.0 ** -23
