@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from sympy.calculus.util import function_range
 
 from calc_nn import activations as act
 from calc_nn import check, symbolic, verify
@@ -118,6 +119,35 @@ def test_the_zero_branch_fixes_sympys_relu_derivative_at_the_kink():
     relu = symbolic.activation("relu")
     h = sp.Rational(1, 10 ** 6)
     assert (relu.subs(x, -h) / -h, relu.subs(x, h) / h) == (0, 1)
+
+
+def test_the_larger_constant_is_computed_not_assumed(monkeypatch):
+    """"it takes the larger constant": a Leaky ReLU whose constants were
+    2 and 1 would report 2 (the code had 1 typed for Leaky ReLU)."""
+    from calc_nn.symbolic import activation_formulas as formulas
+    x = symbolic.x
+    steep = sp.Piecewise((2 * x, x <= 0), (x, True))
+    monkeypatch.setitem(formulas.ACTIVATIONS, "leaky_relu", steep)
+    for cached in (formulas._derivative, formulas._max_derivative):
+        monkeypatch.setattr(formulas, cached.__name__, cached.__wrapped__)
+    assert symbolic.max_derivative("leaky_relu") == (sp.oo, 2)
+
+
+@pytest.mark.parametrize("slope", [sp.Rational(1, 100), sp.Rational(1, 2),
+                                   sp.Rational(99, 100)])
+def test_leaky_relus_row_is_the_same_for_any_slope_in_0_1(slope):
+    """"Leaky ReLU's row is computed for alpha = 0.01; any alpha strictly
+    between 0 and 1 gives the same": range, largest f' and where."""
+    x = symbolic.x
+    (neg, _), (pos, _) = symbolic.activation("leaky_relu").subs(
+        symbolic.alpha, slope).args
+    values = (function_range(neg, x, sp.Interval(-sp.oo, 0))
+              | function_range(pos, x, sp.Interval.open(0, sp.oo)))
+    assert values == symbolic.image("leaky_relu")
+    slopes = (sp.diff(neg, x), sp.diff(pos, x))
+    assert max(slopes) == slopes[1] == symbolic.max_derivative(
+        "leaky_relu")[1]
+    assert "any $\\alpha$ strictly\nbetween 0 and 1 gives the same" in TEXT
 
 
 def test_sympys_raw_tanh_derivative_is_the_hand_form_times_e2x():
