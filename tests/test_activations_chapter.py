@@ -361,6 +361,11 @@ def test_a_larger_weight_does_not_rescue_the_sigmoid(w):
     def at_input(name):
         return abs(act.chain_gradient(name, 30, w=w, x0=0.5)[1][0])
     assert at_input("sigmoid") < 1e-15
+    # "no factor w sigma'(z^k) of these chains reaches 1/2"
+    assert "no\nfactor $w\\,\\sigma'(z^k)$ of these chains reaches $1/2$" \
+        in TEXT
+    a, _ = act.chain_gradient("sigmoid", 30, w=w, x0=0.5)
+    assert np.all(w * act.sigmoid_grad(w * a[:-1]) < 0.5)
     if w >= 2:
         assert at_input("tanh") < 1e-20   # "saturates just the same"
     for name in ("relu", "leaky_relu"):   # the factor is exactly w
