@@ -309,10 +309,14 @@ def test_the_exercise_with_w_2_has_the_right_numbers():
     for typed, value in (("0.7311", a[2]), ("0.3932", 2 * a[2] * (1 - a[2])),
                          ("1.4621", 2 * a[2]), ("0.8119", a[3]),
                          ("0.3055", 2 * a[3] * (1 - a[3])),
-                         ("0.0601", grad[0])):
+                         ("0.0601", grad[0]),
+                         ("0.01335", act.chain_gradient(
+                             "sigmoid", 3, w=1.0, x0=0.0)[1][0])):
         assert typed in solution and page.matches_rounded(typed, value), typed
     assert grad[0] < (2 / 4) ** 3 and grad[0] > act.chain_gradient(
         "sigmoid", 3, w=1.0, x0=0.0)[1][0]   # "the larger weight helps"
+    # "each factor is smaller than the one before"
+    assert np.all(np.diff(2 * act.sigmoid_grad(2 * a[:-1])) < 0)
 
 
 # ------------------------------------------------ vanishing and exploding
