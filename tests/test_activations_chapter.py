@@ -69,6 +69,29 @@ def test_the_sources_list_the_activations_the_chapter_says():
         assert "softmax" not in text.lower()
 
 
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_what_the_chapter_reports_of_the_sources_is_there():
+    """The NN document's §4.1: the sigmoid as the output of binary
+    classifiers, ReLU "does not have the vanishing gradient problem", the
+    usual alpha = 0.01; the CNN document's §3.4: ReLU' = 0 for x <= 0."""
+    def section(name, start, end):
+        text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
+        return text[text.index(start):text.index(end)]
+    nn = section("002", "### 4.1", "### 4.2")
+    cnn = section("000", "### 3.4", "## 4.")
+    prose = " ".join(TEXT.split())
+    for said, source in (
+            ("mentions the sigmoid as the output of binary classifiers",
+             "Sigmoid函数的值域为(0,1),具有平滑和可导的特性,常用于二分类问题的输出层"),
+            ('ReLU "does not have the vanishing gradient problem"',
+             "ReLU函数在正半区线性,在负半区为0,计算简单且不存在梯度消失问题"),
+            ("gives the usual $\\alpha = 0.01$", "(通常取0.01)")):
+        assert said in prose and source in nn, said
+    assert "{cite:t}`cnn-calculus-doc{§3.4}` and PyTorch both use 0" in prose
+    assert "0 & x \\leq 0" in cnn and "1 & x > 0" in cnn
+
+
 # ------------------------------------------------- ranges and derivatives
 
 @pytest.mark.parametrize("name, values, grid", [
