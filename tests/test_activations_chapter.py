@@ -625,6 +625,27 @@ def test_positive_inputs_give_weight_gradients_of_one_sign(seed):
         assert set(tanh_signs) == {-1.0, 1.0}
 
 
+def test_one_sign_holds_on_one_example_and_a_batch_can_mix():
+    """"on one example ... a gradient step on one example can only move
+    them all up or all down together ... (over a batch, examples whose
+    errors have opposite signs can give a mix)": positive inputs, by
+    autograd."""
+    erratum = " ".join(page.admonition(
+        TEXT, 'Erratum: why tanh "converges faster"').split())
+    assert "on one example, the gradient" in erratum
+    assert "over a batch, examples whose errors have opposite signs can " \
+        "give a mix" in erratum
+    x = torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64)
+    delta = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    for rows in ([0], [1], [0, 1]):     # dL/dz = delta on every example
+        w.grad = None
+        ((x[rows] @ w) * delta[rows]).sum().backward()
+        signs = set(np.sign(w.grad.numpy()))
+        assert signs == ({-1.0, 1.0} if len(rows) == 2 else
+                         {float(torch.sign(delta[rows[0]]))})
+
+
 # ------------------------------------------------------------ exercises
 
 def test_a_float32_update_below_a_quarter_eps_is_lost():
