@@ -181,6 +181,16 @@ def test_sympys_raw_tanh_derivative_is_the_hand_form_times_e2x():
 
 
 def test_the_backward_pass_from_the_output_is_a_times_one_minus_a():
+    """"for a subtraction and a multiplication, with no exponential
+    (... PyTorch's backward pass does the same)"; the docstring agrees."""
+    said = "a subtraction and a multiplication"
+    assert said in " ".join(TEXT.split())
+    assert said in " ".join(act.sigmoid_grad.__doc__.split())
+    x = torch.linspace(-30, 30, 61, dtype=torch.float64, requires_grad=True)
+    y = torch.sigmoid(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), act.sigmoid_grad(
+        x.detach().numpy(), y.detach().numpy()))
     z = np.linspace(-8, 8, 33)
     a = act.sigmoid(z)
     np.testing.assert_array_equal(act.sigmoid_grad(z, a), (1 - a) * a)
