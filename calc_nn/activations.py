@@ -93,8 +93,8 @@ def sigmoid_grad(x, y=None):
 
     From ``x`` alone it uses the second form, which keeps full relative
     precision for large ``|x|``, where ``1 - sigma(x)`` cancels. Given the
-    forward pass's ``y = sigmoid(x)`` it uses the first (two
-    multiplications instead of an exponential, as PyTorch's backward
+    forward pass's ``y = sigmoid(x)`` it uses the first (a subtraction
+    and a multiplication instead of an exponential, as PyTorch's backward
     does): then the error is a few eps *absolute*, the rounding of ``y``.
 
     Parameters

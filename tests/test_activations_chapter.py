@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from sympy.calculus.util import function_range
 
 from calc_nn import activations as act
 from calc_nn import check, symbolic, verify
@@ -66,6 +67,29 @@ def test_the_sources_list_the_activations_the_chapter_says():
     assert "Leaky" not in cnn
     for text in (nn, cnn):
         assert "softmax" not in text.lower()
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_what_the_chapter_reports_of_the_sources_is_there():
+    """The NN document's §4.1: the sigmoid as the output of binary
+    classifiers, ReLU "does not have the vanishing gradient problem", the
+    usual alpha = 0.01; the CNN document's §3.4: ReLU' = 0 for x <= 0."""
+    def section(name, start, end):
+        text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
+        return text[text.index(start):text.index(end)]
+    nn = section("002", "### 4.1", "### 4.2")
+    cnn = section("000", "### 3.4", "## 4.")
+    prose = " ".join(TEXT.split())
+    for said, source in (
+            ("mentions the sigmoid as the output of binary classifiers",
+             "Sigmoid函数的值域为(0,1),具有平滑和可导的特性,常用于二分类问题的输出层"),
+            ('ReLU "does not have the vanishing gradient problem"',
+             "ReLU函数在正半区线性,在负半区为0,计算简单且不存在梯度消失问题"),
+            ("gives the usual $\\alpha = 0.01$", "(通常取0.01)")):
+        assert said in prose and source in nn, said
+    assert "{cite:t}`cnn-calculus-doc{§3.4}` and PyTorch both use 0" in prose
+    assert "0 & x \\leq 0" in cnn and "1 & x > 0" in cnn
 
 
 # ------------------------------------------------- ranges and derivatives
@@ -120,6 +144,36 @@ def test_the_zero_branch_fixes_sympys_relu_derivative_at_the_kink():
     assert (relu.subs(x, -h) / -h, relu.subs(x, h) / h) == (0, 1)
 
 
+def test_the_larger_constant_is_computed_not_assumed(monkeypatch):
+    """"it takes the larger constant": a Leaky ReLU whose constants were
+    2 and 1 would report 2 (the code had 1 typed for Leaky ReLU)."""
+    from calc_nn.symbolic import activation_formulas as formulas
+    x = symbolic.x
+    steep = sp.Piecewise((2 * x, x <= 0), (x, True))
+    monkeypatch.setitem(formulas.ACTIVATIONS, "leaky_relu", steep)
+    for cached in (formulas._derivative, formulas._max_derivative):
+        monkeypatch.setattr(formulas, cached.__name__, cached.__wrapped__)
+    assert symbolic.max_derivative("leaky_relu") == (sp.oo, 2)
+
+
+@pytest.mark.parametrize("slope", [sp.Rational(1, 100), sp.Rational(1, 2),
+                                   sp.Rational(99, 100)])
+def test_leaky_relus_row_is_the_same_for_any_slope_in_0_1(slope):
+    """"Leaky ReLU's row is computed for alpha = 0.01; any alpha strictly
+    between 0 and 1 gives the same": range, largest f' and where."""
+    x = symbolic.x
+    (neg, _), (pos, _) = symbolic.activation("leaky_relu").subs(
+        symbolic.alpha, slope).args
+    values = (function_range(neg, x, sp.Interval(-sp.oo, 0))
+              | function_range(pos, x, sp.Interval.open(0, sp.oo)))
+    assert values == symbolic.image("leaky_relu")
+    slopes = (sp.diff(neg, x), sp.diff(pos, x))
+    assert max(slopes) == slopes[1] == symbolic.max_derivative(
+        "leaky_relu")[1]
+    assert "any $\\alpha$ strictly between 0 and 1 gives the same" in \
+        " ".join(TEXT.split())
+
+
 def test_sympys_raw_tanh_derivative_is_the_hand_form_times_e2x():
     x = symbolic.x
     raw = symbolic.derivative("tanh")
@@ -128,6 +182,16 @@ def test_sympys_raw_tanh_derivative_is_the_hand_form_times_e2x():
 
 
 def test_the_backward_pass_from_the_output_is_a_times_one_minus_a():
+    """"for a subtraction and a multiplication, with no exponential
+    (... PyTorch's backward pass does the same)"; the docstring agrees."""
+    said = "a subtraction and a multiplication"
+    assert said in " ".join(TEXT.split())
+    assert said in " ".join(act.sigmoid_grad.__doc__.split())
+    x = torch.linspace(-30, 30, 61, dtype=torch.float64, requires_grad=True)
+    y = torch.sigmoid(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), act.sigmoid_grad(
+        x.detach().numpy(), y.detach().numpy()))
     z = np.linspace(-8, 8, 33)
     a = act.sigmoid(z)
     np.testing.assert_array_equal(act.sigmoid_grad(z, a), (1 - a) * a)
@@ -279,10 +343,14 @@ def test_the_exercise_with_w_2_has_the_right_numbers():
     for typed, value in (("0.7311", a[2]), ("0.3932", 2 * a[2] * (1 - a[2])),
                          ("1.4621", 2 * a[2]), ("0.8119", a[3]),
                          ("0.3055", 2 * a[3] * (1 - a[3])),
-                         ("0.0601", grad[0])):
+                         ("0.0601", grad[0]),
+                         ("0.01335", act.chain_gradient(
+                             "sigmoid", 3, w=1.0, x0=0.0)[1][0])):
         assert typed in solution and page.matches_rounded(typed, value), typed
     assert grad[0] < (2 / 4) ** 3 and grad[0] > act.chain_gradient(
         "sigmoid", 3, w=1.0, x0=0.0)[1][0]   # "the larger weight helps"
+    # "each factor is smaller than the one before"
+    assert np.all(np.diff(2 * act.sigmoid_grad(2 * a[:-1])) < 0)
 
 
 # ------------------------------------------------ vanishing and exploding
@@ -331,6 +399,11 @@ def test_a_larger_weight_does_not_rescue_the_sigmoid(w):
     def at_input(name):
         return abs(act.chain_gradient(name, 30, w=w, x0=0.5)[1][0])
     assert at_input("sigmoid") < 1e-15
+    # "no factor w sigma'(z^k) of these chains reaches 1/2"
+    assert "no factor $w\\,\\sigma'(z^k)$ of these chains reaches $1/2$" \
+        in " ".join(TEXT.split())
+    a, _ = act.chain_gradient("sigmoid", 30, w=w, x0=0.5)
+    assert np.all(w * act.sigmoid_grad(w * a[:-1]) < 0.5)
     if w >= 2:
         assert at_input("tanh") < 1e-20   # "saturates just the same"
     for name in ("relu", "leaky_relu"):   # the factor is exactly w
@@ -371,6 +444,29 @@ def test_dead_relu_counts_and_gradients():
         assert b.grad.item() == counts[b0]
     assert counts[-1.0] > 0 and counts[-6.0] == 0
     assert w.grad.item() == 0 and b.grad.item() == 0
+
+
+def test_the_dead_relu_figure_draws_every_input_it_counts():
+    """The description says how many of the 2000 inputs have z > 0 and
+    z <= 0; plotly leaves out values outside the bins, so every z of every
+    bias on the slider must lie in them, on the axis and under its top."""
+    slider = 'Slider("bias", np.round(np.arange(-6.0, 2.01, 0.5), 2)'
+    assert slider in TEXT
+    x = np.random.default_rng(0).standard_normal(2000)
+    for bias in np.round(np.arange(-6.0, 2.01, 0.5), 2):
+        fig = figs.dead_relu(float(bias))
+        low, high = fig.layout.xaxis.range
+        z = x + bias
+        for trace in fig.data:
+            start, end = trace.xbins.start, trace.xbins.end
+            assert (start, end) == (low, high)
+            assert np.all((start <= z) & (z < end)), bias
+            counts, _ = np.histogram(z, np.arange(start, end + 0.125,
+                                                  trace.xbins.size))
+            assert counts.max() < fig.layout.yaxis.range[1]
+        stated = re.search(r"(\d+) of them .* (\d+) have z ≤ 0",
+                           fig.layout.meta["description"]).groups()
+        assert [int(n) for n in stated] == [(z > 0).sum(), (z <= 0).sum()]
 
 
 def test_weight_decay_shrinks_a_dead_neuron_but_keeps_it_dead():
@@ -425,13 +521,68 @@ def test_the_glossary_says_what_the_chapter_says_of_a_dead_relu():
     assert "{ref}`act-dead-relu`" in entry
 
 
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the source documents are "
+                    "not beside the repository")
+def test_the_note_on_the_cnn_documents_relu_code_quotes_it():
+    """The CNN document's §4.4 says its mask can be used "to compute" the
+    ReLU layer's gradient (可以利用 ... 计算), not that it is that
+    gradient; its mask agrees with relu_grad, 0 at the kink included."""
+    text = next(SEEDS.glob("000_*.txt")).read_text()
+    section = text[text.index("### 4.4"):text.index("## 5.")]
+    assert "我们可以利用`relu_derivative(x)`计算 ReLU 层的梯度" in section
+    code = section[section.index("```python") + 9:]
+    namespace = {"torch": torch}
+    exec(code[:code.index("```")], namespace)  # the document's functions
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    np.testing.assert_array_equal(
+        namespace["relu_derivative"](torch.tensor(x)).numpy(),
+        act.relu_grad(x))
+    note = " ".join(page.admonition(
+        TEXT, "The ReLU code of the {cite:t}`cnn-calculus-doc{§4.4}`"
+    ).split())
+    assert "`dx[x <= 0] = 0`" in note and "dx[x <= 0] = 0" in section
+    assert '"to compute the gradient of the ReLU layer"' in note
+    assert "says it gives" not in note
+
+
 @pytest.mark.parametrize("alpha", [-0.1, 1.1])
-def test_the_leaky_slope_must_lie_in_0_1(alpha):
+def test_calc_nn_takes_leaky_slopes_in_0_1_and_pytorch_any(alpha):
+    """"calc_nn accepts slopes in [0, 1] ... (PyTorch's negative_slope
+    takes any number)": the restriction is calc_nn's, not the function's."""
+    assert "`calc_nn` accepts slopes in $[0, 1]$" in TEXT
+    assert "The slope must lie" not in TEXT
     with pytest.raises(ValueError, match="alpha"):
         act.leaky_relu(np.ones(3), alpha=alpha)
+    x = torch.tensor([-2.0, 3.0], dtype=torch.float64)
+    y = torch.nn.functional.leaky_relu(x, negative_slope=alpha)
+    np.testing.assert_array_equal(y.numpy(), [-2.0 * alpha, 3.0])
 
 
 # -------------------------------------------------------------- softmax
+
+def test_softmax_subtracts_the_max_only_where_the_sum_is_out_of_range(
+        monkeypatch):
+    """"exponentiates the logits as they are where their sum comes out in
+    a safe range, and on the other slices (where e^z overflows, say)
+    starts again with max z subtracted"."""
+    assert "starts again with $\\max_k z_k$ subtracted" in TEXT
+    shifted = []
+
+    def spy(z, axis):
+        shifted.append(z.copy())
+        return real(z, axis)
+    real = act._shifted
+    monkeypatch.setattr(act, "_shifted", spy)
+    z = np.array([[2.0, 1.0, 0.1], [1000.0, 0.0, -1000.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = act.softmax(z)
+    assert len(shifted) == 1
+    np.testing.assert_array_equal(shifted[0], z[1:])    # that slice only
+    np.testing.assert_array_equal(p[1], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(p[0], np.exp(z[0]) / np.exp(z[0]).sum(),
+                               rtol=4 * np.finfo(float).eps)
+
 
 @pytest.mark.parametrize("seed", range(4))
 def test_the_softmax_jacobian_rows_and_columns_sum_to_zero(seed):
@@ -483,6 +634,27 @@ def test_positive_inputs_give_weight_gradients_of_one_sign(seed):
     if seed == 1:  # the chapter's example: tanh inputs give both signs
         tanh_signs = np.sign(-0.8 * act.tanh(z_below))
         assert set(tanh_signs) == {-1.0, 1.0}
+
+
+def test_one_sign_holds_on_one_example_and_a_batch_can_mix():
+    """"on one example ... a gradient step on one example can only move
+    them all up or all down together ... (over a batch, examples whose
+    errors have opposite signs can give a mix)": positive inputs, by
+    autograd."""
+    erratum = " ".join(page.admonition(
+        TEXT, 'Erratum: why tanh "converges faster"').split())
+    assert "on one example, the gradient" in erratum
+    assert "over a batch, examples whose errors have opposite signs can " \
+        "give a mix" in erratum
+    x = torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64)
+    delta = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    for rows in ([0], [1], [0, 1]):     # dL/dz = delta on every example
+        w.grad = None
+        ((x[rows] @ w) * delta[rows]).sum().backward()
+        signs = set(np.sign(w.grad.numpy()))
+        assert signs == ({-1.0, 1.0} if len(rows) == 2 else
+                         {float(torch.sign(delta[rows[0]]))})
 
 
 # ------------------------------------------------------------ exercises
@@ -550,3 +722,15 @@ def test_the_prose_never_says_n_for_the_depth():
     text = page.prose(TEXT)
     assert "(1/4)^n" not in text and "a_n" not in text
     assert "\\delta_{ij}" not in TEXT and "diag(s)" not in TEXT
+
+
+def test_machine_epsilon_is_written_as_the_notation_page_writes_it():
+    """The depth exercise's float32 epsilon is the notation page's
+    epsilon_mach (a bare epsilon there is Adam's eps), and 2^-23 is it."""
+    notation = page.read("notation")
+    assert r"\varepsilon_{\mathrm{mach}}" in notation
+    bare = re.findall(r"\\(?:var)?epsilon(?!_\{\\mathrm\{mach\}\})", TEXT)
+    assert bare == []
+    assert "$\\varepsilon_{\\mathrm{mach}} = 2^{-23}$" in " ".join(
+        TEXT.split())
+    assert np.finfo(np.float32).eps == 2.0 ** -23

@@ -166,7 +166,11 @@ def dead_relu(bias: float, w: float = 1.0, n: int = 2000,
     x = np.random.default_rng(seed).standard_normal(n)
     z = w * x + bias
     alive = z > 0
-    bins = dict(start=-8, end=6, size=0.25)
+    # every z in a bin (plotly leaves out what falls outside): the book's
+    # biases, -6 to 2, need -10 to 6; others widen the axis as needed
+    low = float(min(-10.0, np.floor(z.min())))
+    high = float(max(6.0, np.ceil(z.max())))
+    bins = dict(start=low, end=high, size=0.25)
     fig = go.Figure([
         go.Histogram(x=z[alive], xbins=bins, name="z > 0: gradient flows",
                      marker_color=COLORS["relu"]),
@@ -180,7 +184,7 @@ def dead_relu(bias: float, w: float = 1.0, n: int = 2000,
     narrow = frame(fig, f"bias b = {bias:g}: {verdict}", height=420)
     fig.update_layout(
         barmode="overlay", bargap=0.05,
-        xaxis=dict(title="pre-activation z = w·x + b", range=[-8, 6]),
+        xaxis=dict(title="pre-activation z = w·x + b", range=[low, high]),
         yaxis=dict(title="number of inputs", range=[0, 240]),
         shapes=[dict(type="line", x0=0, x1=0, y0=0, y1=1, yref="paper",
                      line=dict(color="black", dash="dot"))])

@@ -151,9 +151,10 @@ def max_derivative(name: str) -> tuple[sp.Expr, sp.Expr]:
     """``(x*, f'(x*))``: where the derivative is largest, and its value.
 
     Found with calculus: the stationary points of ``f'`` (zeros of ``f''``)
-    compared with the limits of ``f'`` at +-infinity. For ReLU and Leaky
-    ReLU (``alpha <= 1``) the maximum 1 is reached on the whole half-line
-    x > 0; ``x*`` is then reported as ``oo``.
+    compared with the limits of ``f'`` at +-infinity. ReLU and Leaky ReLU
+    (with ``alpha = 1/100``, as in :func:`image`) have a constant
+    derivative on each side of 0: the larger, 1, is reached on the whole
+    half-line x > 0; ``x*`` is then reported as ``oo``.
 
     Used in: book/activations.md
     """
@@ -163,10 +164,10 @@ def max_derivative(name: str) -> tuple[sp.Expr, sp.Expr]:
 @functools.lru_cache(maxsize=None)
 def _max_derivative(name: str) -> tuple[sp.Expr, sp.Expr]:
     fp = _derivative(name)
-    if isinstance(fp, sp.Piecewise):
-        values = [piece for piece, _cond in fp.args]
-        best = sp.Max(*values) if name == "relu" else sp.Integer(1)
-        return sp.oo, best
+    if isinstance(fp, sp.Piecewise):  # a constant on each side of 0
+        values = [piece.subs(alpha, sp.Rational(1, 100))
+                  for piece, _cond in fp.args]
+        return sp.oo, sp.Max(*values)
     candidates = sp.solve(sp.Eq(sp.diff(fp, x), 0), x)
     points = [(c, sp.simplify(fp.subs(x, c))) for c in candidates]
     points += [(lim, sp.limit(fp, x, lim)) for lim in (-sp.oo, sp.oo)]
