@@ -257,6 +257,37 @@ def test_every_ordering_of_the_hidden_neurons_gives_the_same_loss():
         assert np.allclose(twin(X), net(X), rtol=1e-12, atol=1e-12)
 
 
+def test_sign_flips_of_the_hidden_neurons_give_the_same_function_too():
+    """"flipping the signs of one neuron's incoming weights, bias and
+    outgoing weights" changes nothing for the chapter's activation (it is
+    odd), so a minimum has 8! * 2^8 equivalent ones, all distinct for the
+    trained weights: no two neurons equal or opposite, none all zeros."""
+    activation = re.search(r'net = MLP\(\[2, 8, 2\], "(\w+)"',
+                           read("calculus")).group(1)
+    X, labels = make_moons(200, noise=0.15, seed=0)
+    net = MLP([2, 8, 2], activation, seed=0)
+    fit_calc_nn(net, X, labels, epochs=300, batch_size=None,
+                step=optim.gd_step, lr=0.5, show=False)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        order, signs = rng.permutation(8), rng.choice([-1.0, 1.0], 8)
+        twin = MLP([2, 8, 2], activation, seed=0)
+        twin.weights[0][...] = signs[:, None] * net.weights[0][order]
+        twin.biases[0][...] = signs * net.biases[0][order]
+        twin.weights[1][...] = signs[None, :] * net.weights[1][:, order]
+        twin.biases[1][...] = net.biases[1]
+        assert not np.allclose(twin.get_flat(), net.get_flat())
+        assert np.allclose(twin(X), net(X), rtol=1e-12, atol=1e-12)
+    neurons = np.column_stack([net.weights[0], net.biases[0],
+                               net.weights[1].T])        # one row each
+    assert np.abs(neurons).max(axis=1).min() > 1e-3      # none all zeros
+    for i in range(8):
+        for j in range(i + 1, 8):
+            for sign in (1, -1):
+                assert np.abs(neurons[i] - sign * neurons[j]).max() > 1e-3
+    assert math.factorial(8) * 2 ** 8 == 10_321_920
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_network_loss_is_not_convex(seed):
     """The chapter uses seed 0; the claim holds for other random seeds."""
