@@ -215,6 +215,29 @@ def test_bowl_hessian_and_exact_taylor():
     assert sp.expand(calc.CUBIC.subs(x, x + h) - second) == h ** 3
 
 
+def _gradient_descent_converges(H, lr, steps=400):
+    theta = np.ones(len(H))
+    for _ in range(steps):
+        theta = theta - lr * H @ theta
+    return np.linalg.norm(theta) < 1e-6
+
+
+def test_gradient_descent_on_a_quadratic_bowl_needs_0_lr_2_over_lmax():
+    """"gradient descent on a quadratic bowl (a positive definite Hessian)
+    converges exactly when the learning rate is between 0 and
+    2/lambda_max", on the bowl of the chapter and on a saddle."""
+    H = np.array(calc.hessian(calc.BOWL), dtype=float)
+    critical = 2 / np.linalg.eigvalsh(H).max()
+    assert critical == pytest.approx(0.5)
+    for lr in (0.05, 0.3, 0.95 * critical):
+        assert _gradient_descent_converges(H, lr)
+    for lr in (-0.05, 0.0, critical, 1.05 * critical):
+        assert not _gradient_descent_converges(H, lr)
+    saddle = np.diag([4.0, -1.0])                      # not positive definite
+    for lr in (0.05, 0.3, 0.45):
+        assert not _gradient_descent_converges(saddle, lr)
+
+
 def _losses_at_twins(seed):
     X, labels = make_moons(200, noise=0.15, seed=0)
     net = MLP([2, 8, 2], "tanh", seed=seed)
