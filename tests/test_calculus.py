@@ -63,6 +63,11 @@ def test_steepest_descent_is_minus_the_gradient_not_the_minimum():
     # (curvature 1 along x, 4 along y), -grad f is mostly along y
     assert abs(np.sin(np.deg2rad(best))) > abs(np.cos(np.deg2rad(best)))
     assert calc.hessian(calc.BOWL)[0, 0] < calc.hessian(calc.BOWL)[1, 1]
+    # "more across the valley than along it wherever 4|y| > |x|"
+    for px, py in np.random.default_rng(0).uniform(-3, 3, (50, 2)):
+        angle = np.deg2rad(calc.steepest_descent_angle(calc.BOWL, (px, py)))
+        assert (abs(np.sin(angle)) > abs(np.cos(angle))) == \
+            (4 * abs(py) > abs(px))
     # perpendicular to the gradient the slope is 0
     assert calc.directional_derivative(calc.BOWL, point, best + 90) == \
         pytest.approx(0, abs=1e-12)
