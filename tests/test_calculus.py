@@ -402,6 +402,32 @@ def test_smallest_errors_are_of_the_order_the_model_predicts(name):
             assert order / 10 < error < order * 10, (kind, dtype)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_flat_tops_are_differences_that_are_exactly_zero(dtype):
+    """"f(x + h) and f(x) round to the same floating-point number at most
+    of the 41 points, and at all of them once x + h rounds to x itself;
+    the difference is then exactly 0, a relative error of exactly 1 ...
+    for the sigmoid, the median error of both differences is 1 at every
+    step up to" the glued step, computed as the chapter computes it."""
+    errors = {k: calc.difference_errors("sigmoid", HS, k, dtype)
+              for k in ("forward", "central")}
+    flat = min(HS[e == 1].max() for e in errors.values())
+    assert flat < (1e-6 if dtype == "float32" else 1e-14)
+    f = sp.lambdify(x, calc.DIFFERENCES["sigmoid"][0], "numpy")
+    points = calc.difference_points("sigmoid", dtype)
+    for kind, errs in errors.items():
+        assert np.all(errs[HS <= flat] == 1), kind
+        for step in HS[HS <= flat]:
+            zeros = sum(calc.difference_quotient(f, p, step, kind, dtype) == 0
+                        for p in points)
+            assert zeros > len(points) / 2, (kind, step)
+        # x + h rounds to x at every point: every difference is 0
+        tiny = float(np.spacing(points.min())) / 4
+        assert all(p + points.dtype.type(tiny) == p for p in points)
+        assert all(calc.difference_quotient(f, p, tiny, kind, dtype) == 0
+                   for p in points)
+
+
 @pytest.mark.parametrize("name", list(calc.DIFFERENCES))
 def test_the_arms_of_the_v(name):
     f64 = {k: calc.difference_errors(name, HS, k, "float64")
@@ -575,6 +601,14 @@ def test_difference_text_names_each_minimum():
                 f"{trace.x[i]:.1e}") in text
     assert re.search(r"central, float64: smallest error \S+ at h = "
                      r"\d\.\de-0[56]", text)
+    # "toward a relative error of 1, reached where ... the difference is
+    # 0": no curve goes above 1, the float32 ones end flat on it
+    assert "toward a relative error of 1, reached where" in text
+    for name in figs.DIFFERENCE_LABELS:
+        for trace in figs.difference_errors(name).data[:4]:
+            assert max(trace.y) <= 1, (name, trace.name)
+            if "float32" in trace.name:
+                assert np.all(trace.y[-8:] == 1), (name, trace.name)
 
 
 # ------------------------------------------------------------- exercises
