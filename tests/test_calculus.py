@@ -571,6 +571,9 @@ def test_tangent_text_states_the_plotted_numbers():
     r = gap.y[1] - gap.y[0]
     assert f"r(h) = {r:.3g}" in text and f"r(h)/h = {r / 0.1:.3g}" in text
     assert "r(h)/h = 0.31" in text
+    # "the secant (dashed) ... and the red gap r(h)"
+    assert fig.data[2].name == "secant" and fig.data[2].line.dash == "dash"
+    assert gap.name == "gap r(h)" and gap.line.color == "#d62728"   # red
 
 
 def test_directional_text_and_narrow_layout():
@@ -587,9 +590,17 @@ def test_directional_text_and_narrow_layout():
         assert re.search(rf"{name}[^()]*pointing to {re.escape(tip)}",
                          text), (name, tip)
     narrow = fig.layout.meta["narrow"]["layout"]
-    # stacked panels: full width each, no vertical overlap
+    # stacked panels: full width each, no vertical overlap, the slope
+    # panel "below the bowl on a narrow screen", as the chapter says
     assert narrow["xaxis.domain"] == narrow["xaxis2.domain"] == [0, 1]
     assert narrow["yaxis2.domain"][1] < narrow["yaxis.domain"][0]
+    assert fig.data[0].type == "contour" and fig.data[3].xaxis == "x2"
+    assert "the right panel (below the bowl on a narrow screen)" in \
+        " ".join(read("calculus").split())
+    # "the star": the lowest point of the cosine, at -grad f
+    star = fig.data[4]
+    assert star.marker.symbol == "star" and star.xaxis == "x2"
+    assert star.y[0] == pytest.approx(min(fig.data[3].y), rel=1e-3)
 
 
 def test_difference_text_names_each_minimum():
@@ -609,6 +620,8 @@ def test_difference_text_names_each_minimum():
             assert max(trace.y) <= 1, (name, trace.name)
             if "float32" in trace.name:
                 assert np.all(trace.y[-8:] == 1), (name, trace.name)
+            # "the dotted curves are the same differences in float32"
+            assert (trace.line.dash == "dot") == ("float32" in trace.name)
 
 
 # ------------------------------------------------------------- exercises
