@@ -243,6 +243,35 @@ def test_gradient_descent_on_a_quadratic_bowl_needs_0_lr_2_over_lmax():
         assert not _gradient_descent_converges(saddle, lr)
 
 
+def test_a_convex_function_lies_above_its_tangent_planes():
+    """The convexity paragraph's derivation: f(x + h) = f(x) + grad^T h
+    + h^T H(x + t0 h) h / 2 >= f(x) + grad^T h. Exact with SymPy on the
+    bowl (H constant); on the cross-entropy in the logits (convex, not
+    quadratic) the gap is >= 0 and lies between the smallest and largest
+    h^T H h / 2 along the segment, as the remainder at some t0 says."""
+    hx, hy = sp.symbols("h_x h_y", real=True)
+    step = sp.Matrix([hx, hy])
+    grad, H = calc.gradient(calc.BOWL), calc.hessian(calc.BOWL)
+    gap = (calc.BOWL.subs({x: x + hx, y: y + hy}, simultaneous=True)
+           - calc.BOWL - (grad.T * step)[0])
+    assert sp.expand(gap - (step.T * H * step)[0] / 2) == 0
+    rng = np.random.default_rng(0)
+    target = torch.tensor([2])
+    for _ in range(8):
+        z, h_ = (torch.tensor(rng.standard_normal((1, 4))) for _ in range(2))
+        ce = torch.nn.functional.cross_entropy
+
+        def f(v):
+            return ce(v.reshape(1, 4), target)
+        g = torch.autograd.functional.jacobian(f, z).reshape(4)
+        gap = float(f(z + h_) - f(z) - g @ h_.reshape(4))
+        curvatures = [float(h_.reshape(4) @ torch.autograd.functional.hessian(
+            f, z + t * h_).reshape(4, 4) @ h_.reshape(4)) / 2
+            for t in np.linspace(0, 1, 51)]
+        assert gap >= 0
+        assert min(curvatures) - 1e-12 <= gap <= max(curvatures) + 1e-12
+
+
 def _losses_at_twins(seed):
     X, labels = make_moons(200, noise=0.15, seed=0)
     net = MLP([2, 8, 2], "tanh", seed=seed)
