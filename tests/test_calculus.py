@@ -215,6 +215,16 @@ def test_bowl_hessian_and_exact_taylor():
     H = calc.hessian(calc.BOWL)
     assert H == sp.diag(1, 4)
     assert sorted(H.eigenvals()) == [1, 4]
+    # "the curvature along a unit direction u is u^T H u, between the
+    # smallest and the largest eigenvalue (here 1 and 4, along the axes)"
+    Hf = np.array(H, dtype=float)
+    angles = np.deg2rad(np.arange(0, 360, 5))
+    curvature = [u @ Hf @ u for u in np.column_stack([np.cos(angles),
+                                                      np.sin(angles)])]
+    assert min(curvature) == pytest.approx(1) and \
+        max(curvature) == pytest.approx(4)
+    assert curvature[0] == pytest.approx(1) and \
+        curvature[18] == pytest.approx(4)                    # x and y axes
     # the cubic: the second-order expansion misses by exactly h^3
     second = calc.taylor_polynomial(calc.CUBIC, 2)
     assert sp.expand(calc.CUBIC.subs(x, x + h) - second) == h ** 3
