@@ -407,6 +407,19 @@ def test_machine_epsilon_is_the_gap_and_rounding_costs_half(dtype, op):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_underflow_costs_more_than_half_eps(dtype):
+    """"(unless the result overflows or underflows)": below the smallest
+    normal number the spacing stops shrinking, so a rounded product can be
+    off by far more than eps/2 (here 3 * 2^-k times 1/2 is 1.5 * 2^-k,
+    which rounds to 2 * 2^-k: an error of 1/3; a processor that flushes
+    it to zero errs by 1)."""
+    smallest = np.finfo(dtype).smallest_subnormal
+    product = dtype(3 * smallest) * dtype(0.5)
+    error = abs(float(product / smallest) - 1.5) / 1.5
+    assert error > 1e3 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["exp", "tanh", "log1p", "sin"])
 def test_library_functions_stay_within_a_few_eps(dtype, name):
     """"a library function such as e^x or tanh ... is not guaranteed to
