@@ -754,6 +754,10 @@ def test_glossary_machine_epsilon_and_gradient_check_match_the_chapter():
         assert f"$2^{{-{power}}}$ in {np.dtype(dtype).name}" in entry
         assert np.finfo(dtype).eps == 2.0 ** -power
     assert "at most half" in entry
+    for text in (entry, " ".join(read("calculus").split())):
+        assert "every arithmetic operation" in text or \
+            "of an arithmetic operation" in text
+        assert "unless the result overflows or underflows" in text
     entry = glossary_entry("gradient check")
     assert "central differences in float64" in entry
     assert "$10^{-5}$" in entry and "below $10^{-7}$" in entry
