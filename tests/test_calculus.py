@@ -156,15 +156,17 @@ def test_vjp_costs_measured_by_the_flop_counter():
     assert MLP([784, 512, 256, 10]).n_parameters == 535_818
 
 
-@pytest.mark.parametrize("n_in, n_out", [(7, 5), (784, 24)])
-def test_functional_jacobian_runs_one_vjp_per_output(n_in, n_out):
-    """"the flop counter finds one forward pass plus exactly the cost of
-    the product with the Jacobian", on the layer as the chapter writes it
-    (a (1, n_in) row times W^T); a smaller n_out keeps the test fast, the
-    count is the same formula."""
+@pytest.mark.parametrize("n_in, n_out, device", [
+    (7, 5, "cpu"), (784, 24, "cpu"), (784, 512, "meta")])
+def test_functional_jacobian_runs_one_vjp_per_output(n_in, n_out, device):
+    """"on the layer of the cell above the flop counter finds one forward
+    pass plus exactly the cost of the product with the Jacobian", on the
+    layer as the chapter writes it (a (1, n_in) row times W^T): the
+    chapter's 784 -> 512 layer on meta tensors (its Jacobian would fill
+    1.64 GB), smaller ones with real numbers."""
     costs = calc.linear_layer_costs(n_in, n_out)
-    x_row = torch.randn(1, n_in, dtype=torch.float64)
-    W = torch.randn(n_out, n_in, dtype=torch.float64)
+    x_row = torch.randn(1, n_in, dtype=torch.float64, device=device)
+    W = torch.randn(n_out, n_in, dtype=torch.float64, device=device)
     with FlopCounterMode(display=False) as counter:
         J = torch.autograd.functional.jacobian(lambda W: x_row @ W.T, W)
     assert J.shape == (1, n_out, n_out, n_in)
