@@ -11,6 +11,7 @@ alternative computed from the plotted numbers.
 
 import math
 import re
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -167,8 +168,16 @@ def test_functional_jacobian_runs_one_vjp_per_output(n_in, n_out, device):
     costs = calc.linear_layer_costs(n_in, n_out)
     x_row = torch.randn(1, n_in, dtype=torch.float64, device=device)
     W = torch.randn(n_out, n_in, dtype=torch.float64, device=device)
-    with FlopCounterMode(display=False) as counter:
+    calls = []
+    original = torch.autograd.grad
+
+    def counting_grad(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+    with FlopCounterMode(display=False) as counter, \
+            mock.patch("torch.autograd.grad", counting_grad):
         J = torch.autograd.functional.jacobian(lambda W: x_row @ W.T, W)
+    assert len(calls) == n_out                  # "one VJP per output"
     assert J.shape == (1, n_out, n_out, n_in)
     forward = 2 * n_in * n_out
     assert counter.get_total_flops() == forward + costs["jacobian_flops"]
