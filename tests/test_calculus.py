@@ -678,6 +678,13 @@ def test_difference_text_names_each_minimum():
     # "toward a relative error of 1, reached where ... the difference is
     # 0": no curve goes above 1, the float32 ones end flat on it
     assert "toward a relative error of 1, reached where" in text
+    # "Each curve falls as h shrinks (truncation error), reaches a minimum,
+    # then rises": largest h on the left of the arrays (HS decreases)
+    assert "Each curve falls as h shrinks" in text
+    for trace in fig.data[:4]:
+        i = int(np.argmin(trace.y))
+        assert trace.x[0] > trace.x[i] > trace.x[-1]
+        assert trace.y[0] > trace.y[i] < trace.y[-1], trace.name
     for name in figs.DIFFERENCE_LABELS:
         for trace in figs.difference_errors(name).data[:4]:
             assert max(trace.y) <= 1, (name, trace.name)
