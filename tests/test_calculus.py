@@ -178,6 +178,8 @@ def test_functional_jacobian_runs_one_vjp_per_output(n_in, n_out, device):
             mock.patch("torch.autograd.grad", counting_grad):
         J = torch.autograd.functional.jacobian(lambda W: x_row @ W.T, W)
     assert len(calls) == n_out                  # "one VJP per output"
+    # the summary: "building that Jacobian with autograd as many again"
+    # (as many flops as the product with it, beside one forward pass)
     assert J.shape == (1, n_out, n_out, n_in)
     forward = 2 * n_in * n_out
     assert counter.get_total_flops() == forward + costs["jacobian_flops"]
