@@ -11,6 +11,7 @@ alternative computed from the plotted numbers.
 
 import math
 import re
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -63,6 +64,11 @@ def test_steepest_descent_is_minus_the_gradient_not_the_minimum():
     # (curvature 1 along x, 4 along y), -grad f is mostly along y
     assert abs(np.sin(np.deg2rad(best))) > abs(np.cos(np.deg2rad(best)))
     assert calc.hessian(calc.BOWL)[0, 0] < calc.hessian(calc.BOWL)[1, 1]
+    # "more across the valley than along it wherever 4|y| > |x|"
+    for px, py in np.random.default_rng(0).uniform(-3, 3, (50, 2)):
+        angle = np.deg2rad(calc.steepest_descent_angle(calc.BOWL, (px, py)))
+        assert (abs(np.sin(angle)) > abs(np.cos(angle))) == \
+            (4 * abs(py) > abs(px))
     # perpendicular to the gradient the slope is 0
     assert calc.directional_derivative(calc.BOWL, point, best + 90) == \
         pytest.approx(0, abs=1e-12)
@@ -151,17 +157,29 @@ def test_vjp_costs_measured_by_the_flop_counter():
     assert MLP([784, 512, 256, 10]).n_parameters == 535_818
 
 
-@pytest.mark.parametrize("n_in, n_out", [(7, 5), (784, 24)])
-def test_functional_jacobian_runs_one_vjp_per_output(n_in, n_out):
-    """"the flop counter finds one forward pass plus exactly the cost of
-    the product with the Jacobian", on the layer as the chapter writes it
-    (a (1, n_in) row times W^T); a smaller n_out keeps the test fast, the
-    count is the same formula."""
+@pytest.mark.parametrize("n_in, n_out, device", [
+    (7, 5, "cpu"), (784, 24, "cpu"), (784, 512, "meta")])
+def test_functional_jacobian_runs_one_vjp_per_output(n_in, n_out, device):
+    """"on the layer of the cell above the flop counter finds one forward
+    pass plus exactly the cost of the product with the Jacobian", on the
+    layer as the chapter writes it (a (1, n_in) row times W^T): the
+    chapter's 784 -> 512 layer on meta tensors (its Jacobian would fill
+    1.64 GB), smaller ones with real numbers."""
     costs = calc.linear_layer_costs(n_in, n_out)
-    x_row = torch.randn(1, n_in, dtype=torch.float64)
-    W = torch.randn(n_out, n_in, dtype=torch.float64)
-    with FlopCounterMode(display=False) as counter:
+    x_row = torch.randn(1, n_in, dtype=torch.float64, device=device)
+    W = torch.randn(n_out, n_in, dtype=torch.float64, device=device)
+    calls = []
+    original = torch.autograd.grad
+
+    def counting_grad(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+    with FlopCounterMode(display=False) as counter, \
+            mock.patch("torch.autograd.grad", counting_grad):
         J = torch.autograd.functional.jacobian(lambda W: x_row @ W.T, W)
+    assert len(calls) == n_out                  # "one VJP per output"
+    # the summary: "building that Jacobian with autograd as many again"
+    # (as many flops as the product with it, beside one forward pass)
     assert J.shape == (1, n_out, n_out, n_in)
     forward = 2 * n_in * n_out
     assert counter.get_total_flops() == forward + costs["jacobian_flops"]
@@ -210,9 +228,71 @@ def test_bowl_hessian_and_exact_taylor():
     H = calc.hessian(calc.BOWL)
     assert H == sp.diag(1, 4)
     assert sorted(H.eigenvals()) == [1, 4]
+    # "the curvature along a unit direction u is u^T H u, between the
+    # smallest and the largest eigenvalue (here 1 and 4, along the axes)"
+    Hf = np.array(H, dtype=float)
+    angles = np.deg2rad(np.arange(0, 360, 5))
+    curvature = [u @ Hf @ u for u in np.column_stack([np.cos(angles),
+                                                      np.sin(angles)])]
+    assert min(curvature) == pytest.approx(1) and \
+        max(curvature) == pytest.approx(4)
+    assert curvature[0] == pytest.approx(1) and \
+        curvature[18] == pytest.approx(4)                    # x and y axes
     # the cubic: the second-order expansion misses by exactly h^3
     second = calc.taylor_polynomial(calc.CUBIC, 2)
     assert sp.expand(calc.CUBIC.subs(x, x + h) - second) == h ** 3
+
+
+def _gradient_descent_converges(H, lr, steps=400):
+    theta = np.ones(len(H))
+    for _ in range(steps):
+        theta = theta - lr * H @ theta
+    return np.linalg.norm(theta) < 1e-6
+
+
+def test_gradient_descent_on_a_quadratic_bowl_needs_0_lr_2_over_lmax():
+    """"gradient descent on a quadratic bowl (a positive definite Hessian)
+    converges exactly when the learning rate is between 0 and
+    2/lambda_max", on the bowl of the chapter and on a saddle."""
+    H = np.array(calc.hessian(calc.BOWL), dtype=float)
+    critical = 2 / np.linalg.eigvalsh(H).max()
+    assert critical == pytest.approx(0.5)
+    for lr in (0.05, 0.3, 0.95 * critical):
+        assert _gradient_descent_converges(H, lr)
+    for lr in (-0.05, 0.0, critical, 1.05 * critical):
+        assert not _gradient_descent_converges(H, lr)
+    saddle = np.diag([4.0, -1.0])                      # not positive definite
+    for lr in (0.05, 0.3, 0.45):
+        assert not _gradient_descent_converges(saddle, lr)
+
+
+def test_a_convex_function_lies_above_its_tangent_planes():
+    """The convexity paragraph's derivation: f(x + h) = f(x) + grad^T h
+    + h^T H(x + t0 h) h / 2 >= f(x) + grad^T h. Exact with SymPy on the
+    bowl (H constant); on the cross-entropy in the logits (convex, not
+    quadratic) the gap is >= 0 and lies between the smallest and largest
+    h^T H h / 2 along the segment, as the remainder at some t0 says."""
+    hx, hy = sp.symbols("h_x h_y", real=True)
+    step = sp.Matrix([hx, hy])
+    grad, H = calc.gradient(calc.BOWL), calc.hessian(calc.BOWL)
+    gap = (calc.BOWL.subs({x: x + hx, y: y + hy}, simultaneous=True)
+           - calc.BOWL - (grad.T * step)[0])
+    assert sp.expand(gap - (step.T * H * step)[0] / 2) == 0
+    rng = np.random.default_rng(0)
+    target = torch.tensor([2])
+    for _ in range(8):
+        z, h_ = (torch.tensor(rng.standard_normal((1, 4))) for _ in range(2))
+        ce = torch.nn.functional.cross_entropy
+
+        def f(v):
+            return ce(v.reshape(1, 4), target)
+        g = torch.autograd.functional.jacobian(f, z).reshape(4)
+        gap = float(f(z + h_) - f(z) - g @ h_.reshape(4))
+        curvatures = [float(h_.reshape(4) @ torch.autograd.functional.hessian(
+            f, z + t * h_).reshape(4, 4) @ h_.reshape(4)) / 2
+            for t in np.linspace(0, 1, 51)]
+        assert gap >= 0
+        assert min(curvatures) - 1e-12 <= gap <= max(curvatures) + 1e-12
 
 
 def _losses_at_twins(seed):
@@ -257,6 +337,37 @@ def test_every_ordering_of_the_hidden_neurons_gives_the_same_loss():
         assert np.allclose(twin(X), net(X), rtol=1e-12, atol=1e-12)
 
 
+def test_sign_flips_of_the_hidden_neurons_give_the_same_function_too():
+    """"flipping the signs of one neuron's incoming weights, bias and
+    outgoing weights" changes nothing for the chapter's activation (it is
+    odd), so a minimum has 8! * 2^8 equivalent ones, all distinct for the
+    trained weights: no two neurons equal or opposite, none all zeros."""
+    activation = re.search(r'net = MLP\(\[2, 8, 2\], "(\w+)"',
+                           read("calculus")).group(1)
+    X, labels = make_moons(200, noise=0.15, seed=0)
+    net = MLP([2, 8, 2], activation, seed=0)
+    fit_calc_nn(net, X, labels, epochs=300, batch_size=None,
+                step=optim.gd_step, lr=0.5, show=False)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        order, signs = rng.permutation(8), rng.choice([-1.0, 1.0], 8)
+        twin = MLP([2, 8, 2], activation, seed=0)
+        twin.weights[0][...] = signs[:, None] * net.weights[0][order]
+        twin.biases[0][...] = signs * net.biases[0][order]
+        twin.weights[1][...] = signs[None, :] * net.weights[1][:, order]
+        twin.biases[1][...] = net.biases[1]
+        assert not np.allclose(twin.get_flat(), net.get_flat())
+        assert np.allclose(twin(X), net(X), rtol=1e-12, atol=1e-12)
+    neurons = np.column_stack([net.weights[0], net.biases[0],
+                               net.weights[1].T])        # one row each
+    assert np.abs(neurons).max(axis=1).min() > 1e-3      # none all zeros
+    for i in range(8):
+        for j in range(i + 1, 8):
+            for sign in (1, -1):
+                assert np.abs(neurons[i] - sign * neurons[j]).max() > 1e-3
+    assert math.factorial(8) * 2 ** 8 == 10_321_920
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_network_loss_is_not_convex(seed):
     """The chapter uses seed 0; the claim holds for other random seeds."""
@@ -287,19 +398,62 @@ def test_central_beats_forward_and_is_best_near_1e5_in_float64(name):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_machine_epsilon_is_the_gap_and_rounding_costs_half(dtype):
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_machine_epsilon_is_the_gap_and_rounding_costs_half(dtype, op):
     """"the gap between 1 and the next floating-point number", and "a
-    relative error of at most eps/2" for a rounded product, on random
-    operands (exact products from fractions)."""
+    relative error of at most eps/2" for the result of every arithmetic
+    operation, on random operands (exact results from fractions)."""
+    import operator
     from fractions import Fraction
+    apply = {"+": operator.add, "-": operator.sub, "*": operator.mul,
+             "/": operator.truediv}[op]
     eps = np.finfo(dtype).eps
     assert np.nextafter(dtype(1), dtype(2)) - dtype(1) == eps
     rng = np.random.default_rng(0)
     a, b = (rng.uniform(0.1, 10, 200).astype(dtype) for _ in range(2))
-    worst = max(abs(Fraction(float(p)) - Fraction(float(u)) * Fraction(
-        float(v))) / (Fraction(float(u)) * Fraction(float(v)))
-        for u, v, p in zip(a, b, a * b))
-    assert eps / 4 < worst <= Fraction(float(eps)) / 2
+    errors = []
+    for u, v, rounded in zip(a, b, apply(a, b)):
+        exact = apply(Fraction(float(u)), Fraction(float(v)))
+        if exact:
+            errors.append(abs(Fraction(float(rounded)) - exact) / abs(exact))
+    assert eps / 8 < max(errors) <= Fraction(float(eps)) / 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_underflow_costs_more_than_half_eps(dtype):
+    """"(unless the result overflows or underflows)": below the smallest
+    normal number the spacing stops shrinking, so a rounded product can be
+    off by far more than eps/2 (here 3 * 2^-k times 1/2 is 1.5 * 2^-k,
+    which rounds to 2 * 2^-k: an error of 1/3; a processor that flushes
+    it to zero errs by 1)."""
+    smallest = np.finfo(dtype).smallest_subnormal
+    product = dtype(3 * smallest) * dtype(0.5)
+    error = abs(float(product / smallest) - 1.5) / 1.5
+    assert error > 1e3 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["exp", "tanh", "log1p", "sin"])
+def test_library_functions_stay_within_a_few_eps(dtype, name):
+    """"a library function such as e^x or tanh ... is not guaranteed to
+    be rounded to the nearest; NumPy's stay within a few eps": against
+    mpmath with 60 digits, over the range the chapter evaluates them on.
+    NumPy's own accuracy tests allow these functions at most 3 ulps, and
+    an ulp of v is at most eps |v|, hence the bound 4 eps (on the machine
+    this was written on, float32 exp reaches 1.4 eps)."""
+    import mpmath
+    mpmath.mp.dps = 60
+    exact = getattr(mpmath, name)
+    eps = float(np.finfo(dtype).eps)
+    points = np.random.default_rng(0).uniform(-5, 5, 300).astype(dtype)
+    if name == "log1p":
+        points = np.abs(points)
+    values = getattr(np, name)(points)
+    assert values.dtype == dtype
+    worst = max(float(abs((mpmath.mpf(float(v)) - exact(mpmath.mpf(
+        float(p)))) / exact(mpmath.mpf(float(p)))))
+        for p, v in zip(points, values))
+    assert worst < 4 * eps
 
 
 @pytest.mark.parametrize("name", list(calc.DIFFERENCES))
@@ -313,6 +467,32 @@ def test_smallest_errors_are_of_the_order_the_model_predicts(name):
             _, error = calc.best_step(
                 HS, calc.difference_errors(name, HS, kind, dtype))
             assert order / 10 < error < order * 10, (kind, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_flat_tops_are_differences_that_are_exactly_zero(dtype):
+    """"f(x + h) and f(x) round to the same floating-point number at most
+    of the 41 points, and at all of them once x + h rounds to x itself;
+    the difference is then exactly 0, a relative error of exactly 1 ...
+    for the sigmoid, the median error of both differences is 1 at every
+    step up to" the glued step, computed as the chapter computes it."""
+    errors = {k: calc.difference_errors("sigmoid", HS, k, dtype)
+              for k in ("forward", "central")}
+    flat = min(HS[e == 1].max() for e in errors.values())
+    assert flat < (1e-6 if dtype == "float32" else 1e-14)
+    f = sp.lambdify(x, calc.DIFFERENCES["sigmoid"][0], "numpy")
+    points = calc.difference_points("sigmoid", dtype)
+    for kind, errs in errors.items():
+        assert np.all(errs[HS <= flat] == 1), kind
+        for step in HS[HS <= flat]:
+            zeros = sum(calc.difference_quotient(f, p, step, kind, dtype) == 0
+                        for p in points)
+            assert zeros > len(points) / 2, (kind, step)
+        # x + h rounds to x at every point: every difference is 0
+        tiny = float(np.spacing(points.min())) / 4
+        assert all(p + points.dtype.type(tiny) == p for p in points)
+        assert all(calc.difference_quotient(f, p, tiny, kind, dtype) == 0
+                   for p in points)
 
 
 @pytest.mark.parametrize("name", list(calc.DIFFERENCES))
@@ -458,6 +638,9 @@ def test_tangent_text_states_the_plotted_numbers():
     r = gap.y[1] - gap.y[0]
     assert f"r(h) = {r:.3g}" in text and f"r(h)/h = {r / 0.1:.3g}" in text
     assert "r(h)/h = 0.31" in text
+    # "the secant (dashed) ... and the red gap r(h)"
+    assert fig.data[2].name == "secant" and fig.data[2].line.dash == "dash"
+    assert gap.name == "gap r(h)" and gap.line.color == "#d62728"   # red
 
 
 def test_directional_text_and_narrow_layout():
@@ -474,9 +657,17 @@ def test_directional_text_and_narrow_layout():
         assert re.search(rf"{name}[^()]*pointing to {re.escape(tip)}",
                          text), (name, tip)
     narrow = fig.layout.meta["narrow"]["layout"]
-    # stacked panels: full width each, no vertical overlap
+    # stacked panels: full width each, no vertical overlap, the slope
+    # panel "below the bowl on a narrow screen", as the chapter says
     assert narrow["xaxis.domain"] == narrow["xaxis2.domain"] == [0, 1]
     assert narrow["yaxis2.domain"][1] < narrow["yaxis.domain"][0]
+    assert fig.data[0].type == "contour" and fig.data[3].xaxis == "x2"
+    assert "the right panel (below the bowl on a narrow screen)" in \
+        " ".join(read("calculus").split())
+    # "the star": the lowest point of the cosine, at -grad f
+    star = fig.data[4]
+    assert star.marker.symbol == "star" and star.xaxis == "x2"
+    assert star.y[0] == pytest.approx(min(fig.data[3].y), rel=1e-3)
 
 
 def test_difference_text_names_each_minimum():
@@ -488,6 +679,23 @@ def test_difference_text_names_each_minimum():
                 f"{trace.x[i]:.1e}") in text
     assert re.search(r"central, float64: smallest error \S+ at h = "
                      r"\d\.\de-0[56]", text)
+    # "toward a relative error of 1, reached where ... the difference is
+    # 0": no curve goes above 1, the float32 ones end flat on it
+    assert "toward a relative error of 1, reached where" in text
+    # "Each curve falls as h shrinks (truncation error), reaches a minimum,
+    # then rises": largest h on the left of the arrays (HS decreases)
+    assert "Each curve falls as h shrinks" in text
+    for trace in fig.data[:4]:
+        i = int(np.argmin(trace.y))
+        assert trace.x[0] > trace.x[i] > trace.x[-1]
+        assert trace.y[0] > trace.y[i] < trace.y[-1], trace.name
+    for name in figs.DIFFERENCE_LABELS:
+        for trace in figs.difference_errors(name).data[:4]:
+            assert max(trace.y) <= 1, (name, trace.name)
+            if "float32" in trace.name:
+                assert np.all(trace.y[-8:] == 1), (name, trace.name)
+            # "the dotted curves are the same differences in float32"
+            assert (trace.line.dash == "dot") == ("float32" in trace.name)
 
 
 # ------------------------------------------------------------- exercises
@@ -568,6 +776,10 @@ def test_glossary_machine_epsilon_and_gradient_check_match_the_chapter():
         assert f"$2^{{-{power}}}$ in {np.dtype(dtype).name}" in entry
         assert np.finfo(dtype).eps == 2.0 ** -power
     assert "at most half" in entry
+    for text in (entry, " ".join(read("calculus").split())):
+        assert "every arithmetic operation" in text or \
+            "of an arithmetic operation" in text
+        assert "unless the result overflows or underflows" in text
     entry = glossary_entry("gradient check")
     assert "central differences in float64" in entry
     assert "$10^{-5}$" in entry and "below $10^{-7}$" in entry

@@ -267,7 +267,10 @@ def difference_errors(name: str) -> go.Figure:
                    dtick=2, exponentformat="power"))
     text = (f"Log-log plot of the median relative error of forward and "
             f"central differences of {DIFFERENCE_LABELS[name]} against the "
-            f"step h, from 1 down to 1e-16. Each curve falls with h "
+            f"step h, from 1 down to 1e-16. Each curve falls as h shrinks "
             f"(truncation error), reaches a minimum, then rises as h "
-            f"shrinks further (round-off). " + "; ".join(notes) + ".")
+            f"shrinks further (round-off), toward a relative error of 1, "
+            f"reached where the two values of the function round to the "
+            f"same number and the difference is 0. " + "; ".join(notes)
+            + ".")
     return describe(fig, text)
