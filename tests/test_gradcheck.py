@@ -124,30 +124,6 @@ def test_numerical_gradient_of_a_coupled_function():
     np.testing.assert_allclose(numerical_gradient(f, x), exact, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["default_step", "central_difference",
-                                  "numerical_gradient", "relative_error"])
-def test_used_in_names_every_chapter_that_imports_it(name):
-    """A function's "Used in:" line lists every page whose code imports it
-    from calc_nn.gradcheck (and no page that does not exist)."""
-    import inspect
-    import re
-    from pathlib import Path
-
-    from calc_nn import gradcheck
-
-    book = Path(__file__).resolve().parents[1] / "book"
-    imports = re.compile(r"from calc_nn\.gradcheck import "
-                         r"(\([^)]*\)|[^\n(]*)")
-    importers = {f"book/{page.name}" for page in book.glob("*.md")
-                 if any(re.search(rf"\b{name}\b", m)
-                        for m in imports.findall(page.read_text()))}
-    doc = inspect.getdoc(getattr(gradcheck, name))
-    used_in = " ".join(doc.split("\n\n")[-1].split())
-    listed = set(used_in.removeprefix("Used in: ").split(", "))
-    assert importers, name
-    assert importers <= listed, f"{name}: add {importers - listed}"
-
-
 def test_module_docstring_numbers():
     """The module docstring: eps^(1/3) is "about 6e-6 in float64" and "5e-3"
     in float32, where "the best attainable error is around 1e-5" (the

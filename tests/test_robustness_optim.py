@@ -409,7 +409,7 @@ PUBLIC = ([getattr(optim, n) for n in optim.__all__
 
 @pytest.mark.parametrize("fn", PUBLIC, ids=lambda f: f.__qualname__)
 def test_every_public_function_says_which_chapter_uses_it(fn):
-    last = inspect.getdoc(fn).strip().splitlines()[-1]
+    last = " ".join(inspect.getdoc(fn).strip().split("\n\n")[-1].split())
     assert last.startswith("Used in: "), last
     for page in last.removeprefix("Used in: ").split(", "):
         assert page in ("README.md", "book/deep.md") or (
