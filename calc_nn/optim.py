@@ -788,10 +788,10 @@ def linear_lr(step: int, *, lr: float, start_factor: float = 1 / 3,
     r"""Linear warm-up (or decay): the learning rate after ``step``
     scheduler steps of ``torch.optim.lr_scheduler.LinearLR``.
 
-    .. math:: \eta_t = \eta \left(s + (e - s)\,
+    .. math:: \eta_t = \eta \left(\psi + (e - \psi)\,
               \frac{\min(t, T)}{T}\right)
 
-    with :math:`s` = ``start_factor``, :math:`e` = ``end_factor`` and
+    with :math:`\psi` = ``start_factor``, :math:`e` = ``end_factor`` and
     :math:`T` = ``total_iters``; constant after :math:`T` steps. This is
     the closed form; PyTorch's recursive update agrees to rounding.
 
@@ -827,12 +827,12 @@ def warmup_cosine_lr(step: int, *, lr: float, warmup_iters: int,
     with ``[LinearLR(start_factor, 1.0, warmup_iters),
     CosineAnnealingLR(T_max, eta_min)]`` and ``milestones=[warmup_iters]``.
 
-    .. math:: \eta_t = \begin{cases} \eta\,\bigl(s + (1 - s)\, t / T_w
+    .. math:: \eta_t = \begin{cases} \eta\,\bigl(\psi + (1 - \psi)\, t / T_w
               \bigr) & t < T_w \\ \eta_{\min} + \tfrac12 (\eta -
               \eta_{\min}) \bigl(1 + \cos \frac{\pi (t - T_w)}{T_{\max}}
               \bigr) & t \ge T_w \end{cases}
 
-    with :math:`s` = ``start_factor`` and :math:`T_w` = ``warmup_iters``:
+    with :math:`\psi` = ``start_factor`` and :math:`T_w` = ``warmup_iters``:
     :func:`linear_lr` up to the milestone, then :func:`cosine_annealing_lr`
     restarted there (so the rate reaches :math:`\eta_{\min}` at
     :math:`t = T_w + T_{\max}`).
