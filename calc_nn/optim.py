@@ -991,13 +991,15 @@ def momentum_eigenvalues(lr, momentum, eigenvalue) -> np.ndarray:
     r"""The two eigenvalues of one momentum step (PyTorch's convention)
     along an eigen-direction of a quadratic with curvature ``eigenvalue``.
 
-    .. math:: z_\pm = \tfrac12 \left(T \pm \sqrt{T^2 - 4\mu}\right), \quad
-              T = 1 + \mu - \eta\lambda
+    .. math:: z_\pm = \tfrac12 \left(\operatorname{tr} M \pm
+              \sqrt{(\operatorname{tr} M)^2 - 4\mu}\right), \quad
+              \operatorname{tr} M = 1 + \mu - \eta\lambda
 
     the roots of :math:`z^2 - (1 + \mu - \eta\lambda)\,z + \mu = 0`, the
-    characteristic polynomial of the matrix :math:`\begin{pmatrix} 1 -
+    characteristic polynomial of the matrix :math:`M = \begin{pmatrix} 1 -
     \eta\lambda & -\eta\mu \\ \lambda & \mu \end{pmatrix}` that maps
-    :math:`(u_t, b_t)` to :math:`(u_{t+1}, b_{t+1})`. The step converges
+    :math:`(u_t, c_t)` to :math:`(u_{t+1}, c_{t+1})` (the coordinate and
+    the momentum buffer along that direction). The step converges
     along that direction iff both have modulus below 1.
 
     Parameters
