@@ -789,10 +789,10 @@ def linear_lr(step: int, *, lr: float, start_factor: float = 1 / 3,
     r"""Linear warm-up (or decay): the learning rate after ``step``
     scheduler steps of ``torch.optim.lr_scheduler.LinearLR``.
 
-    .. math:: \eta_t = \eta \left(s + (e - s)\,
+    .. math:: \eta_t = \eta \left(\psi + (e - \psi)\,
               \frac{\min(t, T)}{T}\right)
 
-    with :math:`s` = ``start_factor``, :math:`e` = ``end_factor`` and
+    with :math:`\psi` = ``start_factor``, :math:`e` = ``end_factor`` and
     :math:`T` = ``total_iters``; constant after :math:`T` steps. This is
     the closed form; PyTorch's recursive update agrees to rounding.
 
@@ -828,12 +828,12 @@ def warmup_cosine_lr(step: int, *, lr: float, warmup_iters: int,
     with ``[LinearLR(start_factor, 1.0, warmup_iters),
     CosineAnnealingLR(T_max, eta_min)]`` and ``milestones=[warmup_iters]``.
 
-    .. math:: \eta_t = \begin{cases} \eta\,\bigl(s + (1 - s)\, t / T_w
+    .. math:: \eta_t = \begin{cases} \eta\,\bigl(\psi + (1 - \psi)\, t / T_w
               \bigr) & t < T_w \\ \eta_{\min} + \tfrac12 (\eta -
               \eta_{\min}) \bigl(1 + \cos \frac{\pi (t - T_w)}{T_{\max}}
               \bigr) & t \ge T_w \end{cases}
 
-    with :math:`s` = ``start_factor`` and :math:`T_w` = ``warmup_iters``:
+    with :math:`\psi` = ``start_factor`` and :math:`T_w` = ``warmup_iters``:
     :func:`linear_lr` up to the milestone, then :func:`cosine_annealing_lr`
     restarted there (so the rate reaches :math:`\eta_{\min}` at
     :math:`t = T_w + T_{\max}`).
@@ -992,13 +992,15 @@ def momentum_eigenvalues(lr, momentum, eigenvalue) -> np.ndarray:
     r"""The two eigenvalues of one momentum step (PyTorch's convention)
     along an eigen-direction of a quadratic with curvature ``eigenvalue``.
 
-    .. math:: z_\pm = \tfrac12 \left(T \pm \sqrt{T^2 - 4\mu}\right), \quad
-              T = 1 + \mu - \eta\lambda
+    .. math:: z_\pm = \tfrac12 \left(\operatorname{tr} M \pm
+              \sqrt{(\operatorname{tr} M)^2 - 4\mu}\right), \quad
+              \operatorname{tr} M = 1 + \mu - \eta\lambda
 
     the roots of :math:`z^2 - (1 + \mu - \eta\lambda)\,z + \mu = 0`, the
-    characteristic polynomial of the matrix :math:`\begin{pmatrix} 1 -
+    characteristic polynomial of the matrix :math:`M = \begin{pmatrix} 1 -
     \eta\lambda & -\eta\mu \\ \lambda & \mu \end{pmatrix}` that maps
-    :math:`(u_t, b_t)` to :math:`(u_{t+1}, b_{t+1})`. The step converges
+    :math:`(u_t, c_t)` to :math:`(u_{t+1}, c_{t+1})` (the coordinate and
+    the momentum buffer along that direction). The step converges
     along that direction iff both have modulus below 1.
 
     Parameters

@@ -87,3 +87,51 @@ def matches_rounded(typed: str, value: float) -> bool:
     (plus a little for the float ``value``)."""
     decimals = len(typed.split(".")[1]) if "." in typed else 0
     return abs(float(typed) - value) <= 0.5 * 10.0 ** -decimals + 1e-12
+
+
+MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+_NAMED = re.compile(r"\\(?:text|mathrm|operatorname|mathbf|mathcal|mathbb"
+                    r"|begin|end)\s*\{[^{}]*\}")
+
+
+def maths(text: str) -> list[str]:
+    """Every formula of the prose of ``text``, displayed or inline, in
+    order (code cells left out)."""
+    return [display or inline
+            for display, inline in MATH.findall(prose(text))]
+
+
+def symbols(formula: str) -> str:
+    """The letters of ``formula`` that are symbols of their own: without
+    LaTeX commands (``\\sigma`` holds no s), names set in roman
+    (``\\operatorname{tr}``, ``\\text{pad}``), and subscripts (the k of
+    ``W_{jk}``); a letter that carries a subscript (``s_t``, ``n_H``)
+    becomes ``#``, another symbol than the bare letter."""
+    text = _NAMED.sub(" ", formula)
+    text = re.sub(r"\\[A-Za-z]+", " ", text)
+    text = re.sub(r"[A-Za-z](?=\s*_)", "#", text)
+    out, i = [], 0
+    while i < len(text):
+        if text[i] != "_":
+            out.append(text[i])
+            i += 1
+            continue
+        i += 1
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i < len(text) and text[i] == "{":
+            depth = 0
+            while i < len(text):
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+                if depth == 0:
+                    break
+        else:
+            i += 1
+    return "".join(out)
+
+
+def bare(text: str, letter: str) -> list[str]:
+    """The formulas of the prose of ``text`` in which ``letter`` stands
+    as a symbol of its own (see :func:`symbols`)."""
+    return [f for f in maths(text) if letter in symbols(f)]

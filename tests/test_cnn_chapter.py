@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from chapter_text import (
     admonition,
+    bare,
     glossary_entry,
     labels,
     prose,
@@ -77,6 +78,18 @@ def test_no_hand_typed_timing():
     assert "1.4 times" not in text
     assert not re.search(r"\d+(\.\d+)? ?(ms|times PyTorch)", text)
 
+
+
+def test_n_is_the_example_index_and_n_h_the_side_of_an_image():
+    """book/notation.md: an image is n_H x n_W, and where i, j are
+    positions the example is n. Every bare n of a formula is that index
+    (as a subscript it needs no check), the one-channel derivation's
+    input is n_H x n_H."""
+    uses = bare(TEXT, "n")
+    assert uses and all(formula.strip() == "n" for formula in uses)
+    text = " ".join(prose(TEXT).split())
+    assert text.count("index $n$") == len(uses)
+    assert r"an $n_H \times n_H$ input $X$" in text
 
 # ------------------------------------------------------- worked example
 

@@ -46,7 +46,7 @@ def test_before_you_start_links_what_the_chapter_relies_on():
 
 
 @pytest.mark.parametrize("term, label, formula", [
-    ("mean squared error", "loss-mse", r"\frac{2}{n}(\hat y - y)"),
+    ("mean squared error", "loss-mse", r"\frac{2}{M}(\hat y - y)"),
     ("cross-entropy", "loss-cross-entropy", r"-\sum_k y_k \log p_k"),
     ("focal loss", "loss-focal", r"-\alpha_t (1 - p_t)^\gamma \log p_t"),
 ])
@@ -60,7 +60,7 @@ def test_the_glossary_entries_link_their_sections_and_agree(term, label,
     assert formula in " ".join(entry.split())
     chapter = " ".join(page.prose(TEXT).split())
     assert formula.replace(" ", "") in chapter.replace(" ", "").replace(
-        r"\sum_{k=1}^{K}", r"\sum_k").replace(r"\frac2n", r"\frac{2}{n}")
+        r"\sum_{k=1}^{K}", r"\sum_k").replace(r"\frac2M", r"\frac{2}{M}")
 
 
 def test_the_code_cells_and_the_notation_follow_the_book():
@@ -68,6 +68,48 @@ def test_the_code_cells_and_the_notation_follow_the_book():
     assert "seed_" not in code and 'print("seed' not in code
     for old in (r"\delta_{kt}", r"\sum_{j=1}^{C}", r"\hat y_{ij}"):
         assert old not in TEXT, old
+
+
+
+# ------------------------------------------- one meaning for each letter
+
+NOTATION = page.read("notation")
+
+
+def test_mse_counts_its_numbers_with_big_m_and_no_formula_uses_n():
+    """book/notation.md: n and m are a layer's inputs and outputs. MSE's
+    count of predicted numbers is M (N m for N samples of m outputs, as
+    batch normalization's mean runs over M values), and the class counts
+    of the weights are n_k, with k the class as everywhere."""
+    assert page.bare(TEXT, "n") == []
+    assert r"$\operatorname{MSE} = \frac1M \sum_{i=1}^{M}" in TEXT
+    assert re.search(r"^\| \$M\$ \| the number of values a mean runs "
+                     r"over: the \$N m\$ predicted numbers of MSE",
+                     NOTATION, re.M)
+    text = " ".join(page.prose(TEXT).split())
+    assert "for $n_k$ training samples of class $k$" in text
+    assert "n_c" not in TEXT
+
+
+def test_h_is_the_entropy_and_the_exercise_writes_the_hessian_nabla2():
+    """H(q) is the entropy here (book/notation.md says so); the Hessian of
+    exercise loss-ex-convex is written nabla^2 ell, never a bare H."""
+    uses = page.bare(TEXT, "H")
+    assert uses and all(not re.search(r"H(?!\s*\()", page.symbols(f))
+                        for f in uses)
+    assert r"$\nabla^2 \ell = \operatorname{diag}(p) - p p^\top$" in TEXT
+
+
+def test_the_noise_is_s_because_sigma_is_the_sigmoid():
+    """The Gaussian's standard deviation is s, and the page says why
+    before its first use; book/notation.md lists that meaning of s."""
+    text = " ".join(page.prose(TEXT).split())
+    reason = text.index("not $\\sigma$, which is the sigmoid")
+    assert reason < text.index("$\\mathcal N(y; \\hat y, s^2)$")
+    assert page.bare(TEXT, "s")  # still the chapter's letter
+    notation = " ".join(NOTATION.split())
+    assert ("$s$ is also a standard deviation in {ref}`chapter-losses`, "
+            "where $\\sigma$ is the sigmoid") in notation
 
 
 def _source(name, start, end):
@@ -492,7 +534,7 @@ def test_weights_trade_precision_for_recall_and_gamma_changes_little(seed):
 
 def test_weight_20_is_the_inverse_frequency_weight():
     """'A weight of 20 (the ratio of the class sizes, 400 : 20: the common
-    inverse-frequency weights 1/n_c, scaled so that the majority's is 1,
+    inverse-frequency weights 1/n_k, scaled so that the majority's is 1,
     which changes nothing in a weighted mean)' (it said 'the inverse of
     the class frequency', which is 21 for the minority)."""
     X, y = losses.imbalanced_data()

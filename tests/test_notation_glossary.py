@@ -12,6 +12,8 @@ import pytest
 from chapter_text import prose as chapter_prose
 from conftest import toc_files
 
+from calc_nn import optim
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = ["calculus", "forward", "activations", "losses", "optimizers",
@@ -293,6 +295,8 @@ TWO_MEANINGS = " ".join(
     (r"\| \$d\$ \| a filter", ("cnn", "optimizers")),
     (r"\| \$n_\{in\}\$, \$n_\{out\}\$ \| a layer's numbers of inputs",
      ("backprop", "deep")),
+    (r"\| \$M\$ \| the number of values a mean runs over", ("losses",
+                                                          "deep")),
 ])
 def test_notation_lists_symbols_the_chapters_share(row, chapters):
     assert re.search(row, NOTATION, re.M), row
@@ -311,6 +315,9 @@ def test_notation_lists_symbols_the_chapters_share(row, chapters):
     "$d$ (a filter; a number of parameters",
     "$m$ and $s$ (outputs of a layer, and the stride",
     "dropout's mask",
+    "$s$ is also a standard deviation in {ref}`chapter-losses`",
+    "$M$ (a number of values averaged; the matrix of one momentum step",
+    r"$\mu$ is also the mean of a distribution in {ref}`chapter-losses`",
 ])
 def test_two_meanings_paragraph_names_every_shared_letter(needle):
     assert needle in TWO_MEANINGS
@@ -327,3 +334,17 @@ def test_initialization_entries_use_the_chapters_fan_in():
     for term in ("He initialization", "Xavier initialization"):
         assert "n_{in}" in ENTRIES[term] and r"\text" not in ENTRIES[term]
     assert "2 / n_{in}" in (BOOK / "backprop.md").read_text()
+
+
+def test_the_warm_up_fraction_is_psi_in_the_notation_and_the_chapter():
+    """The warm-up's starting fraction has a letter of its own (it was s,
+    the stride's and AdaGrad's letter), the same in the table, in the
+    chapter's formula and in calc_nn's docstrings."""
+    assert re.search(r"^\| \$\\psi\$ \| the fraction of \$\\eta\$ a "
+                     r"linear warm-up starts from", NOTATION, re.M)
+    optimizers = (BOOK / "optimizers.md").read_text()
+    assert r"from a fraction $\psi$ of" in optimizers
+    for function in (optim.linear_lr, optim.warmup_cosine_lr):
+        doc = function.__doc__
+        assert r":math:`\psi` = ``start_factor``" in doc
+        assert ":math:`s`" not in doc

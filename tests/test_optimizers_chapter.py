@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from chapter_text import glossary_entry
+from chapter_text import bare, glossary_entry, read
 
 from calc_nn import landscapes, losses, optim
 from calc_nn.mlp import MLP
@@ -142,6 +142,46 @@ def test_eps_inside_the_root_damps_tiny_gradients():
     assert g / (np.sqrt(g * g) + 1e-8) > 0.99
 
 
+
+def _section(text, label):
+    """The part of ``text`` from the label ``(label)=`` to the next
+    label."""
+    after = text.split(f"\n({label})=\n", 1)[1]
+    return re.split(r"^\([\w-]+\)=$", after, maxsplit=1, flags=re.M)[0]
+
+
+def test_s_and_p_mean_one_thing_each():
+    """book/notation.md: s_t is AdaGrad's sum and p a probability. The
+    sum and product of momentum's roots are tr M and det M, the
+    stationary mean square of the noise analysis is r, and the warm-up's
+    starting fraction psi (PyTorch's start_factor), listed in the
+    notation: no formula uses a bare s, and the momentum analysis no p."""
+    text = read("optimizers")
+    assert bare(text, "s") == []
+    assert r"\sqrt{s_t}" in text  # AdaGrad's sum keeps its letter
+    analysis = _section(text, "opt-momentum-analysis")
+    assert bare(analysis, "p") == []
+    assert r"$\det M = \mu$" in analysis
+    assert r"$\operatorname{tr} M = 1 + \mu - \eta\lambda$" in analysis
+    assert "point $r = (1 - \\eta\\lambda)^2 r" in _section(
+        text, "opt-noise-floor")
+    assert r"\eta \left(\psi + (1 - \psi)" in text
+    notation = (CHAPTER.parent / "notation.md").read_text()
+    assert re.search(r"^\| \$\\psi\$ \| the fraction of \$\\eta\$ a "
+                     r"linear warm-up starts from \(`start_factor`\)",
+                     notation, re.M)
+    assert "starting fraction" not in notation
+
+
+def test_the_loss_and_the_depth_keep_their_letters():
+    """L is the loss and D the depth (book/notation.md): the Cholesky
+    factor of the Newton section and the diagonal matrix of M's
+    eigenvalues are not called L and D."""
+    text = read("optimizers")
+    assert bare(text, "D") == []
+    assert "LL^\\top" not in text and "L L^\\top" not in text
+    assert r"V \operatorname{diag}(z_1, z_2)\, V^{-1}" in text
+
 # ----------------------------------------------------- the worked example
 
 def _table_rows():
@@ -229,7 +269,9 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
 def test_a_typo_in_the_table_would_fail(monkeypatch):
     """The parser reads the numbers: a changed entry is seen."""
     text = CHAPTER.read_text().replace("| (0.72, 0) |", "| (0.72, 0.1) |")
-    monkeypatch.setattr(Path, "read_text", lambda self: text)
+    read_text = Path.read_text  # other files (numpy's metadata) stay
+    monkeypatch.setattr(Path, "read_text", lambda self, *args, **kwargs: (
+        text if self == CHAPTER else read_text(self, *args, **kwargs)))
     with pytest.raises(AssertionError):
         test_the_worked_example_table_is_what_calc_nn_and_torch_compute()
 

@@ -166,13 +166,13 @@ def check_focal_gradient():
 
 
 def check_mse_gradient():
-    """(2/n)(y_hat_i - y_i), n the number of entries; PyTorch agrees."""
-    for n in (1, 3, 4):
-        y_hat, y, loss = sym.mse(n)
-        for i in range(n):
-            typed = sp.Rational(2, n) * (y_hat[i] - y[i])
+    """(2/M)(y_hat_i - y_i), M the number of entries; PyTorch agrees."""
+    for M in (1, 3, 4):
+        y_hat, y, loss = sym.mse(M)
+        for i in range(M):
+            typed = sp.Rational(2, M) * (y_hat[i] - y[i])
             assert sp.expand(sp.diff(loss, y_hat[i]) - typed) == 0
-    # a batch of N = 2 samples with m = 3 outputs: n = N m = 6 entries
+    # a batch of N = 2 samples with m = 3 outputs: M = N m = 6 entries
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     t = torch.tensor(a, requires_grad=True)
@@ -216,7 +216,7 @@ def check_ce_chain():
 CHECKED = {
     "eq-mse-gradient": (
         r"""\frac{\partial\,\operatorname{MSE}}{\partial \hat y_i}
-= \frac{2}{n}\,(\hat y_i - y_i)""",
+= \frac{2}{M}\,(\hat y_i - y_i)""",
         check_mse_gradient),
     "eq-bce-gradient": (
         r"""\frac{\partial \ell}{\partial z}

@@ -513,7 +513,7 @@ CHECKED = {
         r"""\eta_t = \eta_{\min} + \tfrac12 (\eta - \eta_{\min}) \left(1 + \cos \frac{\pi t}{T}\right)""",
         check_cosine_lr),
     "eq-warmup-lr": (
-        r"""\eta_t = \eta \left(s + (1 - s)\, \frac{\min(t, T_w)}{T_w}\right)""",
+        r"""\eta_t = \eta \left(\psi + (1 - \psi)\, \frac{\min(t, T_w)}{T_w}\right)""",
         check_warmup_lr),
     "eq-newton": (
         r"""\theta_{t+1} = \theta_t - H(\theta_t)^{-1}\, \nabla L(\theta_t)""",
