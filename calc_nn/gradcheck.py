@@ -126,8 +126,9 @@ def relative_error(a, b, eps: float = 1e-12) -> float:
 
     .. math:: \max_i \frac{|a_i - b_i|}{\max(|a_i| + |b_i|, \varepsilon)}
 
-    Rules of thumb in float64: below 1e-7 the gradients agree; above 1e-4
-    something is wrong (unless the point sits on a kink such as ReLU's 0).
+    Rules of thumb in float64 (CS231n's): below 1e-7 the gradients agree;
+    above 1e-4 be suspicious, unless the point sits on a kink such as
+    ReLU's 0; above 1e-2 the gradient is probably wrong.
     ``a`` and ``b`` may differ in precision (a float32 gradient against a
     float64 reference): both are compared in float64.
 

@@ -318,6 +318,8 @@ def test_notation_lists_symbols_the_chapters_share(row, chapters):
     "$s$ is also a standard deviation in {ref}`chapter-losses`",
     "$M$ (a number of values averaged; the matrix of one momentum step",
     r"$\mu$ is also the mean of a distribution in {ref}`chapter-losses`",
+    r"$\theta$ (the parameters; the angle between a direction and the "
+    "gradient in {ref}`chapter-calculus`)",
 ])
 def test_two_meanings_paragraph_names_every_shared_letter(needle):
     assert needle in TWO_MEANINGS

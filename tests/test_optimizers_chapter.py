@@ -629,6 +629,27 @@ def test_adam_plus_l2_is_not_weight_decay():
     np.testing.assert_allclose(plain - adamw, eta * omega * W0, rtol=1e-12)
 
 
+def test_torch_adams_weight_decay_is_l2_unless_decoupled():
+    """The section's sentence: torch.optim.Adam's weight_decay adds
+    lambda theta to the gradient (calc_nn's adam_step) unless
+    decoupled_weight_decay=True, which makes it AdamW (adamw_step)."""
+    rng = np.random.default_rng(1)
+    W0, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    ours = {False: optim.adam_step(W0, g, None, lr=0.01, weight_decay=0.1),
+            True: optim.adamw_step(W0, g, None, lr=0.01, weight_decay=0.1)}
+    for decoupled, (want, _) in ours.items():
+        w = torch.tensor(W0, requires_grad=True)
+        opt = torch.optim.Adam([w], lr=0.01, weight_decay=0.1,
+                               decoupled_weight_decay=decoupled)
+        w.grad = torch.tensor(g)
+        opt.step()
+        np.testing.assert_allclose(w.detach().numpy(), want, rtol=1e-12)
+    assert np.abs(ours[True][0] - ours[False][0]).max() > 1e-4
+    text = " ".join(read("optimizers").split())
+    assert ("(unless it is given `decoupled_weight_decay=True`, which makes "
+            "it AdamW)") in text
+
+
 def test_adam_without_bias_correction_fails_the_checker_at_step_one():
     from calc_nn import check
 
