@@ -398,6 +398,33 @@ def test_probability_targets_divide_by_n_and_zero_weights_are_refused():
         losses.cross_entropy(logits, np.array([0, 0]), zero)
 
 
+def test_only_the_weights_ratios_matter_with_index_targets_only():
+    """The summary: 'With class-index targets, ... only the weights'
+    ratios matter; with probability targets it divides by N' (it said
+    only the ratios matter, which is false for probability targets: ten
+    times the weights, ten times the mean)."""
+    logits = np.array([[1.5, -0.3], [0.2, 0.4], [-1.0, 2.0]])
+    index, alpha = np.array([0, 1, 1]), np.array([2.0, 5.0])
+    probs = np.array([[0.3, 0.7], [1.0, 0.0], [0.5, 0.5]])
+
+    def torch_mean(target, weight):
+        return F.cross_entropy(torch.tensor(logits), torch.tensor(target),
+                               weight=torch.tensor(weight)).item()
+    for target in (index, probs):
+        ratio = torch_mean(target, 10 * alpha) / torch_mean(target, alpha)
+        ours = (losses.cross_entropy(logits, target, 10 * alpha)
+                / losses.cross_entropy(logits, target, alpha))
+        expected = 1.0 if target is index else 10.0
+        assert ratio == pytest.approx(expected, rel=1e-14)
+        assert ours == pytest.approx(expected, rel=1e-14)
+    summary = " ".join(TEXT[TEXT.index("## Summary"):
+                            TEXT.index("## Exercises")].split())
+    assert ("With class-index targets, PyTorch's weighted mean "
+            "{eq}`eq-weighted-mean` divides by the sum of the target "
+            "classes' weights, so only the weights' ratios matter; with "
+            "probability targets it divides by $N$.") in summary
+
+
 # ------------------------------------------------------------ focal loss
 
 def test_sympys_focal_check_is_the_factor_in_front_of_the_jacobian_row():
