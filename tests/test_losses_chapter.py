@@ -132,6 +132,12 @@ def test_what_the_page_says_the_sources_say():
     assert "$w_i$ 是每个类别的权重系数" in nn
     assert "writes $w_i$, its $i$ counting the classes" in TEXT
     assert "$p_t$ 是预测的概率" in nn and "真实" not in nn.split("p_t$ 是")[1]
+    # its focal loss names no softmax (nor sigmoid): the page's softmax
+    # form is 'like the NN document's cross-entropy', whose p is 预测的概率分布
+    assert not re.search("softmax|sigmoid", nn, re.I)
+    assert "$p$ 是预测的概率分布" in nn
+    assert ("like the NN document's cross-entropy (its focal loss does not "
+            "say how $p_t$ is computed)") in " ".join(TEXT.split())
     assert "积分学则为神经网络的激活函数和损失函数提供了理论基础" in _source(
         "002", "### 1.2", "## 2.")
     cnn = _source("000", "### 3.1", "### 3.2")
@@ -140,7 +146,11 @@ def test_what_the_page_says_the_sources_say():
            "{\\partial \\theta}" in cnn
     assert "writes $C$ for $K$ and $\\hat y$ for $p$" in TEXT
     code = _source("000", "### 4.1", "### 4.2")
-    assert "`output`是模型的输出logits" in code
+    assert "`output`是模型的输出logits,$\\hat{y}_{ij}$" in code
+    assert "$\\hat{y}_{ij}$是模型预测的第$i$个样本第$j$类的概率" in cnn
+    assert ("in the same sentence it also gives it the symbol of its §3.1 "
+            "for the predicted probability $p_{ij}$") in " ".join(
+                TEXT.split())
     assert "torch.sum(target * torch.log(output), dim=1)" in code
 
 
