@@ -522,6 +522,27 @@ def test_badly_classified_samples_keep_a_gradient_near_one():
     assert abs(g[0, 0] + 1) < 1e-4 and abs(g[1, 0] + 1) < 2e-2
 
 
+def test_the_squared_errors_gradient_is_small_at_both_ends():
+    """'The squared error gets only half of this right: its gradient is
+    small for good predictions, and small too for badly wrong ones' (it
+    said 'the opposite of what we want', but small for good predictions
+    is what we want). |d (1 - p_t)^2 / d z_t| by autograd, on the figure's
+    range of p_t: below 0.01 at both ends, never above 8/27, while the
+    cross-entropy's is 1 - p_t, close to 1 for badly wrong ones."""
+    pt = np.array([0.005, 1 / 3, 0.995])
+    z = torch.tensor(np.stack([np.log(pt), np.log1p(-pt)], axis=1),
+                     requires_grad=True)
+    ((1 - torch.softmax(z, dim=1)[:, 0]) ** 2).sum().backward()
+    g = np.abs(z.grad.numpy()[:, 0])
+    np.testing.assert_allclose(g, 2 * pt * (1 - pt) ** 2, rtol=1e-12)
+    assert g[0] < 0.01 and g[2] < 0.01 and g[1] == pytest.approx(8 / 27)
+    assert 1 - pt[0] > 0.99
+    prose = " ".join(TEXT.split())
+    assert ("error gets only half of this right: its gradient is small for "
+            "good predictions, and small too for badly wrong ones") in prose
+    assert "the opposite of what we want" not in prose
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_lin_et_al_sigmoid_focal_loss_is_the_softmax_one_on_z_0(seed):
     rng = np.random.default_rng(seed)
