@@ -14,6 +14,7 @@ from pathlib import Path
 import chapter_text as page
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 import torch.nn.functional as F
 
@@ -344,6 +345,22 @@ def test_the_constant_of_the_gaussian_nll_is_the_log_term():
 
 
 # -------------------------------------------------- MSE on a sigmoid: steps
+
+def test_sympy_proves_the_sigmoid_mse_gradient_the_page_derives():
+    """'SymPy differentiates both ... and proves the first equal to the
+    hand result' (it said 'confirms both' of a cell that only displayed
+    them): the cell's check, and that it would catch a wrong factor."""
+    g_mse, g_ce = sym.sigmoid_mse_gradient()
+    s = sym.sigma_of(sym.z)
+    by_hand = 2 * (s - sym.y) * s * (1 - s)
+    assert sp.simplify(g_mse - by_hand) == 0
+    assert sp.simplify(g_mse - by_hand * s) != 0
+    assert sp.simplify(g_ce - (s - sym.y)) == 0
+    assert ("sp.simplify(g_mse - 2 * (s_z - sym.y) * s_z * (1 - s_z)) == 0"
+            in TEXT)
+    assert "and proves the first equal to the hand result" in " ".join(
+        TEXT.split())
+
 
 def test_the_mse_gradient_on_a_sigmoid_is_at_most_8_27():
     p = np.linspace(0, 1, 30001)
