@@ -180,7 +180,11 @@ def test_the_naive_bce_is_wrong_in_the_fifth_digit_at_30():
                   + (1 - y) * np.log(1 - act.sigmoid(z)))
     assert stable[0] == stable[2] == 1e4 and np.all(np.isinf(naive[[0, 2]]))
     assert 1e-5 < abs(naive[1] / stable[1] - 1) < 1e-4
+    # four significant digits agree, the fifth does not
     assert f"{naive[1]:.4g}" == f"{stable[1]:.4g}" == "30"
+    assert float(f"{naive[1]:.5g}") != float(f"{stable[1]:.5g}")
+    assert "already at $z = 30$ it is wrong in the fifth digit" in \
+        " ".join(TEXT.split())
 
 
 
