@@ -113,6 +113,22 @@ def test_the_noise_is_s_because_sigma_is_the_sigmoid():
             "where $\\sigma$ is the sigmoid") in notation
 
 
+def test_c_is_a_constant_prediction_and_notation_says_so():
+    """book/notation.md's c is a channel; here c is the constant
+    prediction of the likelihood section and exercise loss-ex-mean: the
+    page says 'constant prediction $c$' at its first use and the notation
+    page lists the second meaning."""
+    uses = page.bare(TEXT, "c")
+    assert uses
+    text = " ".join(page.prose(TEXT).split())
+    assert text.index("a constant prediction $c$") <= min(
+        text.index(f"${f}$") for f in uses if f"${f}$" in text)
+    two_meanings = " ".join(NOTATION[NOTATION.index(
+        "A few letters keep two meanings"):].split())
+    assert ("$c$ (a channel; a constant prediction in "
+            "{ref}`chapter-losses`)") in two_meanings
+
+
 def _source(name, start, end):
     text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
     return text[text.index(start):text.index(end)]
