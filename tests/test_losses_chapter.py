@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import chapter_text as page
+import mpmath as mp
 import numpy as np
 import pytest
 import sympy as sp
@@ -498,6 +499,12 @@ def test_the_focal_traps_torch_gives_nan_calc_nn_the_tiny_value():
         ours = losses.focal_loss_grad(z, t, gamma, reduction="sum")[:, 0]
         assert np.isnan(zt.grad[0, 0].item()) == (gamma == 0.5)
         assert np.isfinite(ours[0]) and 0 < -ours[0] < 1e-25
+        # 'the true, tiny value': eq-focal-gradient in 50-digit arithmetic
+        mp.mp.dps = 50
+        pt = 1 / (1 + mp.exp(-40))
+        exact = -(1 - pt) ** (gamma + 1) * (
+            1 - gamma * pt * mp.log(pt) / (1 - pt))
+        assert abs(float((ours[0] - exact) / exact)) < 1e-12
         np.testing.assert_allclose(ours[1:], zt.grad.numpy()[1:, 0],
                                    rtol=1e-9)
 
@@ -508,7 +515,6 @@ def test_one_minus_pt_and_log_pt_to_a_relative_1e_12(seed):
     relative error below 10^-12 even when it is 10^-40)' (it said 'to the
     last digit'; the worst seen is a few hundred ulps), and log p_t too,
     against 60-digit arithmetic, on logits up to 1e4."""
-    mp = pytest.importorskip("mpmath")
     mp.mp.dps = 60
     assert "with a relative error below $10^{-12}$\neven when it is " \
         "$10^{-40}$" in TEXT
