@@ -659,6 +659,31 @@ def test_the_test_set_is_21000_samples_95_percent_majority():
 
 # ------------------------------------------------------------ exercises
 
+def test_the_stable_bce_exercise_sympy_difference_is_0_for_both_signs():
+    y = sym.y
+    for z in (sp.Symbol("z", positive=True), sp.Symbol("z", negative=True)):
+        lhs = sym.bce().subs(sym.z, z)
+        rhs = sp.Max(z, 0) - z * y + sp.log(1 + sp.exp(-sp.Abs(z)))
+        assert sp.simplify(lhs - rhs) == 0
+        assert sp.simplify(lhs - rhs - z) != 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_mean_and_the_median_minimise_the_two_errors(seed):
+    """Exercise loss-ex-mean's check, on its grid of step 0.001: the
+    squared error's argmin is the sample mean, the absolute error's the
+    median, on a skewed sample where the two differ (the page's seed 1
+    and others)."""
+    sample = np.random.default_rng(seed).exponential(size=20001)
+    cs = np.linspace(0, 3, 3001)
+    sq = [np.mean((sample - c) ** 2) for c in cs]
+    ab = [np.mean(np.abs(sample - c)) for c in cs]
+    assert abs(cs[np.argmin(sq)] - sample.mean()) <= 5e-4 + 1e-12
+    assert abs(cs[np.argmin(ab)] - np.median(sample)) <= 1e-3
+    assert sample.mean() - np.median(sample) > 0.2
+    assert "default_rng(1).exponential(size=20001)" in TEXT
+
+
 def test_the_focal_peak_exercise():
     pt = np.linspace(1e-4, 1 - 1e-4, 100001)
     two = np.stack([np.log(pt), np.log1p(-pt)], axis=1)
