@@ -383,6 +383,20 @@ def test_sympy_proves_the_sigmoid_mse_gradient_the_page_derives():
         TEXT.split())
 
 
+def test_mse_on_a_sigmoid_learns_slowly_not_slowest_when_most_wrong():
+    """'with MSE it learns slowly exactly when it is most wrong' (it said
+    'slowest': the gradient 2p(1 - p)^2 is smaller still near p = 1,
+    where the neuron is nearly right)."""
+    def size(p):
+        return 2 * p * (1 - p) ** 2
+    wrong = 1 / (1 + np.exp(6.0))                   # z = -6, error > 0.99
+    assert size(wrong) < 0.01 and size(wrong) < size(1 / 3) / 50
+    assert size(0.99) < size(wrong)                 # not the slowest
+    prose = " ".join(TEXT.split())
+    assert "with MSE it learns slowly exactly when it is most wrong" in prose
+    assert "learns slowest" not in prose
+
+
 def test_the_mse_gradient_on_a_sigmoid_is_at_most_8_27():
     p = np.linspace(0, 1, 30001)
     size = 2 * p * (1 - p) ** 2
