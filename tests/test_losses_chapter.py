@@ -365,6 +365,30 @@ def test_the_constant_of_the_gaussian_nll_is_the_log_term():
     assert "the logarithm term" in TEXT and "second term" not in TEXT
 
 
+def test_mse_is_the_gaussian_nll_only_up_to_scale_and_a_constant():
+    """'MSE is, up to scale and a constant, the negative log-likelihood of
+    a Gaussian' (it said 'is the negative log-likelihood', three times):
+    the NLL is (y - y_hat)^2 / (2 s^2) + log(2 pi s^2) / 2, equal to the
+    squared error itself for no s."""
+    _, form = sym.gaussian_nll()
+    s = [v for v in form.free_symbols if v.name == "s"][0]
+    y_hat = [v for v in form.free_symbols if "hat" in v.name][0]
+    squared = (y_hat - sym.y) ** 2
+    assert sp.simplify(form - squared / (2 * s ** 2)
+                       - sp.log(2 * sp.pi * s ** 2) / 2) == 0
+    # the factor is 1 only for s^2 = 1/2, and then the constant is
+    # log(pi) / 2, not 0: for no s is the NLL the squared error itself
+    half = form.subs(s, 1 / sp.sqrt(2))
+    assert sp.simplify(half - squared - sp.log(sp.pi) / 2) == 0
+    prose = " ".join(TEXT.split())
+    for said in ("(MSE up to a positive factor and an added constant)",
+                 "**MSE is, up to scale and a constant, the negative "
+                 "log-likelihood of a Gaussian.**",
+                 "MSE (up to scale and a constant) for Gaussian noise"):
+        assert said in prose, said
+    assert "**MSE is the negative log-likelihood" not in prose
+
+
 # -------------------------------------------------- MSE on a sigmoid: steps
 
 def test_sympy_proves_the_sigmoid_mse_gradient_the_page_derives():
