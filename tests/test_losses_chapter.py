@@ -12,8 +12,10 @@ import re
 from pathlib import Path
 
 import chapter_text as page
+import mpmath as mp
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 import torch.nn.functional as F
 
@@ -112,6 +114,22 @@ def test_the_noise_is_s_because_sigma_is_the_sigmoid():
             "where $\\sigma$ is the sigmoid") in notation
 
 
+def test_c_is_a_constant_prediction_and_notation_says_so():
+    """book/notation.md's c is a channel; here c is the constant
+    prediction of the likelihood section and exercise loss-ex-mean: the
+    page says 'constant prediction $c$' at its first use and the notation
+    page lists the second meaning."""
+    uses = page.bare(TEXT, "c")
+    assert uses
+    text = " ".join(page.prose(TEXT).split())
+    assert text.index("a constant prediction $c$") <= min(
+        text.index(f"${f}$") for f in uses if f"${f}$" in text)
+    two_meanings = " ".join(NOTATION[NOTATION.index(
+        "A few letters keep two meanings"):].split())
+    assert ("$c$ (a channel; a constant prediction in "
+            "{ref}`chapter-losses`)") in two_meanings
+
+
 def _source(name, start, end):
     text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
     return text[text.index(start):text.index(end)]
@@ -132,6 +150,12 @@ def test_what_the_page_says_the_sources_say():
     assert "$w_i$ 是每个类别的权重系数" in nn
     assert "writes $w_i$, its $i$ counting the classes" in TEXT
     assert "$p_t$ 是预测的概率" in nn and "真实" not in nn.split("p_t$ 是")[1]
+    # its focal loss names no softmax (nor sigmoid): the page's softmax
+    # form is 'like the NN document's cross-entropy', whose p is 预测的概率分布
+    assert not re.search("softmax|sigmoid", nn, re.I)
+    assert "$p$ 是预测的概率分布" in nn
+    assert ("like the NN document's cross-entropy (its focal loss does not "
+            "say how $p_t$ is computed)") in " ".join(TEXT.split())
     assert "积分学则为神经网络的激活函数和损失函数提供了理论基础" in _source(
         "002", "### 1.2", "## 2.")
     cnn = _source("000", "### 3.1", "### 3.2")
@@ -140,7 +164,11 @@ def test_what_the_page_says_the_sources_say():
            "{\\partial \\theta}" in cnn
     assert "writes $C$ for $K$ and $\\hat y$ for $p$" in TEXT
     code = _source("000", "### 4.1", "### 4.2")
-    assert "`output`是模型的输出logits" in code
+    assert "`output`是模型的输出logits,$\\hat{y}_{ij}$" in code
+    assert "$\\hat{y}_{ij}$是模型预测的第$i$个样本第$j$类的概率" in cnn
+    assert ("in the same sentence it also gives it the symbol of its §3.1 "
+            "for the predicted probability $p_{ij}$") in " ".join(
+                TEXT.split())
     assert "torch.sum(target * torch.log(output), dim=1)" in code
 
 
@@ -169,7 +197,11 @@ def test_the_naive_bce_is_wrong_in_the_fifth_digit_at_30():
                   + (1 - y) * np.log(1 - act.sigmoid(z)))
     assert stable[0] == stable[2] == 1e4 and np.all(np.isinf(naive[[0, 2]]))
     assert 1e-5 < abs(naive[1] / stable[1] - 1) < 1e-4
+    # four significant digits agree, the fifth does not
     assert f"{naive[1]:.4g}" == f"{stable[1]:.4g}" == "30"
+    assert float(f"{naive[1]:.5g}") != float(f"{stable[1]:.5g}")
+    assert "already at $z = 30$ it is wrong in the fifth digit" in \
+        " ".join(TEXT.split())
 
 
 
@@ -333,7 +365,61 @@ def test_the_constant_of_the_gaussian_nll_is_the_log_term():
     assert "the logarithm term" in TEXT and "second term" not in TEXT
 
 
+def test_mse_is_the_gaussian_nll_only_up_to_scale_and_a_constant():
+    """'MSE is, up to scale and a constant, the negative log-likelihood of
+    a Gaussian' (it said 'is the negative log-likelihood', three times):
+    the NLL is (y - y_hat)^2 / (2 s^2) + log(2 pi s^2) / 2, equal to the
+    squared error itself for no s."""
+    _, form = sym.gaussian_nll()
+    s = [v for v in form.free_symbols if v.name == "s"][0]
+    y_hat = [v for v in form.free_symbols if "hat" in v.name][0]
+    squared = (y_hat - sym.y) ** 2
+    assert sp.simplify(form - squared / (2 * s ** 2)
+                       - sp.log(2 * sp.pi * s ** 2) / 2) == 0
+    # the factor is 1 only for s^2 = 1/2, and then the constant is
+    # log(pi) / 2, not 0: for no s is the NLL the squared error itself
+    half = form.subs(s, 1 / sp.sqrt(2))
+    assert sp.simplify(half - squared - sp.log(sp.pi) / 2) == 0
+    prose = " ".join(TEXT.split())
+    for said in ("(MSE up to a positive factor and an added constant)",
+                 "**MSE is, up to scale and a constant, the negative "
+                 "log-likelihood of a Gaussian.**",
+                 "MSE (up to scale and a constant) for Gaussian noise"):
+        assert said in prose, said
+    assert "**MSE is the negative log-likelihood" not in prose
+
+
 # -------------------------------------------------- MSE on a sigmoid: steps
+
+def test_sympy_proves_the_sigmoid_mse_gradient_the_page_derives():
+    """'SymPy differentiates both ... and proves the first equal to the
+    hand result' (it said 'confirms both' of a cell that only displayed
+    them): the cell's check, and that it would catch a wrong factor."""
+    g_mse, g_ce = sym.sigmoid_mse_gradient()
+    s = sym.sigma_of(sym.z)
+    by_hand = 2 * (s - sym.y) * s * (1 - s)
+    assert sp.simplify(g_mse - by_hand) == 0
+    assert sp.simplify(g_mse - by_hand * s) != 0
+    assert sp.simplify(g_ce - (s - sym.y)) == 0
+    assert ("sp.simplify(g_mse - 2 * (s_z - sym.y) * s_z * (1 - s_z)) == 0"
+            in TEXT)
+    assert "and proves the first equal to the hand result" in " ".join(
+        TEXT.split())
+
+
+def test_mse_on_a_sigmoid_learns_slowly_not_slowest_when_most_wrong():
+    """'with MSE it learns slowly exactly when it is most wrong' (it said
+    'slowest': the gradient 2p(1 - p)^2 is smaller still near p = 1,
+    where the neuron is nearly right)."""
+    def size(p):
+        return 2 * p * (1 - p) ** 2
+    wrong = 1 / (1 + np.exp(6.0))                   # z = -6, error > 0.99
+    assert size(wrong) < 0.01 and size(wrong) < size(1 / 3) / 50
+    assert size(0.99) < size(wrong)                 # not the slowest
+    prose = " ".join(TEXT.split())
+    assert "with MSE it learns slowly exactly when it is most wrong" in prose
+    assert "learns slowest" not in prose
+
 
 def test_the_mse_gradient_on_a_sigmoid_is_at_most_8_27():
     p = np.linspace(0, 1, 30001)
@@ -398,6 +484,33 @@ def test_probability_targets_divide_by_n_and_zero_weights_are_refused():
         losses.cross_entropy(logits, np.array([0, 0]), zero)
 
 
+def test_only_the_weights_ratios_matter_with_index_targets_only():
+    """The summary: 'With class-index targets, ... only the weights'
+    ratios matter; with probability targets it divides by N' (it said
+    only the ratios matter, which is false for probability targets: ten
+    times the weights, ten times the mean)."""
+    logits = np.array([[1.5, -0.3], [0.2, 0.4], [-1.0, 2.0]])
+    index, alpha = np.array([0, 1, 1]), np.array([2.0, 5.0])
+    probs = np.array([[0.3, 0.7], [1.0, 0.0], [0.5, 0.5]])
+
+    def torch_mean(target, weight):
+        return F.cross_entropy(torch.tensor(logits), torch.tensor(target),
+                               weight=torch.tensor(weight)).item()
+    for target in (index, probs):
+        ratio = torch_mean(target, 10 * alpha) / torch_mean(target, alpha)
+        ours = (losses.cross_entropy(logits, target, 10 * alpha)
+                / losses.cross_entropy(logits, target, alpha))
+        expected = 1.0 if target is index else 10.0
+        assert ratio == pytest.approx(expected, rel=1e-14)
+        assert ours == pytest.approx(expected, rel=1e-14)
+    summary = " ".join(TEXT[TEXT.index("## Summary"):
+                            TEXT.index("## Exercises")].split())
+    assert ("With class-index targets, PyTorch's weighted mean "
+            "{eq}`eq-weighted-mean` divides by the sum of the target "
+            "classes' weights, so only the weights' ratios matter; with "
+            "probability targets it divides by $N$.") in summary
+
+
 # ------------------------------------------------------------ focal loss
 
 def test_sympys_focal_check_is_the_factor_in_front_of_the_jacobian_row():
@@ -424,6 +537,12 @@ def test_the_focal_traps_torch_gives_nan_calc_nn_the_tiny_value():
         ours = losses.focal_loss_grad(z, t, gamma, reduction="sum")[:, 0]
         assert np.isnan(zt.grad[0, 0].item()) == (gamma == 0.5)
         assert np.isfinite(ours[0]) and 0 < -ours[0] < 1e-25
+        # 'the true, tiny value': eq-focal-gradient in 50-digit arithmetic
+        mp.mp.dps = 50
+        pt = 1 / (1 + mp.exp(-40))
+        exact = -(1 - pt) ** (gamma + 1) * (
+            1 - gamma * pt * mp.log(pt) / (1 - pt))
+        assert abs(float((ours[0] - exact) / exact)) < 1e-12
         np.testing.assert_allclose(ours[1:], zt.grad.numpy()[1:, 0],
                                    rtol=1e-9)
 
@@ -434,7 +553,6 @@ def test_one_minus_pt_and_log_pt_to_a_relative_1e_12(seed):
     relative error below 10^-12 even when it is 10^-40)' (it said 'to the
     last digit'; the worst seen is a few hundred ulps), and log p_t too,
     against 60-digit arithmetic, on logits up to 1e4."""
-    mp = pytest.importorskip("mpmath")
     mp.mp.dps = 60
     assert "with a relative error below $10^{-12}$\neven when it is " \
         "$10^{-40}$" in TEXT
@@ -483,6 +601,27 @@ def test_badly_classified_samples_keep_a_gradient_near_one():
     two = np.stack([np.log(p), np.log1p(-p)], axis=1)
     g = losses.focal_loss_grad(two, np.zeros(2, int), 2.0, reduction="none")
     assert abs(g[0, 0] + 1) < 1e-4 and abs(g[1, 0] + 1) < 2e-2
+
+
+def test_the_squared_errors_gradient_is_small_at_both_ends():
+    """'The squared error gets only half of this right: its gradient is
+    small for good predictions, and small too for badly wrong ones' (it
+    said 'the opposite of what we want', but small for good predictions
+    is what we want). |d (1 - p_t)^2 / d z_t| by autograd, on the figure's
+    range of p_t: below 0.01 at both ends, never above 8/27, while the
+    cross-entropy's is 1 - p_t, close to 1 for badly wrong ones."""
+    pt = np.array([0.005, 1 / 3, 0.995])
+    z = torch.tensor(np.stack([np.log(pt), np.log1p(-pt)], axis=1),
+                     requires_grad=True)
+    ((1 - torch.softmax(z, dim=1)[:, 0]) ** 2).sum().backward()
+    g = np.abs(z.grad.numpy()[:, 0])
+    np.testing.assert_allclose(g, 2 * pt * (1 - pt) ** 2, rtol=1e-12)
+    assert g[0] < 0.01 and g[2] < 0.01 and g[1] == pytest.approx(8 / 27)
+    assert 1 - pt[0] > 0.99
+    prose = " ".join(TEXT.split())
+    assert ("error gets only half of this right: its gradient is small for "
+            "good predictions, and small too for badly wrong ones") in prose
+    assert "the opposite of what we want" not in prose
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -557,6 +696,31 @@ def test_the_test_set_is_21000_samples_95_percent_majority():
 
 
 # ------------------------------------------------------------ exercises
+
+def test_the_stable_bce_exercise_sympy_difference_is_0_for_both_signs():
+    y = sym.y
+    for z in (sp.Symbol("z", positive=True), sp.Symbol("z", negative=True)):
+        lhs = sym.bce().subs(sym.z, z)
+        rhs = sp.Max(z, 0) - z * y + sp.log(1 + sp.exp(-sp.Abs(z)))
+        assert sp.simplify(lhs - rhs) == 0
+        assert sp.simplify(lhs - rhs - z) != 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_mean_and_the_median_minimise_the_two_errors(seed):
+    """Exercise loss-ex-mean's check, on its grid of step 0.001: the
+    squared error's argmin is the sample mean, the absolute error's the
+    median, on a skewed sample where the two differ (the page's seed 1
+    and others)."""
+    sample = np.random.default_rng(seed).exponential(size=20001)
+    cs = np.linspace(0, 3, 3001)
+    sq = [np.mean((sample - c) ** 2) for c in cs]
+    ab = [np.mean(np.abs(sample - c)) for c in cs]
+    assert abs(cs[np.argmin(sq)] - sample.mean()) <= 5e-4 + 1e-12
+    assert abs(cs[np.argmin(ab)] - np.median(sample)) <= 1e-3
+    assert sample.mean() - np.median(sample) > 0.2
+    assert "default_rng(1).exponential(size=20001)" in TEXT
+
 
 def test_the_focal_peak_exercise():
     pt = np.linspace(1e-4, 1 - 1e-4, 100001)
