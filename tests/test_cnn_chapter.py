@@ -718,25 +718,33 @@ def test_glossary_kernel_is_one_filter_as_in_the_chapter():
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("down,right", [(0, 2), (2, -2), (-4, 4)])
-def test_stride_two_is_equivariant_to_shifts_by_two(seed, down, right):
-    """'The equality holds only for stride 1 (or shifts by multiples of
-    the stride)': with stride 2, a shift by 2 moves the output by 1,
-    away from the border."""
+@pytest.mark.parametrize("s,down,right", [(2, 0, 2), (2, 2, -2),
+                                          (2, -4, 4), (3, 3, -6),
+                                          (3, -3, 0)])
+def test_a_stride_s_moves_the_map_by_the_shift_over_s(seed, s, down,
+                                                      right):
+    """'With stride s, a shift by a multiple of s moves the feature map by
+    that shift divided by s (away from the border)' (it said the equality,
+    a move by the same amount, holds for such shifts)."""
     k = conv_plots.KERNELS["sobel_x"][None, None]
     noise = np.random.default_rng(seed).standard_normal((28, 28))
 
     def feature(a):
-        return conv.conv2d_forward(a[None, None], k, stride=2,
+        return conv.conv2d_forward(a[None, None], k, stride=s,
                                    padding=1)[0][0, 0]
 
     moved = feature(conv_plots.shift(noise, down, right))
-    want = conv_plots.shift(feature(noise), down // 2, right // 2)
     inside = (slice(3, -3), slice(3, -3))
+    want = conv_plots.shift(feature(noise), down // s, right // s)
     np.testing.assert_array_equal(moved[inside], want[inside])
-    assert "(or shifts by multiples of the stride)" in _one_line(TEXT)
-    assert "translation equivariant (away from the border)" in \
-        _one_line(TEXT)
+    same = conv_plots.shift(feature(noise), down, right)  # the equality
+    assert not np.array_equal(moved[inside], same[inside])
+    text = _one_line(TEXT)
+    assert ("The equality holds only for stride 1. With stride $s$, a shift "
+            "by a multiple of $s$ moves the feature map by that shift "
+            "divided by $s$ (away from the border)") in text
+    assert "(or shifts by multiples of the stride)" not in text
+    assert "translation equivariant (away from the border)" in text
 
 
 def test_docstring_says_full_convolution_with_the_kernel_as_the_text():
