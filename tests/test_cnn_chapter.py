@@ -840,3 +840,30 @@ def test_glossary_links_the_section_that_introduces_the_term(term, label):
     stem = {"translation equivariance": "translation equivariant"}.get(
         term, term)
     assert stem in _one_line(section).lower().replace("**", "")
+
+
+# ------------------------------- a third reading: what was fixed
+
+def _section(label):
+    return TEXT.split(f"({label})=", 1)[1].split("\n(cnn-", 1)[0]
+
+
+def test_the_transposed_case_is_the_one_of_the_section_it_names():
+    """'With several channels, a stride of 2 and padding 1 (the case of
+    cnn-channels-stride)': that section's case is n_H = 6, k = 3, p = 1,
+    s = 2, and so is the code after the sentence (the text said 'the
+    previous section', whose case is a 7 x 6 input and a 3 x 2 kernel)."""
+    text = _one_line(_section("cnn-matrix"))
+    said = re.search(r"a stride of 2 and padding 1 \(the case of "
+                     r"\{ref\}`([\w-]+)`\)", text)
+    assert said, "the sentence names no section"
+    case = re.search(r"\(\$n_H = (\d+)\$, \$k = (\d+)\$, \$p = (\d+)\$, "
+                     r"\$s = (\d+)\$, so \$r = (\d+)\$\)",
+                     _one_line(_section(said.group(1))))
+    n, k, p, s, r = map(int, case.groups())
+    assert (p, s, r) == (1, 2, (n + 2 * p - k) % s)
+    cell = _section("cnn-matrix").split("`output_padding` $= r$:", 1)[1]
+    assert f"rng.standard_normal((2, 3, {n}, {n}))" in cell
+    assert f"rng.standard_normal((4, 3, {k}, {k}))" in cell
+    assert f"stride={s}, padding={p}" in cell
+    assert f"r = ({n} + 2 * {p} - {k}) % {s}" in cell
