@@ -530,7 +530,10 @@ def test_the_identity_kernel_gives_the_input_with_stride_1_padding_1(
 @pytest.mark.parametrize("seed", SEEDS)
 def test_weight_gradient_is_a_correlation_with_the_dilated_g(seed):
     """'a correlation of input channel c with G_d dilated by s', summed
-    over the batch (eq-conv-dw-multi)."""
+    over the batch, 'and cut to the kernel's size, k_H x k_W (when the
+    windows leave the last rows or columns of the input unread, the
+    correlation has that many more ...)' (eq-conv-dw-multi). Here 9 rows
+    are all read (r = 0) and 8 columns leave one unread (r = 1)."""
     rng = np.random.default_rng(seed)
     s, k = 2, 3
     x = rng.standard_normal((2, 3, 9, 8))
@@ -541,14 +544,22 @@ def test_weight_gradient_is_a_correlation_with_the_dilated_g(seed):
     Ho, Wo = y.shape[2:]
     dilated = np.zeros((2, 4, (Ho - 1) * s + 1, (Wo - 1) * s + 1))
     dilated[:, :, ::s, ::s] = g
+    unread = ((9 - k) % s, (8 - k) % s)
+    assert unread == (0, 1)
     for d, c in np.ndindex(4, 3):
-        want = sum(conv.conv2d_forward(x[n, c][None, None],
+        corr = sum(conv.conv2d_forward(x[n, c][None, None],
                                        dilated[n, d][None, None])[0][0, 0]
-                   [:k, :k] for n in range(2))
-        np.testing.assert_allclose(dw[d, c], want, rtol=1e-12, atol=1e-12)
+                   for n in range(2))
+        assert corr.shape == (k + unread[0], k + unread[1])
+        np.testing.assert_allclose(dw[d, c], corr[:k, :k], rtol=1e-12,
+                                   atol=1e-12)
     text = _one_line(TEXT)
     assert "with $G_d$ **dilated** by $s$" in text
     assert "whose windows step by" not in text
+    assert ("summed over the batch, and cut to the kernel's size, $k_H "
+            "\\times k_W$ (when the windows leave the last rows or columns "
+            "of the input unread, the correlation has that many more, at "
+            "offsets no weight has)") in text
 
 
 @pytest.mark.parametrize("seed", SEEDS)
