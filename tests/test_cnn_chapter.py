@@ -878,3 +878,20 @@ def test_the_transposed_case_is_the_one_of_the_section_it_names():
     assert f"rng.standard_normal((4, 3, {k}, {k}))" in cell
     assert f"stride={s}, padding={p}" in cell
     assert f"r = ({n} + 2 * {p} - {k}) % {s}" in cell
+
+
+def test_notation_lists_t_as_the_matrix_of_a_convolution():
+    """The chapter's T (vec(Y) = T vec(X)) is in book/notation.md's T row
+    and in its paragraph of letters with several meanings (the row gave
+    only the temperature and a number of steps)."""
+    from pathlib import Path
+
+    notation = (Path(__file__).resolve().parents[1] / "book"
+                / "notation.md").read_text()
+    row = re.search(r"^\| \$T\$ \|([^\n]*)\|$", notation, re.M).group(1)
+    assert ("the matrix of a convolution, $\\operatorname{vec}(Y) = T "
+            "\\operatorname{vec}(X)$ ({ref}`cnn-matrix`)") in row
+    assert "$T$ (the temperature; a number of steps; the matrix of a " \
+        "convolution)" in " ".join(notation.split())
+    assert ("\\operatorname{vec}(Y) = T \\operatorname{vec}(X)"
+            in _section("cnn-matrix"))
