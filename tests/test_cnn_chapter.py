@@ -895,3 +895,20 @@ def test_notation_lists_t_as_the_matrix_of_a_convolution():
         "convolution)" in " ".join(notation.split())
     assert ("\\operatorname{vec}(Y) = T \\operatorname{vec}(X)"
             in _section("cnn-matrix"))
+
+
+def test_m_and_j_keep_one_meaning():
+    """m is only the output size of the output-padding exercise (as in
+    book/notation.md, the outputs of a layer), no longer also the pixel of
+    a window's maximum; j is only a column index, no longer also the
+    distance j_l of the receptive-field count."""
+    exercise = _exercise("cnn-ex-output-padding")
+    uses = bare(TEXT, "m")
+    assert uses and all(f in exercise for f in uses)
+    assert "$m = n_H^{\\text{out}}$" in _one_line(exercise)
+    assert not re.search(r"j_\{?[l1]", TEXT)
+    pooling = _one_line(_section("cnn-pooling"))
+    assert "$Y_{i,j} = X_{h^*,w^*}$" in pooling
+    field = _one_line(_section("cnn-receptive-field"))
+    assert ("Two neighbouring positions of the input of layer $l$ are "
+            "$s_1 s_2 \\cdots s_{l-1}$ input pixels apart") in field
