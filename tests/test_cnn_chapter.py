@@ -912,3 +912,30 @@ def test_m_and_j_keep_one_meaning():
     field = _one_line(_section("cnn-receptive-field"))
     assert ("Two neighbouring positions of the input of layer $l$ are "
             "$s_1 s_2 \\cdots s_{l-1}$ input pixels apart") in field
+
+
+def test_what_the_text_says_the_conv_benchmark_times():
+    """'It also times one matrix product of the forward pass's size and
+    counts it three times' (it said it times the three products):
+    bench_conv.matmul_floor times ``a @ m``, of the forward's shapes, and
+    reports three times it; the three products have the same size."""
+    from pathlib import Path
+
+    bench = (Path(__file__).resolve().parents[1] / "benchmarks"
+             / "bench_conv.py").read_text()
+    floor = bench.split("def matmul_floor", 1)[1].split("\ndef ", 1)[0]
+    assert floor.count("best_of(") == 1 and "best_of(lambda: a @ m" in floor
+    assert "3 * t / ref_seconds" in floor
+    assert "a = rng.standard_normal((F, C * k * k))" in floor
+    assert "m = rng.standard_normal((C * k * k, N * Ho * Ho))" in floor
+    # forward W (F, CKK) @ cols (CKK, NHW); dX: W.T @ dout (F, NHW);
+    # dW: dout @ cols.T: the same F * CKK * NHW multiplications each
+    F_, CKK, NHW = 8, 27, 50
+    shapes = [((F_, CKK), (CKK, NHW)), ((CKK, F_), (F_, NHW)),
+              ((F_, NHW), (NHW, CKK))]
+    assert {a[0] * a[1] * b[1] for a, b in shapes} == {F_ * CKK * NHW}
+    text = _one_line(TEXT)
+    assert ("It also times one matrix product of the forward pass's size "
+            "and counts it three times, since an im2col convolution cannot "
+            "avoid three such products") in text
+    assert "It also times the three matrix products" not in text
