@@ -939,3 +939,23 @@ def test_what_the_text_says_the_conv_benchmark_times():
             "and counts it three times, since an im2col convolution cannot "
             "avoid three such products") in text
     assert "It also times the three matrix products" not in text
+
+
+@pytest.mark.parametrize("message,passes", [
+    ("too big", False), ("kernel larger than the padded input", True)])
+def test_the_output_size_exercise_asks_what_the_checker_checks(message,
+                                                               passes):
+    """Exercise cnn-ex-implement (a): check.conv2d_output_size wants the
+    ValueError's message to mention the kernel, and the exercise now says
+    so (it asked only for a ValueError, which 'too big' is)."""
+    from calc_nn import check
+
+    def my_out_size(size, kernel, stride=1, padding=0):
+        if kernel > size + 2 * padding:
+            raise ValueError(message)
+        return (size + 2 * padding - kernel) // stride + 1
+
+    assert bool(check.conv2d_output_size(my_out_size)) == passes
+    part = _one_line(_exercise("cnn-ex-implement"))
+    assert ("a kernel larger than the padded input must raise a "
+            "`ValueError` whose message mentions the kernel") in part
