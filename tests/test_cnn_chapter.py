@@ -959,3 +959,26 @@ def test_the_output_size_exercise_asks_what_the_checker_checks(message,
     part = _one_line(_exercise("cnn-ex-implement"))
     assert ("a kernel larger than the padded input must raise a "
             "`ValueError` whose message mentions the kernel") in part
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_a_strided_1x1_convolution_keeps_the_pixels_si_sj(seed):
+    """'With k_H = k_W = 1 and stride 1, eq-conv has no sum over offsets:
+    Y_{d,i,j} = b_d + sum_c W_{d,c} X_{c,i,j} (a stride s keeps only the
+    pixels (s i, s j))' (the stride was not said: with stride 2 the
+    formula as typed is wrong)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 5, 7, 6))
+    w, b = rng.standard_normal((3, 5, 1, 1)), rng.standard_normal(3)
+    per_pixel = np.einsum("dc,nchw->ndhw", w[:, :, 0, 0], x) \
+        + b[:, None, None]
+    for s in (1, 2, 3):
+        out = conv.conv2d_forward(x, w, b, stride=s)[0]
+        np.testing.assert_allclose(out, per_pixel[:, :, ::s, ::s],
+                                   rtol=1e-12, atol=1e-12)
+    assert conv.conv2d_forward(x, w, b, stride=2)[0].shape != \
+        per_pixel.shape
+    text = _one_line(_section("cnn-1x1"))
+    assert ("With $k_H = k_W = 1$ and stride 1, {eq}`eq-conv` has no sum "
+            "over offsets: $Y_{d,i,j} = b_d + \\sum_c W_{d,c}\\, X_{c,i,j}$ "
+            "(a stride $s$ keeps only the pixels $(s i, s j)$)") in text
