@@ -982,3 +982,29 @@ def test_a_strided_1x1_convolution_keeps_the_pixels_si_sj(seed):
     assert ("With $k_H = k_W = 1$ and stride 1, {eq}`eq-conv` has no sum "
             "over offsets: $Y_{d,i,j} = b_d + \\sum_c W_{d,c}\\, X_{c,i,j}$ "
             "(a stride $s$ keeps only the pixels $(s i, s j)$)") in text
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_with_stride_1_dx_is_a_sum_over_filters_of_full_convolutions(seed):
+    """'So with stride 1 the input's gradient of channel c is the sum over
+    the filters d of what eq-conv-dx gives for G_d and W_{d,c}; a stride
+    only thins out the terms' (the stride was not said)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, 6, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    for s in (1, 2):
+        y, cache = conv.conv2d_forward(x, w, stride=s, padding=1)
+        g = rng.standard_normal(y.shape)
+        dx = conv.conv2d_backward(g, cache)[0]
+        full = np.array([[sum(F.conv_transpose2d(
+            torch.tensor(g[n, d][None, None]),
+            torch.tensor(w[d, c][None, None])).numpy()[0, 0]
+            for d in range(4)) for c in range(3)] for n in range(2)])
+        full = full[:, :, 1:-1, 1:-1]  # the padding cropped
+        assert (full.shape == dx.shape
+                and np.allclose(full, dx, rtol=1e-12, atol=1e-12)) == \
+            (s == 1)
+    text = _one_line(_section("cnn-channels-stride"))
+    assert ("So with stride 1 the input's gradient of channel $c$ is the "
+            "sum over the filters $d$ of what {eq}`eq-conv-dx` gives for "
+            "$G_d$ and $W_{d,c}$; a stride only thins out the terms") in text
