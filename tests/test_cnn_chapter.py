@@ -1008,3 +1008,19 @@ def test_with_stride_1_dx_is_a_sum_over_filters_of_full_convolutions(seed):
     assert ("So with stride 1 the input's gradient of channel $c$ is the "
             "sum over the filters $d$ of what {eq}`eq-conv-dx` gives for "
             "$G_d$ and $W_{d,c}$; a stride only thins out the terms") in text
+
+
+@pytest.mark.parametrize("side", [6, 7, 14, 15, 28])
+def test_two_by_two_pooling_shrinks_the_area_by_four_on_even_sides(side):
+    """'by a factor 4 in area for 2 x 2 windows with stride 2 on even
+    sides, more on odd ones, whose last row and column are dropped' (it
+    said a factor 4)."""
+    x = np.arange(float(side * side)).reshape(1, 1, side, side)
+    out, cache = conv.maxpool2d_forward(x, 2)
+    factor = side * side / out[0, 0].size
+    assert (factor == 4) == (side % 2 == 0) and factor >= 4
+    dx = conv.maxpool2d_backward(np.ones_like(out), cache)[0, 0]
+    assert (not dx[-1].any() and not dx[:, -1].any()) == (side % 2 == 1)
+    assert ("by a factor 4 in area for $2 \\times 2$ windows with stride 2 "
+            "on even sides, more on odd ones, whose last row and column "
+            "are dropped") in _one_line(TEXT)
