@@ -1024,3 +1024,25 @@ def test_two_by_two_pooling_shrinks_the_area_by_four_on_even_sides(side):
     assert ("by a factor 4 in area for $2 \\times 2$ windows with stride 2 "
             "on even sides, more on odd ones, whose last row and column "
             "are dropped") in _one_line(TEXT)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_the_matrix_is_the_convolution_without_its_bias(seed):
+    """'A convolution without its bias is linear in its input (the bias
+    adds a constant, which changes no gradient)' (it said a convolution
+    is linear): T vec(x) misses the bias, T^T still gives dL/dX."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, 2, 5, 5))
+    w, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    T = conv.conv2d_matrix(w, (2, 5, 5), padding=1)
+    y, cache = conv.conv2d_forward(x, w, b, padding=1)
+    assert not np.allclose(T @ x.ravel(), y.ravel())
+    np.testing.assert_allclose(T @ x.ravel() + np.repeat(b, 25), y.ravel(),
+                               rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(T.T @ g.ravel(),
+                               conv.conv2d_backward(g, cache)[0].ravel(),
+                               rtol=1e-12, atol=1e-12)
+    assert ("A convolution without its bias is linear in its input (the "
+            "bias adds a constant, which changes no gradient)") in \
+        _one_line(TEXT)
