@@ -1046,3 +1046,21 @@ def test_the_matrix_is_the_convolution_without_its_bias(seed):
     assert ("A convolution without its bias is linear in its input (the "
             "bias adds a constant, which changes no gradient)") in \
         _one_line(TEXT)
+
+
+def test_the_erratum_does_not_call_the_biased_convolution_linear():
+    """Erratum item 3: 'the convolution applies no activation, only sums
+    of products plus a bias' (it said 'the convolution is linear', which
+    with its bias it is not: conv(2x) != 2 conv(x))."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal((1, 1, 4, 4)),
+               rng.standard_normal((1, 1, 3, 3)), np.ones(1))
+    y1 = conv.conv2d_forward(x, w, b)[0]
+    y2 = conv.conv2d_forward(2 * x, w, b)[0]
+    assert not np.allclose(y2, 2 * y1)
+    np.testing.assert_allclose(y2 - b, 2 * (y1 - b), rtol=1e-12)
+    box = _one_line(admonition(
+        TEXT, "Erratum: the {cite:t}`cnn-calculus-doc{§4.3}`"))
+    assert ("the convolution applies no activation, only sums of products "
+            "plus a bias") in box
+    assert "convolution is linear" not in box
