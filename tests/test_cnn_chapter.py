@@ -1064,3 +1064,5 @@ def test_the_erratum_does_not_call_the_biased_convolution_linear():
     assert ("the convolution applies no activation, only sums of products "
             "plus a bias") in box
     assert "convolution is linear" not in box
+    # A is defined where it is used
+    assert "when $Y$ feeds an activation $A = f(Y)$" in box
