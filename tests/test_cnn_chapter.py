@@ -530,7 +530,10 @@ def test_the_identity_kernel_gives_the_input_with_stride_1_padding_1(
 @pytest.mark.parametrize("seed", SEEDS)
 def test_weight_gradient_is_a_correlation_with_the_dilated_g(seed):
     """'a correlation of input channel c with G_d dilated by s', summed
-    over the batch (eq-conv-dw-multi)."""
+    over the batch, 'and cut to the kernel's size, k_H x k_W (when the
+    windows leave the last rows or columns of the input unread, the
+    correlation has that many more ...)' (eq-conv-dw-multi). Here 9 rows
+    are all read (r = 0) and 8 columns leave one unread (r = 1)."""
     rng = np.random.default_rng(seed)
     s, k = 2, 3
     x = rng.standard_normal((2, 3, 9, 8))
@@ -541,14 +544,22 @@ def test_weight_gradient_is_a_correlation_with_the_dilated_g(seed):
     Ho, Wo = y.shape[2:]
     dilated = np.zeros((2, 4, (Ho - 1) * s + 1, (Wo - 1) * s + 1))
     dilated[:, :, ::s, ::s] = g
+    unread = ((9 - k) % s, (8 - k) % s)
+    assert unread == (0, 1)
     for d, c in np.ndindex(4, 3):
-        want = sum(conv.conv2d_forward(x[n, c][None, None],
+        corr = sum(conv.conv2d_forward(x[n, c][None, None],
                                        dilated[n, d][None, None])[0][0, 0]
-                   [:k, :k] for n in range(2))
-        np.testing.assert_allclose(dw[d, c], want, rtol=1e-12, atol=1e-12)
+                   for n in range(2))
+        assert corr.shape == (k + unread[0], k + unread[1])
+        np.testing.assert_allclose(dw[d, c], corr[:k, :k], rtol=1e-12,
+                                   atol=1e-12)
     text = _one_line(TEXT)
     assert "with $G_d$ **dilated** by $s$" in text
     assert "whose windows step by" not in text
+    assert ("summed over the batch, and cut to the kernel's size, $k_H "
+            "\\times k_W$ (when the windows leave the last rows or columns "
+            "of the input unread, the correlation has that many more, at "
+            "offsets no weight has)") in text
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -718,25 +729,33 @@ def test_glossary_kernel_is_one_filter_as_in_the_chapter():
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("down,right", [(0, 2), (2, -2), (-4, 4)])
-def test_stride_two_is_equivariant_to_shifts_by_two(seed, down, right):
-    """'The equality holds only for stride 1 (or shifts by multiples of
-    the stride)': with stride 2, a shift by 2 moves the output by 1,
-    away from the border."""
+@pytest.mark.parametrize("s,down,right", [(2, 0, 2), (2, 2, -2),
+                                          (2, -4, 4), (3, 3, -6),
+                                          (3, -3, 0)])
+def test_a_stride_s_moves_the_map_by_the_shift_over_s(seed, s, down,
+                                                      right):
+    """'With stride s, a shift by a multiple of s moves the feature map by
+    that shift divided by s (away from the border)' (it said the equality,
+    a move by the same amount, holds for such shifts)."""
     k = conv_plots.KERNELS["sobel_x"][None, None]
     noise = np.random.default_rng(seed).standard_normal((28, 28))
 
     def feature(a):
-        return conv.conv2d_forward(a[None, None], k, stride=2,
+        return conv.conv2d_forward(a[None, None], k, stride=s,
                                    padding=1)[0][0, 0]
 
     moved = feature(conv_plots.shift(noise, down, right))
-    want = conv_plots.shift(feature(noise), down // 2, right // 2)
     inside = (slice(3, -3), slice(3, -3))
+    want = conv_plots.shift(feature(noise), down // s, right // s)
     np.testing.assert_array_equal(moved[inside], want[inside])
-    assert "(or shifts by multiples of the stride)" in _one_line(TEXT)
-    assert "translation equivariant (away from the border)" in \
-        _one_line(TEXT)
+    same = conv_plots.shift(feature(noise), down, right)  # the equality
+    assert not np.array_equal(moved[inside], same[inside])
+    text = _one_line(TEXT)
+    assert ("The equality holds only for stride 1. With stride $s$, a shift "
+            "by a multiple of $s$ moves the feature map by that shift "
+            "divided by $s$ (away from the border)") in text
+    assert "(or shifts by multiples of the stride)" not in text
+    assert "translation equivariant (away from the border)" in text
 
 
 def test_docstring_says_full_convolution_with_the_kernel_as_the_text():
@@ -832,3 +851,218 @@ def test_glossary_links_the_section_that_introduces_the_term(term, label):
     stem = {"translation equivariance": "translation equivariant"}.get(
         term, term)
     assert stem in _one_line(section).lower().replace("**", "")
+
+
+# ------------------------------- a third reading: what was fixed
+
+def _section(label):
+    return TEXT.split(f"({label})=", 1)[1].split("\n(cnn-", 1)[0]
+
+
+def test_the_transposed_case_is_the_one_of_the_section_it_names():
+    """'With several channels, a stride of 2 and padding 1 (the case of
+    cnn-channels-stride)': that section's case is n_H = 6, k = 3, p = 1,
+    s = 2, and so is the code after the sentence (the text said 'the
+    previous section', whose case is a 7 x 6 input and a 3 x 2 kernel)."""
+    text = _one_line(_section("cnn-matrix"))
+    said = re.search(r"a stride of 2 and padding 1 \(the case of "
+                     r"\{ref\}`([\w-]+)`\)", text)
+    assert said, "the sentence names no section"
+    case = re.search(r"\(\$n_H = (\d+)\$, \$k = (\d+)\$, \$p = (\d+)\$, "
+                     r"\$s = (\d+)\$, so \$r = (\d+)\$\)",
+                     _one_line(_section(said.group(1))))
+    n, k, p, s, r = map(int, case.groups())
+    assert (p, s, r) == (1, 2, (n + 2 * p - k) % s)
+    cell = _section("cnn-matrix").split("`output_padding` $= r$:", 1)[1]
+    assert f"rng.standard_normal((2, 3, {n}, {n}))" in cell
+    assert f"rng.standard_normal((4, 3, {k}, {k}))" in cell
+    assert f"stride={s}, padding={p}" in cell
+    assert f"r = ({n} + 2 * {p} - {k}) % {s}" in cell
+
+
+def test_notation_lists_t_as_the_matrix_of_a_convolution():
+    """The chapter's T (vec(Y) = T vec(X)) is in book/notation.md's T row
+    and in its paragraph of letters with several meanings (the row gave
+    only the temperature and a number of steps)."""
+    from pathlib import Path
+
+    notation = (Path(__file__).resolve().parents[1] / "book"
+                / "notation.md").read_text()
+    row = re.search(r"^\| \$T\$ \|([^\n]*)\|$", notation, re.M).group(1)
+    assert ("the matrix of a convolution, $\\operatorname{vec}(Y) = T "
+            "\\operatorname{vec}(X)$ ({ref}`cnn-matrix`)") in row
+    assert "$T$ (the temperature; a number of steps; the matrix of a " \
+        "convolution)" in " ".join(notation.split())
+    assert ("\\operatorname{vec}(Y) = T \\operatorname{vec}(X)"
+            in _section("cnn-matrix"))
+
+
+def test_m_and_j_keep_one_meaning():
+    """m is only the output size of the output-padding exercise (as in
+    book/notation.md, the outputs of a layer), no longer also the pixel of
+    a window's maximum; j is only a column index, no longer also the
+    distance j_l of the receptive-field count."""
+    exercise = _exercise("cnn-ex-output-padding")
+    uses = bare(TEXT, "m")
+    assert uses and all(f in exercise for f in uses)
+    assert "$m = n_H^{\\text{out}}$" in _one_line(exercise)
+    assert not re.search(r"j_\{?[l1]", TEXT)
+    pooling = _one_line(_section("cnn-pooling"))
+    assert "$Y_{i,j} = X_{h^*,w^*}$" in pooling
+    field = _one_line(_section("cnn-receptive-field"))
+    assert ("Two neighbouring positions of the input of layer $l$ are "
+            "$s_1 s_2 \\cdots s_{l-1}$ input pixels apart") in field
+
+
+def test_what_the_text_says_the_conv_benchmark_times():
+    """'It also times one matrix product of the forward pass's size and
+    counts it three times' (it said it times the three products):
+    bench_conv.matmul_floor times ``a @ m``, of the forward's shapes, and
+    reports three times it; the three products have the same size."""
+    from pathlib import Path
+
+    bench = (Path(__file__).resolve().parents[1] / "benchmarks"
+             / "bench_conv.py").read_text()
+    floor = bench.split("def matmul_floor", 1)[1].split("\ndef ", 1)[0]
+    assert floor.count("best_of(") == 1 and "best_of(lambda: a @ m" in floor
+    assert "3 * t / ref_seconds" in floor
+    assert "a = rng.standard_normal((F, C * k * k))" in floor
+    assert "m = rng.standard_normal((C * k * k, N * Ho * Ho))" in floor
+    # forward W (F, CKK) @ cols (CKK, NHW); dX: W.T @ dout (F, NHW);
+    # dW: dout @ cols.T: the same F * CKK * NHW multiplications each
+    F_, CKK, NHW = 8, 27, 50
+    shapes = [((F_, CKK), (CKK, NHW)), ((CKK, F_), (F_, NHW)),
+              ((F_, NHW), (NHW, CKK))]
+    assert {a[0] * a[1] * b[1] for a, b in shapes} == {F_ * CKK * NHW}
+    text = _one_line(TEXT)
+    assert ("It also times one matrix product of the forward pass's size "
+            "and counts it three times, since an im2col convolution cannot "
+            "avoid three such products") in text
+    assert "It also times the three matrix products" not in text
+
+
+@pytest.mark.parametrize("message,passes", [
+    ("too big", False), ("kernel larger than the padded input", True)])
+def test_the_output_size_exercise_asks_what_the_checker_checks(message,
+                                                               passes):
+    """Exercise cnn-ex-implement (a): check.conv2d_output_size wants the
+    ValueError's message to mention the kernel, and the exercise now says
+    so (it asked only for a ValueError, which 'too big' is)."""
+    from calc_nn import check
+
+    def my_out_size(size, kernel, stride=1, padding=0):
+        if kernel > size + 2 * padding:
+            raise ValueError(message)
+        return (size + 2 * padding - kernel) // stride + 1
+
+    assert bool(check.conv2d_output_size(my_out_size)) == passes
+    part = _one_line(_exercise("cnn-ex-implement"))
+    assert ("a kernel larger than the padded input must raise a "
+            "`ValueError` whose message mentions the kernel") in part
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_a_strided_1x1_convolution_keeps_the_pixels_si_sj(seed):
+    """'With k_H = k_W = 1 and stride 1, eq-conv has no sum over offsets:
+    Y_{d,i,j} = b_d + sum_c W_{d,c} X_{c,i,j} (a stride s keeps only the
+    pixels (s i, s j))' (the stride was not said: with stride 2 the
+    formula as typed is wrong)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 5, 7, 6))
+    w, b = rng.standard_normal((3, 5, 1, 1)), rng.standard_normal(3)
+    per_pixel = np.einsum("dc,nchw->ndhw", w[:, :, 0, 0], x) \
+        + b[:, None, None]
+    for s in (1, 2, 3):
+        out = conv.conv2d_forward(x, w, b, stride=s)[0]
+        np.testing.assert_allclose(out, per_pixel[:, :, ::s, ::s],
+                                   rtol=1e-12, atol=1e-12)
+    assert conv.conv2d_forward(x, w, b, stride=2)[0].shape != \
+        per_pixel.shape
+    text = _one_line(_section("cnn-1x1"))
+    assert ("With $k_H = k_W = 1$ and stride 1, {eq}`eq-conv` has no sum "
+            "over offsets: $Y_{d,i,j} = b_d + \\sum_c W_{d,c}\\, X_{c,i,j}$ "
+            "(a stride $s$ keeps only the pixels $(s i, s j)$)") in text
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_with_stride_1_dx_is_a_sum_over_filters_of_full_convolutions(seed):
+    """'So with stride 1 the input's gradient of channel c is the sum over
+    the filters d of what eq-conv-dx gives for G_d and W_{d,c}; a stride
+    only thins out the terms' (the stride was not said)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, 6, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    for s in (1, 2):
+        y, cache = conv.conv2d_forward(x, w, stride=s, padding=1)
+        g = rng.standard_normal(y.shape)
+        dx = conv.conv2d_backward(g, cache)[0]
+        full = np.array([[sum(F.conv_transpose2d(
+            torch.tensor(g[n, d][None, None]),
+            torch.tensor(w[d, c][None, None])).numpy()[0, 0]
+            for d in range(4)) for c in range(3)] for n in range(2)])
+        full = full[:, :, 1:-1, 1:-1]  # the padding cropped
+        assert (full.shape == dx.shape
+                and np.allclose(full, dx, rtol=1e-12, atol=1e-12)) == \
+            (s == 1)
+    text = _one_line(_section("cnn-channels-stride"))
+    assert ("So with stride 1 the input's gradient of channel $c$ is the "
+            "sum over the filters $d$ of what {eq}`eq-conv-dx` gives for "
+            "$G_d$ and $W_{d,c}$; a stride only thins out the terms") in text
+
+
+@pytest.mark.parametrize("side", [6, 7, 14, 15, 28])
+def test_two_by_two_pooling_shrinks_the_area_by_four_on_even_sides(side):
+    """'by a factor 4 in area for 2 x 2 windows with stride 2 on even
+    sides, more on odd ones, whose last row and column are dropped' (it
+    said a factor 4)."""
+    x = np.arange(float(side * side)).reshape(1, 1, side, side)
+    out, cache = conv.maxpool2d_forward(x, 2)
+    factor = side * side / out[0, 0].size
+    assert (factor == 4) == (side % 2 == 0) and factor >= 4
+    dx = conv.maxpool2d_backward(np.ones_like(out), cache)[0, 0]
+    assert (not dx[-1].any() and not dx[:, -1].any()) == (side % 2 == 1)
+    assert ("by a factor 4 in area for $2 \\times 2$ windows with stride 2 "
+            "on even sides, more on odd ones, whose last row and column "
+            "are dropped") in _one_line(TEXT)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_the_matrix_is_the_convolution_without_its_bias(seed):
+    """'A convolution without its bias is linear in its input (the bias
+    adds a constant, which changes no gradient)' (it said a convolution
+    is linear): T vec(x) misses the bias, T^T still gives dL/dX."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, 2, 5, 5))
+    w, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    T = conv.conv2d_matrix(w, (2, 5, 5), padding=1)
+    y, cache = conv.conv2d_forward(x, w, b, padding=1)
+    assert not np.allclose(T @ x.ravel(), y.ravel())
+    np.testing.assert_allclose(T @ x.ravel() + np.repeat(b, 25), y.ravel(),
+                               rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(T.T @ g.ravel(),
+                               conv.conv2d_backward(g, cache)[0].ravel(),
+                               rtol=1e-12, atol=1e-12)
+    assert ("A convolution without its bias is linear in its input (the "
+            "bias adds a constant, which changes no gradient)") in \
+        _one_line(TEXT)
+
+
+def test_the_erratum_does_not_call_the_biased_convolution_linear():
+    """Erratum item 3: 'the convolution applies no activation, only sums
+    of products plus a bias' (it said 'the convolution is linear', which
+    with its bias it is not: conv(2x) != 2 conv(x))."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal((1, 1, 4, 4)),
+               rng.standard_normal((1, 1, 3, 3)), np.ones(1))
+    y1 = conv.conv2d_forward(x, w, b)[0]
+    y2 = conv.conv2d_forward(2 * x, w, b)[0]
+    assert not np.allclose(y2, 2 * y1)
+    np.testing.assert_allclose(y2 - b, 2 * (y1 - b), rtol=1e-12)
+    box = _one_line(admonition(
+        TEXT, "Erratum: the {cite:t}`cnn-calculus-doc{§4.3}`"))
+    assert ("the convolution applies no activation, only sums of products "
+            "plus a bias") in box
+    assert "convolution is linear" not in box
+    # A is defined where it is used
+    assert "when $Y$ feeds an activation $A = f(Y)$" in box
