@@ -795,6 +795,16 @@ def test_adams_first_step_is_lr_only_for_gradients_well_above_eps():
                                None, lr=0.1)
     np.testing.assert_allclose(-theta, [0.05, 0.1, -0.1], rtol=1e-7)
     assert -theta[1] != 0.1
+    # the step goes against the sign of the gradient (the exercise said
+    # "in the direction of the sign of the gradient")
+    for g in (np.array([1e-3, -50.0, 2.0]), np.array([-1e-4, 3.0, -7.0])):
+        step = optim.adam_step(np.zeros(3), g, None, lr=0.1)[0]
+        np.testing.assert_array_equal(np.sign(step), -np.sign(g))
+    exercise = " ".join(CHAPTER.read_text().split(
+        ":label: opt-ex-adam-first")[1].split("```{code-cell}")[0].split())
+    assert "against the sign of the gradient" in exercise
+    assert "in the direction of the sign" not in exercise
+    assert "times the sign" not in exercise
     text = " ".join(CHAPTER.read_text().split())
     assert "exactly `lr`" not in text
     assert r"$\eta\,|g|/(|g| + \epsilon)$" in text
