@@ -1086,3 +1086,21 @@ def test_the_explorers_bound_is_on_each_coordinate():
         loss_fn=land.loss, vectorized=True, lr=lr).diverged_at
     text = " ".join(CHAPTER.read_text().split())
     assert "100 times the largest coordinate of the plotted window" in text
+
+
+def test_the_digits_chapter_measures_lambda_max_at_initialisation():
+    """The Newton section says the digits chapter estimates lambda_max
+    with top_hessian_eigenvalue at the network's initialisation (it said
+    "during training"): the one call there takes the flat weights of a
+    freshly made MLP."""
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("to estimate the digit network's $\\lambda_{\\max}$ at its "
+            "initialisation") in text
+    assert "during training)" not in text
+    digits = read("digits")
+    calls = re.findall(r"top_hessian_eigenvalue\((\w+),\s*(\w+)", digits)
+    assert calls, "the digits chapter no longer calls it"
+    for _, point in calls:
+        made = re.search(r"^(\w+) = MLP\(.*\n" + point
+                         + r" = \1\.get_flat\(\)$", digits, re.M)
+        assert made, f"{point} is not the flat weights of a new MLP"
