@@ -140,6 +140,8 @@ def test_eps_inside_the_root_damps_tiny_gradients():
     g = 1e-6
     assert g / np.sqrt(g * g + 1e-8) == pytest.approx(0.01, rel=1e-3)
     assert g / (np.sqrt(g * g) + 1e-8) > 0.99
+    assert g / (np.sqrt(g * g) + 1e-8) < 1            # "about eta", not eta
+    assert "inside\ninstead of about $\\eta$:" in CHAPTER.read_text()
 
 
 
@@ -190,6 +192,14 @@ def test_the_loss_and_the_depth_keep_their_letters():
     assert bare(text, "D") == []
     assert "LL^\\top" not in text and "L L^\\top" not in text
     assert r"V \operatorname{diag}(z_1, z_2)\, V^{-1}" in text
+
+
+def test_m_is_adams_running_mean_not_newtons_model():
+    """m_t is Adam's running mean (book/notation.md): the Newton section
+    writes its quadratic model without a letter (it was m(h))."""
+    newton = _section(read("optimizers"), "opt-newton")
+    assert bare(newton, "m") == []
+    assert "m(h)" not in newton
 
 # ----------------------------------------------------- the worked example
 
@@ -523,6 +533,21 @@ def test_gradient_noise_equals_the_exact_variance_on_a_small_problem():
                                    n_epochs=20, rng=np.random.default_rng(2),
                                    vectorized=True)
     np.testing.assert_allclose(one_by_one, stacked, rtol=1e-12, atol=1e-30)
+
+
+def test_quadrupling_the_batch_halves_the_error_only_for_small_b():
+    """By eq-minibatch-variance the root mean square error of N = 10,000
+    examples halves from B = 1 to 4 (to 0.1%) but falls faster near N
+    (1024 to 4096: by 0.41); the chapter said it halves, for any B."""
+    def rms(B, N=10_000):
+        return np.sqrt(1 / B * (N - B) / (N - 1))
+
+    assert rms(4) / rms(1) == pytest.approx(0.5, rel=1e-3)
+    assert rms(4096) / rms(1024) < 0.42
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("While $B$ is much smaller than $N$, quadrupling the batch "
+            "halves the typical error") in text
+    assert "\nQuadrupling the batch halves" not in CHAPTER.read_text()
 
 
 def test_noise_floor_values_and_the_limit_of_linear_scaling():
