@@ -264,6 +264,12 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
     theta3, _ = optim.momentum_step(theta2, _bowl_grad(theta2), state_m,
                                     lr=0.1, momentum=0.9)
     np.testing.assert_allclose(theta3, [0.486, -0.54], rtol=0, atol=1e-12)
+    # "0 ... in exact arithmetic; the float64 runs print about 1e-16"
+    assert 0 < abs(theta2[1]) < 1e-15
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("steep coordinate is 0, the bottom (in exact arithmetic; the "
+            "float64 runs below print about $10^{-16}$)") in text
+    assert "Momentum steps along the gradient" not in text
     theirs = _torch_states(lambda ps: torch.optim.SGD(
         ps, lr=0.1, momentum=0.9), 2) + _torch_states(
         lambda ps: torch.optim.Adam(ps, lr=0.1), 1)
@@ -1147,3 +1153,17 @@ def test_the_glossary_preconditioning_is_not_a_cure_for_rotation():
     D = np.diag(1 / np.sqrt(np.diag(H)))
     eig = np.linalg.eigvalsh(D @ H @ D)
     assert eig.max() / eig.min() > 7.9
+
+
+def test_only_the_decaying_schedules_end_at_a_small_rate():
+    """Warm-up alone ends at the peak rate: the sentence on Robbins and
+    Monro speaks of the decaying schedules (it said all of them end at a
+    small rate)."""
+    assert optim.linear_lr(1000, lr=0.5, total_iters=30,
+                           start_factor=0.1) == pytest.approx(0.5)
+    assert optim.warmup_cosine_lr(300, lr=0.5, warmup_iters=30, T_max=270,
+                                  start_factor=0.1) < 1e-12
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("the decaying schedules above do not aim at the limit but at a "
+            "good point after a fixed budget of steps, and end at a small "
+            "rate") in text
