@@ -554,6 +554,8 @@ def test_quadrupling_the_batch_halves_the_error_only_for_small_b():
     assert ("While $B$ is much smaller than $N$, quadrupling the batch "
             "halves the typical error") in text
     assert "\nQuadrupling the batch halves" not in CHAPTER.read_text()
+    assert ("falls like $1/B$ while $B$ is much smaller than the data set"
+            in glossary_entry("minibatch"))
 
 
 def test_noise_floor_values_and_the_limit_of_linear_scaling():
