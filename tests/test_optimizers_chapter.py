@@ -1192,3 +1192,20 @@ def test_only_the_decaying_schedules_end_at_a_small_rate():
     assert ("the decaying schedules above do not aim at the limit but at a "
             "good point after a fixed budget of steps, and end at a small "
             "rate") in text
+
+
+def test_adagrads_effective_rate_only_shrinks_its_steps_need_not():
+    """The chapter said AdaGrad's "steps shrink forever"; what only shrinks
+    is eta / sqrt(s_t): a growing gradient makes a longer step."""
+    theta, state, steps, rates = np.zeros(1), None, [], []
+    for g in (1.0, 1.0, 1.0, 10.0, 10.0):
+        new, state = optim.adagrad_step(theta, np.array([g]), state, lr=0.1)
+        steps.append(abs(float(new[0] - theta[0])))
+        rates.append(0.1 / np.sqrt(float(state["sum"][0])))
+        theta = new
+    assert all(b < a for a, b in zip(rates, rates[1:]))
+    assert steps[3] > 1.5 * steps[2]          # 0.0985 after 0.0577
+    text = " ".join(CHAPTER.read_text().split())
+    assert "the steps shrink forever" not in text
+    assert ("so the effective learning rate $\\eta / \\sqrt{s_t}$ only "
+            "shrinks") in text
