@@ -1209,3 +1209,19 @@ def test_adagrads_effective_rate_only_shrinks_its_steps_need_not():
     assert "the steps shrink forever" not in text
     assert ("so the effective learning rate $\\eta / \\sqrt{s_t}$ only "
             "shrinks") in text
+
+
+def test_the_parameter_count_is_n_in_newton_and_in_the_noise_floor():
+    """The Newton section counts parameters with n (H is n x n, as in
+    book/notation.md); the noise floor said d, the letter of a
+    convolution's filter. Both now say n, and the notation says so."""
+    text = read("optimizers")
+    floor = _section(text, "opt-noise-floor")
+    assert bare(floor, "d") == []
+    assert r"$\eta\sigma^2 n/4$ for small $\eta$ ($n$ parameters)" in floor
+    assert "With $n$ parameters the Hessian has $n^2$" in text
+    notation = read("notation")
+    assert re.search(r"^\| \$d\$ \| a filter \(output channel\) of a "
+                     r"convolution \|$", notation, re.M)
+    assert ("in {ref}`opt-newton` and {ref}`opt-noise-floor`, $n$ is the "
+            "number of parameters |") in notation
