@@ -1225,3 +1225,18 @@ def test_the_parameter_count_is_n_in_newton_and_in_the_noise_floor():
                      r"convolution \|$", notation, re.M)
     assert ("in {ref}`opt-newton` and {ref}`opt-noise-floor`, $n$ is the "
             "number of parameters |") in notation
+
+
+def test_a_small_step_lowers_the_loss_only_where_the_gradient_is_not_zero():
+    """At the saddle point the gradient is 0 and no step of gradient
+    descent moves; elsewhere a small enough step lowers the loss."""
+    saddle = landscapes.saddle()
+    origin = np.zeros(2)
+    assert np.all(saddle.grad(origin) == 0)
+    moved, _ = optim.gd_step(origin, saddle.grad(origin), lr=0.1)
+    assert saddle.loss(moved) == saddle.loss(origin)
+    theta = np.array(ROSEN.start)
+    assert ROSEN.loss(theta - 1e-5 * ROSEN.grad(theta)) < ROSEN.loss(theta)
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("wherever the gradient is not zero, a small enough step makes "
+            "the loss go down") in text
