@@ -1240,3 +1240,13 @@ def test_a_small_step_lowers_the_loss_only_where_the_gradient_is_not_zero():
     text = " ".join(CHAPTER.read_text().split())
     assert ("wherever the gradient is not zero, a small enough step makes "
             "the loss go down") in text
+
+
+def test_z_as_momentums_root_is_listed_in_the_notation():
+    """z is the logits (book/notation.md) and, in the momentum analysis,
+    an eigenvalue of M: the notation lists the second meaning."""
+    analysis = _section(read("optimizers"), "opt-momentum-analysis")
+    assert "z^2 - (1 + \\mu - \\eta\\lambda)\\, z + \\mu = 0" in analysis
+    assert re.search(r"^\| \$z\$ \(momentum analysis\) \| an eigenvalue "
+                     r"of momentum's iteration matrix \$M\$",
+                     read("notation"), re.M)
