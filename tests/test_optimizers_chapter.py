@@ -1250,3 +1250,19 @@ def test_z_as_momentums_root_is_listed_in_the_notation():
     assert re.search(r"^\| \$z\$ \(momentum analysis\) \| an eigenvalue "
                      r"of momentum's iteration matrix \$M\$",
                      read("notation"), re.M)
+
+
+def test_every_step_function_but_newtons_is_tested_against_torch():
+    """"Every step function with a torch.optim counterpart (all but
+    newton_step) is tested against it ... tests/test_optim.py"."""
+    import inspect
+
+    from test_optim import CASES
+    steps = {name for name, f in inspect.getmembers(optim,
+                                                    inspect.isfunction)
+             if name.endswith("_step") and not name.startswith("_")}
+    tested = {case[0].__name__ for case in CASES.values()}
+    assert steps - tested == {"newton_step"}
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("Every step function with a `torch.optim` counterpart (all but "
+            "`newton_step`) is tested against it") in text
