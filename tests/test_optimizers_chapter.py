@@ -1266,3 +1266,19 @@ def test_every_step_function_but_newtons_is_tested_against_torch():
     text = " ".join(CHAPTER.read_text().split())
     assert ("Every step function with a `torch.optim` counterpart (all but "
             "`newton_step`) is tested against it") in text
+
+
+def test_rosenbrocks_bound_comes_from_a_curvature_near_a_thousand():
+    """"Gradient descent needs eta <= 2e-3 here": the largest eigenvalue
+    of the Hessian is about 1,002 at the minimum (2 / 1002 < 2e-3) and
+    1,912 at the start; the chapter said "in the hundreds"."""
+    def lam_max(x, y):
+        H = np.array([[2 - 400 * (y - 3 * x * x), -400 * x],
+                      [-400 * x, 200.0]])
+        return np.linalg.eigvalsh(H).max()
+
+    assert 1000 < lam_max(1.0, 1.0) < 1003
+    assert lam_max(*ROSEN.start) > lam_max(1.0, 1.0)
+    assert _shown("opt-rosen-lam-1", lam_max(1.0, 1.0)) == 1002
+    text = " ".join(CHAPTER.read_text().split())
+    assert "in the hundreds" not in text
