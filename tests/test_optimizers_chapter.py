@@ -140,7 +140,18 @@ def test_eps_inside_the_root_damps_tiny_gradients():
     g = 1e-6
     assert g / np.sqrt(g * g + 1e-8) == pytest.approx(0.01, rel=1e-3)
     assert g / (np.sqrt(g * g) + 1e-8) > 0.99
+    assert g / (np.sqrt(g * g) + 1e-8) < 1            # "about eta", not eta
+    assert "inside\ninstead of about $\\eta$:" in CHAPTER.read_text()
 
+
+
+def _shown(key, value):
+    """``value`` as the chapter prints the glue ``key``, read back as a
+    float (the format spec of its ``{glue:text}`` role)."""
+    spec = re.findall(r"\{glue:text\}`" + re.escape(key) + r":([^`]*)`",
+                      CHAPTER.read_text())
+    assert len(set(spec)) == 1, (key, spec)
+    return float(format(value, spec[0]).replace(",", ""))
 
 
 def _section(text, label):
@@ -181,6 +192,14 @@ def test_the_loss_and_the_depth_keep_their_letters():
     assert bare(text, "D") == []
     assert "LL^\\top" not in text and "L L^\\top" not in text
     assert r"V \operatorname{diag}(z_1, z_2)\, V^{-1}" in text
+
+
+def test_m_is_adams_running_mean_not_newtons_model():
+    """m_t is Adam's running mean (book/notation.md): the Newton section
+    writes its quadratic model without a letter (it was m(h))."""
+    newton = _section(read("optimizers"), "opt-newton")
+    assert bare(newton, "m") == []
+    assert "m(h)" not in newton
 
 # ----------------------------------------------------- the worked example
 
@@ -245,6 +264,12 @@ def test_the_worked_example_table_is_what_calc_nn_and_torch_compute():
     theta3, _ = optim.momentum_step(theta2, _bowl_grad(theta2), state_m,
                                     lr=0.1, momentum=0.9)
     np.testing.assert_allclose(theta3, [0.486, -0.54], rtol=0, atol=1e-12)
+    # "0 ... in exact arithmetic; the float64 runs print about 1e-16"
+    assert 0 < abs(theta2[1]) < 1e-15
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("steep coordinate is 0, the bottom (in exact arithmetic; the "
+            "float64 runs below print about $10^{-16}$)") in text
+    assert "Momentum steps along the gradient" not in text
     theirs = _torch_states(lambda ps: torch.optim.SGD(
         ps, lr=0.1, momentum=0.9), 2) + _torch_states(
         lambda ps: torch.optim.Adam(ps, lr=0.1), 1)
@@ -363,7 +388,11 @@ def test_rosenbrock_claims():
     def runs(lr, mu=0.9):
         return plots.explorer_runs("rosenbrock", lr, mu, n_steps=100)
 
-    assert ROSEN.loss(runs(1e-3)["gd"].path[-1]) > 5
+    crawl = ROSEN.loss(runs(1e-3)["gd"].path[-1])
+    assert crawl > 5
+    # shown to 3 digits (at .1f, 5.95 showed as 6.0)
+    assert _shown("opt-rosen-crawl-loss", crawl) == pytest.approx(
+        crawl, rel=2e-3)
     lucky = runs(2e-3)["gd"].path[-1]
     assert np.allclose(lucky, [0.96, 0.93], atol=5e-3)
     assert 1e-3 < ROSEN.loss(lucky) < 2e-3
@@ -378,6 +407,11 @@ def test_rosenbrock_claims():
                     assert not r.diverged
                     adaptive.append(ROSEN.loss(r.path[-1]))
     assert min(adaptive) > 4.5
+    # "the best of their runs ... ends at L = ...": the number shown is
+    # the best run's loss to 3 digits (at .1f it showed 5.0 for 4.95, and
+    # the sentence said no run got below it)
+    assert _shown("opt-rosen-adaptive-best", min(adaptive)) == \
+        pytest.approx(min(adaptive), rel=2e-3)
     # exercise opt-ex-critical: 2e-3 survives 300 steps, 3e-3 does not
     assert not optim.run(optim.gd_step, ROSEN.grad, ROSEN.start, 300,
                          lr=2e-3).diverged
@@ -509,6 +543,23 @@ def test_gradient_noise_equals_the_exact_variance_on_a_small_problem():
                                    n_epochs=20, rng=np.random.default_rng(2),
                                    vectorized=True)
     np.testing.assert_allclose(one_by_one, stacked, rtol=1e-12, atol=1e-30)
+
+
+def test_quadrupling_the_batch_halves_the_error_only_for_small_b():
+    """By eq-minibatch-variance the root mean square error of N = 10,000
+    examples halves from B = 1 to 4 (to 0.1%) but falls faster near N
+    (1024 to 4096: by 0.41); the chapter said it halves, for any B."""
+    def rms(B, N=10_000):
+        return np.sqrt(1 / B * (N - B) / (N - 1))
+
+    assert rms(4) / rms(1) == pytest.approx(0.5, rel=1e-3)
+    assert rms(4096) / rms(1024) < 0.42
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("While $B$ is much smaller than $N$, quadrupling the batch "
+            "halves the typical error") in text
+    assert "\nQuadrupling the batch halves" not in CHAPTER.read_text()
+    assert ("falls like $1/B$ while $B$ is much smaller than the data set"
+            in glossary_entry("minibatch"))
 
 
 def test_noise_floor_values_and_the_limit_of_linear_scaling():
@@ -694,6 +745,29 @@ def test_the_minibatch_explorer_draws_the_predicted_floor():
     assert "SGD diverged at step" in said
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_minibatch_figure_says_settled_only_when_it_has(seed):
+    """The text alternative said "the loss settles at the noise floor"
+    for every setting; at eta = 0.1 the flat direction shrinks by only
+    0.99 per step, and over the last 61 of 120 steps the loss is still
+    8 to 175 times the floor for B >= 16."""
+    for B, lr in ((16, 0.1), (64, 0.1), (256, 0.1)):
+        fig = plots.minibatch_sgd(B, lr, seed=seed)
+        text = fig.layout.meta["description"]
+        assert "has not settled at the noise floor yet" in text
+        assert "1 − ηλ_min = 0.99 per step" in text
+        floor = optim.sgd_noise_floor(lr, [1.0, 0.1], 1 / np.sqrt(B))
+        loss = next(t for t in fig.data if t.name == "L − L*").y[60:]
+        assert loss.mean() > 3 * floor
+    for B, lr in ((1, 0.5), (16, 0.5), (256, 0.5), (64, 1.5)):
+        fig = plots.minibatch_sgd(B, lr, seed=seed)
+        assert "the loss settles at the noise floor" in \
+            fig.layout.meta["description"]
+        floor = optim.sgd_noise_floor(lr, [1.0, 0.1], 1 / np.sqrt(B))
+        loss = next(t for t in fig.data if t.name == "L − L*").y[60:]
+        assert 0.5 < loss.mean() / floor < 2
+
+
 # ------------------------------------- claims corrected in a careful reading
 
 def _counted_cholesky(A):
@@ -781,6 +855,16 @@ def test_adams_first_step_is_lr_only_for_gradients_well_above_eps():
                                None, lr=0.1)
     np.testing.assert_allclose(-theta, [0.05, 0.1, -0.1], rtol=1e-7)
     assert -theta[1] != 0.1
+    # the step goes against the sign of the gradient (the exercise said
+    # "in the direction of the sign of the gradient")
+    for g in (np.array([1e-3, -50.0, 2.0]), np.array([-1e-4, 3.0, -7.0])):
+        step = optim.adam_step(np.zeros(3), g, None, lr=0.1)[0]
+        np.testing.assert_array_equal(np.sign(step), -np.sign(g))
+    exercise = " ".join(CHAPTER.read_text().split(
+        ":label: opt-ex-adam-first")[1].split("```{code-cell}")[0].split())
+    assert "against the sign of the gradient" in exercise
+    assert "in the direction of the sign" not in exercise
+    assert "times the sign" not in exercise
     text = " ".join(CHAPTER.read_text().split())
     assert "exactly `lr`" not in text
     assert r"$\eta\,|g|/(|g| + \epsilon)$" in text
@@ -1062,3 +1146,143 @@ def test_the_explorers_bound_is_on_each_coordinate():
         loss_fn=land.loss, vectorized=True, lr=lr).diverged_at
     text = " ".join(CHAPTER.read_text().split())
     assert "100 times the largest coordinate of the plotted window" in text
+
+
+def test_the_digits_chapter_measures_lambda_max_at_initialisation():
+    """The Newton section says the digits chapter estimates lambda_max
+    with top_hessian_eigenvalue at the network's initialisation (it said
+    "during training"): the one call there takes the flat weights of a
+    freshly made MLP."""
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("to estimate the digit network's $\\lambda_{\\max}$ at its "
+            "initialisation") in text
+    assert "during training)" not in text
+    digits = read("digits")
+    calls = re.findall(r"top_hessian_eigenvalue\((\w+),\s*(\w+)", digits)
+    assert calls, "the digits chapter no longer calls it"
+    for _, point in calls:
+        made = re.search(r"^(\w+) = MLP\(.*\n" + point
+                         + r" = \1\.get_flat\(\)$", digits, re.M)
+        assert made, f"{point} is not the flat weights of a new MLP"
+
+
+def test_the_glossary_preconditioning_is_not_a_cure_for_rotation():
+    """The glossary said a (diagonal) preconditioner makes one learning
+    rate suit every direction; the chapter shows a diagonal one leaves the
+    rotated bowl at kappa 7.95 of 10."""
+    entry = glossary_entry("preconditioning")
+    assert "suits every direction" not in entry
+    assert "cannot undo a valley that runs diagonally" in entry
+    H = np.array([[np.cos(np.pi / 6) ** 2 + np.sin(np.pi / 6) ** 2 / 10,
+                   np.cos(np.pi / 6) * np.sin(np.pi / 6) * 0.9],
+                  [np.cos(np.pi / 6) * np.sin(np.pi / 6) * 0.9,
+                   np.sin(np.pi / 6) ** 2 + np.cos(np.pi / 6) ** 2 / 10]])
+    np.testing.assert_allclose(H @ [1.0, -1.0], BOWL.grad(
+        np.array([1.0, -1.0])), rtol=1e-12)
+    D = np.diag(1 / np.sqrt(np.diag(H)))
+    eig = np.linalg.eigvalsh(D @ H @ D)
+    assert eig.max() / eig.min() > 7.9
+
+
+def test_only_the_decaying_schedules_end_at_a_small_rate():
+    """Warm-up alone ends at the peak rate: the sentence on Robbins and
+    Monro speaks of the decaying schedules (it said all of them end at a
+    small rate)."""
+    assert optim.linear_lr(1000, lr=0.5, total_iters=30,
+                           start_factor=0.1) == pytest.approx(0.5)
+    assert optim.warmup_cosine_lr(300, lr=0.5, warmup_iters=30, T_max=270,
+                                  start_factor=0.1) < 1e-12
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("the decaying schedules above do not aim at the limit but at a "
+            "good point after a fixed budget of steps, and end at a small "
+            "rate") in text
+
+
+def test_adagrads_effective_rate_only_shrinks_its_steps_need_not():
+    """The chapter said AdaGrad's "steps shrink forever"; what only shrinks
+    is eta / sqrt(s_t): a growing gradient makes a longer step."""
+    theta, state, steps, rates = np.zeros(1), None, [], []
+    for g in (1.0, 1.0, 1.0, 10.0, 10.0):
+        new, state = optim.adagrad_step(theta, np.array([g]), state, lr=0.1)
+        steps.append(abs(float(new[0] - theta[0])))
+        rates.append(0.1 / np.sqrt(float(state["sum"][0])))
+        theta = new
+    assert all(b < a for a, b in zip(rates, rates[1:]))
+    assert steps[3] > 1.5 * steps[2]          # 0.0985 after 0.0577
+    text = " ".join(CHAPTER.read_text().split())
+    assert "the steps shrink forever" not in text
+    assert ("so the effective learning rate $\\eta / \\sqrt{s_t}$ only "
+            "shrinks") in text
+
+
+def test_the_parameter_count_is_n_in_newton_and_in_the_noise_floor():
+    """The Newton section counts parameters with n (H is n x n, as in
+    book/notation.md); the noise floor said d, the letter of a
+    convolution's filter. Both now say n, and the notation says so."""
+    text = read("optimizers")
+    floor = _section(text, "opt-noise-floor")
+    assert bare(floor, "d") == []
+    assert r"$\eta\sigma^2 n/4$ for small $\eta$ ($n$ parameters)" in floor
+    assert "With $n$ parameters the Hessian has $n^2$" in text
+    notation = read("notation")
+    assert re.search(r"^\| \$d\$ \| a filter \(output channel\) of a "
+                     r"convolution \|$", notation, re.M)
+    assert ("in {ref}`opt-newton` and {ref}`opt-noise-floor`, $n$ is the "
+            "number of parameters |") in notation
+
+
+def test_a_small_step_lowers_the_loss_only_where_the_gradient_is_not_zero():
+    """At the saddle point the gradient is 0 and no step of gradient
+    descent moves; elsewhere a small enough step lowers the loss."""
+    saddle = landscapes.saddle()
+    origin = np.zeros(2)
+    assert np.all(saddle.grad(origin) == 0)
+    moved, _ = optim.gd_step(origin, saddle.grad(origin), lr=0.1)
+    assert saddle.loss(moved) == saddle.loss(origin)
+    theta = np.array(ROSEN.start)
+    assert ROSEN.loss(theta - 1e-5 * ROSEN.grad(theta)) < ROSEN.loss(theta)
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("wherever the gradient is not zero, a small enough step makes "
+            "the loss go down") in text
+
+
+def test_z_as_momentums_root_is_listed_in_the_notation():
+    """z is the logits (book/notation.md) and, in the momentum analysis,
+    an eigenvalue of M: the notation lists the second meaning."""
+    analysis = _section(read("optimizers"), "opt-momentum-analysis")
+    assert "z^2 - (1 + \\mu - \\eta\\lambda)\\, z + \\mu = 0" in analysis
+    assert re.search(r"^\| \$z\$ \(momentum analysis\) \| an eigenvalue "
+                     r"of momentum's iteration matrix \$M\$",
+                     read("notation"), re.M)
+
+
+def test_every_step_function_but_newtons_is_tested_against_torch():
+    """"Every step function with a torch.optim counterpart (all but
+    newton_step) is tested against it ... tests/test_optim.py"."""
+    import inspect
+
+    from test_optim import CASES
+    steps = {name for name, f in inspect.getmembers(optim,
+                                                    inspect.isfunction)
+             if name.endswith("_step") and not name.startswith("_")}
+    tested = {case[0].__name__ for case in CASES.values()}
+    assert steps - tested == {"newton_step"}
+    text = " ".join(CHAPTER.read_text().split())
+    assert ("Every step function with a `torch.optim` counterpart (all but "
+            "`newton_step`) is tested against it") in text
+
+
+def test_rosenbrocks_bound_comes_from_a_curvature_near_a_thousand():
+    """"Gradient descent needs eta <= 2e-3 here": the largest eigenvalue
+    of the Hessian is about 1,002 at the minimum (2 / 1002 < 2e-3) and
+    1,912 at the start; the chapter said "in the hundreds"."""
+    def lam_max(x, y):
+        H = np.array([[2 - 400 * (y - 3 * x * x), -400 * x],
+                      [-400 * x, 200.0]])
+        return np.linalg.eigvalsh(H).max()
+
+    assert 1000 < lam_max(1.0, 1.0) < 1003
+    assert lam_max(*ROSEN.start) > lam_max(1.0, 1.0)
+    assert _shown("opt-rosen-lam-1", lam_max(1.0, 1.0)) == 1002
+    text = " ".join(CHAPTER.read_text().split())
+    assert "in the hundreds" not in text

@@ -685,6 +685,10 @@ def minibatch_sgd(batch_size: int, lr: float, noise: float = 1.0,
         name="noise floor (theory)",
         line=dict(color="black", dash="dash")), 2, 1)
     half = loss[n_steps // 2:]
+    # without noise, the loss left from the start at the middle step: the
+    # second half sits at the floor only if that remainder is below it
+    remainder = _noisy_sgd(np.full(n_steps, lr), 0.0, n_steps,
+                           condition)[1][0, n_steps // 2]
     if diverged is not None:
         verdict = f"SGD diverged at step {diverged}"
         said = (f"{verdict} (ηλ_max = {lr:g} ≥ 2: no batch size makes "
@@ -692,9 +696,14 @@ def minibatch_sgd(batch_size: int, lr: float, noise: float = 1.0,
     else:
         verdict = (f"noise floor {floor:.2g} (theory), mean of the last "
                    f"{len(half)} steps {half.mean():.2g}")
-        said = (f"the loss settles at the noise floor: {floor:.3g} in "
-                f"theory, {half.mean():.3g} on average over the last "
-                f"{len(half)} steps")
+        average = (f"{floor:.3g} in theory, {half.mean():.3g} on average "
+                   f"over the last {len(half)} steps")
+        said = (f"the loss settles at the noise floor: {average}"
+                if remainder < floor else
+                f"the loss has not settled at the noise floor yet "
+                f"({average}): along the flat direction the distance "
+                f"shrinks by only 1 − ηλ_min = {1 - lr / condition:.3g} "
+                f"per step")
     _explorer_axes(fig, land, n_steps, decades=(-5, 1), dtick=1)
     title = f"B = {batch_size}, η = {lr:g}: {verdict}"
     narrow = frame(fig, title, height=640, narrow_height=720,
