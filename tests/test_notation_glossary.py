@@ -312,7 +312,8 @@ def test_notation_lists_symbols_the_chapters_share(row, chapters):
     "normalization's scale; step decay's factor)",
     "$H$ (the Hessian; the entropy", "$T$ (the temperature",
     "$b$ (a bias; with the step index, PyTorch's momentum buffer",
-    "$d$ (a filter; a number of parameters",
+    "$n$ (a layer's number of inputs; the number of parameters in "
+    "{ref}`chapter-optimizers`)",
     "$m$ and $s$ (outputs of a layer, and the stride",
     "dropout's mask",
     "$s$ is also a standard deviation in {ref}`chapter-losses`",
