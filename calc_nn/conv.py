@@ -513,7 +513,7 @@ def maxpool2d_backward(dout, cache):
     Used in: book/cnn.md, book/digits.md
     """
     x, kernel, stride, argmax = _check_cache(cache, MaxPool2dCache)
-    dout = _check_dout(dout, argmax.shape, x.dtype)
+    dout = _check_dout(dout, argmax.shape, x.dtype) + 0  # -0.0 -> +0.0
     # offset (u, v) of window (i, j) gets its gradient if it is the maximum
     return _pool_grad(lambda u, v: _where(argmax == u * kernel[1] + v, dout),
                       x.shape, x.dtype, kernel, stride)
@@ -603,6 +603,7 @@ def avgpool2d_backward(dout, cache):
     out_hw = _out_hw(shape[2:], kernel, stride)
     share = _check_dout(dout, (*shape[:2], *out_hw), dtype) / (kernel[0]
                                                                * kernel[1])
+    share += 0  # -0.0 -> +0.0, as PyTorch's sum into zeros gives
     return _pool_grad(lambda u, v: share, shape, dtype, kernel, stride)
 
 
@@ -688,16 +689,16 @@ def _col2im(part, out, kernel, stride):
 def _pool_grad(part, shape, dtype, kernel, stride):
     """:func:`_col2im` into a new array of zeros (N, C, H, W). When the
     windows tile it (side by side, covering it), each entry belongs to one
-    window: then ``part(u, v) + 0`` is written, not added, into an empty
-    array, half the memory traffic (``+ 0`` turns a -0.0 of ``dout`` into
-    +0.0, as adding it to a zero does in PyTorch)."""
+    window: then ``part(u, v)`` is written, not added, into an empty
+    array, half the memory traffic. (Adding would turn a -0.0 into +0.0,
+    as PyTorch's sums into zeros do: the callers pass ``dout + 0``.)"""
     if stride == kernel and all(n % k == 0 for n, k in zip(shape[2:],
                                                            kernel)):
         out = np.empty(shape, dtype=dtype)
         (kH, kW), (N, C, H, W) = kernel, shape
         blocks = out.reshape(N, C, H // kH, kH, W // kW, kW)
         for u, v in np.ndindex(*kernel):
-            np.add(part(u, v), 0, out=blocks[:, :, :, u, :, v])
+            blocks[:, :, :, u, :, v] = part(u, v)
         return out
     return _col2im(part, np.zeros(shape, dtype=dtype), kernel, stride)
 
