@@ -99,8 +99,10 @@ def _in_float32(*arrays):
 def mse(y_hat, target, reduction="mean"):
     r"""Mean squared error, as ``torch.nn.functional.mse_loss``.
 
-    .. math:: \operatorname{MSE}(\hat y, y) = \frac{1}{n}\sum_{i=1}^{n}
+    .. math:: \operatorname{MSE}(\hat y, y) = \frac{1}{M}\sum_{i=1}^{M}
               (\hat y_i - y_i)^2
+
+    over the ``M`` entries of ``y_hat`` (the letter of the losses chapter).
 
     Parameters
     ----------
@@ -124,9 +126,9 @@ def mse_grad(y_hat, target, reduction="mean"):
     r"""Gradient of :func:`mse` with respect to ``y_hat``.
 
     .. math:: \frac{\partial\,\operatorname{MSE}}{\partial \hat y_i}
-              = \frac{2}{n}(\hat y_i - y_i)
+              = \frac{2}{M}(\hat y_i - y_i)
 
-    (without the :math:`1/n` for ``"sum"`` and ``"none"``).
+    (without the :math:`1/M` for ``"sum"`` and ``"none"``).
 
     Parameters
     ----------

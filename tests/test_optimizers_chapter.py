@@ -680,6 +680,26 @@ def test_adam_plus_l2_is_not_weight_decay():
     np.testing.assert_allclose(plain - adamw, eta * omega * W0, rtol=1e-12)
 
 
+def test_the_start_point_control_is_in_every_explorer_but_the_last():
+    """The explorer section lists the live-only controls, the start point
+    "except in the last explorer": the three explorers' code, read from
+    the chapter, passes live_controls a landscape and start=True only in
+    the first two."""
+    text = read("optimizers")
+    calls = re.findall(r"plots\.live_controls\(([^)]*)\)", text)
+    names = []
+    for args in calls:  # the arguments as typed, as values
+        call = ast.parse(f"f({args})", mode="eval").body
+        controls = plots.live_controls(
+            *[ast.literal_eval(a) for a in call.args],
+            **{k.arg: ast.literal_eval(k.value) for k in call.keywords})
+        names.append([c.name for c in controls])
+    assert len(names) == 3
+    assert ["x0" in n and "y0" in n for n in names] == [True, True, False]
+    assert ("the start point (except in the last explorer, whose buttons "
+            "switch landscapes)") in " ".join(text.split())
+
+
 def test_torch_adams_weight_decay_is_l2_unless_decoupled():
     """The section's sentence: torch.optim.Adam's weight_decay adds
     lambda theta to the gradient (calc_nn's adam_step) unless
