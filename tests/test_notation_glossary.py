@@ -288,6 +288,7 @@ TWO_MEANINGS = " ".join(
                                                        "activations")),
     (r"\| \$J_f\$ \| the Jacobian", ("calculus",)),
     (r"\| \$G\$ \| the upstream gradient", ("calculus", "backprop", "cnn")),
+    (r"\| \$\\bar v\$ \| the adjoint", ("backprop",)),
     (r"\| \$m_t\$, \$v_t\$ \| running means", ("optimizers",)),
     (r"\| \$b_t\$ \| PyTorch's momentum buffer", ("optimizers",)),
     (r"\| \$s_t\$ \| AdaGrad's sum", ("optimizers",)),
