@@ -156,11 +156,17 @@ def pytest_configure(config):
 # the test ids that carries them no longer takes.)
 ONE_WORKER = frozenset({"tests/test_digits_chapter.py", "tests/test_live.py",
                         "tests/test_figure_layout.py"})
+# The tests of these modules go to workers one book page at a time, in
+# their order: a page's checks in light mode on a desktop screen share one
+# loaded page (test_a11y.shared_page), so it loads once, not three times.
+ONE_WORKER_PER_PAGE = frozenset({"tests/test_a11y.py"})
+_PAGE_ID = re.compile(r"[\[-]((?:book/)?[\w-]+\.html)[\]-]")
 
 
 def pytest_xdist_make_scheduler(config, log):
     """With ``--dist load`` (``-n``'s default): one test per work unit,
-    one module per unit for :data:`ONE_WORKER`."""
+    one module per unit for :data:`ONE_WORKER`, one book page per unit for
+    :data:`ONE_WORKER_PER_PAGE`."""
     if config.getvalue("dist") != "load":
         return None  # another --dist asked for: pytest-xdist's own
     from xdist.scheduler import LoadScopeScheduling
@@ -168,7 +174,11 @@ def pytest_xdist_make_scheduler(config, log):
     class ModuleOrTestScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return module if module in ONE_WORKER else nodeid
+            if module in ONE_WORKER:
+                return module
+            page = (_PAGE_ID.search(nodeid)
+                    if module in ONE_WORKER_PER_PAGE else None)
+            return f"{module}::{page.group(1)}" if page else nodeid
 
     return ModuleOrTestScheduling(config, log)
 

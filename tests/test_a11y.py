@@ -19,10 +19,15 @@ In headless Chromium, offline, on every page of the clean-copy build:
   legend entries lie inside the legend. Screenshots of each page and of
   each of its figures land in ``_build/screenshots/phone/`` and
   ``_build/screenshots/tablet/``.
+
+The axe check in light mode, the keyboard and the text alternatives share
+one loaded page per book page (``SharedPage``), in that order: each page
+of the book takes 20-odd figures and several seconds to load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -190,6 +195,47 @@ def _open_book_page(rec, site, built_book, book_page) -> None:
     assert n_figs == n_drawn, f"only {n_drawn} of {n_figs} figures drawn"
 
 
+class SharedPage:
+    """One desktop page in light mode per book page, loaded once for the
+    checks that run on it in turn: axe in light mode (first, on the page
+    as loaded), the keyboard, the text alternatives. Under ``make test`` a
+    book page's tests run on one worker in their order
+    (``conftest.ONE_WORKER_PER_PAGE``); elsewhere a test that asks for
+    another page closes the open one and loads its own."""
+
+    def __init__(self):
+        self.key, self.stack, self.rec = None, None, None
+
+    def get(self, browser, site, built_book, book_page):
+        key = (id(browser), book_page)
+        if key != self.key:
+            self.close()
+            self.stack = contextlib.ExitStack()
+            try:
+                self.rec = self.stack.enter_context(offline_page(browser))
+                _open_book_page(self.rec, site, built_book, book_page)
+            except BaseException:
+                self.close()
+                raise
+            self.key = key
+        return self.rec
+
+    def close(self):
+        if self.stack is not None:
+            self.stack.close()
+        self.key, self.stack, self.rec = None, None, None
+
+
+SHARED = SharedPage()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_the_shared_page(browser):
+    """Close the module's last shared page before its browser closes."""
+    yield
+    SHARED.close()
+
+
 def _figures(page) -> list:
     figs = page.locator("div.calc-nn-figure")
     return [figs.nth(i).element_handle() for i in range(figs.count())]
@@ -210,9 +256,13 @@ def _name(gd) -> str:
 def test_axe_finds_no_wcag_violation(browser, site, built_book, book_page,
                                      axe_source, mode):
     """axe-core's WCAG 2.0/2.1 A and AA rules pass on the page."""
-    with offline_page(browser, dark=mode == "dark") as rec:
+    with contextlib.ExitStack() as stack:
+        if mode == "light":  # the shared page, before anything moves
+            rec = SHARED.get(browser, site, built_book, book_page)
+        else:
+            rec = stack.enter_context(offline_page(browser, dark=True))
+            _open_book_page(rec, site, built_book, book_page)
         page = rec.page
-        _open_book_page(rec, site, built_book, book_page)
         theme = page.evaluate("document.documentElement.dataset.theme")
         assert theme == mode, f"the page is in {theme} mode, not {mode}"
         if mode == "dark":  # the figures follow the theme
@@ -259,30 +309,29 @@ def test_keyboard_operates_every_explorer(browser, site, built_book,
     focus ring; ArrowRight on the first control (ArrowLeft at the end of a
     range) changes the plot's data and its drawing, and the live region
     says the control, its new value and the figure's new description."""
-    with offline_page(browser) as rec:
-        page = rec.page
-        _open_book_page(rec, site, built_book, book_page)
-        failures = []
-        for gd in _explorers(page):
-            name = _name(gd)
-            controls = gd.evaluate("(gd) => gd._calcNN.explorer.controls")
-            gd.evaluate("(gd) => { window.__calcNNBlock = "
-                        "gd.closest('.calc-nn-block'); }")
-            _focus_before(page, gd)
-            for k in range(len(controls)):
-                page.keyboard.press("Tab")
-                focused = page.evaluate(JS_FOCUSED)
-                if focused.get("control") != k or not focused.get("block"):
-                    failures.append(f"{name}: Tab number {k + 1} reached "
-                                    f"{focused}, not control {k}")
-                    break
-                if not focused["ring"]:
-                    failures.append(f"{name}: control {k} has no visible "
-                                    "focus ring")
-            else:
-                failures += _arrow_key_changes(page, gd, name, controls)
-        assert not failures, f"{book_page}:\n- " + "\n- ".join(failures)
-        assert not rec.problems(), "\n".join(rec.problems())
+    rec = SHARED.get(browser, site, built_book, book_page)
+    page = rec.page
+    failures = []
+    for gd in _explorers(page):
+        name = _name(gd)
+        controls = gd.evaluate("(gd) => gd._calcNN.explorer.controls")
+        gd.evaluate("(gd) => { window.__calcNNBlock = "
+                    "gd.closest('.calc-nn-block'); }")
+        _focus_before(page, gd)
+        for k in range(len(controls)):
+            page.keyboard.press("Tab")
+            focused = page.evaluate(JS_FOCUSED)
+            if focused.get("control") != k or not focused.get("block"):
+                failures.append(f"{name}: Tab number {k + 1} reached "
+                                f"{focused}, not control {k}")
+                break
+            if not focused["ring"]:
+                failures.append(f"{name}: control {k} has no visible "
+                                "focus ring")
+        else:
+            failures += _arrow_key_changes(page, gd, name, controls)
+    assert not failures, f"{book_page}:\n- " + "\n- ".join(failures)
+    assert not rec.problems(), "\n".join(rec.problems())
 
 
 def _arrow_key_changes(page, gd, name, controls) -> list[str]:
@@ -342,36 +391,35 @@ def test_every_figure_has_a_description_that_follows_its_state(
     """Every figure has an accessible name and a non-empty accessible
     description; moving any control of an explorer changes the
     description to that of the new state."""
-    with offline_page(browser) as rec:
-        page = rec.page
-        _open_book_page(rec, site, built_book, book_page)
-        failures = []
-        for gd in _figures(page):
-            name, description = _accessible(page, gd)
-            if not name.startswith("Figure"):
-                failures.append(f"{_name(gd)}: accessible name {name!r}")
-            if not description.strip():
-                failures.append(f"{_name(gd)} ({name}): no description "
-                                "(layout.meta['description'] is missing)")
-                continue
-            controls = gd.evaluate(
-                "(gd) => gd._calcNN.explorer ? "
-                "gd._calcNN.explorer.controls : []")
-            for k, c in enumerate(controls):
-                pos = gd.evaluate(f"(gd) => calcNN.positions(gd)[{k}]")
-                target = len(c["labels"]) - 1 if pos == 0 else 0
-                drawn = page.evaluate(JS_DRAWN, gd)
-                click_control(page, gd, k, target)
-                wait_for_redraw(page, gd, drawn)
-                _, now = _accessible(page, gd)
-                if now == description:
-                    failures.append(
-                        f"{_name(gd)}: moving {c['label']!r} to "
-                        f"{c['labels'][target]!r} left the description "
-                        f"{now!r}")
-                description = now
-        assert not failures, f"{book_page}:\n- " + "\n- ".join(failures)
-        assert not rec.problems(), "\n".join(rec.problems())
+    rec = SHARED.get(browser, site, built_book, book_page)
+    page = rec.page
+    failures = []
+    for gd in _figures(page):
+        name, description = _accessible(page, gd)
+        if not name.startswith("Figure"):
+            failures.append(f"{_name(gd)}: accessible name {name!r}")
+        if not description.strip():
+            failures.append(f"{_name(gd)} ({name}): no description "
+                            "(layout.meta['description'] is missing)")
+            continue
+        controls = gd.evaluate(
+            "(gd) => gd._calcNN.explorer ? "
+            "gd._calcNN.explorer.controls : []")
+        for k, c in enumerate(controls):
+            pos = gd.evaluate(f"(gd) => calcNN.positions(gd)[{k}]")
+            target = len(c["labels"]) - 1 if pos == 0 else 0
+            drawn = page.evaluate(JS_DRAWN, gd)
+            click_control(page, gd, k, target)
+            wait_for_redraw(page, gd, drawn)
+            _, now = _accessible(page, gd)
+            if now == description:
+                failures.append(
+                    f"{_name(gd)}: moving {c['label']!r} to "
+                    f"{c['labels'][target]!r} left the description "
+                    f"{now!r}")
+            description = now
+    assert not failures, f"{book_page}:\n- " + "\n- ".join(failures)
+    assert not rec.problems(), "\n".join(rec.problems())
 
 
 # ------------------------------------------------------ phone and tablet

@@ -73,9 +73,28 @@ def test_one_worker_modules_stay_on_one_worker_and_the_rest_spread():
                                                                  "gw1"}
 
 
+def test_a_pages_checks_run_together_in_order_and_pages_spread():
+    """test_a11y's checks of one book page share a loaded page: they must
+    run on one worker, in their collection order (axe in light mode
+    first, on the page as loaded); different pages go to both workers."""
+    module = sorted(conftest.ONE_WORKER_PER_PAGE)[0]
+    pages = ["index.html", "book/a.html", "book/b-c.html", "book/d.html",
+             "book/e.html"]  # an odd number: no round-robin pattern
+    ids = [f"{module}::test_{check}[{page}{suffix}]"
+           for check, suffix in (("axe", "-light"), ("axe", "-dark"),
+                                 ("keys", ""), ("fit", "-phone-viewport0"))
+           for page in pages]
+    ran = run(ids)
+    for page in pages:
+        mine = [i for i in ids if f"[{page}-" in i or f"[{page}]" in i]
+        assert len(mine) == 4 and len({ran[i] for i in mine}) == 1, page
+        assert [i for i in ran if i in mine] == mine, page  # in order
+    assert set(ran.values()) == {"gw0", "gw1"}
+
+
 def test_the_one_worker_modules_exist():
     """A renamed module would silently lose its grouping."""
-    for module in conftest.ONE_WORKER:
+    for module in conftest.ONE_WORKER | conftest.ONE_WORKER_PER_PAGE:
         assert (conftest.REPO / module).is_file(), module
 
 
