@@ -6,6 +6,7 @@ the "Before you start" box and its links. These helpers find those parts
 of the page.
 """
 
+import inspect
 import re
 from pathlib import Path
 
@@ -55,6 +56,21 @@ def refs(text: str) -> list[str]:
 def prose(text: str) -> str:
     """The page without its code cells."""
     return CODE_CELL.sub("", text)
+
+
+def used_in(obj) -> str:
+    """The last paragraph of ``obj``'s docstring on one line: for a public
+    calc_nn function, ``Used in: book/a.md, book/b.md``."""
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.strip().split("\n\n")[-1].split())
+
+
+def used_in_pages(obj) -> list[str] | None:
+    """The pages of :func:`used_in`'s line, or None if there is none."""
+    line = used_in(obj)
+    if not line.startswith("Used in: "):
+        return None
+    return line.removeprefix("Used in: ").split(", ")
 
 
 def code(text: str) -> list[str]:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from chapter_text import used_in, used_in_pages
 
 from calc_nn import activations, autograd, gradcheck, symbolic, verify
 from calc_nn.symbolic import (
@@ -36,13 +37,10 @@ def public_functions():
 @pytest.mark.parametrize("name,obj", list(public_functions()),
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_docstring_ends_with_the_chapters_that_use_it(name, obj):
-    doc = inspect.getdoc(obj) or ""
-    paragraphs = doc.strip().split("\n\n")
-    last = " ".join(paragraphs[-1].split())
-    assert last.startswith("Used in: "), f"{name}: no 'Used in:' line"
-    pages = last.removeprefix("Used in: ").split(", ")
+    pages = used_in_pages(obj)
+    assert pages is not None, f"{name}: no 'Used in:' line"
     assert pages and all(re.fullmatch(r"book/[a-z_]+\.md", p)
-                         for p in pages), f"{name}: {last!r}"
+                         for p in pages), f"{name}: {used_in(obj)!r}"
     missing = [p for p in pages if not (ROOT / p).is_file()]
     assert not missing, f"{name} names missing pages {missing}"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from chapter_text import used_in, used_in_pages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -409,9 +410,9 @@ PUBLIC = ([getattr(optim, n) for n in optim.__all__
 
 @pytest.mark.parametrize("fn", PUBLIC, ids=lambda f: f.__qualname__)
 def test_every_public_function_says_which_chapter_uses_it(fn):
-    last = " ".join(inspect.getdoc(fn).strip().split("\n\n")[-1].split())
-    assert last.startswith("Used in: "), last
-    for page in last.removeprefix("Used in: ").split(", "):
+    pages = used_in_pages(fn)
+    assert pages is not None, used_in(fn)
+    for page in pages:
         assert page in ("README.md", "book/deep.md") or (
             ROOT / page).exists(), page
     # the source documents are cited by their bibliography keys

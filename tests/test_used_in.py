@@ -16,7 +16,7 @@ import importlib
 import inspect
 
 import pytest
-from chapter_text import BOOK, code
+from chapter_text import BOOK, code, used_in, used_in_pages
 
 
 def calc_nn_names(cells: list[str]) -> set[str]:
@@ -60,12 +60,6 @@ def resolve(dotted: str):
     return None
 
 
-def used_in(obj) -> str:
-    """The docstring's last paragraph, on one line."""
-    doc = inspect.getdoc(obj) or ""
-    return " ".join(doc.strip().split("\n\n")[-1].split())
-
-
 def test_the_reader_finds_calc_nn_names():
     cells = ["from calc_nn import activations as act\n"
              "from calc_nn.mlp import MLP\nimport calc_nn.optim\n",
@@ -86,11 +80,10 @@ def test_docstrings_list_every_chapter_that_uses_them(page):
         obj = resolve(dotted)
         if not (inspect.isfunction(obj) or inspect.isclass(obj)):
             continue  # a module or a constant
-        line = used_in(obj)
-        if not line.startswith("Used in: "):
+        pages = used_in_pages(obj)
+        if pages is None:
             missing.append(f"{dotted}: no 'Used in:' line")
-        elif f"book/{page}" not in line.removeprefix("Used in: ").split(
-                ", "):
-            missing.append(f"{dotted}: {line!r}")
+        elif f"book/{page}" not in pages:
+            missing.append(f"{dotted}: {used_in(obj)!r}")
     assert not missing, (f"book/{page} uses these, but their docstrings do "
                          "not say so:\n- " + "\n- ".join(missing))
