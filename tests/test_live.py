@@ -73,7 +73,7 @@ pytestmark = pytest.mark.browser
 CHAPTER = "activations.md"
 OVERRIDES = REPO / "etc" / "jupyterlab" / "overrides.json"
 SERVER_START_S = 60
-# page load, kernel start, one UI step: 30 s was exceeded twice opening
+# page load, kernel start, one UI step: 30 s was exceeded once opening
 # the optimizers chapter while the other worker built the book
 UI_TIMEOUT_MS = 60_000
 RUN_ALL_TIMEOUT_MS = 180_000  # the chapter runs in ~15 s
