@@ -799,3 +799,23 @@ def test_cs231n_denominator_gives_at_most_twice_the_error(seed):
     cs231n = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
     assert np.all(ours <= cs231n) and np.all(cs231n <= 2 * ours)
     assert relative_error(a, b) == pytest.approx(ours.max(), rel=1e-15)
+
+
+# ------------------------------------------- one meaning for each letter
+
+def test_the_directional_derivative_is_partial_u_since_d_is_the_depth():
+    """book/notation.md: D is the depth, as in the chapter's
+    J_{f_D}; the directional derivative is written partial_u f in the
+    prose, the exercise, the figure, the glossary and the notation."""
+    text = read("calculus")
+    assert "D_u" not in text and "J_{f_D}" in text
+    assert r"\partial_u f(x) = \nabla f(x)^\top u" in text
+    assert r"$\partial_u f = \nabla f^\top u = 0 \cdot \frac35" in text
+    fig = figs.directional_derivative(90)
+    for label in (fig.data[3].name, fig.layout.yaxis2.title.text):
+        assert "∂_u f" in label and "D_u" not in label, label
+    assert r"$\partial_u f = \nabla f^\top u$" in glossary_entry(
+        "directional derivative")
+    assert re.search(r"^\| \$\\partial_u f\$ \| the directional derivative",
+                     read("notation"), re.M)
+
