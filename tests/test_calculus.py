@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from chapter_text import admonition, glossary_entry, read, refs
+from chapter_text import admonition, bare, glossary_entry, prose, read, refs
 from torch.utils.flop_counter import FlopCounterMode
 
 from calc_nn import activations as act
@@ -818,4 +818,31 @@ def test_the_directional_derivative_is_partial_u_since_d_is_the_depth():
         "directional derivative")
     assert re.search(r"^\| \$\\partial_u f\$ \| the directional derivative",
                      read("notation"), re.M)
+
+
+def test_the_chain_rule_counts_n0_n1_n2_since_p_is_a_probability():
+    """book/notation.md: p is a probability (and the padding); the chain
+    rule's dimensions are n_0, n_1, n_2, like the widths n_l, and the
+    shapes (n_2, n_0) = (n_2, n_1)(n_1, n_0) are those autograd finds."""
+    text = read("calculus")
+    assert bare(text, "p") == []
+    flat = " ".join(prose(text).split())
+    assert (r"$g: \R^{n_0} \to \R^{n_1}$ and $f: \R^{n_1} \to \R^{n_2}$"
+            in flat)
+    assert r"with shapes $(n_2, n_0) = (n_2, n_1)\,(n_1, n_0)$" in flat
+    n0, n1, n2 = 2, 3, 4
+    A, B = torch.randn(n1, n0, dtype=torch.float64), torch.randn(
+        n2, n1, dtype=torch.float64)
+
+    def g(v):
+        return torch.sin(A @ v)
+
+    def f(u):
+        return torch.tanh(B @ u) ** 2
+    x0 = torch.randn(n0, dtype=torch.float64)
+    J_g = torch.autograd.functional.jacobian(g, x0)
+    J_f = torch.autograd.functional.jacobian(f, g(x0))
+    J = torch.autograd.functional.jacobian(lambda v: f(g(v)), x0)
+    assert (J.shape, J_f.shape, J_g.shape) == ((n2, n0), (n2, n1), (n1, n0))
+    assert relative_error((J_f @ J_g).numpy(), J.numpy()) < 1e-12
 
