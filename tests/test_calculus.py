@@ -846,3 +846,13 @@ def test_the_chain_rule_counts_n0_n1_n2_since_p_is_a_probability():
     assert (J.shape, J_f.shape, J_g.shape) == ((n2, n0), (n2, n1), (n1, n0))
     assert relative_error((J_f @ J_g).numpy(), J.numpy()) < 1e-12
 
+
+def test_rule_4_names_no_sum_s_since_s_is_the_stride():
+    """book/notation.md: s is the stride (and a standard deviation, and
+    an optimizer's statistic); rule 4 states its sum without a letter."""
+    text = read("calculus")
+    rule4 = text.split("**4. A sum and a mean.**", 1)[1].split(
+        "(eq-calc-sum-mean)", 1)[0]
+    assert bare(rule4, "s") == [] and bare(text, "s") == []
+    assert "each partial derivative" in " ".join(rule4.split())
+
