@@ -856,3 +856,23 @@ def test_rule_4_names_no_sum_s_since_s_is_the_stride():
     assert bare(rule4, "s") == [] and bare(text, "s") == []
     assert "each partial derivative" in " ".join(rule4.split())
 
+
+def test_the_gradient_check_writes_z_for_the_outputs_not_t():
+    """t is the chapter's number along a line (f(x + t u), phi(t)) and
+    the book's step index; the gradient check names the linear model's
+    outputs z = Xw, the pre-activation letter of book/notation.md, and
+    its steps are right: d/dz_i log(1 + e^(-y_i z_i)) = -y_i sigma(-y_i
+    z_i) for both labels."""
+    text = read("calculus")
+    section = text.split("(calc-gradient-check)=", 1)[1].split(
+        "## Summary", 1)[0]
+    assert bare(section, "t") == []
+    flat = " ".join(prose(section).split())
+    assert "Write $z = Xw$ for the outputs of the linear model" in flat
+    assert r"$-y_i / (e^{y_i z_i} + 1) = -y_i\, \sigma(-y_i z_i)$" in flat
+    z = sp.Symbol("z", real=True)
+    for label in (1, -1):
+        ell = sp.log(1 + sp.exp(-label * z))
+        by_hand = -label / (1 + sp.exp(label * z))       # -y sigma(-y z)
+        assert sp.simplify(sp.diff(ell, z) - by_hand) == 0
+        assert sp.simplify(sp.diff(ell, z) + by_hand) != 0
