@@ -876,3 +876,16 @@ def test_the_gradient_check_writes_z_for_the_outputs_not_t():
         by_hand = -label / (1 + sp.exp(label * z))       # -y sigma(-y z)
         assert sp.simplify(sp.diff(ell, z) - by_hand) == 0
         assert sp.simplify(sp.diff(ell, z) + by_hand) != 0
+
+
+def test_the_chain_rule_section_keeps_u_a_direction_and_k_an_index():
+    """book/notation.md: u is a direction in this chapter, k an index. The
+    chain rule's step for f is h-tilde (was a vector k, beside the index
+    k of the sum over paths) and its intermediate values are y = g(x)
+    (were u = g(x), a few lines after u the unit direction)."""
+    section = read("calculus").split("(calc-chain-rule)=", 1)[1].split(
+        "**One layer, by hand.**", 1)[0]
+    assert bare(section, "u") == [] and bare(section, "k") == []
+    flat = " ".join(prose(section).split())
+    assert r"the input of $f$ moves by $\tilde h = J_g(x)\, h$" in flat
+    assert "with $y = g(x)$: **a sum over every path**" in flat
