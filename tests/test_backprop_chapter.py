@@ -539,9 +539,11 @@ def test_forward_mode_is_counted_where_the_text_says():
     assert "Forward mode needs $n$ products" in exercise
     vjp = calculus.split("(calc-vjp)=", 1)[1].split("\n(calc-", 1)[0]
     assert "forward mode" not in vjp.lower()
-    # the shapes (p, n) = (p, m)(m, n) come with what n, m and p are
-    assert ("$(p, n) = (p, m)(m, n)$ for $g: \\R^n \\to \\R^m$ and "
-            "$f: \\R^m \\to \\R^p$") in section
+    # the shapes come with what n_0, n_1 and n_2 are (the calculus
+    # chapter's letters: p is a probability in this chapter)
+    assert ("$(n_2, n_0) = (n_2, n_1)(n_1, n_0)$ for "
+            "$g: \\R^{n_0} \\to \\R^{n_1}$ and "
+            "$f: \\R^{n_1} \\to \\R^{n_2}$") in section
 
 
 def test_finite_differences_ratio_is_stated_in_passes():

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from chapter_text import admonition, glossary_entry, read, refs
+from chapter_text import admonition, bare, glossary_entry, prose, read, refs
 from torch.utils.flop_counter import FlopCounterMode
 
 from calc_nn import activations as act
@@ -799,3 +799,93 @@ def test_cs231n_denominator_gives_at_most_twice_the_error(seed):
     cs231n = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
     assert np.all(ours <= cs231n) and np.all(cs231n <= 2 * ours)
     assert relative_error(a, b) == pytest.approx(ours.max(), rel=1e-15)
+
+
+# ------------------------------------------- one meaning for each letter
+
+def test_the_directional_derivative_is_partial_u_since_d_is_the_depth():
+    """book/notation.md: D is the depth, as in the chapter's
+    J_{f_D}; the directional derivative is written partial_u f in the
+    prose, the exercise, the figure, the glossary and the notation."""
+    text = read("calculus")
+    assert "D_u" not in text and "J_{f_D}" in text
+    assert r"\partial_u f(x) = \nabla f(x)^\top u" in text
+    assert r"$\partial_u f = \nabla f^\top u = 0 \cdot \frac35" in text
+    fig = figs.directional_derivative(90)
+    for label in (fig.data[3].name, fig.layout.yaxis2.title.text):
+        assert "∂_u f" in label and "D_u" not in label, label
+    assert r"$\partial_u f = \nabla f^\top u$" in glossary_entry(
+        "directional derivative")
+    assert re.search(r"^\| \$\\partial_u f\$ \| the directional derivative",
+                     read("notation"), re.M)
+
+
+def test_the_chain_rule_counts_n0_n1_n2_since_p_is_a_probability():
+    """book/notation.md: p is a probability (and the padding); the chain
+    rule's dimensions are n_0, n_1, n_2, like the widths n_l, and the
+    shapes (n_2, n_0) = (n_2, n_1)(n_1, n_0) are those autograd finds."""
+    text = read("calculus")
+    assert bare(text, "p") == []
+    flat = " ".join(prose(text).split())
+    assert (r"$g: \R^{n_0} \to \R^{n_1}$ and $f: \R^{n_1} \to \R^{n_2}$"
+            in flat)
+    assert r"with shapes $(n_2, n_0) = (n_2, n_1)\,(n_1, n_0)$" in flat
+    n0, n1, n2 = 2, 3, 4
+    A, B = torch.randn(n1, n0, dtype=torch.float64), torch.randn(
+        n2, n1, dtype=torch.float64)
+
+    def g(v):
+        return torch.sin(A @ v)
+
+    def f(u):
+        return torch.tanh(B @ u) ** 2
+    x0 = torch.randn(n0, dtype=torch.float64)
+    J_g = torch.autograd.functional.jacobian(g, x0)
+    J_f = torch.autograd.functional.jacobian(f, g(x0))
+    J = torch.autograd.functional.jacobian(lambda v: f(g(v)), x0)
+    assert (J.shape, J_f.shape, J_g.shape) == ((n2, n0), (n2, n1), (n1, n0))
+    assert relative_error((J_f @ J_g).numpy(), J.numpy()) < 1e-12
+
+
+def test_rule_4_names_no_sum_s_since_s_is_the_stride():
+    """book/notation.md: s is the stride (and a standard deviation, and
+    an optimizer's statistic); rule 4 states its sum without a letter."""
+    text = read("calculus")
+    rule4 = text.split("**4. A sum and a mean.**", 1)[1].split(
+        "(eq-calc-sum-mean)", 1)[0]
+    assert bare(rule4, "s") == [] and bare(text, "s") == []
+    assert "each partial derivative" in " ".join(rule4.split())
+
+
+def test_the_gradient_check_writes_z_for_the_outputs_not_t():
+    """t is the chapter's number along a line (f(x + t u), phi(t)) and
+    the book's step index; the gradient check names the linear model's
+    outputs z = Xw, the pre-activation letter of book/notation.md, and
+    its steps are right: d/dz_i log(1 + e^(-y_i z_i)) = -y_i sigma(-y_i
+    z_i) for both labels."""
+    text = read("calculus")
+    section = text.split("(calc-gradient-check)=", 1)[1].split(
+        "## Summary", 1)[0]
+    assert bare(section, "t") == []
+    flat = " ".join(prose(section).split())
+    assert "Write $z = Xw$ for the outputs of the linear model" in flat
+    assert r"$-y_i / (e^{y_i z_i} + 1) = -y_i\, \sigma(-y_i z_i)$" in flat
+    z = sp.Symbol("z", real=True)
+    for label in (1, -1):
+        ell = sp.log(1 + sp.exp(-label * z))
+        by_hand = -label / (1 + sp.exp(label * z))       # -y sigma(-y z)
+        assert sp.simplify(sp.diff(ell, z) - by_hand) == 0
+        assert sp.simplify(sp.diff(ell, z) + by_hand) != 0
+
+
+def test_the_chain_rule_section_keeps_u_a_direction_and_k_an_index():
+    """book/notation.md: u is a direction in this chapter, k an index. The
+    chain rule's step for f is h-tilde (was a vector k, beside the index
+    k of the sum over paths) and its intermediate values are y = g(x)
+    (were u = g(x), a few lines after u the unit direction)."""
+    section = read("calculus").split("(calc-chain-rule)=", 1)[1].split(
+        "**One layer, by hand.**", 1)[0]
+    assert bare(section, "u") == [] and bare(section, "k") == []
+    flat = " ".join(prose(section).split())
+    assert r"the input of $f$ moves by $\tilde h = J_g(x)\, h$" in flat
+    assert "with $y = g(x)$: **a sum over every path**" in flat

@@ -130,6 +130,36 @@ def test_c_is_a_constant_prediction_and_notation_says_so():
             "{ref}`chapter-losses`)") in two_meanings
 
 
+
+def test_p_is_a_probability_here_and_the_preconditioner_lives_elsewhere():
+    """P(.) is a probability on this page (the likelihood P(y), exercise
+    loss-ex-mean's P(Y < c)); book/notation.md's P is also the
+    preconditioner of opt-preconditioning. The page writes P only with
+    its event in brackets, no page that does names a preconditioner P
+    (the contexts never meet), and the notation page lists both."""
+    formulas = page.maths(TEXT) + re.findall(r'Math\(r"(.*?)"', TEXT)
+    uses = [f for f in formulas if "P" in page.symbols(f)]
+    assert any("P(y)" in f for f in uses) and any("P(Y < c)" in f
+                                                   for f in uses)
+    for f in uses:
+        assert not re.search(r"P(?!\s*\()", page.symbols(f)), f
+    assert "precondition" not in TEXT.lower()
+    preconditioner = re.compile(r"P\^\{-1\}|P_t\b|P_\{")
+    probability = re.compile(r"(?<![A-Za-z\\])P\(")
+    for chapter in page.BOOK.glob("*.md"):
+        if chapter.stem in ("notation", "glossary"):
+            continue
+        maths = " ".join(page.maths(chapter.read_text()))
+        assert not (probability.search(maths)
+                    and preconditioner.search(maths)), chapter.name
+    assert re.search(r"^\| \$P\(\\cdot\)\$ \| the probability of the event",
+                     NOTATION, re.M)
+    two_meanings = " ".join(NOTATION[NOTATION.index(
+        "A few letters keep two meanings"):].split())
+    assert ("$P$ (a probability, always written $P(\\cdot)$ with its event "
+            "in brackets; a preconditioner matrix in "
+            "{ref}`opt-preconditioning`)") in two_meanings
+
 def _source(name, start, end):
     text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
     return text[text.index(start):text.index(end)]

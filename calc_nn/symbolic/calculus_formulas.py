@@ -97,7 +97,7 @@ def directional_derivative(f: sp.Expr, point, angle: float) -> float:
     r"""The slope of ``f`` at ``point`` along the unit vector at ``angle``
     degrees from the x axis.
 
-    .. math:: D_u f = \nabla f^\top u, \quad u = (\cos\theta, \sin\theta)
+    .. math:: \partial_u f = \nabla f^\top u,\ u = (\cos\theta, \sin\theta)
 
     Used in: book/calculus.md
     """

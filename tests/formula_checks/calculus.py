@@ -254,7 +254,7 @@ CHECKED = {
 \lim_{h \to 0} \frac{r(h)}{\lVert h \rVert} = 0""",
         check_gradient_approx),
     "eq-calc-directional": (
-        r"""D_u f(x) = \nabla f(x)^\top u = \lVert \nabla f(x) \rVert \cos\theta""",
+        r"""\partial_u f(x) = \nabla f(x)^\top u = \lVert \nabla f(x) \rVert \cos\theta""",
         check_directional),
     "eq-calc-jacobian-approx": (
         r"""F(x + h) = F(x) + J_F(x)\, h + r(h), \qquad J_F(x) \in \R^{m \times n}""",
