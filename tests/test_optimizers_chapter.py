@@ -201,6 +201,22 @@ def test_m_is_adams_running_mean_not_newtons_model():
     assert bare(newton, "m") == []
     assert "m(h)" not in newton
 
+
+def test_the_rotated_buffer_is_b_tilde_not_c():
+    """c is a channel (book/notation.md). The momentum analysis rotates
+    PyTorch's buffer b into eigen-coordinates as tilde b (it was c), in
+    the text, in eq-momentum-matrix and in the exercise on the stability
+    bound: no formula of the chapter uses c, and the docstring of
+    momentum_eigenvalues says tilde b_t too."""
+    text = read("optimizers")
+    assert bare(text, "c") == []
+    analysis = _section(text, "opt-momentum-analysis")
+    assert r"$\tilde b = Q^\top b$" in analysis
+    assert r"\begin{pmatrix} u_t \\ \tilde b_t \end{pmatrix}" in analysis
+    assert r"$(M + I)(u, \tilde b)^\top = 0$" in text
+    assert "c_t" not in optim.momentum_eigenvalues.__doc__
+    assert r"(u_t, \tilde b_t)" in optim.momentum_eigenvalues.__doc__
+
 # ----------------------------------------------------- the worked example
 
 def _table_rows():
