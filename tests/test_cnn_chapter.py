@@ -1095,3 +1095,24 @@ def test_r_is_the_receptive_field_and_a_the_remainder():
             ) in notation
     fig = conv_plots.receptive_field_map(2, 3, 1)
     assert ": r = 1 + 2·1 + 2·1 = 5;" in fig.layout.title.text
+
+
+def test_p_is_the_padding_and_h_w_the_input_pixel():
+    """p is the padding (book/notation.md). The input's gradient named its
+    pixel X_{p,q} in eq-conv-dx, eq-conv-dx-flip and two solutions while
+    the multi-channel section said 'here p is the padding'; the pixel is
+    now (h, w) everywhere, as in eq-conv-dx-multi and the pooling
+    formulas: no formula uses q, every p is the padding, and the worked
+    table's header says G_{h-u,w-v}."""
+    assert bare(TEXT, "q") == []
+    assert not re.search(r"X_\{p,\s*q\}|[pq] ?- ?[uv]\b", TEXT)
+    assert "here $p$ is the padding" not in TEXT
+    gradients = _section("cnn-gradients")
+    assert "pixel $X_{h,w}$ (row $h$, column $w$)" in _one_line(gradients)
+    assert "\\partial Y_{h-u,\\,w-v}}\\, W_{u,v}" in gradients
+    assert "G^{\\text{pad}}_{h+u,\\,w+v}" in gradients
+    header = sconv.worked_tables()["dX"].splitlines()[0]
+    assert "$G_{h-u,w-v} W_{u,v}$" in header
+    matrix = _one_line(_exercise("cnn-ex-matrix"))
+    assert ("the entry of $T^\\top g$ for $x_{i+u}$ collects $g_i w_u$"
+            in matrix)
