@@ -1000,8 +1000,8 @@ def momentum_eigenvalues(lr, momentum, eigenvalue) -> np.ndarray:
     characteristic polynomial of the matrix :math:`M = \begin{pmatrix} 1 -
     \eta\lambda & -\eta\mu \\ \lambda & \mu \end{pmatrix}` that maps
     :math:`(u_t, \tilde b_t)` to :math:`(u_{t+1}, \tilde b_{t+1})` (the
-    coordinate and the momentum buffer along that direction). The step converges
-    along that direction iff both have modulus below 1.
+    coordinate and the momentum buffer along that direction). The step
+    converges along that direction iff both have modulus below 1.
 
     Parameters
     ----------
