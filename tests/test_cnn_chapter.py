@@ -1084,8 +1084,8 @@ def test_r_is_the_receptive_field_and_a_the_remainder():
     assert not re.search(r"\br = .*%", cells)
     assert "output_padding=r" not in cells
     stride = _one_line(_section("cnn-channels-stride"))
-    assert ("$a = (n_H + 2p - k) \\bmod s$ (the letter of "
-            "{cite:t}`dumoulin2016`)") in stride
+    assert ("$a = (n_H + 2p - k) \\bmod s$, the letter "
+            "{cite:t}`dumoulin2016` use,") in stride
     assert "`output_padding` $= a$" in _section("cnn-matrix")
     exercise = _one_line(_exercise("cnn-ex-output-padding"))
     assert "$n_H + 2p - k = (m - 1)s + a$ with $0 \\le a < s$" in exercise
