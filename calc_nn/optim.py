@@ -999,9 +999,9 @@ def momentum_eigenvalues(lr, momentum, eigenvalue) -> np.ndarray:
     the roots of :math:`z^2 - (1 + \mu - \eta\lambda)\,z + \mu = 0`, the
     characteristic polynomial of the matrix :math:`M = \begin{pmatrix} 1 -
     \eta\lambda & -\eta\mu \\ \lambda & \mu \end{pmatrix}` that maps
-    :math:`(u_t, c_t)` to :math:`(u_{t+1}, c_{t+1})` (the coordinate and
-    the momentum buffer along that direction). The step converges
-    along that direction iff both have modulus below 1.
+    :math:`(u_t, \tilde b_t)` to :math:`(u_{t+1}, \tilde b_{t+1})` (the
+    coordinate and the momentum buffer along that direction). The step
+    converges along that direction iff both have modulus below 1.
 
     Parameters
     ----------

@@ -5,7 +5,7 @@ here they are parsed back and every number is recomputed with calc_nn and
 PyTorch, so a wrong table fails. Each glued number of the chapter comes
 from the calc_nn calls below, and each test asserts the sentence it
 supports ("only the first and last columns receive gradient", "the
-recipe without the trailing r is r rows short", "conv_transpose2d of
+recipe without the trailing a is a rows short", "conv_transpose2d of
 dL/dY is conv2d_backward's dX"). Claims on random inputs hold for
 several seeds.
 """
@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from chapter_text import (
     admonition,
     bare,
+    code,
     glossary_entry,
     labels,
     prose,
@@ -307,13 +308,13 @@ def test_one_by_one_convolution_is_a_linear_layer_per_pixel(seed):
 
 
 def _input_grad_by_recipe(G, W, n, stride, padding, trailing=True):
-    """The chapter's recipe: dilate, pad (k - 1, k - 1 + r), correlate
+    """The chapter's recipe: dilate, pad (k - 1, k - 1 + a), correlate
     with the flipped kernel, crop."""
     k = len(W)
-    r = (n + 2 * padding - k) % stride if trailing else 0
+    a = (n + 2 * padding - k) % stride if trailing else 0
     dilated = np.zeros(((len(G) - 1) * stride + 1,) * 2)
     dilated[::stride, ::stride] = G
-    padded = np.pad(dilated, ((k - 1, k - 1 + r), (k - 1, k - 1 + r)))
+    padded = np.pad(dilated, ((k - 1, k - 1 + a), (k - 1, k - 1 + a)))
     out, _ = conv.conv2d_forward(padded[None, None],
                                  W[::-1, ::-1][None, None].copy())
     return out[0, 0]
@@ -323,7 +324,7 @@ def _input_grad_by_recipe(G, W, n, stride, padding, trailing=True):
                                      (7, 2, 3, 1), (9, 3, 3, 2),
                                      (8, 5, 2, 2)])
 @pytest.mark.parametrize("seed", SEEDS[:2])
-def test_stride_recipe_with_the_trailing_r(n, k, s, p, seed):
+def test_stride_recipe_with_the_trailing_a(n, k, s, p, seed):
     rng = np.random.default_rng(seed)
     X, W = rng.standard_normal((n, n)), rng.standard_normal((k, k))
     out, cache = conv.conv2d_forward(X[None, None], W[None, None], stride=s,
@@ -334,12 +335,12 @@ def test_stride_recipe_with_the_trailing_r(n, k, s, p, seed):
     assert full.shape == (n + 2 * p,) * 2
     np.testing.assert_allclose(full[p:n + p, p:n + p], want, rtol=1e-12,
                                atol=1e-12)
-    r = (n + 2 * p - k) % s
+    a = (n + 2 * p - k) % s
     short = _input_grad_by_recipe(G, W, n, s, p, trailing=False)
-    assert short.shape == (n + 2 * p - r,) * 2
+    assert short.shape == (n + 2 * p - a,) * 2
 
 
-def test_the_chapters_stride_case_is_one_row_short_without_r():
+def test_the_chapters_stride_case_is_one_row_short_without_a():
     assert (6 + 2 * 1 - 3) % 2 == 1   # the case the chapter glues
 
 
@@ -352,9 +353,9 @@ def test_backward_is_the_transposed_matrix_and_a_transposed_conv(seed):
     y, cache = conv.conv2d_forward(x, w, stride=s, padding=p)
     g = rng.standard_normal(y.shape)
     dx = conv.conv2d_backward(g, cache)[0]
-    r = (n + 2 * p - k) % s
+    a = (n + 2 * p - k) % s
     up, _ = conv.conv_transpose2d_forward(g, w, stride=s, padding=p,
-                                          output_padding=r)
+                                          output_padding=a)
     np.testing.assert_allclose(up, dx, rtol=1e-12, atol=1e-12)
     # the conv's (C_out, C, k, k) read as the transposed layer's (C_in,
     # C_out, k, k): it maps the Co channels of g to C
@@ -368,7 +369,7 @@ def test_backward_is_the_transposed_matrix_and_a_transposed_conv(seed):
         np.testing.assert_allclose(T.T @ g[i].ravel(), dx[i].ravel(),
                                    rtol=1e-12, atol=1e-12)
     ref = F.conv_transpose2d(torch.tensor(g), torch.tensor(w), stride=s,
-                             padding=p, output_padding=r)
+                             padding=p, output_padding=a)
     np.testing.assert_allclose(up, ref.numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -685,11 +686,11 @@ def test_the_bottleneck_exercise_solution():
 @pytest.mark.parametrize("k,p", [(3, 1), (2, 0), (5, 2)])
 def test_s_input_sizes_share_one_output_size(s, k, p):
     """Exercise cnn-ex-output-padding (b): 's input sizes give the same
-    output size', n_H = (m - 1)s - 2p + k + r for r = 0 ... s - 1."""
+    output size', n_H = (m - 1)s - 2p + k + a for a = 0 ... s - 1."""
     for m in (2, 3, 4):
         sizes = [n for n in range(1, 40) if n + 2 * p >= k
                  and conv.conv2d_output_size(n, k, s, p) == m]
-        assert sizes == [(m - 1) * s - 2 * p + k + r for r in range(s)]
+        assert sizes == [(m - 1) * s - 2 * p + k + a for a in range(s)]
     assert "$s$ input sizes give the same output size" in _one_line(TEXT)
 
 
@@ -869,15 +870,15 @@ def test_the_transposed_case_is_the_one_of_the_section_it_names():
                      r"\{ref\}`([\w-]+)`\)", text)
     assert said, "the sentence names no section"
     case = re.search(r"\(\$n_H = (\d+)\$, \$k = (\d+)\$, \$p = (\d+)\$, "
-                     r"\$s = (\d+)\$, so \$r = (\d+)\$\)",
+                     r"\$s = (\d+)\$, so \$a = (\d+)\$\)",
                      _one_line(_section(said.group(1))))
-    n, k, p, s, r = map(int, case.groups())
-    assert (p, s, r) == (1, 2, (n + 2 * p - k) % s)
-    cell = _section("cnn-matrix").split("`output_padding` $= r$:", 1)[1]
+    n, k, p, s, a = map(int, case.groups())
+    assert (p, s, a) == (1, 2, (n + 2 * p - k) % s)
+    cell = _section("cnn-matrix").split("`output_padding` $= a$:", 1)[1]
     assert f"rng.standard_normal((2, 3, {n}, {n}))" in cell
     assert f"rng.standard_normal((4, 3, {k}, {k}))" in cell
     assert f"stride={s}, padding={p}" in cell
-    assert f"r = ({n} + 2 * {p} - {k}) % {s}" in cell
+    assert f"a = ({n} + 2 * {p} - {k}) % {s}" in cell
 
 
 def test_notation_lists_t_as_the_matrix_of_a_convolution():
@@ -1066,3 +1067,52 @@ def test_the_erratum_does_not_call_the_biased_convolution_linear():
     assert "convolution is linear" not in box
     # A is defined where it is used
     assert "when $Y$ feeds an activation $A = f(Y)$" in box
+
+
+def test_r_is_the_receptive_field_and_a_the_remainder():
+    """r_l is the receptive field (eq-receptive-field, and the figure's
+    'r = 1 + ...'); the remainder (n_H + 2p - k) mod s is a, Dumoulin and
+    Visin's letter (it was r too): no formula of the prose uses a bare r,
+    no code cell computes an r with %, and the remainder a is defined in
+    the stride section, used for output_padding and in the exercise, and
+    named in book/notation.md's paragraph of letters with two meanings."""
+    assert bare(TEXT, "r") == []
+    field = _section("cnn-receptive-field")
+    assert "r_D = 1 + \\sum_{l=1}^{D} (k_l - 1)" in field
+    assert "$r_0 = 1$" in field
+    cells = "\n".join(code(TEXT))
+    assert not re.search(r"\br = .*%", cells)
+    assert "output_padding=r" not in cells
+    stride = _one_line(_section("cnn-channels-stride"))
+    assert ("$a = (n_H + 2p - k) \\bmod s$, the letter "
+            "{cite:t}`dumoulin2016` use,") in stride
+    assert "`output_padding` $= a$" in _section("cnn-matrix")
+    exercise = _one_line(_exercise("cnn-ex-output-padding"))
+    assert "$n_H + 2p - k = (m - 1)s + a$ with $0 \\le a < s$" in exercise
+    notation = " ".join(read("notation").split())
+    assert ("$a$ (an activation; the remainder $(n_H + 2p - k) \\bmod s$ "
+            "of a strided convolution in {ref}`cnn-channels-stride`)"
+            ) in notation
+    fig = conv_plots.receptive_field_map(2, 3, 1)
+    assert ": r = 1 + 2·1 + 2·1 = 5;" in fig.layout.title.text
+
+
+def test_p_is_the_padding_and_h_w_the_input_pixel():
+    """p is the padding (book/notation.md). The input's gradient named its
+    pixel X_{p,q} in eq-conv-dx, eq-conv-dx-flip and two solutions while
+    the multi-channel section said 'here p is the padding'; the pixel is
+    now (h, w) everywhere, as in eq-conv-dx-multi and the pooling
+    formulas: no formula uses q, every p is the padding, and the worked
+    table's header says G_{h-u,w-v}."""
+    assert bare(TEXT, "q") == []
+    assert not re.search(r"X_\{p,\s*q\}|[pq] ?- ?[uv]\b", TEXT)
+    assert "here $p$ is the padding" not in TEXT
+    gradients = _section("cnn-gradients")
+    assert "pixel $X_{h,w}$ (row $h$, column $w$)" in _one_line(gradients)
+    assert "\\partial Y_{h-u,\\,w-v}}\\, W_{u,v}" in gradients
+    assert "G^{\\text{pad}}_{h+u,\\,w+v}" in gradients
+    header = sconv.worked_tables()["dX"].splitlines()[0]
+    assert "$G_{h-u,w-v} W_{u,v}$" in header
+    matrix = _one_line(_exercise("cnn-ex-matrix"))
+    assert ("the entry of $T^\\top g$ for $x_{i+u}$ collects $g_i w_u$"
+            in matrix)

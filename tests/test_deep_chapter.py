@@ -923,3 +923,45 @@ def test_exercise_solutions_pass_their_checkers():
     for p, problem in zip((0.5, 0.2, 0.9), problems):
         assert f"every entry is {1 - p:.6g} times the expected one" \
             in problem
+
+
+def test_the_pre_activation_order_is_cited_to_its_paper():
+    """The residual + BN network is BN -> ReLU -> W with nothing after the
+    sum: the pre-activation unit of He et al., 'Identity mappings in deep
+    residual networks' (ECCV 2016), not the order of their first ResNet
+    paper (he2016: BN after each weight layer, a ReLU after the sum). The
+    chapter cites he2016identity wherever it describes that order and
+    keeps he2016 for the residual connection itself, and the network
+    computes what the sentence says."""
+    text = " ".join((BOOK / "deep.md").read_text().split())
+    assert "A **residual connection** {cite:p}`he2016` adds" in text
+    assert ("their follow-up, the pre-activation ResNets of "
+            "{cite:t}`he2016identity`, put batch norm and the ReLU *first* "
+            "in the branch, BN → ReLU → weights, and nothing after the "
+            "sum") in text
+    assert ("the recipe of {cite:t}`he2016` (residual connections and "
+            "batch norm), in the pre-activation order of "
+            "{cite:t}`he2016identity`") in text
+    assert "(the pre-activation order of {cite:t}`he2016identity`)" in text
+    assert "the recipe of {cite:t}`he2016`." not in text
+    bib = " ".join((BOOK.parent / "references.bib").read_text().split())
+    entry = re.search(r"@inproceedings\{he2016identity,(.*?)\}\s*(@|$)", bib)
+    assert entry
+    for field in ("title = {Identity mappings in deep residual networks}",
+                  "pages = {630--645}", "year = {2016}",
+                  "doi = {10.1007/978-3-319-46493-0_38}",
+                  "eprint = {1603.05027}"):
+        assert field in entry.group(1), field
+    assert "title = {Deep residual learning for image recognition}" in bib
+    # the network: z^l = z^{l-1} + W^l ReLU(BN(z^{l-1})) + b^l
+    X, _ = deep.teacher_task(6, 9, 4, seed=3)
+    net = deep.deep_network(4, "residual_batchnorm", "he", width=7, n_in=6,
+                            seed=3)
+    logits, _ = deep.deep_forward(net, X)
+    z = X @ net.W[0].T + net.b[0]
+    for l in range(1, len(net.W)):
+        bn = (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5)
+        bn = net.gamma[l - 1] * bn + net.beta[l - 1]
+        out = np.maximum(bn, 0) @ net.W[l].T + net.b[l]
+        z = z + out if l < len(net.W) - 1 else out
+    np.testing.assert_allclose(logits, z, rtol=1e-12, atol=1e-12)

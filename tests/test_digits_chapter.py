@@ -458,10 +458,14 @@ def test_the_standard_errors_leave_out_the_seed(chapter, rerun):
         assert said in text, said
     assert "leaves out the randomness of training" in glossary_entry(
         "standard error")
-    # a verdict is about two trained networks: none names optimizers
-    whats = re.findall(r'compared\(\s*[\w.]+,\s*[\w.]+,\s*"(\w+)"\)',
+    # a verdict is about two trained networks: compared() says so itself
+    # and takes no word to name them (its argument `what` was always
+    # "networks"); the page calls it seven times with (d, se)
+    calls = re.findall(r"(?<!def )compared\(\s*([\w.]+),\s*([\w.]+)\s*\)",
                        CHAPTER.read_text())
-    assert len(whats) == 7 and set(whats) == {"networks"}, whats
+    assert len(calls) == 7, calls
+    assert "compared(d, se)" in CHAPTER.read_text()
+    assert "two networks apart" in chapter["compared"](0.0, 1.0)
     other = rerun(SEEDS[0], "ablation")
     _, ce0, ok0 = chapter["ablation"]["none"]
     _, ce1, ok1 = other["ablation"]["none"]
@@ -471,10 +475,10 @@ def test_the_standard_errors_leave_out_the_seed(chapter, rerun):
 
 def test_verdicts_follow_the_two_standard_errors_rule(chapter):
     compared = chapter["compared"]
-    assert compared(0.011, 0.005, "x").startswith("more than twice")
-    assert compared(-0.011, 0.005, "x").startswith("more than twice")
-    assert compared(0.009, 0.005, "x").startswith("less than twice")
-    assert "do not tell the two x apart" in compared(0.0, 0.005, "x")
+    assert compared(0.011, 0.005).startswith("more than twice")
+    assert compared(-0.011, 0.005).startswith("more than twice")
+    assert compared(0.009, 0.005).startswith("less than twice")
+    assert "do not tell the two networks apart" in compared(0.0, 0.005)
 
 
 def test_the_verdicts_threshold_is_about_one_in_twenty(chapter):
@@ -485,7 +489,7 @@ def test_the_verdicts_threshold_is_about_one_in_twenty(chapter):
     compared = chapter["compared"]
     grid = np.arange(1.0, 4.0, 0.01)
     m = next(k for k in grid
-             if compared(k, 1.0, "x").startswith("more than twice"))
+             if compared(k, 1.0).startswith("more than twice"))
     tail = math.erfc(m / math.sqrt(2))
     assert 1 / 25 < tail < 1 / 19
 

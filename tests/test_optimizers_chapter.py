@@ -201,6 +201,22 @@ def test_m_is_adams_running_mean_not_newtons_model():
     assert bare(newton, "m") == []
     assert "m(h)" not in newton
 
+
+def test_the_rotated_buffer_is_b_tilde_not_c():
+    """c is a channel (book/notation.md). The momentum analysis rotates
+    PyTorch's buffer b into eigen-coordinates as tilde b (it was c), in
+    the text, in eq-momentum-matrix and in the exercise on the stability
+    bound: no formula of the chapter uses c, and the docstring of
+    momentum_eigenvalues says tilde b_t too."""
+    text = read("optimizers")
+    assert bare(text, "c") == []
+    analysis = _section(text, "opt-momentum-analysis")
+    assert r"$\tilde b = Q^\top b$" in analysis
+    assert r"\begin{pmatrix} u_t \\ \tilde b_t \end{pmatrix}" in analysis
+    assert r"$(M + I)(u, \tilde b)^\top = 0$" in text
+    assert "c_t" not in optim.momentum_eigenvalues.__doc__
+    assert r"(u_t, \tilde b_t)" in optim.momentum_eigenvalues.__doc__
+
 # ----------------------------------------------------- the worked example
 
 def _table_rows():
@@ -568,6 +584,35 @@ def test_noise_floor_values_and_the_limit_of_linear_scaling():
     assert floors[0] == pytest.approx(floors[1], rel=0.15)
     assert floors[2] > 2 * floors[1]             # eta lambda near 2
     assert floors[3] == math.inf
+
+
+def test_linear_scaling_is_argued_with_the_factor_4_not_a_letter_k():
+    """k is an index in this chapter (Adam's sum over g_k, the pairs
+    (j, k) of the minibatch variance) and a class, input or kernel size
+    in book/notation.md. The linear-scaling paragraph said 'a factor k',
+    'k eta', 'kB'; it now argues with the factor 4 that separates the
+    (eta, B) settings it compares, and the variance it states is the
+    arithmetic of the noise model (batch 4B halves sigma)."""
+    import sympy as sp
+
+    floor = _section(read("optimizers"), "opt-noise-floor")
+    assert bare(floor, "k") == []
+    paragraph = " ".join(floor.split("**linear-scaling heuristic**")[1]
+                         .split("\n\n")[0].split())
+    assert ("four small steps with batch $B$ move about as far as one "
+            "step of $4\\eta$ with batch $4B$") in paragraph
+    settings = [(float(lr), int(B))
+                for lr, B in re.findall(r"\(([\d.]+), (\d+)\)", paragraph)]
+    assert settings == [(0.1, 4), (0.4, 16), (1.6, 64), (6.4, 256)]
+    assert all(lr2 == pytest.approx(4 * lr1) and B2 == 4 * B1
+               for (lr1, B1), (lr2, B2) in zip(settings, settings[1:]))
+    # the noise of batch B has sigma^2 = sigma_1^2 / B: four steps of eta
+    # add four variances eta^2 sigma^2, one step of 4 eta with batch 4B
+    # has (4 eta)^2 sigma_1^2 / (4B)
+    eta, sigma_1, B = sp.symbols("eta sigma_1 B", positive=True)
+    four_steps = 4 * eta**2 * sigma_1**2 / B
+    assert sp.simplify((4 * eta)**2 * sigma_1**2 / (4 * B) - four_steps) == 0
+    assert "$4\\eta^2\\sigma^2$ per" in paragraph
 
 
 @pytest.mark.parametrize("lr, noise", [(0.1, 0.5), (0.5, 0.5), (1.5, 0.3)])

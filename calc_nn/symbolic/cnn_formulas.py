@@ -158,13 +158,13 @@ def conv_terms(X, W, G) -> dict:
     correlation, read off the index formulas as a student would:
 
     .. math:: \frac{\partial L}{\partial W_{u,v}} = \sum_{i,j} G_{i,j}\,
-              X_{i+u,j+v}, \qquad \frac{\partial L}{\partial X_{p,q}} =
-              \sum_{u,v} G_{p-u,q-v}\, W_{u,v}
+              X_{i+u,j+v}, \qquad \frac{\partial L}{\partial X_{h,w}} =
+              \sum_{u,v} G_{h-u,w-v}\, W_{u,v}
 
     Returns
     -------
     dict with keys "dW" ((u, v) -> list of ((i, j), g, x)) and "dX"
-    ((p, q) -> list of ((u, v), g, w)), in reading order.
+    ((h, w) -> list of ((u, v), g, weight)), in reading order.
 
     Used in: book/cnn.md
     """
@@ -173,10 +173,10 @@ def conv_terms(X, W, G) -> dict:
     dW = {(u, v): [((i, j), G[i, j], X[i + u, j + v])
                    for i in range(m) for j in range(m)]
           for u in range(k) for v in range(k)}
-    dX = {(p, q): [((u, v), G[p - u, q - v], W[u, v])
+    dX = {(h, w): [((u, v), G[h - u, w - v], W[u, v])
                    for u in range(k) for v in range(k)
-                   if 0 <= p - u < m and 0 <= q - v < m]
-          for p in range(n) for q in range(n)}
+                   if 0 <= h - u < m and 0 <= w - v < m]
+          for h in range(n) for w in range(n)}
     return {"dW": dW, "dX": dX}
 
 
@@ -241,12 +241,12 @@ def worked_tables(example: dict | None = None) -> dict:
     dw.append(rf"| $\partial L / \partial b$ | ${int(G.sum())}$ | "
               "$" + " + ".join(f"{g}" if g >= 0 else f"({g})"
                                for g in G.ravel()) + "$ (no products) |")
-    dx = ["| entry of ∂L/∂X | value | products $G_{p-u,q-v} W_{u,v}$ |",
+    dx = ["| entry of ∂L/∂X | value | products $G_{h-u,w-v} W_{u,v}$ |",
           "|---|---|---|"]
-    for (p, q), ts in terms["dX"].items():
-        total = sum(int(g) * int(w) for _, g, w in ts)
-        dx.append(rf"| $\partial L / \partial X_{{{p}{q}}}$ | ${total}$ | "
-                  "$" + " + ".join(_product(g, w) for _, g, w in ts)
+    for (h, w), ts in terms["dX"].items():
+        total = sum(int(g) * int(weight) for _, g, weight in ts)
+        dx.append(rf"| $\partial L / \partial X_{{{h}{w}}}$ | ${total}$ | "
+                  "$" + " + ".join(_product(g, weight) for _, g, weight in ts)
                   + "$ |")
     pool = ["| window | gradient | entries, maximum at (row, col) |",
             "|---|---|---|"]

@@ -83,11 +83,11 @@ def check_conv_dx():
     g = _grads()
     G, W = g["G"], g["W"]
     m = G.rows
-    for p, q in itertools.product(range(4), range(4)):
-        typed = sum(G[p - u, q - v] * W[u, v]
+    for h, w in itertools.product(range(4), range(4)):
+        typed = sum(G[h - u, w - v] * W[u, v]
                     for u in range(2) for v in range(2)
-                    if 0 <= p - u < m and 0 <= q - v < m)
-        assert sp.expand(typed - g["dX"][p, q]) == 0
+                    if 0 <= h - u < m and 0 <= w - v < m)
+        assert sp.expand(typed - g["dX"][h, w]) == 0
 
 
 def _pool_case():
@@ -149,10 +149,10 @@ def check_conv_dx_flip():
         m = G.rows
         pad = sp.zeros(m + 2 * (k - 1), m + 2 * (k - 1))
         pad[k - 1:k - 1 + m, k - 1:k - 1 + m] = G
-        for p, q in itertools.product(range(n), range(n)):
-            typed = sum(pad[p + u, q + v] * W[k - 1 - u, k - 1 - v]
+        for h, w in itertools.product(range(n), range(n)):
+            typed = sum(pad[h + u, w + v] * W[k - 1 - u, k - 1 - v]
                         for u in range(k) for v in range(k))
-            assert sp.expand(typed - g["dX"][p, q]) == 0
+            assert sp.expand(typed - g["dX"][h, w]) == 0
 
 
 def check_equivariance():
@@ -281,8 +281,8 @@ W_{d,c,u,v}\, X_{c,\,s i + u,\,s j + v}""",
         r"""\frac{\partial L}{\partial b} = \sum_{i,j} \frac{\partial L}{\partial Y_{i,j}}""",
         check_conv_db),
     "eq-conv-dx": (
-        r"""\frac{\partial L}{\partial X_{p,q}} = \sum_{u,v}
-\frac{\partial L}{\partial Y_{p-u,\,q-v}}\, W_{u,v}""",
+        r"""\frac{\partial L}{\partial X_{h,w}} = \sum_{u,v}
+\frac{\partial L}{\partial Y_{h-u,\,w-v}}\, W_{u,v}""",
         check_conv_dx),
     "eq-avgpool-grad": (
         r"""\frac{\partial L}{\partial X_{h,w}} = \frac{1}{k^2}
@@ -297,8 +297,8 @@ Y_{i,j}}""",
         r"""Y_{i,j} = b + \sum_{u=0}^{k-1} \sum_{v=0}^{k-1} W_{u,v}\, X_{i+u,\,j+v}""",
         check_conv_one),
     "eq-conv-dx-flip": (
-        r"""\frac{\partial L}{\partial X_{p,q}} = \sum_{u,v}
-G^{\text{pad}}_{p+u,\,q+v}\, W_{k-1-u,\,k-1-v}""",
+        r"""\frac{\partial L}{\partial X_{h,w}} = \sum_{u,v}
+G^{\text{pad}}_{h+u,\,w+v}\, W_{k-1-u,\,k-1-v}""",
         check_conv_dx_flip),
     "eq-equivariance": (
         r"""Y'_{d,i,j} = b_d + \sum_{c,u,v} W_{d,c,u,v}\, X_{c,\,i + u - \Delta_1,\,

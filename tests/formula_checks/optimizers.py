@@ -124,22 +124,23 @@ def _typed_momentum_matrix():
 
 def check_momentum_matrix():
     """SymPy derives M from the update rule; one momentum_step of calc_nn
-    on (lam/2) u^2 from a state (u, c) is M (u, c)."""
+    on (lam/2) u^2 from a state (u, b~) is M (u, b~), where b~ is the
+    buffer in eigen-coordinates (the chapter's tilde b)."""
     assert sp.simplify(sym.momentum_matrix(eta, mu, lam)
                        - _typed_momentum_matrix()) == sp.zeros(2, 2)
     rng = np.random.default_rng(0)
     for _ in range(5):
         lr, m, curv = rng.uniform(0.01, 2), rng.uniform(0, 0.99), \
             rng.uniform(0.1, 3)
-        u, c = rng.standard_normal(2)
+        u, b_tilde = rng.standard_normal(2)
+        state = {"buf": np.array([b_tilde]), "step": 1}
         theta, state = optim.momentum_step(
-            np.array([u]), np.array([curv * u]), {"buf": np.array([c]),
-                                                  "step": 1},
-            lr=lr, momentum=m)
+            np.array([u]), np.array([curv * u]), state, lr=lr, momentum=m)
         M = np.array(_typed_momentum_matrix().subs(
             {eta: lr, mu: m, lam: curv}), dtype=float)
         np.testing.assert_allclose([theta[0], state["buf"][0]],
-                                   M @ [u, c], rtol=1e-13, atol=1e-15)
+                                   M @ [u, b_tilde], rtol=1e-13,
+                                   atol=1e-15)
 
 
 def check_momentum_charpoly():
@@ -464,10 +465,10 @@ CHECKED = {
 \theta_{t+1} = \theta_t - \eta\, b_{t+1}""",
         check_torch_momentum),
     "eq-momentum-matrix": (
-        r"""\begin{pmatrix} u_{t+1} \\ c_{t+1} \end{pmatrix}
+        r"""\begin{pmatrix} u_{t+1} \\ \tilde b_{t+1} \end{pmatrix}
 = \underbrace{\begin{pmatrix} 1 - \eta\lambda & -\eta\mu \\ \lambda & \mu
 \end{pmatrix}}_{M}
-\begin{pmatrix} u_t \\ c_t \end{pmatrix}""",
+\begin{pmatrix} u_t \\ \tilde b_t \end{pmatrix}""",
         check_momentum_matrix),
     "eq-momentum-charpoly": (
         r"""z^2 - (1 + \mu - \eta\lambda)\, z + \mu = 0""",
