@@ -813,7 +813,7 @@ def test_the_directional_derivative_is_partial_u_since_d_is_the_depth():
     assert r"$\partial_u f = \nabla f^\top u = 0 \cdot \frac35" in text
     fig = figs.directional_derivative(90)
     for label in (fig.data[3].name, fig.layout.yaxis2.title.text):
-        assert "∂_u f" in label and "D_u" not in label, label
+        assert "∂ᵤf" in label and "D_u" not in label, label
     assert r"$\partial_u f = \nabla f^\top u$" in glossary_entry(
         "directional derivative")
     assert re.search(r"^\| \$\\partial_u f\$ \| the directional derivative",

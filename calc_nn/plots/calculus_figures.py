@@ -128,7 +128,7 @@ def directional_derivative(angle: float) -> go.Figure:
     fig.add_trace(arrow(d, "steepest descent", _GREEN, "dash"), 1, 1)
     fig.add_trace(arrow(u, "direction u", _ORANGE), 1, 1)
     fig.add_trace(go.Scatter(
-        x=thetas, y=curve, name="∂_u f(θ) = ∇f·u", showlegend=False,
+        x=thetas, y=curve, name="∂ᵤf(θ) = ∇f·u", showlegend=False,
         line=dict(color=_BLUE, width=2)), 1, 2)
     fig.add_trace(go.Scatter(
         x=[best], y=[-norm], mode="markers", showlegend=False,
@@ -142,7 +142,7 @@ def directional_derivative(angle: float) -> go.Figure:
                      scaleanchor="x", scaleratio=1)
     fig.update_xaxes(title_text="direction θ (degrees)", range=[0, 360],
                      dtick=90, row=1, col=2)
-    fig.update_yaxes(title_text="slope ∂_u f", range=[-5, 5], row=1, col=2)
+    fig.update_yaxes(title_text="slope ∂ᵤf", range=[-5, 5], row=1, col=2)
     fig.update_layout(
         **{**_LAYOUT, "height": 470, "margin": dict(l=60, r=20, t=130,
                                                      b=50)},
