@@ -1,10 +1,12 @@
-"""Every display formula typed by hand in a chapter is checked by SymPy.
+"""Every display formula typed by hand in a chapter is checked.
 
 Formulas printed from ``calc_nn.symbolic`` by a code cell are checked where
 they are made (``test_symbolic.py``). A display formula typed in a chapter's
 Markdown must carry a label and appear, verbatim, in the chapter's module in
-``tests/formula_checks/`` with a check that ties it to SymPy. Editing a
-formula without updating its check, or adding an unchecked one, fails.
+``tests/formula_checks/`` with a check that ties it to SymPy, or, for some
+(batch norm's running statistics, gradient clipping, a variance estimated
+by sampling), to PyTorch or NumPy. Editing a formula without updating its
+check, or adding an unchecked one, fails.
 """
 
 import importlib
