@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from chapter_text import glossary_entry
+from chapter_text import bare, glossary_entry
 
 from calc_nn import layers, optim
 from calc_nn.plots import deep_figures as figs
@@ -222,6 +222,12 @@ def test_the_sympy_gaussian_is_named_before_it_is_shown():
     shown = text.index("moment, half = deep.relu_second_moment()")
     named = text.rfind(r"$z \sim \mathcal N(0, s^2)$", 0, shown)
     assert named != -1 and "(standard deviation $s$)" in text[named:shown]
+    # notation.md gives s (a stride, an optimizer's statistic s_t) this
+    # meaning too, for this chapter as for the losses chapter
+    assert bare(text, "s")
+    notation = " ".join((BOOK / "notation.md").read_text().split())
+    sentence = notation.split("$s$ is also a standard deviation in ", 1)[1]
+    assert "{ref}`chapter-deep`" in sentence.split(")", 1)[0]
 
 
 def test_variance_factors():
