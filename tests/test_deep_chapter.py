@@ -603,6 +603,34 @@ def test_l2_with_adam_is_not_weight_decay():
                                        rtol=1e-10)
 
 
+def test_the_adamw_papers_step_size_alpha_is_our_eta():
+    """'The paper writes the step as eta_t (alpha m/(sqrt v + eps) +
+    lambda theta), with alpha the step size (our eta) ...: with a constant
+    schedule (eta_t = 1), its lambda is our eta lambda.' The paper's step
+    with alpha = lr, eta_t = 1 and its lambda = lr * weight_decay is
+    torch.optim.AdamW's, over three steps."""
+    prose = re.sub(r"\s+", " ", (BOOK / "deep.md").read_text())
+    assert (r"with $\alpha$ the step size (our $\eta$) and $\eta_t$ a "
+            r"schedule multiplier") in prose
+    assert r"its $\lambda$ is our $\eta\lambda$" in prose
+    lr, lam, (b1, b2), eps = 0.1, 0.3, (0.9, 0.999), 1e-8
+    grads = ([10.0, -1.0], [-5.0, 2.0], [0.5, 0.0])
+    p = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.AdamW([p], lr=lr, betas=(b1, b2), eps=eps,
+                            weight_decay=lam)
+    theta, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    alpha, eta_t, lam_paper = lr, 1.0, lr * lam
+    for t, g in enumerate(grads, 1):
+        p.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        g = np.array(g)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        theta = theta - eta_t * (alpha * m_hat / (np.sqrt(v_hat) + eps)
+                                 + lam_paper * theta)
+        np.testing.assert_allclose(theta, p.detach().numpy(), rtol=1e-12)
+
+
 # --------------------------------------------------------------- clipping
 
 @pytest.mark.parametrize("seed", (0, 1, 2, 3))
