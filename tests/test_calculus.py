@@ -670,6 +670,27 @@ def test_directional_text_and_narrow_layout():
     assert star.y[0] == pytest.approx(min(fig.data[3].y), rel=1e-3)
 
 
+def test_the_figure_s_angle_is_not_the_theta_of_the_formula():
+    """In eq-calc-directional theta is the angle between u and grad f (0
+    along the gradient, 180 degrees along -grad f). The figure's slider
+    and slope axis measure u from the x axis, where -grad f lies at 243.4
+    degrees: they must not call that angle theta too, and the prose says
+    from where it is measured."""
+    fig = figs.directional_derivative(90)
+    labels = [fig.layout.title.text, fig.layout.xaxis2.title.text,
+              fig.layout.yaxis2.title.text] + [t.name for t in fig.data]
+    assert not any("θ" in label for label in labels), labels
+    assert "243.4°" in fig.layout.title.text
+    assert fig.layout.xaxis2.title.text == "angle of u (degrees)"
+    text = read("calculus")
+    slider = re.search(r'Slider\("angle", .*?label="([^"]+)"\)', text,
+                       re.S).group(1)
+    assert "θ" not in slider and "angle of u" in slider
+    flat = " ".join(prose(text).split())
+    assert ("against the angle of $u$ measured from the $x$ axis (not "
+            "from $\\nabla f$, as $\\theta$ is)") in flat
+
+
 def test_difference_text_names_each_minimum():
     fig = figs.difference_errors("exp")
     text = fig.layout.meta["description"]
