@@ -472,8 +472,8 @@ def test_smallest_errors_are_of_the_order_the_model_predicts(name):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_flat_tops_are_differences_that_are_exactly_zero(dtype):
     """"f(x + h) and f(x) round to the same floating-point number at more
-    than half of the 41 points, and at all of them once x + h rounds to x itself;
-    the difference is then exactly 0, a relative error of exactly 1 ...
+    than half of the 41 points, and at all of them once x + h rounds to x
+    itself; the difference is then exactly 0, a relative error of exactly 1 ...
     for the sigmoid, the median error of both differences is 1 at every
     step up to" the glued step, computed as the chapter computes it."""
     errors = {k: calc.difference_errors("sigmoid", HS, k, dtype)
