@@ -471,9 +471,9 @@ def test_smallest_errors_are_of_the_order_the_model_predicts(name):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_flat_tops_are_differences_that_are_exactly_zero(dtype):
-    """"f(x + h) and f(x) round to the same floating-point number at most
-    of the 41 points, and at all of them once x + h rounds to x itself;
-    the difference is then exactly 0, a relative error of exactly 1 ...
+    """"f(x + h) and f(x) round to the same floating-point number at more
+    than half of the 41 points, and at all of them once x + h rounds to x
+    itself; the difference is then exactly 0, a relative error of exactly 1 ...
     for the sigmoid, the median error of both differences is 1 at every
     step up to" the glued step, computed as the chapter computes it."""
     errors = {k: calc.difference_errors("sigmoid", HS, k, dtype)
@@ -493,6 +493,10 @@ def test_the_flat_tops_are_differences_that_are_exactly_zero(dtype):
         assert all(p + points.dtype.type(tiny) == p for p in points)
         assert all(calc.difference_quotient(f, p, tiny, kind, dtype) == 0
                    for p in points)
+    # "at most of the 41 points" read as "at no more than": the chapter
+    # says the majority the loop above counts
+    assert ("round to the same floating-point number at more than half of "
+            "the 41 points") in " ".join(read("calculus").split())
 
 
 @pytest.mark.parametrize("name", list(calc.DIFFERENCES))
@@ -668,6 +672,27 @@ def test_directional_text_and_narrow_layout():
     star = fig.data[4]
     assert star.marker.symbol == "star" and star.xaxis == "x2"
     assert star.y[0] == pytest.approx(min(fig.data[3].y), rel=1e-3)
+
+
+def test_the_figure_s_angle_is_not_the_theta_of_the_formula():
+    """In eq-calc-directional theta is the angle between u and grad f (0
+    along the gradient, 180 degrees along -grad f). The figure's slider
+    and slope axis measure u from the x axis, where -grad f lies at 243.4
+    degrees: they must not call that angle theta too, and the prose says
+    from where it is measured."""
+    fig = figs.directional_derivative(90)
+    labels = [fig.layout.title.text, fig.layout.xaxis2.title.text,
+              fig.layout.yaxis2.title.text] + [t.name for t in fig.data]
+    assert not any("θ" in label for label in labels), labels
+    assert "243.4°" in fig.layout.title.text
+    assert fig.layout.xaxis2.title.text == "angle of u (degrees)"
+    text = read("calculus")
+    slider = re.search(r'Slider\("angle", .*?label="([^"]+)"\)', text,
+                       re.S).group(1)
+    assert "θ" not in slider and "angle of u" in slider
+    flat = " ".join(prose(text).split())
+    assert ("against the angle of $u$ measured from the $x$ axis (not "
+            "from $\\nabla f$, as $\\theta$ is)") in flat
 
 
 def test_difference_text_names_each_minimum():

@@ -185,7 +185,7 @@ def test_what_the_figure_shows():
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
 def test_the_figure_predicts_class_1_over_the_whole_square(activation):
     """"class 1 at every setting of the sliders, with each of the three
-    activations ... over the whole square the sliders cover the logit of
+    activations ... over the whole square the sliders cover, the logit of
     class 1 stays the larger": on the slider grid (the figure's title) and
     on a fine grid of the square, with a margin."""
     seed = inspect.signature(forward_figures.network_activations).parameters[
@@ -203,6 +203,10 @@ def test_the_figure_predicts_class_1_over_the_whole_square(activation):
     assert ("class 1 at every setting of the sliders, with each of the "
             "three activations") in text
     assert "this network has none in the square" in text
+    # a comma ends the clause "the sliders cover" (without it the sentence
+    # reads "the sliders cover the logit of class 1")
+    assert ("over the whole square the sliders cover, the logit of class 1 "
+            "stays the larger") in text
 
 
 def test_colour_and_size_stop_changing_beyond_2():

@@ -128,7 +128,7 @@ def directional_derivative(angle: float) -> go.Figure:
     fig.add_trace(arrow(d, "steepest descent", _GREEN, "dash"), 1, 1)
     fig.add_trace(arrow(u, "direction u", _ORANGE), 1, 1)
     fig.add_trace(go.Scatter(
-        x=thetas, y=curve, name="∂ᵤf(θ) = ∇f·u", showlegend=False,
+        x=thetas, y=curve, name="∂ᵤf = ∇f·u", showlegend=False,
         line=dict(color=_BLUE, width=2)), 1, 2)
     fig.add_trace(go.Scatter(
         x=[best], y=[-norm], mode="markers", showlegend=False,
@@ -140,15 +140,15 @@ def directional_derivative(angle: float) -> go.Figure:
     fig.update_xaxes(title_text="x", range=[-3, 4], row=1, col=1)
     fig.update_yaxes(title_text="y", range=[-2.5, 2.5], row=1, col=1,
                      scaleanchor="x", scaleratio=1)
-    fig.update_xaxes(title_text="direction θ (degrees)", range=[0, 360],
+    fig.update_xaxes(title_text="angle of u (degrees)", range=[0, 360],
                      dtick=90, row=1, col=2)
     fig.update_yaxes(title_text="slope ∂ᵤf", range=[-5, 5], row=1, col=2)
     fig.update_layout(
         **{**_LAYOUT, "height": 470, "margin": dict(l=60, r=20, t=130,
                                                      b=50)},
         title=_two_line_title(
-            f"At ({px:g}, {py:g}), θ = {angle:g}°: slope {slope:.3g}",
-            f"steepest descent: θ = {best:.1f}°, slope {-norm:.3g}"))
+            f"At ({px:g}, {py:g}), u at {angle:g}°: slope {slope:.3g}",
+            f"steepest descent: u at {best:.1f}°, slope {-norm:.3g}"))
     text = (f"Contour lines of f(x, y) = x²/2 + 2y² around the point "
             f"({px:g}, {py:g}), where the gradient is ({gx:g}, {gy:g}). "
             f"Two unit arrows start at the point: the direction u at "

@@ -210,11 +210,11 @@ def check_conv_dx_multi():
     N, Co, Ho, Wo = G.shape
     k = Wt.shape[-1]
     typed = np.zeros(Xp.shape, dtype=int)
-    for n, c, p, q in np.ndindex(*Xp.shape):
-        typed[n, c, p, q] = sum(
-            int(G[n, d, i, j]) * int(Wt[d, c, p - s * i, q - s * j])
+    for n, c, h, w in np.ndindex(*Xp.shape):
+        typed[n, c, h, w] = sum(
+            int(G[n, d, i, j]) * int(Wt[d, c, h - s * i, w - s * j])
             for d in range(Co) for i in range(Ho) for j in range(Wo)
-            if 0 <= p - s * i < k and 0 <= q - s * j < k)
+            if 0 <= h - s * i < k and 0 <= w - s * j < k)
     # the image's gradient is the padded one without its border
     np.testing.assert_array_equal(typed[:, :, pad:-pad, pad:-pad], dX)
 
