@@ -1116,3 +1116,8 @@ def test_p_is_the_padding_and_h_w_the_input_pixel():
     matrix = _one_line(_exercise("cnn-ex-matrix"))
     assert ("the entry of $T^\\top g$ for $x_{i+u}$ collects $g_i w_u$"
             in matrix)
+    # and the notation page names this second meaning of h and w
+    notation = _one_line(read("notation"))
+    assert ("$h$ and $w$ (the step of a finite difference and a neuron's "
+            "weight vector; the row and column of an input pixel, "
+            "$X_{h,w}$, in {ref}`chapter-cnn`") in notation
