@@ -875,3 +875,8 @@ def test_cross_entropy_takes_indices_and_one_hot_rows(chapter):
     text = " ".join(CHAPTER.read_text().split())
     assert "it also accepts class probabilities, one-hot rows included" in (
         text)
+    # load_mnist is named among the loaders that give indices (a trailing
+    # "not [0,...,1,0,0], as load_mnist does" read as if it gave one-hot)
+    assert ("But loaders, `load_mnist` among them, give MNIST's labels as "
+            "class indices") in text
+    assert "as `load_mnist` does" not in text
