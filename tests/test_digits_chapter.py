@@ -479,6 +479,12 @@ def test_verdicts_follow_the_two_standard_errors_rule(chapter):
     assert compared(-0.011, 0.005).startswith("more than twice")
     assert compared(0.009, 0.005).startswith("less than twice")
     assert "do not tell the two networks apart" in compared(0.0, 0.005)
+    # a verdict is returned either way; its docstring said the verdict was
+    # "stated only when it exceeds twice its standard error"
+    doc = " ".join(compared.__doc__.split())
+    assert "called real only when it exceeds twice its standard error" in (
+        doc)
+    assert "stated only" not in doc
 
 
 def test_the_verdicts_threshold_is_about_one_in_twenty(chapter):
@@ -875,3 +881,8 @@ def test_cross_entropy_takes_indices_and_one_hot_rows(chapter):
     text = " ".join(CHAPTER.read_text().split())
     assert "it also accepts class probabilities, one-hot rows included" in (
         text)
+    # load_mnist is named among the loaders that give indices (a trailing
+    # "not [0,...,1,0,0], as load_mnist does" read as if it gave one-hot)
+    assert ("But loaders, `load_mnist` among them, give MNIST's labels as "
+            "class indices") in text
+    assert "as `load_mnist` does" not in text

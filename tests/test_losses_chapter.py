@@ -196,9 +196,12 @@ def test_what_the_page_says_the_sources_say():
     code = _source("000", "### 4.1", "### 4.2")
     assert "`output`是模型的输出logits,$\\hat{y}_{ij}$" in code
     assert "$\\hat{y}_{ij}$是模型预测的第$i$个样本第$j$类的概率" in cnn
-    assert ("in the same sentence it also gives it the symbol of its §3.1 "
-            "for the predicted probability $p_{ij}$") in " ".join(
-                TEXT.split())
+    # the symbol the source gives `output` is its y-hat: the page names
+    # the probability by its own letters, p with the class index k
+    assert ("in the same sentence it also gives it the symbol that its "
+            "§3.1 uses for the predicted probability, our $p_{ik}$") in (
+                " ".join(TEXT.split()))
+    assert "probability $p_{ij}$" not in TEXT
     assert "torch.sum(target * torch.log(output), dim=1)" in code
 
 
