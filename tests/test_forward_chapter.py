@@ -296,3 +296,22 @@ def test_only_the_output_layer_skips_the_activation(activation):
             "activation function") in layers_section
     assert "(in `calc_nn.mlp.MLP` it has no activation function" in \
         layers_section
+
+
+def test_the_glossary_says_which_fully_connected_layer_is_meant():
+    """This chapter's fully connected layer includes the activation that
+    follows the affine map; the CNN chapter's (y = W x + b) and PyTorch's
+    nn.Linear are the affine map alone. The glossary entry gives both, and
+    nn.Linear is indeed affine: W x + b, no activation."""
+    from chapter_text import glossary_entry, read
+
+    entry = " ".join(glossary_entry("fully connected layer").split())
+    assert "the affine map $z = W x + b$ (PyTorch's `nn.Linear`" in entry
+    assert ("counts together with the activation function that follows it"
+            in entry)
+    assert "computes $y = W x + b$" in " ".join(read("cnn").split())
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(3, 2).double()
+    x = torch.randn(3, dtype=torch.float64)
+    torch.testing.assert_close(linear(x),
+                               linear.weight @ x + linear.bias)
