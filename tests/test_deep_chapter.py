@@ -999,3 +999,15 @@ def test_the_pre_activation_order_is_cited_to_its_paper():
         out = np.maximum(bn, 0) @ net.W[l].T + net.b[l]
         z = z + out if l < len(net.W) - 1 else out
     np.testing.assert_allclose(logits, z, rtol=1e-12, atol=1e-12)
+
+
+def test_m_is_only_the_mean_of_the_inputs_in_the_sympy_check():
+    """The forward-variance derivation's double sum runs over k and k'
+    (it ran over k and m, while m is the mean in a_k ~ N(m, q) of the
+    SymPy check that follows): m stands alone only there."""
+    text = (BOOK / "deep.md").read_text()
+    assert bare(text, "m") == [r"a_k \sim \mathcal N(m, q)", "m"]
+    prose = " ".join(text.split())
+    assert (r"$(z^l_j)^2 = \sum_k \sum_{k'} W^l_{jk} W^l_{jk'}\, "
+            r"a^{l-1}_k a^{l-1}_{k'}$") in prose
+    assert r"For $k \ne k'$" in prose and r"For $k = k'$" in prose
