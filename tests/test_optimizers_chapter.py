@@ -216,6 +216,10 @@ def test_the_rotated_buffer_is_b_tilde_not_c():
     assert r"$(M + I)(u, \tilde b)^\top = 0$" in text
     assert "c_t" not in optim.momentum_eigenvalues.__doc__
     assert r"(u_t, \tilde b_t)" in optim.momentum_eigenvalues.__doc__
+    assert re.search(r"^\| \$\\tilde b\$ \| the momentum buffer in the "
+                     r"Hessian's eigen-coordinates, \$\\tilde b = Q\^\\top b\$"
+                     r".*\{ref\}`opt-momentum-analysis`", read("notation"),
+                     re.M)
 
 # ----------------------------------------------------- the worked example
 
