@@ -888,3 +888,26 @@ def test_minority_scores_count_what_they_say():
     # 2 of the 3 minority samples found; 2 of the 4 predicted are minority
     assert (s["recall"], s["precision"], s["accuracy"]) == (2 / 3, 1 / 2,
                                                             2 / 5)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0, 5.0])
+def test_the_focal_gradient_overshoots_one_and_the_figure_holds_it(gamma):
+    """"for small p_t the bracket, above 1 whenever gamma > 0, lifts the
+    focal gradient a little above the cross-entropy's: the bump at the left
+    of the lower panel". The bump is drawn (the gradient axis of the figure
+    holds the focal gradient at every gamma of the slider, where it used
+    to stop at 1.05 and cut the top of the default gamma = 2 curve), and
+    the description gives its height."""
+    from calc_nn.plots import loss_figures
+    assert ("the bracket, above 1 whenever $\\gamma > 0$, lifts the focal "
+            "gradient a little above the cross-entropy's: the bump at the "
+            "left of the lower panel") in " ".join(TEXT.split())
+    fig = loss_figures.loss_vs_probability(gamma)
+    ce, focal = fig.data[3].y, fig.data[4].y           # the lower panel
+    assert fig.data[4].name == "focal loss" and fig.data[4].yaxis == "y2"
+    assert np.all(focal[:5] > ce[:5]) and focal.max() > 1
+    top = fig.layout.yaxis2.range[1]
+    assert max(focal.max(), ce.max(), fig.data[5].y.max()) < top
+    k = int(np.argmax(focal))
+    assert (f"gradient is largest, {focal[k]:.3g}, at pₜ = "
+            f"{fig.data[4].x[k]:.2g}") in fig.layout.meta["description"]

@@ -79,8 +79,11 @@ def loss_vs_probability(gamma: float, n: int = 199) -> go.Figure:
     (ce9,), (g_ce9,) = _focal_terms(np.array([0.9]), 0.0)
     (fl9,), (g_fl9,) = _focal_terms(np.array([0.9]), gamma)
     (mse9,), (g_mse9,) = _mse_terms(np.array([0.9]))
+    top = int(np.argmax(fl_grad))
     fig.update_yaxes(title_text="loss", range=[0, 4], row=1, col=1)
-    fig.update_yaxes(title_text="|∂L/∂zₜ|", range=[0, 1.05], row=2, col=1)
+    # the focal gradient overshoots 1 for small pₜ (1.31 at γ = 5): the
+    # axis holds it for every γ of the chapter's slider
+    fig.update_yaxes(title_text="|∂L/∂zₜ|", range=[0, 1.4], row=2, col=1)
     fig.update_xaxes(title_text="predicted probability of the true class pₜ",
                      range=[0, 1], row=2, col=1)
     narrow = frame(fig, f"γ = {gamma:g}: at pₜ = 0.9 the focal loss is "
@@ -94,7 +97,9 @@ def loss_vs_probability(gamma: float, n: int = 199) -> go.Figure:
              f"the gradients {g_ce9:.3g}, {g_fl9:.3g} and "
              f"{g_mse9:.3g}; at pₜ = {p[0]:g} the gradients "
              f"are {ce_grad[0]:.3g}, {fl_grad[0]:.3g} and "
-             f"{mse_grad[0]:.3g}.", narrow={"layout": narrow})
+             f"{mse_grad[0]:.3g}. The focal loss's gradient is largest, "
+             f"{fl_grad[top]:.3g}, at pₜ = {p[top]:.2g}.",
+        narrow={"layout": narrow})
 
 
 def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
