@@ -315,3 +315,20 @@ def test_the_glossary_says_which_fully_connected_layer_is_meant():
     x = torch.randn(3, dtype=torch.float64)
     torch.testing.assert_close(linear(x),
                                linear.weight @ x + linear.bias)
+
+
+@pytest.mark.parametrize("activation, f", [("tanh", "tanh"),
+                                           ("relu", "ReLU"),
+                                           ("sigmoid", "σ")])
+def test_the_figures_layer_labels_use_the_chapters_letters(activation, f):
+    """"the input x on the left, the activations a^1, a^2 of the hidden
+    layers, and on the right the logits z^3": the axis labels write the
+    same letters, a¹ = f(z¹), and the sigmoid as σ (they read "a = sigmoid
+    σ(z)", a name and a symbol, and "logits z" without its layer)."""
+    text = " ".join(TEXT.split())
+    assert ("the input $x$ on the left, the activations $a^1, a^2$ of the "
+            "hidden layers, and on the right the logits $z^3$") in text
+    ticks = forward_figures.network_activations(
+        1.0, -0.5, activation).layout.xaxis.ticktext
+    assert ticks == ("input x", f"hidden 1<br>a¹ = {f}(z¹)",
+                     f"hidden 2<br>a² = {f}(z²)", "output<br>logits z³")

@@ -13,6 +13,10 @@ __all__ = ["network_activations", "NETWORK_SIZES"]
 
 NETWORK_SIZES = (2, 4, 3, 2)
 _POS, _NEG = "#2c7fb8", "#e6550d"
+# the activation as the chapter writes it in a formula, a = σ(z)
+_SYMBOLS = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU",
+            "leaky_relu": "Leaky ReLU"}
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _node_positions(sizes):
@@ -46,9 +50,12 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
     probs = activations.softmax(logits)
     traces = _edges(model, sizes) + [_nodes(values, probs, sizes, x1, x2)]
     fig = go.Figure(traces)
-    names = (["input x"] + [f"hidden {l}: a = {LABELS[activation]}(z)"
-                            for l in range(1, len(sizes) - 1)]
-             + ["output: logits z"])
+    # the layers' letters of the chapter: a¹ = f(z¹), ..., logits zᴰ
+    sup = [str(l).translate(_SUPERSCRIPTS) for l in range(len(sizes))]
+    names = (["input x"] + [
+        f"hidden {l}: a{sup[l]} = {_SYMBOLS[activation]}(z{sup[l]})"
+        for l in range(1, len(sizes) - 1)]
+        + [f"output: logits z{sup[-1]}"])
     pred = int(np.argmax(probs)) + 1  # classes count from 1, as in the text
     narrow = frame(fig, f"input ({x1:g}, {x2:g}): predicted class {pred} "
                         f"with p = {probs.max():.2f}", height=440,
