@@ -734,3 +734,24 @@ def test_machine_epsilon_is_written_as_the_notation_page_writes_it():
     assert "$\\varepsilon_{\\mathrm{mach}} = 2^{-23}$" in " ".join(
         TEXT.split())
     assert np.finfo(np.float32).eps == 2.0 ** -23
+
+
+def test_the_depth_figures_verdicts_follow_the_thresholds_the_text_states():
+    """"The title calls the gradient at the input vanished below 10^-6 and
+    exploded above 10^6, ok in between": the figure's verdicts flip there
+    (ReLU with w = 2, 2^D, from 2^19 to 2^20), and its description states
+    the same thresholds (it gave verdicts with no threshold anywhere, and
+    "a chain of 1 layers")."""
+    text = " ".join(TEXT.split())
+    assert ("The title calls the gradient at the input *vanished* below "
+            "$10^{-6}$ and *exploded* above $10^{6}$, ok in between") in text
+    assert (figs.VANISHED, figs.EXPLODED) == (1e-6, 1e6)
+    for depth, verdict in ((19, "ok"), (20, "exploded")):
+        fig = figs.gradient_through_depth(depth, 2.0)
+        assert f"ReLU {2.0 ** depth:.1e} ({verdict})" in \
+            fig.layout.title.text.replace("<br>", " ")
+        assert ("At the input (vanished below 1e-6, exploded above 1e6): "
+                in fig.layout.meta["description"])
+    one = figs.gradient_through_depth(1, 0.5).layout.meta["description"]
+    assert one.startswith("Gradient through a chain of 1 layer, each "
+                          "aᵏ = f(w·aᵏ⁻¹) with w = 0.5")

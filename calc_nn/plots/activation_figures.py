@@ -82,8 +82,19 @@ def function_and_derivative(name: str, alpha: float = 0.1,
              + _derivative_story(x, dy) + ".", narrow={"layout": narrow})
 
 
+#: Below, above: a gradient at the input is "vanished", "exploded" (the
+#: chapter states these thresholds beside the figure).
+VANISHED, EXPLODED = 1e-6, 1e6
+
+
+def _power(v: float) -> str:
+    """A power of ten as 1e-6 or 1e6 (not Python's 1e-06, 1e+06)."""
+    return f"1e{round(np.log10(v))}"
+
+
 def _verdict(g: float) -> str:
-    return "vanished" if g < 1e-6 else "exploded" if g > 1e6 else "ok"
+    return ("vanished" if g < VANISHED else "exploded" if g > EXPLODED
+            else "ok")
 
 
 def gradient_through_depth(depth: int, w: float = 1.0,
@@ -138,10 +149,13 @@ def gradient_through_depth(depth: int, w: float = 1.0,
                         f"{notes}", height=640, narrow_height=720,
                    margin=dict(l=70), narrow_margin=dict(l=64))
     return describe(
-        fig, f"Gradient through a chain of {depth} layers, each a = f(w·a) "
-             f"with w = {w:g}, from a⁰ = {x0:g}, on a log scale. At the "
-             f"input: {notes}. Below, the gradient at the input for every "
-             f"depth from 0 to {max_depth}.", narrow={"layout": narrow})
+        fig, f"Gradient through a chain of {depth} "
+             f"layer{'s' if depth != 1 else ''}, each aᵏ = f(w·aᵏ⁻¹) with "
+             f"w = {w:g}, from a⁰ = {x0:g}, on a log scale. At the input "
+             f"(vanished below {_power(VANISHED)}, exploded above "
+             f"{_power(EXPLODED)}): {notes}. Below, the gradient at the "
+             f"input for every depth from 0 to {max_depth}.",
+        narrow={"layout": narrow})
 
 
 @functools.lru_cache(maxsize=4096)
