@@ -149,9 +149,16 @@ def test_dead_relu_description_counts_the_inputs(bias):
 def test_leaky_slope_description_states_the_slope(alpha):
     x = torch.tensor([-2.0, 2.0], dtype=torch.float64, requires_grad=True)
     tF.leaky_relu(x, alpha).sum().backward()
-    text = _description(act_plots.leaky_relu_slope(alpha))
-    assert f"passes {x.grad[0].item():g} × the gradient" in text
+    fig = act_plots.leaky_relu_slope(alpha)
+    text, title = _description(fig), fig.layout.title.text
     assert f"{x.grad[1].item():g} for x > 0" in text
+    if alpha == 0:   # ReLU itself: nothing "still passes 0 × the gradient"
+        assert "Leaky ReLU is ReLU: a negative input passes no gradient" \
+            in text and "passes no gradient" in title
+        assert "× the gradient" not in text + title
+    else:
+        assert f"passes {x.grad[0].item():g} × the gradient" in text
+        assert f"still passes {x.grad[0].item():g} × the gradient" in title
 
 
 @pytest.mark.parametrize("temperature", [0.1, 1.0, 4.0])

@@ -228,15 +228,21 @@ def leaky_relu_slope(alpha: float, x_range=(-4.0, 4.0)) -> go.Figure:
                    line=dict(color=COLORS["derivative"], width=3,
                              dash="dash")),
     ])
-    narrow = frame(fig, f"α = {alpha:g}: a negative input still passes "
-                        f"{alpha:g} × the gradient", height=420)
+    # α = 0 is ReLU itself: nothing "still" passes
+    passes = (f"a negative input still passes {grad[0]:g} × the gradient"
+              if grad[0] else "ReLU itself, a negative input passes no "
+              "gradient")
+    narrow = frame(fig, f"α = {alpha:g}: {passes}", height=420)
     fig.update_layout(xaxis_title="x",
                       yaxis=dict(title="value", range=[-2.2, 4.2]))
     return describe(
         fig, f"Leaky ReLU with α = {alpha:g}, ReLU and the derivative of "
              f"Leaky ReLU: {grad[0]:g} for x < 0 and {grad[-1]:g} for "
-             f"x > 0, so a negative input passes {grad[0]:g} × the "
-             "gradient, where ReLU passes none.", narrow={"layout": narrow})
+             f"x > 0, so " + (f"a negative input passes {grad[0]:g} × the "
+                              "gradient, where ReLU passes none." if grad[0]
+                              else "Leaky ReLU is ReLU: a negative input "
+                              "passes no gradient."),
+        narrow={"layout": narrow})
 
 
 def softmax_temperature(temperature: float, logits=(2.0, 1.0, 0.1, -1.0),
