@@ -704,9 +704,9 @@ def test_difference_text_names_each_minimum():
                 f"{trace.x[i]:.1e}") in text
     assert re.search(r"central, float64: smallest error \S+ at h = "
                      r"\d\.\de-0[56]", text)
-    # "toward a relative error of 1, reached where ... the difference is
-    # 0": no curve goes above 1, the float32 ones end flat on it
-    assert "toward a relative error of 1, reached where" in text
+    # "toward a relative error of 1, where ... the difference is 0": no
+    # curve goes above 1, the float32 ones end flat on it
+    assert "toward a relative error of 1, where" in text
     # "Each curve falls as h shrinks (truncation error), reaches a minimum,
     # then rises": largest h on the left of the arrays (HS decreases)
     assert "Each curve falls as h shrinks" in text
@@ -721,6 +721,34 @@ def test_difference_text_names_each_minimum():
                 assert np.all(trace.y[-8:] == 1), (name, trace.name)
             # "the dotted curves are the same differences in float32"
             assert (trace.line.dash == "dot") == ("float32" in trace.name)
+
+
+@pytest.mark.parametrize("name", list(figs.DIFFERENCE_LABELS))
+def test_difference_text_says_where_each_curve_reaches_1(name):
+    """Each curve's note says from which h on it sits at 1 or that it
+    stays below 1: the text said every curve rose to 1, "reached where the
+    two values round to the same number", but sin's central float64 ends
+    at 0.79 at h = 1e-16."""
+    fig = figs.difference_errors(name)
+    text = fig.layout.meta["description"]
+    for trace in fig.data[:4]:
+        errs = np.asarray(trace.y)
+        said = re.search(re.escape(trace.name) + r": smallest error [^,]+, "
+                         r"(below 1 down to h = 1e-16|error 1 at h = 1e-16 "
+                         r"only|error 1 for every h ≤ (\S+?))[;.](?: |$)",
+                         text)
+        assert said, (trace.name, text)
+        if said.group(1).startswith("below"):
+            assert errs[-1] < 1
+            continue
+        flat = float(said.group(2) or 1e-16)
+        at = int(np.argmin(np.abs(trace.x - flat)))
+        assert np.isclose(trace.x[at], flat, rtol=0.05)
+        assert np.all(errs[at:] == 1) and errs[at - 1] < 1
+    if name == "sin":
+        assert "central, float64: smallest error" in text
+        assert re.search(r"central, float64: [^;]*below 1 down to h = "
+                         r"1e-16", text)
 
 
 # ------------------------------------------------------------- exercises

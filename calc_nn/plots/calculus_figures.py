@@ -248,7 +248,7 @@ def difference_errors(name: str) -> go.Figure:
         h_best, e_best = calc.best_step(hs, errs)
         bests.append((h_best, e_best))
         notes.append(f"{label}: smallest error {e_best:.1e} at h = "
-                     f"{h_best:.1e}")
+                     f"{h_best:.1e}, " + _flat_top(hs, errs))
     fig.add_trace(go.Scatter(
         x=[b[0] for b in bests], y=[b[1] for b in bests], mode="markers",
         name="smallest error", marker=dict(color="black", size=8,
@@ -270,7 +270,18 @@ def difference_errors(name: str) -> go.Figure:
             f"step h, from 1 down to 1e-16. Each curve falls as h shrinks "
             f"(truncation error), reaches a minimum, then rises as h "
             f"shrinks further (round-off), toward a relative error of 1, "
-            f"reached where the two values of the function round to the "
-            f"same number and the difference is 0. " + "; ".join(notes)
-            + ".")
+            f"where the two values of the function round to the same "
+            f"number and the difference is 0. " + "; ".join(notes) + ".")
     return describe(fig, text)
+
+
+def _flat_top(hs, errs) -> str:
+    """Where a curve of :func:`difference_errors` sits at 1 for every
+    smaller step, or that it stays below 1 down to the smallest step."""
+    below = np.flatnonzero(errs != 1)
+    if below.size and below[-1] == len(hs) - 1:
+        return f"below 1 down to h = {hs[-1]:.0e}"
+    start = below[-1] + 1 if below.size else 0
+    if start == len(hs) - 1:
+        return f"error 1 at h = {hs[-1]:.0e} only"
+    return f"error 1 for every h ≤ {hs[start]:.1e}"
