@@ -686,6 +686,11 @@ def test_the_figure_s_angle_is_not_the_theta_of_the_formula():
     assert not any("θ" in label for label in labels), labels
     assert "243.4°" in fig.layout.title.text
     assert fig.layout.xaxis2.title.text == "angle of u (degrees)"
+    # the text alternative, read without the axes, says it too
+    described = fig.layout.meta["description"]
+    assert "direction u at 90 degrees from the x axis" in described
+    assert "plotted against the angle of u" in described
+    assert "θ" not in described
     text = read("calculus")
     slider = re.search(r'Slider\("angle", .*?label="([^"]+)"\)', text,
                        re.S).group(1)

@@ -152,12 +152,12 @@ def directional_derivative(angle: float) -> go.Figure:
     text = (f"Contour lines of f(x, y) = x²/2 + 2y² around the point "
             f"({px:g}, {py:g}), where the gradient is ({gx:g}, {gy:g}). "
             f"Two unit arrows start at the point: the direction u at "
-            f"{angle:g} degrees, pointing to ({px + u[0]:.2f}, "
-            f"{py + u[1]:.2f}), and, dashed, the steepest descent −∇f/|∇f| "
-            f"at {best:.1f} degrees, pointing to ({px + d[0]:.2f}, "
-            f"{py + d[1]:.2f}). "
+            f"{angle:g} degrees from the x axis, pointing to "
+            f"({px + u[0]:.2f}, {py + u[1]:.2f}), and, dashed, the "
+            f"steepest descent −∇f/|∇f| at {best:.1f} degrees, pointing "
+            f"to ({px + d[0]:.2f}, {py + d[1]:.2f}). "
             f"The direction at {angle:g} degrees has slope {slope:.3g}. "
-            f"The slope, plotted against the direction, is a cosine "
+            f"The slope, plotted against the angle of u, is a cosine "
             f"between {-norm:.3g} and {norm:.3g}; it is lowest at "
             f"{best:.1f} degrees, the direction of −∇f.")
     narrow = {"layout": {"xaxis.domain": [0, 1], "yaxis.domain": [0.56, 1],
