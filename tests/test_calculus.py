@@ -635,6 +635,21 @@ def test_every_figure_has_a_text_alternative(make_figure):
     assert len(texts) == len(values), "the text must follow the setting"
 
 
+@pytest.mark.parametrize("x0, h", [(1.0, 0.8), (-1.5, 0.4), (0.0, 0.05)])
+def test_tangent_text_says_why_the_gap_closes_faster_than_h(x0, h):
+    """The text said "r(h)/h = 3.04: the error shrinks faster than h" at
+    h = 0.8, a number that shows no such thing; it now gives the reason,
+    r(h)/h = 3xh + h², true at every setting (checked on the plotted
+    gap)."""
+    fig = figs.tangent_line(x0, h)
+    text = fig.layout.meta["description"]
+    gap = fig.data[3]
+    ratio = (gap.y[1] - gap.y[0]) / h
+    assert ratio == pytest.approx(3 * x0 * h + h ** 2, abs=1e-12)
+    assert (f"r(h)/h = {ratio:.3g}; since r(h)/h = 3xh + h², it tends to 0 "
+            "with h: the gap closes faster than h.") in text
+
+
 def test_tangent_text_states_the_plotted_numbers():
     fig = figs.tangent_line(1.0, 0.1)
     text = fig.layout.meta["description"]

@@ -91,8 +91,9 @@ def tangent_line(x0: float, h: float) -> go.Figure:
     text = (f"The curve f(x) = x³ − 2x with its tangent line at x = {x0:g} "
             f"(slope {slope:.4g}) and the secant through x and x + h for "
             f"h = {h:g} (slope {secant:.4g}). The tangent misses f(x + h) "
-            f"by r(h) = {r:.3g}, so r(h)/h = {r / h:.3g}: the error "
-            "shrinks faster than h.")
+            f"by r(h) = {r:.3g}, and r(h)/h = {r / h:.3g}; since "
+            "r(h)/h = 3xh + h², it tends to 0 with h: the gap closes "
+            "faster than h.")
     return describe(fig, text, narrow=narrow)
 
 
