@@ -72,12 +72,15 @@ def function_and_derivative(name: str, alpha: float = 0.1,
                    marker=dict(color=COLORS["derivative"], size=10)),
     ])
     values = _value_range(name)
-    narrow = frame(fig, f"{LABELS[name]}: range {values}, largest "
+    # the slope drawn left of 0 (the chapter's table takes α = 0.01)
+    shown = (f"{LABELS[name]} (α = {alpha:g})" if name == "leaky_relu"
+             else LABELS[name])
+    narrow = frame(fig, f"{shown}: range {values}, largest "
                         f"derivative {peak}", height=420)
     fig.update_layout(xaxis_title="x", yaxis_title="value",
                       yaxis_range=[-1.6, 2.1])
     return describe(
-        fig, f"{LABELS[name]} and its derivative for x from {x[0]:g} to "
+        fig, f"{shown} and its derivative for x from {x[0]:g} to "
              f"{x[-1]:g}: its values lie in {values}; "
              + _derivative_story(x, dy) + ".", narrow={"layout": narrow})
 
