@@ -105,8 +105,8 @@ def test_activation_description_states_its_derivative(name, alpha):
     if name in ("relu", "leaky_relu"):
         assert f"jumps from {left:g} to {right:g}" in text, text
         assert ("[0, ∞)" if name == "relu" else "(-∞, ∞)") in text
-    if name == "leaky_relu":    # the slope drawn, not the table's 0.01
-        assert text.startswith(f"Leaky ReLU (α = {alpha:g}) and its")
+        if name == "leaky_relu":    # the slope drawn, not the table's 0.01
+            assert text.startswith(f"Leaky ReLU (α = {alpha:g}) and its")
     else:
         assert f"peaks at x = 0 with {at0:.3g}" in text, text
         assert ("(0, 1)" if name == "sigmoid" else "(-1, 1)") in text
