@@ -911,3 +911,16 @@ def test_the_focal_gradient_overshoots_one_and_the_figure_holds_it(gamma):
     k = int(np.argmax(focal))
     assert (f"gradient is largest, {focal[k]:.3g}, at pₜ = "
             f"{fig.data[4].x[k]:.2g}") in fig.layout.meta["description"]
+
+
+def test_the_focal_figure_says_its_alpha():
+    """The chapter's focal loss carries a weight alpha_t; the figure draws
+    it with alpha_t = 1 (its gamma = 0 curve is the cross-entropy), and the
+    prose and the text alternative say so."""
+    from calc_nn.plots import loss_figures
+    text = " ".join(TEXT.split())
+    assert ("In the figure, the focal loss (with $\\alpha_t = 1$) and the "
+            "size of its gradient") in text
+    fig = loss_figures.loss_vs_probability(0.0)
+    np.testing.assert_allclose(fig.data[1].y, fig.data[0].y, rtol=1e-12)
+    assert "focal loss with γ = 0 (αₜ = 1)" in fig.layout.meta["description"]
