@@ -924,3 +924,15 @@ def test_the_focal_figure_says_its_alpha():
     fig = loss_figures.loss_vs_probability(0.0)
     np.testing.assert_allclose(fig.data[1].y, fig.data[0].y, rtol=1e-12)
     assert "focal loss with γ = 0 (αₜ = 1)" in fig.layout.meta["description"]
+
+
+@pytest.mark.parametrize("z0", [-8.0, 0.0])
+def test_the_mse_ce_figure_calls_the_start_z0(z0):
+    """The slider is "starting logit z₀" and the prose says "From
+    $z_0 = -6$"; the title and the text alternative call the start z₀ too
+    (they said "start z = -6", the letter of the running logit)."""
+    from calc_nn.plots import loss_figures
+    assert 'label="starting logit z₀"' in TEXT
+    fig = loss_figures.sigmoid_mse_vs_ce(z0)
+    assert fig.layout.title.text.startswith(f"start z₀ = {z0:g} (p = ")
+    assert f"From z₀ = {z0:g} (p = " in fig.layout.meta["description"]
