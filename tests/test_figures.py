@@ -200,12 +200,28 @@ def _neuron_grads_torch():
 def test_graph_description_states_the_gradients_so_far():
     n = bp_plots.n_backward_steps(fc.neuron_loss)
     first = _description(bp_plots.computational_graph(fc.neuron_loss, 0))
-    assert "Gradients so far: L = ^2: 1." in first
+    assert "Gradients so far: L = (·)²: 1." in first
     assert "x₁:" not in first
     last = _description(bp_plots.computational_graph(fc.neuron_loss, n))
     for label, grad in _neuron_grads_torch().items():
         said = re.search(re.escape(label) + r": (\S+?)[,.](?:\s|$)", last)
         assert said and mentions(said.group(1), grad, 3), (label, grad, last)
+
+
+def test_graph_prints_no_caret_and_names_the_gradient_as_the_text():
+    """A power node reads "(·)²", not the "^2" plotly prints as typed, in
+    the boxes, the title and the description of every step; step 0 names
+    the output's gradient ∂L/∂L, the chapter's ∂L/∂v."""
+    n = bp_plots.n_backward_steps(fc.neuron_loss)
+    for step in range(n + 1):
+        fig = bp_plots.computational_graph(fc.neuron_loss, step)
+        words = [fig.layout.title.text, _description(fig),
+                 *fig.data[2].text]
+        assert not any("^" in w for w in words), words
+        assert any(t.startswith("<b>L = (·)²</b>")
+                   for t in fig.data[2].text)
+    first = bp_plots.computational_graph(fc.neuron_loss, 0)
+    assert first.layout.title.text.endswith("∂L/∂L = 1")
 
 
 def test_cost_description_states_the_ratios():
@@ -230,6 +246,32 @@ def _grad_norm_ratio_torch(activation, init, depth, width=64, n=64):
         a = z if l == len(Ws) - 1 else f[activation](z)
     tF.cross_entropy(a, y).backward()
     return (Ws[0].grad.norm() / Ws[-1].grad.norm()).item()
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("depth", [5, 10, 20, 30])
+def test_gradient_norms_verdicts_follow_the_stated_thresholds(activation,
+                                                              depth):
+    """The box's word for each first-to-last ratio is the one the chapter
+    states: vanishing below 1/100, shrinking below 1/2, level up to 2,
+    growing up to 100, exploding beyond (a ratio of 1/376, sigmoid with He
+    at 5 layers, was "level"); the number printed is on the word's side of
+    the threshold."""
+    from chapter_text import read
+
+    stated = ("with a word for it: vanishing below 1/100, shrinking below "
+              "1/2, level up to 2, growing up to 100, exploding beyond.")
+    assert stated in " ".join(read("backprop").split())
+    fig = bp_plots.gradient_norms_by_layer(activation, depth)
+    said = re.findall(r"(PyTorch default|Xavier|He): (\S+) \((\w+)\)",
+                      fig.layout.annotations[-1].text)
+    assert len(said) == 3
+    for _, number, word in said:
+        ratio = float(number)
+        expected = ("vanishing" if ratio < 1e-2 else "shrinking"
+                    if ratio < 0.5 else "level" if ratio <= 2 else
+                    "growing" if ratio <= 100 else "exploding")
+        assert word == expected, (number, word)
 
 
 @pytest.mark.parametrize("activation, depth", [("relu", 8), ("tanh", 5)])
