@@ -432,7 +432,7 @@ def test_explorer_says_which_beta1_adam_uses():
 def test_gd_rate_description_states_the_factors(lr):
     text = _description(opt_plots.gd_rate(lr))
     fast, slow = abs(1 - lr), abs(1 - lr / 10)
-    assert f"multiplied by {fast:.3g}, along λ_min = 1/10 by {slow:.3g}" \
+    assert f"multiplied by {fast:.3g}, along λₘᵢₙ = 1/10 by {slow:.3g}" \
         in text
     rate = max(fast, slow)
     verdict = ("converges" if rate < 1 else "does not converge"
@@ -446,8 +446,9 @@ def test_bias_correction_description_states_the_half_life(beta1):
     half = math.ceil(math.log(0.5) / math.log(beta1))
     fig = opt_plots.bias_correction(beta1)
     text = _description(fig)
-    assert f"reaches half after {half} steps" in text
-    assert f"after {half} steps" in fig.layout.title.text
+    plural = "s" if half != 1 else ""
+    assert f"reaches half after {half} step{plural}" in text
+    assert f"after {half} step{plural}" in fig.layout.title.text
     assert f"starts at {(1 - beta1) * g[0]:.2f}" in text
     assert f"starts at {g[0]:.2f}." in text
 
@@ -827,3 +828,55 @@ def test_text_width_estimates_wrap_as_asked():
     assert _style.wrap("short", 100, 12) == "short"
     assert text_px("WWW", 10) > text_px("iii", 10)
     assert _style.n_lines("a<br>b<br/>c") == 3
+
+
+def _visible_words(fig) -> list[str]:
+    """Every word a reader of ``fig`` meets: title, axis titles, trace
+    names, annotations and the text alternative."""
+    layout = fig.layout
+    words = [layout.title.text or "", _description(fig)]
+    words += [ax.title.text or "" for name in dir(layout)
+              if re.fullmatch(r"[xy]axis\d*", name)
+              for ax in [getattr(layout, name)]]
+    words += [t.name or "" for t in fig.data]
+    words += [a.text or "" for a in layout.annotations]
+    return words
+
+
+@pytest.mark.parametrize("make", [
+    lambda: opt_plots.gd_rate(1.0), lambda: opt_plots.gd_rate(2.5),
+    lambda: opt_plots.momentum_region(1.0, 0.5),
+    lambda: opt_plots.minibatch_sgd(16, 0.1),
+    lambda: opt_plots.minibatch_sgd(16, 2.5),
+    lambda: opt_plots.gradient_noise_vs_batch(4, [1, 4, 16], [1, .3, .1],
+                                              1.0, 64)])
+def test_optimizer_figures_print_no_typed_subscript(make):
+    """λₘₐₓ, λₘᵢₙ and g_ℬ are drawn as subscripts, not as the "λ_max" or
+    "g_B" plotly prints as typed (the chapter writes λ_max, g_ℬ)."""
+    words = _visible_words(make())
+    assert not [w for w in words if "_" in w], words
+
+
+@pytest.mark.parametrize("lr", [1.0, 2.5])
+def test_gd_rate_speaks_the_chapters_letters(lr):
+    """The chapter's step is t and its eigen-coordinates u_{t,i} (was "step
+    k", "|coordinate along eigenvector|"); the factor in the title is the
+    largest, max |1 − ηλᵢ| (it said "slowest", false once it exceeds 1)."""
+    fig = opt_plots.gd_rate(lr)
+    assert fig.layout.xaxis2.title.text == "step t"
+    assert fig.layout.yaxis2.title.text == "eigen-coordinate |uₜ,ᵢ|"
+    rate = max(abs(1 - lr), abs(1 - lr / 10))
+    assert fig.layout.title.text.startswith(
+        f"η = {lr:g}: largest factor {rate:.3f}")
+    assert "slowest" not in _description(fig)
+    from chapter_text import read
+
+    assert "The largest factor $\\max_i |1 - \\eta\\lambda_i|$" in \
+        " ".join(read("optimizers").split())
+
+
+@pytest.mark.parametrize("beta1, half", [(0.5, "1 step"), (0.8, "4 steps")])
+def test_bias_correction_counts_its_steps(beta1, half):
+    fig = opt_plots.bias_correction(beta1)
+    assert fig.layout.title.text.endswith(f"after {half}")
+    assert f"reaches half after {half};" in _description(fig)
