@@ -880,3 +880,14 @@ def test_bias_correction_counts_its_steps(beta1, half):
     fig = opt_plots.bias_correction(beta1)
     assert fig.layout.title.text.endswith(f"after {half}")
     assert f"reaches half after {half};" in _description(fig)
+
+
+@pytest.mark.parametrize("noise", [0.25, 1.0])
+def test_schedule_title_says_its_numbers_are_losses(noise):
+    """The title read "constant η 0.019", a learning rate to the eye; its
+    numbers are the mean L − L* over the last 20 steps."""
+    title = opt_plots.lr_schedules(noise).layout.title.text
+    flat = title.replace("<br>", " ")
+    assert flat.startswith(f"noise σ = {noise:g}, mean L − L* over the "
+                           "last 20 steps: constant ")
+    assert "η" not in flat

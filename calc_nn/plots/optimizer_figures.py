@@ -845,8 +845,8 @@ def lr_schedules(noise: float = 0.5, lr: float = 0.5,
     end = {label: float(loss[-20:].mean()) for label, (_, loss)
            in runs.items()}
     best = min(end, key=end.get)
-    title = (f"noise σ = {noise:g}: over the last 20 steps, constant η "
-             f"{end['constant']:.2g} (floor {floor:.2g}), {best} "
+    title = (f"noise σ = {noise:g}, mean L − L* over the last 20 steps: "
+             f"constant {end['constant']:.2g} (floor {floor:.2g}), {best} "
              f"{end[best]:.2g}")
     narrow = two_panels(fig, title, height=460, gap=70, titles=False)
     ends = ", ".join(f"{label} {value:.3g}" for label, value in end.items())
