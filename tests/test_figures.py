@@ -891,3 +891,14 @@ def test_schedule_title_says_its_numbers_are_losses(noise):
     assert flat.startswith(f"noise σ = {noise:g}, mean L − L* over the "
                            "last 20 steps: constant ")
     assert "η" not in flat
+
+
+@pytest.mark.parametrize("kernel", ["blur", "sobel_x"])
+def test_checkerboard_loss_has_a_drawn_exponent(kernel):
+    """The checkerboard's loss reads Σ (−1)ⁱ⁺ʲ Y[i, j], not the
+    "(−1)^(i+j)" plotly prints as typed, in the title and the text."""
+    fig = conv_plots.conv_backward("square", 8, 13, kernel=kernel,
+                                   pattern="checker")
+    for words in (fig.layout.title.text, _description(fig)):
+        assert "L = Σ (−1)ⁱ⁺ʲ Y[i, j] = " in words
+        assert "^" not in words
