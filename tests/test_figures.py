@@ -852,7 +852,7 @@ def _visible_words(fig) -> list[str]:
                                               1.0, 64)])
 def test_optimizer_figures_print_no_typed_subscript(make):
     """λₘₐₓ, λₘᵢₙ and g_ℬ are drawn as subscripts, not as the "λ_max" or
-    "g_B" plotly prints as typed (the chapter writes λ_max, g_ℬ)."""
+    "g_B" plotly prints as typed."""
     words = _visible_words(make())
     assert not [w for w in words if "_" in w], words
 
@@ -902,3 +902,15 @@ def test_checkerboard_loss_has_a_drawn_exponent(kernel):
     for words in (fig.layout.title.text, _description(fig)):
         assert "L = Σ (−1)ⁱ⁺ʲ Y[i, j] = " in words
         assert "^" not in words
+
+
+def test_curvature_figure_and_slider_draw_the_subscript():
+    """λₘₐₓ, not the "λ_max" plotly prints as typed: in the digits
+    chapter's curvature figure and its slider's label."""
+    from chapter_text import read
+
+    fig = digit_plots.lr_vs_curvature(fc.curvature_runs(), 4.0, 13.9)
+    words = _visible_words(fig)
+    assert not [w for w in words if "_" in w], words
+    assert "2/λₘₐₓ" in fig.layout.title.text
+    assert 'label="η × λₘₐₓ / 2"' in read("digits")
