@@ -886,3 +886,17 @@ def test_cross_entropy_takes_indices_and_one_hot_rows(chapter):
     assert ("But loaders, `load_mnist` among them, give MNIST's labels as "
             "class indices") in text
     assert "as `load_mnist` does" not in text
+
+
+def test_the_mistakes_slider_numbers_them_as_the_title_does():
+    """The slider showed "rank 0" under the title "Mistake #1": it now
+    counts from 1, and the figure gets ``mistake - 1``."""
+    from calc_nn.plots import digits_figures as digit_plots
+
+    flat = " ".join(CHAPTER.read_text().split())
+    assert ('[Slider("mistake", list(range(1, len(worst) + 1)), '
+            'label="mistake #")]') in flat
+    assert "probs_val[worst[mistake - 1]], mistake - 1)" in flat
+    fig = digit_plots.mistake(np.zeros((28, 28)), 7,
+                              np.eye(10)[2] * 0.6 + 0.04, 0)
+    assert fig.layout.title.text.startswith("Mistake #1: a 7 read as 2")

@@ -209,12 +209,28 @@ def _neuron_grads_torch():
 def test_graph_description_states_the_gradients_so_far():
     n = bp_plots.n_backward_steps(fc.neuron_loss)
     first = _description(bp_plots.computational_graph(fc.neuron_loss, 0))
-    assert "Gradients so far: L = ^2: 1." in first
+    assert "Gradients so far: L = (·)²: 1." in first
     assert "x₁:" not in first
     last = _description(bp_plots.computational_graph(fc.neuron_loss, n))
     for label, grad in _neuron_grads_torch().items():
         said = re.search(re.escape(label) + r": (\S+?)[,.](?:\s|$)", last)
         assert said and mentions(said.group(1), grad, 3), (label, grad, last)
+
+
+def test_graph_prints_no_caret_and_names_the_gradient_as_the_text():
+    """A power node reads "(·)²", not the "^2" plotly prints as typed, in
+    the boxes, the title and the description of every step; step 0 names
+    the output's gradient ∂L/∂L, the chapter's ∂L/∂v."""
+    n = bp_plots.n_backward_steps(fc.neuron_loss)
+    for step in range(n + 1):
+        fig = bp_plots.computational_graph(fc.neuron_loss, step)
+        words = [fig.layout.title.text, _description(fig),
+                 *fig.data[2].text]
+        assert not any("^" in w for w in words), words
+        assert any(t.startswith("<b>L = (·)²</b>")
+                   for t in fig.data[2].text)
+    first = bp_plots.computational_graph(fc.neuron_loss, 0)
+    assert first.layout.title.text.endswith("∂L/∂L = 1")
 
 
 def test_cost_description_states_the_ratios():
@@ -239,6 +255,32 @@ def _grad_norm_ratio_torch(activation, init, depth, width=64, n=64):
         a = z if l == len(Ws) - 1 else f[activation](z)
     tF.cross_entropy(a, y).backward()
     return (Ws[0].grad.norm() / Ws[-1].grad.norm()).item()
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("depth", [5, 10, 20, 30])
+def test_gradient_norms_verdicts_follow_the_stated_thresholds(activation,
+                                                              depth):
+    """The box's word for each first-to-last ratio is the one the chapter
+    states: vanishing below 1/100, shrinking below 1/2, level up to 2,
+    growing up to 100, exploding beyond (a ratio of 1/376, sigmoid with He
+    at 5 layers, was "level"); the number printed is on the word's side of
+    the threshold."""
+    from chapter_text import read
+
+    stated = ("with a word for it: vanishing below 1/100, shrinking below "
+              "1/2, level up to 2, growing up to 100, exploding beyond.")
+    assert stated in " ".join(read("backprop").split())
+    fig = bp_plots.gradient_norms_by_layer(activation, depth)
+    said = re.findall(r"(PyTorch default|Xavier|He): (\S+) \((\w+)\)",
+                      fig.layout.annotations[-1].text)
+    assert len(said) == 3
+    for _, number, word in said:
+        ratio = float(number)
+        expected = ("vanishing" if ratio < 1e-2 else "shrinking"
+                    if ratio < 0.5 else "level" if ratio <= 2 else
+                    "growing" if ratio <= 100 else "exploding")
+        assert word == expected, (number, word)
 
 
 @pytest.mark.parametrize("activation, depth", [("relu", 8), ("tanh", 5)])
@@ -399,7 +441,7 @@ def test_explorer_says_which_beta1_adam_uses():
 def test_gd_rate_description_states_the_factors(lr):
     text = _description(opt_plots.gd_rate(lr))
     fast, slow = abs(1 - lr), abs(1 - lr / 10)
-    assert f"multiplied by {fast:.3g}, along λ_min = 1/10 by {slow:.3g}" \
+    assert f"multiplied by {fast:.3g}, along λₘᵢₙ = 1/10 by {slow:.3g}" \
         in text
     rate = max(fast, slow)
     verdict = ("converges" if rate < 1 else "does not converge"
@@ -413,8 +455,9 @@ def test_bias_correction_description_states_the_half_life(beta1):
     half = math.ceil(math.log(0.5) / math.log(beta1))
     fig = opt_plots.bias_correction(beta1)
     text = _description(fig)
-    assert f"reaches half after {half} steps" in text
-    assert f"after {half} steps" in fig.layout.title.text
+    plural = "s" if half != 1 else ""
+    assert f"reaches half after {half} step{plural}" in text
+    assert f"after {half} step{plural}" in fig.layout.title.text
     assert f"starts at {(1 - beta1) * g[0]:.2f}" in text
     assert f"starts at {g[0]:.2f}." in text
 
@@ -794,3 +837,89 @@ def test_text_width_estimates_wrap_as_asked():
     assert _style.wrap("short", 100, 12) == "short"
     assert text_px("WWW", 10) > text_px("iii", 10)
     assert _style.n_lines("a<br>b<br/>c") == 3
+
+
+def _visible_words(fig) -> list[str]:
+    """Every word a reader of ``fig`` meets: title, axis titles, trace
+    names, annotations and the text alternative."""
+    layout = fig.layout
+    words = [layout.title.text or "", _description(fig)]
+    words += [ax.title.text or "" for name in dir(layout)
+              if re.fullmatch(r"[xy]axis\d*", name)
+              for ax in [getattr(layout, name)]]
+    words += [t.name or "" for t in fig.data]
+    words += [a.text or "" for a in layout.annotations]
+    return words
+
+
+@pytest.mark.parametrize("make", [
+    lambda: opt_plots.gd_rate(1.0), lambda: opt_plots.gd_rate(2.5),
+    lambda: opt_plots.momentum_region(1.0, 0.5),
+    lambda: opt_plots.minibatch_sgd(16, 0.1),
+    lambda: opt_plots.minibatch_sgd(16, 2.5),
+    lambda: opt_plots.gradient_noise_vs_batch(4, [1, 4, 16], [1, .3, .1],
+                                              1.0, 64)])
+def test_optimizer_figures_print_no_typed_subscript(make):
+    """λₘₐₓ, λₘᵢₙ and g_ℬ are drawn as subscripts, not as the "λ_max" or
+    "g_B" plotly prints as typed."""
+    words = _visible_words(make())
+    assert not [w for w in words if "_" in w], words
+
+
+@pytest.mark.parametrize("lr", [1.0, 2.5])
+def test_gd_rate_speaks_the_chapters_letters(lr):
+    """The chapter's step is t and its eigen-coordinates u_{t,i} (was "step
+    k", "|coordinate along eigenvector|"); the factor in the title is the
+    largest, max |1 − ηλᵢ| (it said "slowest", false once it exceeds 1)."""
+    fig = opt_plots.gd_rate(lr)
+    assert fig.layout.xaxis2.title.text == "step t"
+    assert fig.layout.yaxis2.title.text == "eigen-coordinate |uₜ,ᵢ|"
+    rate = max(abs(1 - lr), abs(1 - lr / 10))
+    assert fig.layout.title.text.startswith(
+        f"η = {lr:g}: largest factor {rate:.3f}")
+    assert "slowest" not in _description(fig)
+    from chapter_text import read
+
+    assert "The largest factor $\\max_i |1 - \\eta\\lambda_i|$" in \
+        " ".join(read("optimizers").split())
+
+
+@pytest.mark.parametrize("beta1, half", [(0.5, "1 step"), (0.8, "4 steps")])
+def test_bias_correction_counts_its_steps(beta1, half):
+    fig = opt_plots.bias_correction(beta1)
+    assert fig.layout.title.text.endswith(f"after {half}")
+    assert f"reaches half after {half};" in _description(fig)
+
+
+@pytest.mark.parametrize("noise", [0.25, 1.0])
+def test_schedule_title_says_its_numbers_are_losses(noise):
+    """The title read "constant η 0.019", a learning rate to the eye; its
+    numbers are the mean L − L* over the last 20 steps."""
+    title = opt_plots.lr_schedules(noise).layout.title.text
+    flat = title.replace("<br>", " ")
+    assert flat.startswith(f"noise σ = {noise:g}, mean L − L* over the "
+                           "last 20 steps: constant ")
+    assert "η" not in flat
+
+
+@pytest.mark.parametrize("kernel", ["blur", "sobel_x"])
+def test_checkerboard_loss_has_a_drawn_exponent(kernel):
+    """The checkerboard's loss reads Σ (−1)ⁱ⁺ʲ Y[i, j], not the
+    "(−1)^(i+j)" plotly prints as typed, in the title and the text."""
+    fig = conv_plots.conv_backward("square", 8, 13, kernel=kernel,
+                                   pattern="checker")
+    for words in (fig.layout.title.text, _description(fig)):
+        assert "L = Σ (−1)ⁱ⁺ʲ Y[i, j] = " in words
+        assert "^" not in words
+
+
+def test_curvature_figure_and_slider_draw_the_subscript():
+    """λₘₐₓ, not the "λ_max" plotly prints as typed: in the digits
+    chapter's curvature figure and its slider's label."""
+    from chapter_text import read
+
+    fig = digit_plots.lr_vs_curvature(fc.curvature_runs(), 4.0, 13.9)
+    words = _visible_words(fig)
+    assert not [w for w in words if "_" in w], words
+    assert "2/λₘₐₓ" in fig.layout.title.text
+    assert 'label="η × λₘₐₓ / 2"' in read("digits")

@@ -836,7 +836,7 @@ def test_the_minibatch_figure_says_settled_only_when_it_has(seed):
         fig = plots.minibatch_sgd(B, lr, seed=seed)
         text = fig.layout.meta["description"]
         assert "has not settled at the noise floor yet" in text
-        assert "1 − ηλ_min = 0.99 per step" in text
+        assert "1 − ηλₘᵢₙ = 0.99 per step" in text
         floor = optim.sgd_noise_floor(lr, [1.0, 0.1], 1 / np.sqrt(B))
         loss = next(t for t in fig.data if t.name == "L − L*").y[60:]
         assert loss.mean() > 3 * floor

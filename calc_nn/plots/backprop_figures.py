@@ -15,6 +15,7 @@ from calc_nn.plots._style import (
     frame,
     two_panels,
 )
+from calc_nn.plots.deep_figures import verdict
 
 __all__ = [
     "computational_graph",
@@ -87,9 +88,19 @@ def _backward_until(build, step: int):
     return order, ops, processed, current, touched
 
 
+_SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
+
+
+def _op_text(op: str) -> str:
+    """An operation as printed: a power "^2" as "(·)²" (plotly would print
+    the caret as typed)."""
+    return "(·)" + op[1:].translate(_SUPERSCRIPT) if op[:1] == "^" else op
+
+
 def _node_name(v) -> str:
-    name = v.label or (v.op if v.children else f"{v.data:g}")
-    return f"{v.label} = {v.op}" if v.label and v.children else name
+    op = _op_text(v.op)
+    name = v.label or (op if v.children else f"{v.data:g}")
+    return f"{v.label} = {op}" if v.label and v.children else name
 
 
 def computational_graph(build, step: int) -> go.Figure:
@@ -142,9 +153,9 @@ def computational_graph(build, step: int) -> go.Figure:
     ])
     if step == 0:
         title = ("step 0: forward values; the output's gradient is "
-                 "dL/dL = 1")
+                 "∂L/∂L = 1")
     else:
-        name = current.label or current.op
+        name = current.label or _op_text(current.op)
         title = (f"step {step} of {len(ops)}: node “{name}” passes grad "
                  f"{current.grad:.3g} × local derivative to its inputs")
     cols = max(p[0] for p in pos.values())
@@ -270,9 +281,9 @@ def gradient_norms_by_layer(activation: str, depth: int,
             legendgroup=init, mode="lines+markers",
             line=dict(color=_INIT_COLORS[init])), 1, 2)
         ratio = g[0] / g[-1]
-        verdict = ("vanishing" if ratio < 1e-3 else "exploding"
-                   if ratio > 1e3 else "level")
-        notes.append(f"{_INIT_SHORT[init]}: {ratio:.0e} ({verdict})")
+        # the deep chapter's scale of words, its "steady" called "level"
+        word = verdict(ratio).replace("steady", "level")
+        notes.append(f"{_INIT_SHORT[init]}: {ratio:.3g} ({word})")
         spread.append(f"{_INIT_SHORT[init]} {s[-1]:.1e}")
         errors.append(f"{_INIT_SHORT[init]} from {e[-1]:.1e} to {e[0]:.1e}")
     fig.update_yaxes(type="log", exponentformat="power", range=[-28, 3],

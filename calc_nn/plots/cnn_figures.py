@@ -355,7 +355,7 @@ def _short(v) -> str:
 
 _PATTERN_LOSS = {"one": "L = Y[{row}, {col}]", "ones": "L = ΣY",
                  "row": "L = Σ row {row} of Y",
-                 "checker": "L = Σ (−1)^(i+j) Y[i, j]"}
+                 "checker": "L = Σ (−1)ⁱ⁺ʲ Y[i, j]"}
 
 
 def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",

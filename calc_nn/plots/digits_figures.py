@@ -349,7 +349,7 @@ def lr_vs_curvature(losses_by_ratio: dict, ratio: float,
         fig.add_trace(go.Scatter(
             x=np.arange(len(values)), y=np.round(values, 4),
             mode="lines+markers", marker=dict(size=5),
-            name=f"η = {r:g} × 2/λ_max = {r * 2 / lam:.3g}",
+            name=f"η = {r:g} × 2/λₘₐₓ = {r * 2 / lam:.3g}",
             line=dict(color=color, width=width)))
     values = np.asarray(losses_by_ratio[ratio], dtype=float)
     rises = int(np.sum(np.diff(values) > 0))
@@ -357,15 +357,15 @@ def lr_vs_curvature(losses_by_ratio: dict, ratio: float,
     fig.update_yaxes(title="cross-entropy of the minibatch",
                      rangemode="tozero")
     eta = ratio * 2 / lam
-    title = (f"η = {ratio:g} × 2/λ_max = {eta:.3g}: the loss rises at "
+    title = (f"η = {ratio:g} × 2/λₘₐₓ = {eta:.3g}: the loss rises at "
              f"{rises} of {len(values) - 1} steps")
     narrow = frame(fig, title, height=420)
     return describe(
-        fig, f"Gradient descent on one minibatch, λ_max = {lam:.3g} at the "
-             f"start, so 2/λ_max = {2 / lam:.3g}. With η = {ratio:g} × "
-             f"2/λ_max = {eta:.3g} the loss goes from {values[0]:.3g} to "
+        fig, f"Gradient descent on one minibatch, λₘₐₓ = {lam:.3g} at the "
+             f"start, so 2/λₘₐₓ = {2 / lam:.3g}. With η = {ratio:g} × "
+             f"2/λₘₐₓ = {eta:.3g} the loss goes from {values[0]:.3g} to "
              f"{values[-1]:.3g} in {len(values) - 1} steps and rises at "
-             f"{rises} of them (grey: η = {low:g} × 2/λ_max, from "
+             f"{rises} of them (grey: η = {low:g} × 2/λₘₐₓ, from "
              f"{losses_by_ratio[low][0]:.3g} to "
              f"{losses_by_ratio[low][-1]:.3g}).",
         narrow={"layout": narrow})

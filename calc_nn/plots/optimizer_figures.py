@@ -403,7 +403,7 @@ def gd_rate(lr: float, condition: float = 10.0,
 
     Used in: book/optimizers.md
     """
-    lams = {"λ_max = 1": 1.0, f"λ_min = 1/{condition:g}": 1.0 / condition}
+    lams = {"λₘₐₓ = 1": 1.0, f"λₘᵢₙ = 1/{condition:g}": 1.0 / condition}
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14)
     colors = ("#d62728", "#1f77b4")
     land = landscapes.quadratic(condition)
@@ -433,8 +433,8 @@ def gd_rate(lr: float, condition: float = 10.0,
     fig.update_xaxes(title_text="learning rate η", row=1, col=1)
     fig.update_yaxes(title_text="|1 − ηλ| per step", range=[0, 1.8],
                      row=1, col=1)
-    fig.update_xaxes(title_text="step k", row=1, col=2)
-    fig.update_yaxes(title_text="|coordinate along eigenvector|",
+    fig.update_xaxes(title_text="step t", row=1, col=2)
+    fig.update_yaxes(title_text="eigen-coordinate |uₜ,ᵢ|",
                      type="log", range=[-6, 6], exponentformat="power",
                      row=1, col=2)
     fig.update_layout(
@@ -443,17 +443,17 @@ def gd_rate(lr: float, condition: float = 10.0,
                 dict(type="line", x0=0, x1=2.6, y0=1, y1=1, xref="x",
                      yref="y", line=dict(color="#7f7f7f", dash="dot"))],
         annotations=[dict(x=2, y=1.7, xref="x", yref="y",
-                          text="critical η = 2/λ_max", showarrow=False,
+                          text="critical η = 2/λₘₐₓ", showarrow=False,
                           xanchor="right", font=dict(size=12))])
-    narrow = two_panels(fig, f"η = {lr:g}: slowest factor {rate:.3f}, GD "
+    narrow = two_panels(fig, f"η = {lr:g}: largest factor {rate:.3f}, GD "
                              f"{verdict}", height=420, gap=70, titles=False)
     end = np.abs(coords[-1])
     return describe(
         fig, f"Gradient descent on the quadratic bowl with condition "
              f"number {condition:g} and learning rate η = {lr:g}. Per "
              "step the distance to the minimum along the eigenvector of "
-             f"λ_max = 1 is multiplied by {factors[0]:.3g}, along "
-             f"λ_min = 1/{condition:g} by {factors[1]:.3g}; the slowest "
+             f"λₘₐₓ = 1 is multiplied by {factors[0]:.3g}, along "
+             f"λₘᵢₙ = 1/{condition:g} by {factors[1]:.3g}; the largest "
              f"factor is {rate:.3f}, so GD {verdict}. After {n_steps} "
              f"steps the distances are {end[0]:.2g} and {end[1]:.2g}.",
         narrow={"layout": narrow})
@@ -490,8 +490,9 @@ def bias_correction(beta1: float, n_steps: int = 40,
     # t = log(1/2) / log(beta1), maybe beyond the steps drawn
     half = int(np.ceil(np.log(0.5) / np.log(beta1))) if beta1 > 0 else 1
     later = f" (beyond the {n_steps} drawn)" if half > n_steps else ""
+    steps_text = f"{half} step" + ("s" if half != 1 else "")
     title = (f"β₁ = {beta1:g}: the uncorrected average reaches half the "
-             f"gradient after {half} steps{later}" if beta1 > 0 else
+             f"gradient after {steps_text}{later}" if beta1 > 0 else
              "β₁ = 0: no averaging, nothing to correct")
     fig.update_layout(xaxis_title="step t",
                       yaxis=dict(title="value", range=[-0.1, 1.8]))
@@ -500,7 +501,7 @@ def bias_correction(beta1: float, n_steps: int = 40,
         fig, f"Adam's first moment with β₁ = {beta1:g} for {n_steps} "
              f"noisy gradients of mean {g.mean():.2f}: the uncorrected "
              f"average starts at {raw[0]:.2f}, and its expected share of "
-             f"the gradient, 1 − β₁ᵗ, reaches half after {half} steps"
+             f"the gradient, 1 − β₁ᵗ, reaches half after {steps_text}"
              f"{later}; the "
              "corrected average, divided by 1 − β₁ᵗ, starts at "
              f"{corrected[0]:.2f}.", narrow={"layout": narrow})
@@ -552,7 +553,7 @@ def momentum_region(lr: float, momentum: float,
     edge = _REGION_MOMENTA[[0, -1]]  # a straight line
     fig.add_trace(go.Scatter(
         x=2 * (1 + edge) / lams[0], y=edge, mode="lines",
-        name="ηλ_max = 2(1 + μ)", line=dict(color="black", width=2)), 1, 1)
+        name="ηλₘₐₓ = 2(1 + μ)", line=dict(color="black", width=2)), 1, 1)
     fig.add_trace(go.Scatter(
         x=[best_lr], y=[best_mu], mode="markers", name="best (η*, μ*)",
         marker=dict(symbol="star", size=14, color="gold",
@@ -564,7 +565,7 @@ def momentum_region(lr: float, momentum: float,
     fig.add_shape(type="circle", x0=-1, x1=1, y0=-1, y1=1, xref="x2",
                   yref="y2", line=dict(color="#7f7f7f", dash="dot"))
     eig = optim.momentum_eigenvalues(lr, momentum, lams)
-    names = ("z for λ_max = 1", f"z for λ_min = 1/{condition:g}")
+    names = ("z for λₘₐₓ = 1", f"z for λₘᵢₙ = 1/{condition:g}")
     for k in range(2):
         fig.add_trace(go.Scatter(
             x=eig[k].real, y=eig[k].imag, mode="markers", name=names[k],
@@ -590,12 +591,12 @@ def momentum_region(lr: float, momentum: float,
              f"{condition:g}. Left: the factor ρ by which the distance to "
              "the minimum shrinks per step, over learning rates 0 to 4.2 "
              "and momenta 0 to 0.98; it is 1 or more (grey) to the right "
-             "of the line ηλ_max = 2(1 + μ). The best setting is η* = "
+             "of the line ηλₘₐₓ = 2(1 + μ). The best setting is η* = "
              f"{best_lr:.3g}, μ* = {best_mu:.3g}. Your setting η = "
              f"{lr:.3g}, μ = {momentum:.3g} has ρ = {rate:.3f}: {verdict}. "
              "Right: its eigenvalues in the complex plane, of moduli "
-             f"{moduli[0, 0]:.3f} and {moduli[0, 1]:.3f} along λ_max and "
-             f"{moduli[1, 0]:.3f} and {moduli[1, 1]:.3f} along λ_min, "
+             f"{moduli[0, 0]:.3f} and {moduli[0, 1]:.3f} along λₘₐₓ and "
+             f"{moduli[1, 0]:.3f} and {moduli[1, 1]:.3f} along λₘᵢₙ, "
              "against the unit circle.", narrow={"layout": narrow})
 
 
@@ -691,7 +692,7 @@ def minibatch_sgd(batch_size: int, lr: float, noise: float = 1.0,
                            condition)[1][0, n_steps // 2]
     if diverged is not None:
         verdict = f"SGD diverged at step {diverged}"
-        said = (f"{verdict} (ηλ_max = {lr:g} ≥ 2: no batch size makes "
+        said = (f"{verdict} (ηλₘₐₓ = {lr:g} ≥ 2: no batch size makes "
                 "this learning rate stable)")
     else:
         verdict = (f"noise floor {floor:.2g} (theory), mean of the last "
@@ -702,7 +703,7 @@ def minibatch_sgd(batch_size: int, lr: float, noise: float = 1.0,
                 if remainder < floor else
                 f"the loss has not settled at the noise floor yet "
                 f"({average}): along the flat direction the distance "
-                f"shrinks by only 1 − ηλ_min = {1 - lr / condition:.3g} "
+                f"shrinks by only 1 − ηλₘᵢₙ = {1 - lr / condition:.3g} "
                 f"per step")
     _explorer_axes(fig, land, n_steps, decades=(-5, 1), dtick=1)
     title = f"B = {batch_size}, η = {lr:g}: {verdict}"
@@ -751,7 +752,7 @@ def gradient_noise_vs_batch(batch_size: int, batch_sizes, measured,
                                      line=dict(color="black", width=2))))
     fig.update_xaxes(type="log", title_text="batch size B",
                      exponentformat="power")
-    fig.update_yaxes(type="log", title_text="E‖g_B − ∇L‖²",
+    fig.update_yaxes(type="log", title_text="E‖g<sub>ℬ</sub> − ∇L‖²",
                      exponentformat="power")
     title = (f"B = {Bs[k]:g}: measured {measured[k]:.3g}, theory "
              f"{theory:.3g} (ratio {measured[k] / theory:.2f})")
@@ -844,8 +845,8 @@ def lr_schedules(noise: float = 0.5, lr: float = 0.5,
     end = {label: float(loss[-20:].mean()) for label, (_, loss)
            in runs.items()}
     best = min(end, key=end.get)
-    title = (f"noise σ = {noise:g}: over the last 20 steps, constant η "
-             f"{end['constant']:.2g} (floor {floor:.2g}), {best} "
+    title = (f"noise σ = {noise:g}, mean L − L* over the last 20 steps: "
+             f"constant {end['constant']:.2g} (floor {floor:.2g}), {best} "
              f"{end[best]:.2g}")
     narrow = two_panels(fig, title, height=460, gap=70, titles=False)
     ends = ", ".join(f"{label} {value:.3g}" for label, value in end.items())
