@@ -720,7 +720,7 @@ def test_step_losses_and_lr_vs_curvature():
     runs = {0.5: [2.0, 1.5, 1.2, 1.0], 4.0: [2.0, 2.5, 1.0, 1.4]}
     fig = digit_plots.lr_vs_curvature(runs, 4.0, lam=10.0)
     assert "the loss rises at 2 of 3 steps" in fig.layout.title.text
-    assert "η = 4 × 2/λ_max = 0.8" in fig.layout.title.text
+    assert "η = 4 × 2/λₘₐₓ = 0.8" in fig.layout.title.text
     assert list(fig.data[0].y) == runs[0.5] and list(fig.data[1].y) == \
         runs[4.0]
     with pytest.raises(ValueError, match="ratio must be one of"):
