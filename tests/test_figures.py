@@ -874,6 +874,8 @@ def test_gd_rate_speaks_the_chapters_letters(lr):
     fig = opt_plots.gd_rate(lr)
     assert fig.layout.xaxis2.title.text == "step t"
     assert fig.layout.yaxis2.title.text == "eigen-coordinate |uₜ,ᵢ|"
+    assert [t.name for t in fig.data if t.name and "chosen" in t.name] == [
+        "chosen η"]                  # the slider's and the x axis's letter
     rate = max(abs(1 - lr), abs(1 - lr / 10))
     assert fig.layout.title.text.startswith(
         f"η = {lr:g}: largest factor {rate:.3f}")

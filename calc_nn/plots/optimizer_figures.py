@@ -425,7 +425,7 @@ def gd_rate(lr: float, condition: float = 10.0,
     factors = [abs(1 - lr * lam) for lam in lams.values()]
     rate = max(factors)
     fig.add_trace(go.Scatter(
-        x=[lr], y=[rate], mode="markers", name="chosen lr",
+        x=[lr], y=[rate], mode="markers", name="chosen η",
         marker=dict(color="black", size=10, symbol="x")), 1, 1)
     verdict = (f"diverged at step {res.diverged_at}" if res.diverged else
                "converges" if rate < 1 else "does not converge" if rate == 1
