@@ -418,7 +418,9 @@ def test_receptive_field_map_counts_what_the_formula_says(layers, kernel,
     assert f"= {r}; counted {r}×{r}" in fig.layout.title.text
     box = fig.layout.shapes[0]
     assert (box.x1 - box.x0, box.y1 - box.y0) == (r, r)
-    assert f"formula gives r = {r}" in fig.layout.meta["description"]
+    r_d = "r" + "₀₁₂₃₄₅₆₇₈₉"[layers]      # eq-receptive-field's r_D
+    assert f": {r_d} = 1 + " in fig.layout.title.text
+    assert f"formula gives {r_d} = {r}" in fig.layout.meta["description"]
     # torch agrees on the count
     x = torch.zeros(1, 1, conv_plots.FIELD_SIDE, conv_plots.FIELD_SIDE,
                     requires_grad=True)
@@ -1071,7 +1073,7 @@ def test_the_erratum_does_not_call_the_biased_convolution_linear():
 
 def test_r_is_the_receptive_field_and_a_the_remainder():
     """r_l is the receptive field (eq-receptive-field, and the figure's
-    'r = 1 + ...'); the remainder (n_H + 2p - k) mod s is a, Dumoulin and
+    'r₂ = 1 + ...'); the remainder (n_H + 2p - k) mod s is a, Dumoulin and
     Visin's letter (it was r too): no formula of the prose uses a bare r,
     no code cell computes an r with %, and the remainder a is defined in
     the stride section, used for output_padding and in the exercise, and
@@ -1094,7 +1096,7 @@ def test_r_is_the_receptive_field_and_a_the_remainder():
             "of a strided convolution in {ref}`cnn-channels-stride`)"
             ) in notation
     fig = conv_plots.receptive_field_map(2, 3, 1)
-    assert ": r = 1 + 2·1 + 2·1 = 5;" in fig.layout.title.text
+    assert ": r₂ = 1 + 2·1 + 2·1 = 5;" in fig.layout.title.text
 
 
 def test_p_is_the_padding_and_h_w_the_input_pixel():

@@ -61,6 +61,7 @@ PATTERNS = {"one": "one position", "ones": "all ones", "row": "a row",
 #: The values of each weight slider of the custom kernel (live kernel).
 WEIGHT_VALUES = (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8)
 _IDENTITY = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SIDE = 28
 _MNIST_FILE = "t10k-images-idx3-ubyte"
 # the first two test images (labels 7 and 2)
@@ -612,8 +613,9 @@ def receptive_field_map(layers: int, kernel: int,
                      constrain="domain", showgrid=False, zeroline=False)
     fig.update_xaxes(constrain="domain", showgrid=False, zeroline=False)
     terms = " + ".join(f"{kernel - 1}·{stride ** i}" for i in range(layers))
+    r_name = "r" + str(layers).translate(_SUBSCRIPTS)  # r_D, D = layers
     narrow = frame(fig, f"{layers} layer{'s' * (layers > 1)} of "
-                        f"{kernel}×{kernel}, stride {stride}: r = 1 + "
+                        f"{kernel}×{kernel}, stride {stride}: {r_name} = 1 + "
                         f"{terms} = {r}; counted {height}×{width}",
                    height=460, margin=dict(l=40, r=20, b=90),
                    narrow_height=420)
@@ -623,7 +625,7 @@ def receptive_field_map(layers: int, kernel: int,
              f"{FIELD_SIDE}×{FIELD_SIDE} input. The top-left output "
              f"depends on the {height}×{width} block of input pixels at "
              f"the top left (rows and columns 0 to {height - 1}); the "
-             f"formula gives r = {r}. "
+             f"formula gives {r_name} = {r}. "
              + ("Each of these pixels reaches the output by one path."
                 if paths.max() == 1 else
                 f"A pixel reaches the output by {paths[paths > 0].min():g} "
