@@ -304,7 +304,8 @@ def test_snapshot_description_states_loss_accuracy_and_norms():
         assert f"Epoch {snap['epoch']} of training" in text
         assert f"loss {snap['loss']:.3f}" in text
         assert f"accuracy {accuracy:.0%}" in text
-        weights = {k: v for k, v in snap["grad_norms"].items()
+        weights = {"W" + "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(k[1:])]: v   # W1 -> W¹
+                   for k, v in snap["grad_norms"].items()
                    if k.startswith("W")}
         assert len(weights) == 3
         for name, v in weights.items():

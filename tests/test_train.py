@@ -470,7 +470,7 @@ def test_training_snapshot_figure():
                           snapshot_every=2, show=False)
     snaps = h["snapshots"]
     fig = plots.training_snapshot(snaps, X, y, 1)
-    assert list(fig.data[-1].x) == ["W1", "W2"]
+    assert list(fig.data[-1].x) == ["W¹", "W²"]   # the chapter's W^l
     np.testing.assert_allclose(fig.data[-1].y, [
         snaps[1]["grad_norms"]["W1"], snaps[1]["grad_norms"]["W2"]])
     pred = snaps[1]["model"](np.c_[fig.data[0].x, fig.data[0].y]).argmax(1)

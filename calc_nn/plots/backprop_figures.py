@@ -349,8 +349,8 @@ def training_snapshot(history, X, y, index: int,
             name=f"class {c}", showlegend=False,
             marker=dict(color=palette[c], size=5,
                         line=dict(width=0.5, color="white"))), 1, 1)
-    norms = {name: v for name, v in snap["grad_norms"].items()
-             if name[0] == "W"}
+    norms = {"W" + name[1:].translate(_SUPERSCRIPT): v  # W1 -> W¹, as W^l
+             for name, v in snap["grad_norms"].items() if name[0] == "W"}
     fig.add_trace(go.Bar(x=list(norms), y=list(norms.values()),
                          showlegend=False,
                          marker_color=COLORS["derivative"]), 1, 2)
