@@ -30,10 +30,12 @@ book student lab: export CALC_NN_MNIST_DIRS := $(if $(CALC_NN_MNIST_DIRS),$(CALC
 
 ## Build the HTML book (zero warnings allowed) and say where it is.
 book: $(STAMP)
-	@# jupyter-cache keys on the chapters' code only: after a change to
-	@# calc_nn, re-execute every chapter.
+	@# jupyter-cache keys on the chapters' code only, and Sphinx re-reads
+	@# only the pages whose source changed: after a change to calc_nn,
+	@# forget both, so that every chapter is read and executed again.
 	@if [ -f _build/.calc_nn_stamp ] && [ -n "$$(find calc_nn -newer _build/.calc_nn_stamp -name '*.py')" ]; then \
-		echo "calc_nn changed: clearing the execution cache"; rm -rf _build/.jupyter_cache; fi
+		echo "calc_nn changed: clearing the execution cache and Sphinx's environment"; \
+		rm -rf _build/.jupyter_cache _build/.doctrees; fi
 	$(BIN)/jupyter-book build . -n -W --keep-going
 	@touch _build/.calc_nn_stamp
 	@test ! -d _build/html/reports || { echo "build reports found in _build/html/reports"; exit 1; }

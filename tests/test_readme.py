@@ -289,3 +289,42 @@ def test_every_checker_takes_the_options_the_readme_names():
     for name in check.available():
         params = inspect.signature(getattr(check, name)).parameters
         assert list(params)[1:] == named, (name, list(params))
+
+
+@pytest.mark.parametrize("calc_nn_changed", [True, False])
+def test_make_book_rereads_every_chapter_after_calc_nn_changes(
+        tmp_path, calc_nn_changed):
+    """"after a change to calc_nn it forgets the execution cache and
+    Sphinx's environment": the book recipe's check, run in a scratch
+    folder, removes _build/.jupyter_cache and _build/.doctrees when a
+    calc_nn file is newer than the stamp of the last build, and keeps
+    both otherwise. (With only the cache gone, Sphinx saw no changed page
+    and re-executed nothing: the site kept the old code's figures.)"""
+    import os
+    import subprocess
+
+    assert ("after a change to `calc_nn`\nit forgets the execution cache "
+            "and Sphinx's environment, so every chapter\nis read and "
+            "executed again") in README
+    recipe = MAKEFILE.split("\nbook: ", 1)[1].split("\n\n", 1)[0]
+    recipe = recipe.replace("\\\n\t", " ")    # continued lines, joined
+    check = next(line for line in recipe.split("\n\t")
+                 if "calc_nn_stamp ]" in line)
+    script = check.lstrip("@").replace("$$", "$")
+    build = tmp_path / "_build"
+    for folder in (".jupyter_cache", ".doctrees"):
+        (build / folder).mkdir(parents=True)
+    (tmp_path / "calc_nn").mkdir()
+    source, stamp = tmp_path / "calc_nn" / "a.py", build / ".calc_nn_stamp"
+    source.write_text("")
+    stamp.write_text("")
+    older, newer = (1_000_000, 2_000_000) if calc_nn_changed else (
+        2_000_000, 1_000_000)
+    os.utime(stamp, (older, older))
+    os.utime(source, (newer, newer))
+    subprocess.run(["sh", "-c", script], cwd=tmp_path, check=True,
+                   capture_output=True)
+    kept = {f for f in (".jupyter_cache", ".doctrees")
+            if (build / f).is_dir()}
+    assert kept == (set() if calc_nn_changed
+                    else {".jupyter_cache", ".doctrees"})
