@@ -46,6 +46,21 @@ LEGEND_SIZE = 12
 _TOP_PAD, _GAP, _LEGEND_ROW, _LEGEND_PAD = 8, 6, 19, 10
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def superscript(text) -> str:
+    """Digits (and - .) as Unicode superscripts: plotly prints "^2" as
+    typed, so a figure writes W¹ or (·)² instead."""
+    return str(text).translate(_SUPERSCRIPTS)
+
+
+def subscript(text) -> str:
+    """Digits as Unicode subscripts, e.g. r₂ for r_2."""
+    return str(text).translate(_SUBSCRIPTS)
+
+
 def describe(fig, text: str, *, narrow: dict | None = None):
     """Attach the figure's text alternative (and its narrow-screen layout).
 

@@ -13,6 +13,7 @@ from calc_nn.plots._style import (
     LABELS,
     describe,
     frame,
+    superscript,
     two_panels,
 )
 from calc_nn.plots.deep_figures import verdict
@@ -88,13 +89,12 @@ def _backward_until(build, step: int):
     return order, ops, processed, current, touched
 
 
-_SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 
 
 def _op_text(op: str) -> str:
     """An operation as printed: a power "^2" as "(·)²" (plotly would print
     the caret as typed)."""
-    return "(·)" + op[1:].translate(_SUPERSCRIPT) if op[:1] == "^" else op
+    return "(·)" + superscript(op[1:]) if op[:1] == "^" else op
 
 
 def _node_name(v) -> str:
@@ -349,7 +349,7 @@ def training_snapshot(history, X, y, index: int,
             name=f"class {c}", showlegend=False,
             marker=dict(color=palette[c], size=5,
                         line=dict(width=0.5, color="white"))), 1, 1)
-    norms = {"W" + name[1:].translate(_SUPERSCRIPT): v  # W1 -> W¹, as W^l
+    norms = {"W" + superscript(name[1:]): v  # W1 -> W¹, as W^l
              for name, v in snap["grad_norms"].items() if name[0] == "W"}
     fig.add_trace(go.Bar(x=list(norms), y=list(norms.values()),
                          showlegend=False,

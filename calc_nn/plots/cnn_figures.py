@@ -23,6 +23,7 @@ from calc_nn.plots._style import (
     describe,
     frame,
     panel_fonts,
+    subscript,
     wrap,
 )
 from calc_nn.symbolic.cnn_formulas import receptive_field, worked_example
@@ -61,7 +62,6 @@ PATTERNS = {"one": "one position", "ones": "all ones", "row": "a row",
 #: The values of each weight slider of the custom kernel (live kernel).
 WEIGHT_VALUES = (-8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8)
 _IDENTITY = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]])
-_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SIDE = 28
 _MNIST_FILE = "t10k-images-idx3-ubyte"
 # the first two test images (labels 7 and 2)
@@ -613,7 +613,7 @@ def receptive_field_map(layers: int, kernel: int,
                      constrain="domain", showgrid=False, zeroline=False)
     fig.update_xaxes(constrain="domain", showgrid=False, zeroline=False)
     terms = " + ".join(f"{kernel - 1}·{stride ** i}" for i in range(layers))
-    r_name = "r" + str(layers).translate(_SUBSCRIPTS)  # r_D, D = layers
+    r_name = "r" + subscript(layers)  # r_D, D = layers
     narrow = frame(fig, f"{layers} layer{'s' * (layers > 1)} of "
                         f"{kernel}×{kernel}, stride {stride}: {r_name} = 1 + "
                         f"{terms} = {r}; counted {height}×{width}",

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from calc_nn import activations
 from calc_nn.mlp import MLP
-from calc_nn.plots._style import LABELS, describe, frame
+from calc_nn.plots._style import LABELS, describe, frame, superscript
 
 __all__ = ["network_activations", "NETWORK_SIZES"]
 
@@ -16,7 +16,6 @@ _POS, _NEG = "#2c7fb8", "#e6550d"
 # the activation as the chapter writes it in a formula, a = σ(z)
 _SYMBOLS = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU",
             "leaky_relu": "Leaky ReLU"}
-_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _node_positions(sizes):
@@ -51,7 +50,7 @@ def network_activations(x1: float, x2: float, activation: str = "tanh",
     traces = _edges(model, sizes) + [_nodes(values, probs, sizes, x1, x2)]
     fig = go.Figure(traces)
     # the layers' letters of the chapter: a¹ = f(z¹), ..., logits zᴰ
-    sup = [str(l).translate(_SUPERSCRIPTS) for l in range(len(sizes))]
+    sup = [superscript(l) for l in range(len(sizes))]
     names = (["input x"] + [
         f"hidden {l}: a{sup[l]} = {_SYMBOLS[activation]}(z{sup[l]})"
         for l in range(1, len(sizes) - 1)]
