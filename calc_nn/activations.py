@@ -7,9 +7,12 @@ axis):
 
 * float16/32/64 input keeps its dtype; bool, int and list input becomes
   float64;
-* finite input never overflows, warns or gives NaN, up to ``|x| = 1e4``
-  and beyond, and keeps full relative precision in the tails
-  (``sigmoid(-30)``, ``sigmoid_grad(30)``);
+* finite input never warns or gives NaN, up to ``|x| = 1e4`` and beyond,
+  and keeps full relative precision in the tails (``sigmoid(-30)``,
+  ``sigmoid_grad(30)``), down to the subnormal numbers. The sigmoid and
+  its derivative take a fast form that can overflow (``e^{-x}``,
+  ``cosh x``) and then fix only the entries that did, as softmax shifts
+  only the slices that need it;
 * NaN and +-inf propagate as in PyTorch (``sigmoid(inf) = 1``,
   ``relu(nan) = nan``); a NaN never turns into a finite number, not even
   in ``relu_grad`` (where PyTorch gives 1);
@@ -19,12 +22,14 @@ axis):
 The ``*_grad`` functions are the *local* derivatives :math:`f'(x)`; the chain
 rule multiplies them by the upstream gradient (chapter "Backpropagation").
 The code computes in place where it can (``out=``, ``+=``): each call makes
-its result and at most one temporary array of its size, which is what keeps
-NumPy near PyTorch's speed (``benchmarks/bench_activations.py``).
+its result and at most one temporary array of its size (and the sigmoid a
+mask of the entries that overflowed, if any), which is what keeps NumPy near
+PyTorch's speed (``benchmarks/bench_activations.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -58,14 +63,41 @@ __all__ = [
 ]
 
 
+def _underflow_ignored(f):
+    """Run ``f`` with NumPy's underflow errors off, whatever the caller
+    set: a result below the normal range (``sigmoid(-100)``, a subnormal
+    float32) or rounded to 0 is the floating-point answer, not an
+    error."""
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        with np.errstate(under="ignore"):
+            return f(*args, **kwargs)
+    return run
+
+
+@contextlib.contextmanager
+def _overflows():
+    """A list that is not empty after the block if a NumPy operation in it
+    overflowed (``e^{-x}`` or ``cosh x`` = inf): the operation completes,
+    and neither warns nor raises."""
+    seen = []
+    with np.errstate(over="call", call=lambda kind, flag: seen.append(kind)):
+        yield seen
+
+
+@_underflow_ignored
 def sigmoid(x):
     r"""Logistic sigmoid, elementwise.
 
     .. math:: \sigma(x) = \frac{1}{1 + e^{-x}}
 
-    Computed as :math:`1/(1 + e^{-|x|})` for :math:`x \ge 0` and
-    :math:`e^{-|x|}/(1 + e^{-|x|})` for :math:`x < 0` (the definition times
-    :math:`e^x/e^x`): the only exponent is :math:`-|x| \le 0`.
+    Computed as the definition, which keeps full relative precision (a
+    few float ulps) wherever :math:`e^{-x}` stays in range. Where it
+    overflows (:math:`x < -88.7` in float32, :math:`-709.8` in float64),
+    :math:`1/(1 + \infty) = 0` would flush the sigmoid's subnormal values
+    to 0, so those entries, and only those, get :math:`e^{x}`: the
+    definition times :math:`e^x/e^x` is :math:`e^{x}/(1 + e^{x})`, and
+    there :math:`1 + e^{x}` rounds to 1.
 
     Parameters
     ----------
@@ -78,24 +110,35 @@ def sigmoid(x):
     Used in: book/calculus.md, book/activations.md, book/losses.md
     """
     x = _check_x(x)
-    e = _exp_minus_abs(x)
-    s = np.greater_equal(x, 0, out=np.empty_like(x))
-    np.maximum(s, e, out=s)  # the numerator: 1 for x >= 0, e^-|x| for x < 0
+    e = np.negative(x, out=np.empty_like(x))
+    with _overflows() as overflowed:
+        np.exp(e, out=e)  # e^{-x}
+    far = np.flatnonzero(np.isinf(e)) if overflowed else None
     e += 1
-    return np.divide(s, e, out=s)
+    s = np.divide(1, e, out=e)
+    if far is not None:  # e^{-x} = inf: x < -88.7 in float32
+        # e^x / (1 + e^x), and 1 + e^x rounds to 1
+        s.flat[far] = np.exp(x.flat[far])
+    return s
 
 
+@_underflow_ignored
 def sigmoid_grad(x, y=None):
     r"""Derivative of the sigmoid, elementwise.
 
     .. math:: \sigma'(x) = \sigma(x)\,(1 - \sigma(x))
+              = \frac{1}{2 + 2\cosh x}
               = \frac{e^{-|x|}}{(1 + e^{-|x|})^2}
 
-    From ``x`` alone it uses the second form, which keeps full relative
-    precision for large ``|x|``, where ``1 - sigma(x)`` cancels. Given the
-    forward pass's ``y = sigmoid(x)`` it uses the first (a subtraction
-    and a multiplication instead of an exponential, as PyTorch's backward
-    does): then the error is a few eps *absolute*, the rounding of ``y``.
+    From ``x`` alone it uses the second form (no subtraction, so full
+    relative precision for large ``|x|``, where ``1 - sigmoid(x)``
+    cancels). Where ``cosh x`` overflows (``|x| > 89.4`` in float32,
+    ``710.5`` in float64), :math:`1/\infty = 0` would flush subnormal
+    values to 0, so those entries get :math:`e^{-|x|}`, the third form with
+    :math:`1 + e^{-|x|}` rounded to 1. Given the forward pass's
+    ``y = sigmoid(x)`` it uses the first (a subtraction and a
+    multiplication instead of an exponential, as PyTorch's backward does):
+    then the error is a few eps *absolute*, the rounding of ``y``.
 
     Parameters
     ----------
@@ -114,7 +157,15 @@ def sigmoid_grad(x, y=None):
         g = 1 - y
         g *= y
         return g
-    return _bell(_exp_minus_abs(x))
+    with _overflows() as overflowed:
+        c = np.cosh(x, out=np.empty_like(x))
+    far = np.flatnonzero(np.isinf(c)) if overflowed else None
+    c += 1
+    g = np.divide(0.5, c, out=c)
+    if far is not None:  # cosh x = inf: |x| > 89.4 in float32
+        # e^{-|x|} / (1 + e^{-|x|})^2, and 1 + e^{-|x|} rounds to 1
+        g.flat[far] = np.exp(-np.abs(x.flat[far]))
+    return g
 
 
 def tanh(x):
@@ -135,6 +186,7 @@ def tanh(x):
     return np.tanh(_check_x(x))
 
 
+@_underflow_ignored
 def tanh_grad(x, y=None):
     r"""Derivative of tanh, elementwise.
 

@@ -420,6 +420,47 @@ def test_sigmoid_tails_below_the_normal_range_are_not_flushed(dtype):
         np.testing.assert_allclose(value, exact, rtol=0, atol=2 * unit)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_fixes_only_the_entries_whose_fast_form_overflowed(dtype):
+    """sigmoid computes 1/(1 + e^{-x}) and sigmoid_grad 1/(2 + 2 cosh x);
+    the entries where e^{-x} or cosh x overflowed (just past log(max),
+    and log(max) + log 2 for cosh) get e^x and e^{-|x|}. In one array with
+    entries on both sides, every entry is as the stable forms with
+    e^{-|x|} give it, and the entries in range are as they are alone."""
+    info = np.finfo(dtype)
+    eps, tiny = float(info.eps), float(info.tiny)
+    edge = float(np.log(float(info.max)))  # e^{edge} is the largest float
+    inside = [-edge + 0.01, -3.0, -0.0, 0.0, 2.5, edge + 0.6]
+    beyond = [-edge - 0.05, -edge - 3.0, edge + 0.8, -edge - 0.8]
+    x = np.array(inside + beyond + [np.inf, -np.inf, np.nan], dtype)
+    s, g = act.sigmoid(x), act.sigmoid_grad(x)
+    e = act._exp_minus_abs(x)
+    stable_s = np.where(x >= 0, 1, e) / (1 + e)
+    stable_g = act._bell(act._exp_minus_abs(x))
+    for ours, stable in ((s, stable_s), (g, stable_g)):
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, stable, rtol=4 * eps, atol=0)
+    # the overflowed entries are subnormal (or 0 in float16), not flushed
+    assert np.all(s[[6, 7, 9]] > 0) and np.all(s[[6, 7, 9]] < tiny)
+    assert np.all(g[[8, 9]] > 0) and np.all(g[[8, 9]] < tiny)
+    n = len(inside)
+    np.testing.assert_allclose(s[:n], act.sigmoid(x[:n]), rtol=2 * eps)
+    np.testing.assert_allclose(g[:n], act.sigmoid_grad(x[:n]), rtol=2 * eps)
+
+
+@pytest.mark.parametrize("func", [act.sigmoid, act.sigmoid_grad,
+                                  act.tanh_grad])
+def test_sigmoid_raises_nothing_when_the_caller_raises_on_everything(func):
+    """The overflow the fast form may meet, and the underflow of e^{-|x|},
+    are part of the computation: a caller's np.errstate(all="raise") does
+    not turn them into errors."""
+    x = np.array([-1e4, -100.0, -1.0, 0.0, 1.0, 100.0, 1e4], np.float32)
+    with np.errstate(all="raise"):
+        y = func(x)
+    np.testing.assert_array_equal(y, func(x))
+    assert np.all(np.isfinite(y))
+
+
 @pytest.mark.parametrize("f", [act.sigmoid, act.sigmoid_grad, act.tanh_grad])
 @pytest.mark.parametrize("dtype", ["<f2", ">f2", ">f4", ">f8"])
 def test_exponentials_of_minus_abs_x_in_any_byte_order(f, dtype):

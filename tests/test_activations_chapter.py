@@ -275,6 +275,38 @@ def test_the_naive_derivative_is_nan_where_calc_nn_is_not():
     assert np.all(g == 0) and list(s) == [0.0, 1.0]
 
 
+def test_below_the_overflow_edge_the_definition_flushes_what_calc_nn_keeps():
+    """"Below x = -88.7, where e^{-x} overflows in float32, the exact
+    sigmoid is smaller than float32's smallest normal number, but down to
+    x = -103.3 it is still a nonzero subnormal number, which the forms with
+    e^{-|x|} keep and 0 does not", and the cell at x = -95."""
+    info = np.finfo(np.float32)
+    edge = -float(np.log(info.max))
+    bottom = float(np.log(info.smallest_subnormal))
+    assert f"{edge:.1f}" == "-88.7" and f"{bottom:.1f}" == "-103.3"
+    for glued in ("act-exp-edge-32", "act-subnormal-edge-32", "act-tiny-32"):
+        assert f"{{glue:text}}`{glued}:" in TEXT
+    with np.errstate(over="raise"):
+        np.exp(np.float32(88.72))             # e^{-x} at x = -88.72: in range
+        with pytest.raises(FloatingPointError):
+            np.exp(np.float32(88.73))
+    x = np.linspace(bottom + 0.05, edge - 0.05, 50).astype(np.float32)
+    # "There e^x is so small that 1 + e^x rounds to 1"
+    assert np.all(np.float32(1) + np.exp(x) == 1)
+    exact = 1 / (1 + np.exp(-x.astype(np.float64)))
+    assert np.all((0 < exact) & (exact < info.tiny))
+    with np.errstate(over="ignore"):
+        assert np.all(1 / (1 + np.exp(-x)) == 0)     # the definition
+    kept = act.sigmoid(x)
+    assert np.all(kept > 0)
+    np.testing.assert_allclose(kept, exact, rtol=0,
+                               atol=2 * float(info.smallest_subnormal))
+    cell, = [c for c in page.code(TEXT) if "x95 = " in c]
+    assert "np.array([-95.0], dtype=np.float32)" in cell
+    x95 = np.array([-95.0], dtype=np.float32)
+    assert act.sigmoid(x95)[0] > 0 and exact.min() < 1 / (1 + np.exp(95.0))
+
+
 # ------------------------------------------ the chain of sigmoids by hand
 
 def _torch_chain(w, a0, depth):

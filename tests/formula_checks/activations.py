@@ -19,6 +19,22 @@ def check_stable_sigmoid():
     assert sp.simplify(lower - sig.subs(x, neg)) == 0
 
 
+def check_sigmoid_grad_cosh():
+    """Each member of the chain is sigma'(x); the last is even in x and
+    positive, the two properties the text reads off it."""
+    e, ex = sp.exp(-x), sp.exp(x)
+    members = [e * ex / (ex * (1 + e) ** 2),
+               1 / (ex * (1 + 2 * e + sp.exp(-2 * x))),
+               1 / (ex + 2 + e), 1 / (2 + 2 * sp.cosh(x))]
+    true = sp.diff(symbolic.activation("sigmoid"), x)
+    for member in members:
+        assert sp.simplify((member - true).rewrite(sp.exp)) == 0
+    last = members[-1]
+    assert sp.simplify(last.subs(x, -x) - last) == 0
+    t = sp.Symbol("t", real=True)
+    assert (2 + 2 * sp.cosh(t)).is_positive
+
+
 def check_chain_product():
     w, a0 = sp.symbols("w a_0", real=True)
     for name in ("sigmoid", "tanh"):
@@ -100,6 +116,12 @@ CHECKED = {
             r"""\sigma(x) = \begin{cases} \dfrac{1}{1 + e^{-|x|}} & x \ge 0 \\[2ex]
 \dfrac{e^{-|x|}}{1 + e^{-|x|}} & x < 0 \end{cases}""",
             check_stable_sigmoid),
+        "eq-sigmoid-grad-cosh": (
+            r"""\sigma'(x) = \frac{e^{-x}\,e^{x}}{e^{x}\,(1 + e^{-x})^2}
+= \frac{1}{e^{x}\,(1 + 2e^{-x} + e^{-2x})}
+= \frac{1}{e^{x} + 2 + e^{-x}}
+= \frac{1}{2 + 2\cosh x}""",
+            check_sigmoid_grad_cosh),
         "eq-chain-product": (
             r"""\frac{\partial a^D}{\partial a^0}
 = \prod_{k=1}^{D} \frac{\partial a^k}{\partial a^{k-1}}
