@@ -71,7 +71,7 @@ JS_AXE = """(tags) => axe.run(document, {
 # Text elements of a plotly figure as quadrilaterals in page coordinates
 # (their SVG boxes through their transforms, so rotated tick labels are
 # exact), and the problems: pairs that intersect, texts outside the figure,
-# legend entries outside the legend's box.
+# texts under the modebar, legend entries outside the legend's box.
 JS_TEXT_PROBLEMS = """([gd, tol, inkTop, inkBottom]) => {
   const svg = gd.querySelector('svg.main-svg');
   if (!svg) { return ['not drawn']; }
@@ -125,6 +125,19 @@ JS_TEXT_PROBLEMS = """([gd, tol, inkTop, inkBottom]) => {
     for (let j = i + 1; j < quads.length; j++) {
       if (!sep(quads[i].q, quads[j].q)) {
         problems.push(`"${quads[i].text}" overlaps "${quads[j].text}"`);
+      }
+    }
+  }
+  // the modebar: invisible until the pointer is over the figure (or a
+  // finger taps it), then drawn over whatever text shares its box
+  const bar = gd.querySelector('.modebar');
+  const r = bar ? bar.getBoundingClientRect() : null;
+  if (r && r.width) {
+    const mq = [{x: r.left, y: r.top}, {x: r.right, y: r.top},
+                {x: r.right, y: r.bottom}, {x: r.left, y: r.bottom}];
+    for (const {text, q} of quads) {
+      if (!sep(mq, q)) {
+        problems.push(`the modebar (shown on hover) covers "${text}"`);
       }
     }
   }

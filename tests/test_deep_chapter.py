@@ -812,6 +812,10 @@ def test_depth_explorer_describes_what_it_draws(depth, init, arch):
         in box[0]
     assert f"‖∂L/∂W¹‖ ÷ ‖∂L/∂Wᴰ‖ = {ratio_w:.1e}" in box[0]
     assert "narrow" in fig.layout.meta
+    # every panel names what its y axis shows: the left one three
+    # quantities, named in the legend
+    assert fig.layout.yaxis.title.text == "norm or std"
+    assert fig.layout.yaxis2.title.text == "loss"
 
 
 def test_every_explorer_state_has_the_same_traces():

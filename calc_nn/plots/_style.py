@@ -42,8 +42,11 @@ TITLE_SIZE = {"wide": 14, "narrow": 13}
 PANEL_TITLE_SIZE = {"wide": 13, "narrow": 12}
 LEGEND_SIZE = 12
 # Pixels: above the title, between header blocks, of a legend row, and of
-# a legend's own padding (measured on plotly.js 3 with a 12 px font).
-_TOP_PAD, _GAP, _LEGEND_ROW, _LEGEND_PAD = 8, 6, 19, 10
+# a legend's own padding (measured on plotly.js 3 with a 12 px font). The
+# space above the title is the modebar's row: plotly.js draws the modebar
+# (on hover, or after a tap on a phone) 2 to 28 px from the top, right
+# aligned, up to 240 px wide: over any title that reaches under it.
+_TOP_PAD, _GAP, _LEGEND_ROW, _LEGEND_PAD = 32, 6, 19, 10
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")

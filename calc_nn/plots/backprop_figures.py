@@ -281,8 +281,7 @@ def gradient_norms_by_layer(activation: str, depth: int,
             legendgroup=init, mode="lines+markers",
             line=dict(color=_INIT_COLORS[init])), 1, 2)
         ratio = g[0] / g[-1]
-        # the deep chapter's scale of words, its "steady" called "level"
-        word = verdict(ratio).replace("steady", "level")
+        word = verdict(ratio, middle="level")  # the deep chapter's scale
         notes.append(f"{_INIT_SHORT[init]}: {ratio:.3g} ({word})")
         spread.append(f"{_INIT_SHORT[init]} {s[-1]:.1e}")
         errors.append(f"{_INIT_SHORT[init]} from {e[-1]:.1e} to {e[0]:.1e}")

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import sympy as sp
 from plotly.subplots import make_subplots
 
-from calc_nn.plots._style import COLORS, describe
+from calc_nn.plots._style import _TOP_PAD, COLORS, describe
 from calc_nn.plots._style import LAYOUT as _LAYOUT
 from calc_nn.symbolic import calculus_formulas as calc
 
@@ -41,11 +41,15 @@ def _cubic():
                  for k in range(3))
 
 
-def _two_line_title(first: str, second: str) -> dict:
-    """A title on two short lines at the very top, clear of a legend above
-    the plot even when a phone's width wraps the legend into two rows."""
-    return dict(text=f"{first}<br>{second}", font=dict(size=14), y=0.98,
-                yref="container", yanchor="top")
+def _two_line_title(first: str, second: str, height: int) -> dict:
+    """A title on two short lines at the top of a figure ``height`` px
+    high, below the modebar's row, clear of a legend above the plot even
+    when a phone's width wraps the legend into two rows."""
+    # as in _style.header: plotly puts the first baseline at y, whatever
+    # yanchor says, and the letters' top 0.92 em above it
+    return dict(text=f"{first}<br>{second}", font=dict(size=14),
+                y=round(1 - (_TOP_PAD + 0.92 * 14) / height, 4),
+                yref="container", yanchor="bottom")
 
 
 def _cubic_layout(fig, height, top, y_title, title):
@@ -82,12 +86,12 @@ def tangent_line(x0: float, h: float) -> go.Figure:
     ])
     slopes = f"slopes {slope:.4g} (tangent), {secant:.4g} (secant)"
     gap = f"r(h) = {r:.3g}, r(h)/h = {r / h:.3g}"
-    _cubic_layout(fig, 500, 150, "f(x)", _two_line_title(
-        f"x = {x0:g}, h = {h:g}: {slopes}", gap))
+    _cubic_layout(fig, 524, 174, "f(x)", _two_line_title(
+        f"x = {x0:g}, h = {h:g}: {slopes}", gap, 524))
     # a phone: the first line in two, and room for the third
     narrow = {"layout": {
         "title.text": f"x = {x0:g}, h = {h:g}:<br>{slopes}<br>{gap}",
-        "margin.t": 172, "height": 522}}
+        "margin.t": 196, "height": 546}}
     text = (f"The curve f(x) = x³ − 2x with its tangent line at x = {x0:g} "
             f"(slope {slope:.4g}) and the secant through x and x + h for "
             f"h = {h:g} (slope {secant:.4g}). The tangent misses f(x + h) "
@@ -145,11 +149,11 @@ def directional_derivative(angle: float) -> go.Figure:
                      dtick=90, row=1, col=2)
     fig.update_yaxes(title_text="slope ∂ᵤf", range=[-5, 5], row=1, col=2)
     fig.update_layout(
-        **{**_LAYOUT, "height": 470, "margin": dict(l=60, r=20, t=130,
+        **{**_LAYOUT, "height": 494, "margin": dict(l=60, r=20, t=154,
                                                      b=50)},
         title=_two_line_title(
             f"At ({px:g}, {py:g}), u at {angle:g}°: slope {slope:.3g}",
-            f"steepest descent: u at {best:.1f}°, slope {-norm:.3g}"))
+            f"steepest descent: u at {best:.1f}°, slope {-norm:.3g}", 494))
     text = (f"Contour lines of f(x, y) = x²/2 + 2y² around the point "
             f"({px:g}, {py:g}), where the gradient is ({gx:g}, {gy:g}). "
             f"Two unit arrows start at the point: the direction u at "
@@ -163,7 +167,7 @@ def directional_derivative(angle: float) -> go.Figure:
             f"{best:.1f} degrees, the direction of −∇f.")
     narrow = {"layout": {"xaxis.domain": [0, 1], "yaxis.domain": [0.56, 1],
                          "xaxis2.domain": [0, 1], "yaxis2.domain": [0, 0.38],
-                         "height": 760, "title.font.size": 12}}
+                         "height": 784, "title.font.size": 12}}
     return describe(fig, text, narrow=narrow)
 
 
@@ -204,9 +208,9 @@ def taylor_approximations(x0: float) -> go.Figure:
         go.Scatter(x=[x0], y=[f(x0)], mode="markers", showlegend=False,
                    marker=dict(color="black", size=9)),
     ])
-    _cubic_layout(fig, 440, 130, "value", _two_line_title(
+    _cubic_layout(fig, 464, 154, "value", _two_line_title(
         f"around x = {x0:g}, errors at x + 0.5:",
-        f"{err1:.3g} (first order), {err2:.3g} (second order)"))
+        f"{err1:.3g} (first order), {err2:.3g} (second order)", 464))
     text = (f"The curve f(x) = x³ − 2x and its Taylor approximations around "
             f"x = {x0:g}: the tangent line and the parabola that also "
             f"matches the curvature f″({x0:g}) = {float(d2f(x0)):.3g}. Half a "
@@ -261,7 +265,8 @@ def difference_errors(name: str) -> go.Figure:
            "margin": dict(l=70, r=20, t=80, b=210),
            "legend": dict(orientation="h", x=0, y=-0.33, yanchor="top")},
         title=dict(text=f"Relative error, {DIFFERENCE_LABELS[name]}",
-                   font=dict(size=14)),
+                   font=dict(size=14), yref="container", yanchor="bottom",
+                   y=round(1 - (_TOP_PAD + 0.92 * 14) / 620, 4)),
         xaxis=dict(title="step h", type="log", range=[-16, 0], dtick=2,
                    exponentformat="power"),
         yaxis=dict(title="relative error", type="log", range=[-13, 1],

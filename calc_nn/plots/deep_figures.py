@@ -35,9 +35,10 @@ _TRACES = {"grad": ("‖∂L/∂Wˡ‖", COLORS["sigmoid"], "solid"),
            "std": ("std of zˡ", COLORS["relu"], "dot")}
 
 
-def verdict(ratio: float) -> str:
+def verdict(ratio: float, middle: str = "steady") -> str:
     """The word for a first-to-last ratio of error norms: "vanishing"
-    below 1/100, "shrinking" below 1/2, "steady" up to 2, "growing" up to
+    below 1/100, "shrinking" below 1/2, ``middle`` up to 2 ("steady"; the
+    backprop chapter says "level" of its gradient norms), "growing" up to
     100, "exploding" beyond.
 
     Used in: book/deep.md
@@ -49,7 +50,7 @@ def verdict(ratio: float) -> str:
     if ratio < 0.5:
         return "shrinking"
     if ratio <= 2:
-        return "steady"
+        return middle
     return "growing" if ratio <= 100 else "exploding"
 
 
@@ -104,7 +105,7 @@ def depth_explorer(depth: int, init: str, arch: str) -> go.Figure:
         yanchor="bottom", align="left", showarrow=False, text=readout,
         font=dict(size=11), bgcolor="rgba(255,255,255,0.85)")
     fig.update_yaxes(type="log", exponentformat="power", range=[-22, 10],
-                     dtick=4, row=1, col=1)
+                     dtick=4, title_text="norm or std", row=1, col=1)
     fig.update_xaxes(title_text="layer l", range=[0.5, depth + 0.5],
                      row=1, col=1)
     # a loss above 100 leaves the panel (the title gives the first one)
