@@ -411,7 +411,7 @@ def test_explorer_description_states_every_run(lr, momentum):
                                        n_steps=80)
     text = _description(fig)
     title = fig.layout.title.text.replace("<br>", " ")
-    assert f"momentum = Adam's β₁ = {momentum:g}" in title
+    assert f"η = {lr:.3g}, μ = Adam's β₁ = {momentum:g}" in title
     for label, result in _bowl_torch(lr, momentum, 80).items():
         if isinstance(result, str):  # diverged: on the plot and in words
             assert f"{label} {result}" in text and f"{label} {result}" \
@@ -426,10 +426,10 @@ def test_explorer_says_which_beta1_adam_uses():
     own = opt_plots.optimizer_explorer("quadratic", 0.3, 0.5, beta1=0.9,
                                        n_steps=80)
     title = own.layout.title.text
-    assert "momentum = 0.5" in title and "Adam's β₁ = 0.9" in title
+    assert "μ = 0.5" in title and "Adam's β₁ = 0.9" in title
     assert "Adam's β₁ = 0.9" in _description(own)
     tied = opt_plots.optimizer_explorer("quadratic", 0.3, 0.5, n_steps=80)
-    assert "momentum = Adam's β₁ = 0.5" in tied.layout.title.text
+    assert "μ = Adam's β₁ = 0.5" in tied.layout.title.text
     adam = [t for t in tied.data if t.name == "Adam"][0]
     adam_own = [t for t in own.data if t.name == "Adam"][0]
     assert not np.allclose(adam.x, adam_own.x)  # β₁ is really used

@@ -858,7 +858,7 @@ def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
                   mark)
     page.wait_for_function(
         "([gd, t]) => gd.layout.title.text.startsWith(t)",
-        arg=[gd, "quadratic bowl, κ = 10, lr = 0.6"],
+        arg=[gd, "quadratic bowl, κ = 10, η = 0.6"],
         timeout=REDRAW_TIMEOUT_MS)
     assert readout.text_content().strip() == "0.6"
     after = {i: page.evaluate(JS_TRACE_XY, [gd, i]) for i in paths}

@@ -295,11 +295,11 @@ def _explorer_text(fig, land, runs, visible, notes, s) -> go.Figure:
     beta1 = s["momentum"] if s["beta1"] is None else s["beta1"]
     adam = any(n in visible for n in ("adam", "adamw"))
     sgd = any(n in visible for n in ("momentum", "nesterov"))
-    hyper = [f"lr = {s['lr']:.3g}"]
+    hyper = [f"η = {s['lr']:.3g}"]  # the book's letters: notation.md
     if sgd and adam and s["beta1"] is None:
-        hyper.append(f"momentum = Adam's β₁ = {s['momentum']:g}")
+        hyper.append(f"μ = Adam's β₁ = {s['momentum']:g}")
     else:
-        hyper += [f"momentum = {s['momentum']:g}"] if sgd else []
+        hyper += [f"μ = {s['momentum']:g}"] if sgd else []
         hyper += [f"Adam's β₁ = {beta1:g}"] if adam else []
     if adam and s["beta2"] != 0.999:
         hyper.append(f"β₂ = {s['beta2']:g}")
