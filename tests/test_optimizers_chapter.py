@@ -815,6 +815,11 @@ def test_the_momentum_map_says_what_the_setting_does(lr, mu, said):
     assert said in fig.layout.meta["description"]
     cross = next(t for t in fig.data if t.name == "your setting")
     assert (cross.x[0], cross.y[0]) == (lr, mu)
+    # the chapter's words, "the factor per step", without a letter: the
+    # notation page gives rho to batch norm's running rate
+    rate = float(optim.momentum_rate(lr, mu, [1.0, 0.1]))
+    assert f"factor {rate:.3f} per step" in fig.layout.title.text
+    assert "ρ" not in fig.layout.title.text + fig.layout.meta["description"]
 
 
 def test_the_minibatch_explorer_draws_the_predicted_floor():

@@ -545,7 +545,7 @@ def momentum_region(lr: float, momentum: float,
                       labelfont=dict(size=10, color="black")),
         colorscale=[[0, "#74c476"], [1, "#f7fcf5"]], zmin=0.5, zmax=1.0,
         showscale=False, line=dict(width=0.6, color="#525252"),
-        hoverinfo="skip", name="factor ρ per step", showlegend=False),
+        hoverinfo="skip", name="factor per step", showlegend=False),
         1, 1)
     fig.add_shape(type="rect", x0=0, x1=4.2, y0=0, y1=0.98, xref="x",
                   yref="y", layer="below", line=dict(width=0),
@@ -581,19 +581,19 @@ def momentum_region(lr: float, momentum: float,
                      row=1, col=2)
     fig.update_yaxes(title_text="Im z", range=[-1.6, 1.6], dtick=1,
                      scaleanchor="x2", constrain="domain", row=1, col=2)
-    title = (f"η = {lr:.3g}, μ = {momentum:.3g}: factor ρ = {rate:.3f} "
+    title = (f"η = {lr:.3g}, μ = {momentum:.3g}: factor {rate:.3f} "
              f"per step, {verdict}")
     narrow = two_panels(fig, title, height=470, heights=(260, 260),
                         gap=70, titles=False)
     moduli = np.abs(eig)
     return describe(
         fig, f"Momentum on the quadratic bowl with condition number "
-             f"{condition:g}. Left: the factor ρ by which the distance to "
+             f"{condition:g}. Left: the factor by which the distance to "
              "the minimum shrinks per step, over learning rates 0 to 4.2 "
              "and momenta 0 to 0.98; it is 1 or more (grey) to the right "
              "of the line ηλₘₐₓ = 2(1 + μ). The best setting is η* = "
              f"{best_lr:.3g}, μ* = {best_mu:.3g}. Your setting η = "
-             f"{lr:.3g}, μ = {momentum:.3g} has ρ = {rate:.3f}: {verdict}. "
+             f"{lr:.3g}, μ = {momentum:.3g} has the factor {rate:.3f}: {verdict}. "
              "Right: its eigenvalues in the complex plane, of moduli "
              f"{moduli[0, 0]:.3f} and {moduli[0, 1]:.3f} along λₘₐₓ and "
              f"{moduli[1, 0]:.3f} and {moduli[1, 1]:.3f} along λₘᵢₙ, "
