@@ -298,6 +298,7 @@ TWO_MEANINGS = " ".join(
      ("backprop", "deep")),
     (r"\| \$M\$ \| the number of values a mean runs over", ("losses",
                                                           "deep")),
+    (r"\| \$n_k\$ \| number of training samples of class", ("losses",)),
 ])
 def test_notation_lists_symbols_the_chapters_share(row, chapters):
     assert re.search(row, NOTATION, re.M), row
