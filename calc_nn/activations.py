@@ -22,9 +22,9 @@ axis):
 The ``*_grad`` functions are the *local* derivatives :math:`f'(x)`; the chain
 rule multiplies them by the upstream gradient (chapter "Backpropagation").
 The code computes in place where it can (``out=``, ``+=``): each call makes
-its result and at most one temporary array of its size (and the sigmoid a
-mask of the entries that overflowed, if any), which is what keeps NumPy near
-PyTorch's speed (``benchmarks/bench_activations.py``).
+its result and at most one temporary array of its size (and the sigmoid and
+its derivative a mask of the entries that overflowed, if any), which is what
+keeps NumPy near PyTorch's speed (``benchmarks/bench_activations.py``).
 """
 
 from __future__ import annotations
@@ -302,6 +302,7 @@ def leaky_relu_grad(x, alpha=0.01):
     return _step(x, alpha)
 
 
+@_underflow_ignored
 def softmax(z, axis=-1):
     r"""Softmax along ``axis``: turns scores (logits) into probabilities.
 
@@ -335,6 +336,7 @@ def softmax(z, axis=-1):
     return e
 
 
+@_underflow_ignored
 def log_softmax(z, axis=-1):
     r"""Logarithm of the softmax along ``axis``, computed without ``log(0)``.
 
@@ -460,8 +462,9 @@ def chain_gradient(name: str, depth: int, w: float = 1.0, x0: float = 0.5,
 # --- named steps
 
 def _exp_minus_abs(x):
-    """``e^{-|x|}``, in (0, 1]: the only exponential the sigmoid and its
-    derivatives take, so nothing overflows. One new array."""
+    """``e^{-|x|}``, in (0, 1]: an exponential that cannot overflow, for
+    tanh's derivative (and the tests' stable forms of the sigmoid). One
+    new array."""
     e = np.empty_like(x)
     # -|x| is x with its sign bit set: one pass over the bits as integers,
     # where np.negative(np.abs(x)) takes two (NaN stays NaN)

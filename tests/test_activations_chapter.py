@@ -284,6 +284,9 @@ def test_below_the_overflow_edge_the_definition_flushes_what_calc_nn_keeps():
     edge = -float(np.log(info.max))
     bottom = float(np.log(info.smallest_subnormal))
     assert f"{edge:.1f}" == "-88.7" and f"{bottom:.1f}" == "-103.3"
+    # "it rounds to 0 only a little below that": at -103.9, not yet
+    assert act.sigmoid(np.array([-103.9], np.float32))[0] > 0
+    assert act.sigmoid(np.array([-104.5], np.float32))[0] == 0
     for glued in ("act-exp-edge-32", "act-subnormal-edge-32", "act-tiny-32"):
         assert f"{{glue:text}}`{glued}:" in TEXT
     with np.errstate(over="raise"):
@@ -304,7 +307,11 @@ def test_below_the_overflow_edge_the_definition_flushes_what_calc_nn_keeps():
     cell, = [c for c in page.code(TEXT) if "x95 = " in c]
     assert "np.array([-95.0], dtype=np.float32)" in cell
     x95 = np.array([-95.0], dtype=np.float32)
-    assert act.sigmoid(x95)[0] > 0 and exact.min() < 1 / (1 + np.exp(95.0))
+    with np.errstate(over="ignore"):
+        assert (1 / (1 + np.exp(-x95)))[0] == 0      # "definition: [0.]"
+    np.testing.assert_allclose(act.sigmoid(x95), 1 / (1 + np.exp(95.0)),
+                               rtol=0,
+                               atol=2 * float(info.smallest_subnormal))
 
 
 # ------------------------------------------ the chain of sigmoids by hand

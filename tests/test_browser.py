@@ -75,6 +75,14 @@ JS_MATH_ERRORS = r"""() => {
   }
   return bad;
 }"""
+# Display formulas wider than their column: MathJax hides the rest behind
+# a scrollbar that a reader does not see (the column is 688 px at 1280).
+JS_MATH_TOO_WIDE = r"""() => [...document.querySelectorAll(
+    'mjx-container[display="true"]')].filter((m) => {
+  const column = m.closest('.math, .output') || m.parentElement;
+  return m.scrollWidth > column.clientWidth + 2;
+}).map((m) => (m.closest('.math') || {}).id || (m.getAttribute('aria-label')
+  || m.textContent).slice(0, 60))"""
 # The explorers' HTML controls: for each, its kind, the number of
 # positions and the current one.
 JS_CONTROLS = """(gd) => {
@@ -165,6 +173,9 @@ def test_page(browser, site, built_book, book_page):
             if not error:
                 failures += [f"formula {m}"
                              for m in page.evaluate(JS_MATH_ERRORS)]
+                failures += [f"display formula wider than the column, "
+                             f"cut off: {m}"
+                             for m in page.evaluate(JS_MATH_TOO_WIDE)]
 
         shot = screenshot(page, _screenshot_name(book_page), full_page=True)
 

@@ -833,6 +833,9 @@ def test_clipping_figure_describes_the_three_runs():
     for run in runs[1:]:
         assert f"{run.losses[-1]:.3g}" in text
     assert len(fig.data) == 6
+    # the learning rate in the book's letter (notation.md: eta, `lr`)
+    assert fig.layout.title.text.endswith("D = 50, η = 0.1")
+    assert text.startswith("Gradient descent (η = 0.1) on a")
 
 
 @pytest.mark.parametrize("make", [

@@ -352,6 +352,10 @@ def test_mse_ce_description_states_where_the_runs_end(z0):
     assert said, text
     assert mentions(said.group(1), finals[0], 3)
     assert mentions(said.group(2), finals[1], 3)
+    # the learning rate in the book's letter (notation.md: eta, `lr`)
+    assert "gradient descent with η = 1," in text
+    fig = loss_plots.sigmoid_mse_vs_ce(z0)
+    assert fig.layout.xaxis2.title.text == "step (η = 1)"
 
 
 @pytest.mark.parametrize("weight, gamma", [(1.0, 0.0), (20.0, 2.0)])

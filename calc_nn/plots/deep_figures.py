@@ -180,9 +180,9 @@ def clipping_runs(depth: int = 50, arch: str = "residual",
     fig.update_yaxes(range=[-1, 4], row=1, col=2)
     fig.update_xaxes(title_text="step")
     narrow = two_panels(fig, f"{ARCH_LABELS[arch]}, {INIT_LABELS[init]}, "
-                             f"D = {depth}, lr = 0.1", height=440,
+                             f"D = {depth}, η = 0.1", height=440,
                         heights=(220, 220))
-    text = (f"Gradient descent (lr 0.1) on a {_NAMES[arch]} network of "
+    text = (f"Gradient descent (η = 0.1) on a {_NAMES[arch]} network of "
             f"{depth} layers initialised with {INIT_LABELS[init]}, without "
             f"clipping and with the gradient's global norm clipped at 10 "
             f"and at 1; left the loss, right the norm of the gradient "

@@ -158,7 +158,7 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
     fig.update_xaxes(title_text="prediction p = σ(z)", range=[0, 1],
                      row=1, col=1)
     fig.update_yaxes(title_text="|∂L/∂z|", range=[0, 1.05], row=1, col=1)
-    fig.update_xaxes(title_text=f"step (lr = {lr:g})", row=1, col=2)
+    fig.update_xaxes(title_text=f"step (η = {lr:g})", row=1, col=2)
     fig.update_yaxes(title_text="p", range=[0, 1.02], row=1, col=2)
     narrow = two_panels(fig, f"start z₀ = {z0:g} (p = {p0:.3g}); after "
                              f"{steps} steps MSE reaches p = "
@@ -171,7 +171,7 @@ def sigmoid_mse_vs_ce(z0: float, lr: float = 1.0,
              f"{p[top]:.2f}) and vanishes as p goes to 0, cross-entropy's "
              f"is 1 − p. From z₀ = {z0:g} (p = {p0:.3g}) they are "
              f"{start[0]:.3g} and {start[1]:.3g}. Right: after {steps} "
-             f"steps of gradient descent with lr = {lr:g}, MSE reaches p = "
+             f"steps of gradient descent with η = {lr:g}, MSE reaches p = "
              f"{path_mse[-1]:.3g}, cross-entropy p = {path_ce[-1]:.3g}.",
         narrow={"layout": narrow})
 

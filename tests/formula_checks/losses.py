@@ -228,12 +228,14 @@ CHECKED = {
         r"""L = -\frac{1}{N}\sum_{i=1}^{N}\sum_{k=1}^{K} y_{ik}\log p_{ik}""",
         check_ce_batch),
     "eq-ce-chain": (
-        r"""\frac{\partial \ell}{\partial z_k}
-= \sum_{j=1}^{K} \frac{\partial \ell}{\partial p_j}\,
+        r"""\begin{aligned}
+\frac{\partial \ell}{\partial z_k}
+&= \sum_{j=1}^{K} \frac{\partial \ell}{\partial p_j}\,
 \frac{\partial p_j}{\partial z_k}
-= \sum_{j=1}^{K} \Bigl(-\frac{y_j}{p_j}\Bigr)\, p_j\,([j = k] - p_k)
-= -y_k + p_k \sum_{j=1}^{K} y_j
-= p_k - y_k""",
+= \sum_{j=1}^{K} \Bigl(-\frac{y_j}{p_j}\Bigr)\, p_j\,([j = k] - p_k) \\
+&= -y_k + p_k \sum_{j=1}^{K} y_j
+= p_k - y_k
+\end{aligned}""",
         check_ce_chain),
     "eq-ce-logit-gradient": (
         r"""\frac{\partial L}{\partial z_{ik}} = \frac{1}{N}\,(p_{ik} - y_{ik})""",

@@ -474,9 +474,12 @@ CHECKED = {
         r"""z^2 - (1 + \mu - \eta\lambda)\, z + \mu = 0""",
         check_momentum_charpoly),
     "eq-heavy-ball": (
-        r"""\eta^* = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2},
+        r"""\begin{gathered}
+\eta^* = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2},
 \qquad \mu^* = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2,
-\qquad \text{factor per step } \sqrt{\mu^*} = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}""",
+\\
+\text{factor per step } \sqrt{\mu^*} = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}
+\end{gathered}""",
         check_heavy_ball),
     "eq-adagrad": (
         r"""s_t = s_{t-1} + g_t^2, \qquad
