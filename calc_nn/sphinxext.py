@@ -41,7 +41,7 @@ from docutils import nodes
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _HERE = Path(__file__).parent
 _FIGURE_CLASS = "calc-nn-figure"
-_STATIC_FILES = ("calc_nn_plotly.js", "calc_nn.css")
+_STATIC_FILES = ("calc_nn_plotly.js", "calc_nn.css", "calc_nn_math.js")
 
 __all__ = ["PlotlyMimeRenderer", "accessible_html", "figure_html",
            "setup"]
@@ -394,6 +394,7 @@ def setup(app):
     # Set here, not by importing calc_nn.plots: no import side effect.
     os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"
     app.add_css_file("calc_nn.css")
+    app.add_js_file("calc_nn_math.js")  # display formulas fit the column
     app.connect("config-inited", _student_config)
     app.connect("source-read", _student_source)
     app.connect("html-page-context", _fix_colab_button, priority=900)

@@ -212,3 +212,13 @@ def click_control(page, gd, k: int, target: int) -> None:
     x = box["x"] + thumb / 2 + (box["width"] - thumb) * target / max(n - 1,
                                                                      1)
     page.mouse.click(x, box["y"] + box["height"] / 2)
+
+
+# Display formulas wider than their box (the column, less the equation
+# number beside a labelled one): MathJax hides the rest behind a scrollbar
+# that a reader does not see (the column is 688 px at 1280).
+JS_MATH_TOO_WIDE = r"""() => [...document.querySelectorAll(
+    'mjx-container[display="true"]')].filter(
+  (m) => m.scrollWidth > m.clientWidth + 2
+).map((m) => (m.closest('.math') || {}).id || (m.getAttribute('aria-label')
+  || m.textContent).slice(0, 60))"""

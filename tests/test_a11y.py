@@ -35,6 +35,7 @@ import pytest
 from browser_helpers import (
     JS_DATA,
     JS_DRAWN,
+    JS_MATH_TOO_WIDE,
     PHONE,
     REPO,
     TABLET,
@@ -441,9 +442,10 @@ def test_every_figure_has_a_description_that_follows_its_state(
                                            ("tablet", TABLET)])
 def test_figures_fit_narrow_screens(browser, site, built_book, book_page,
                                     size, viewport):
-    """At phone and tablet width the page does not scroll sideways, and no
-    figure has overlapping, cut or outside text, before and after its
-    first control moves."""
+    """At phone and tablet width the page does not scroll sideways, no
+    display formula is cut off (calc_nn_math.js scales the wide ones
+    down), and no figure has overlapping, cut or outside text, before and
+    after its first control moves."""
     with offline_page(browser, viewport=viewport) as rec:
         page = rec.page
         _open_book_page(rec, site, built_book, book_page)
@@ -454,6 +456,11 @@ def test_figures_fit_narrow_screens(browser, site, built_book, book_page,
             failures.append(f"the page scrolls sideways: scrollWidth "
                             f"{width} > {viewport['width']}; too wide: "
                             f"{page.evaluate(JS_TOO_WIDE)}")
+        # MathJax typesets, then calc_nn_math.js fits the formulas
+        page.evaluate("() => window.MathJax && MathJax.startup ? "
+                      "MathJax.startup.promise.then(() => true) : true")
+        failures += [f"display formula wider than its box, cut off: {m}"
+                     for m in page.evaluate(JS_MATH_TOO_WIDE)]
         for gd in _figures(page):
             narrow = gd.evaluate("(gd) => [gd._calcNN.narrow, "
                                  "calcNN.isNarrow(gd)]")

@@ -167,7 +167,7 @@ def test_offline_assets_are_shipped(built_book):
     assert plotly_js.is_file(), f"{plotly_js} missing"
     head = plotly_js.read_text(encoding="utf-8", errors="replace")[:500]
     assert PLOTLY_SIGNATURES[0] in head, f"{plotly_js} is not plotly.js"
-    for name in ("calc_nn_plotly.js", "calc_nn.css"):
+    for name in ("calc_nn_plotly.js", "calc_nn.css", "calc_nn_math.js"):
         assert (static / name).is_file(), f"{static / name} missing"
     mathjax = static / "mathjax" / "tex-chtml.js"
     assert mathjax.is_file(), f"{mathjax} missing"

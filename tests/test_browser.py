@@ -36,6 +36,7 @@ from browser_helpers import (
     DESKTOP,
     JS_DATA,
     JS_DRAWN,
+    JS_MATH_TOO_WIDE,
     PHONE,
     click_control,
     figures_ready,
@@ -75,14 +76,6 @@ JS_MATH_ERRORS = r"""() => {
   }
   return bad;
 }"""
-# Display formulas wider than their column: MathJax hides the rest behind
-# a scrollbar that a reader does not see (the column is 688 px at 1280).
-JS_MATH_TOO_WIDE = r"""() => [...document.querySelectorAll(
-    'mjx-container[display="true"]')].filter((m) => {
-  const column = m.closest('.math, .output') || m.parentElement;
-  return m.scrollWidth > column.clientWidth + 2;
-}).map((m) => (m.closest('.math') || {}).id || (m.getAttribute('aria-label')
-  || m.textContent).slice(0, 60))"""
 # The explorers' HTML controls: for each, its kind, the number of
 # positions and the current one.
 JS_CONTROLS = """(gd) => {

@@ -250,9 +250,11 @@ CHECKED = {
 \qquad \ell_i = -\log p_{i t_i}""",
         check_weighted_mean),
     "eq-focal-gradient": (
-        r"""\frac{\partial \operatorname{FL}}{\partial z_k}
-= \frac{d\operatorname{FL}}{dp_t}\, p_t\,([k = t] - p_k)
-= -\alpha_t\,(1 - p_t)^{\gamma}\left[1 - \frac{\gamma\, p_t \log p_t}
-{1 - p_t}\right]([k = t] - p_k)""",
+        r"""\begin{aligned}
+\frac{\partial \operatorname{FL}}{\partial z_k}
+&= \frac{d\operatorname{FL}}{dp_t}\, p_t\,([k = t] - p_k) \\
+&= -\alpha_t\,(1 - p_t)^{\gamma}\left[1 - \frac{\gamma\, p_t \log p_t}
+{1 - p_t}\right]([k = t] - p_k)
+\end{aligned}""",
         check_focal_gradient),
 }

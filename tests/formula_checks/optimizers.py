@@ -486,8 +486,10 @@ CHECKED = {
 \theta_t = \theta_{t-1} - \frac{\eta\, g_t}{\sqrt{s_t} + \epsilon}""",
         check_adagrad),
     "eq-nn-rmsprop": (
-        r"""E[g^2]_{t+1} = 0.9 E[g^2]_t + 0.1 (\nabla_\theta L(\theta_t))^2, \qquad
-\theta_{t+1} = \theta_t - \frac{\eta}{\sqrt{E[g^2]_{t+1} + \epsilon}} \nabla_\theta L(\theta_t)""",
+        r"""\begin{aligned}
+E[g^2]_{t+1} &= 0.9 E[g^2]_t + 0.1 (\nabla_\theta L(\theta_t))^2, \\
+\theta_{t+1} &= \theta_t - \frac{\eta}{\sqrt{E[g^2]_{t+1} + \epsilon}} \nabla_\theta L(\theta_t)
+\end{aligned}""",
         check_nn_rmsprop),
     "eq-torch-rmsprop": (
         r"""v_{t+1} = \alpha v_t + (1 - \alpha) g_t^2, \qquad
