@@ -838,7 +838,7 @@ def test_optimizer_explorer_learning_rate_slider_moves_trajectories(
         state="visible", timeout=REDRAW_TIMEOUT_MS)
     gd = out.locator(".js-plotly-plot").element_handle()
     slider = out.locator(".widget-slider", has=page.locator(
-        ".widget-label", has_text=re.compile(r"^learning rate$")))
+        ".widget-label", has_text=re.compile(r"^learning rate η$")))
     readout = slider.locator(".widget-readout")
     assert readout.text_content().strip() == "0.3"
     default = plots.explorer_figure("quadratic", 0.3, 0.5, n_steps=80)

@@ -245,7 +245,7 @@ def test_accessible_html_fixes_the_theme_findings():
 
 class _App:
     def __init__(self):
-        self.connected, self.css = [], []
+        self.connected, self.css, self.js = [], [], []
 
     def connect(self, event, handler, priority=500):
         self.connected.append((event, handler.__name__))
@@ -253,11 +253,15 @@ class _App:
     def add_css_file(self, name):
         self.css.append(name)
 
+    def add_js_file(self, name):
+        self.js.append(name)
+
 
 def test_setup_sets_the_renderer_for_the_kernels(monkeypatch):
     """The build (not an import of calc_nn.plots) makes the executing
-    kernels emit the plotly JSON only, and every page gets the book's CSS
-    and the accessibility fixes."""
+    kernels emit the plotly JSON only, and every page gets the book's CSS,
+    the script that fits display formulas to the column, and the
+    accessibility fixes."""
     for var in ("PLOTLY_RENDERER", "CALC_NN_STATIC"):
         monkeypatch.setenv(var, "")  # restored (or removed) afterwards
         monkeypatch.delenv(var)
@@ -266,4 +270,5 @@ def test_setup_sets_the_renderer_for_the_kernels(monkeypatch):
     assert os.environ["PLOTLY_RENDERER"] == "plotly_mimetype"
     assert os.environ["CALC_NN_STATIC"] == "1"
     assert app.css == ["calc_nn.css"]
+    assert app.js == ["calc_nn_math.js"]
     assert ("build-finished", "_fix_pages") in app.connected
