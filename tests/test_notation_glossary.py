@@ -274,7 +274,7 @@ def test_xavier_entry_says_for_which_widths_it_keeps_the_variance():
 
 def test_momentum_entry_uses_pytorchs_buffer_as_the_chapter_does():
     optimizers = (BOOK / "optimizers.md").read_text()
-    assert "b_{t+1} = \\mu b_t + \\nabla_\\theta L(\\theta_t)" in optimizers
+    assert "b_{t+1} &= \\mu b_t + \\nabla_\\theta L(\\theta_t)" in optimizers
     assert "b_t = \\mu b_{t-1} + g_t" in ENTRIES["momentum"]
 
 

@@ -301,8 +301,11 @@ Y_{i,j}}""",
 G^{\text{pad}}_{h+u,\,w+v}\, W_{k-1-u,\,k-1-v}""",
         check_conv_dx_flip),
     "eq-equivariance": (
-        r"""Y'_{d,i,j} = b_d + \sum_{c,u,v} W_{d,c,u,v}\, X_{c,\,i + u - \Delta_1,\,
-j + v - \Delta_2} = Y_{d,\,i - \Delta_1,\,j - \Delta_2}""",
+        r"""\begin{aligned}
+Y'_{d,i,j} &= b_d + \sum_{c,u,v} W_{d,c,u,v}\, X_{c,\,i + u - \Delta_1,\,
+j + v - \Delta_2} \\
+&= Y_{d,\,i - \Delta_1,\,j - \Delta_2}
+\end{aligned}""",
         check_equivariance),
     "eq-conv-dw-multi": (
         r"""\frac{\partial L}{\partial W_{d,c,u,v}} = \sum_{n} \sum_{i,j}

@@ -219,10 +219,12 @@ CHECKED = {
 = \frac{2}{M}\,(\hat y_i - y_i)""",
         check_mse_gradient),
     "eq-bce-gradient": (
-        r"""\frac{\partial \ell}{\partial z}
-= \Bigl(-\frac{y}{p} + \frac{1 - y}{1 - p}\Bigr)\, p\,(1 - p)
-= -y\,(1 - p) + (1 - y)\,p
-= p - y""",
+        r"""\begin{aligned}
+\frac{\partial \ell}{\partial z}
+&= \Bigl(-\frac{y}{p} + \frac{1 - y}{1 - p}\Bigr)\, p\,(1 - p) \\
+&= -y\,(1 - p) + (1 - y)\,p
+= p - y
+\end{aligned}""",
         check_bce_gradient),
     "eq-ce-batch": (
         r"""L = -\frac{1}{N}\sum_{i=1}^{N}\sum_{k=1}^{K} y_{ik}\log p_{ik}""",
@@ -254,7 +256,8 @@ CHECKED = {
 \frac{\partial \operatorname{FL}}{\partial z_k}
 &= \frac{d\operatorname{FL}}{dp_t}\, p_t\,([k = t] - p_k) \\
 &= -\alpha_t\,(1 - p_t)^{\gamma}\left[1 - \frac{\gamma\, p_t \log p_t}
-{1 - p_t}\right]([k = t] - p_k)
+{1 - p_t}\right] \\
+&\qquad \times ([k = t] - p_k)
 \end{aligned}""",
         check_focal_gradient),
 }

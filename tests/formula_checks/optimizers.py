@@ -461,8 +461,10 @@ CHECKED = {
 \theta_{t+1} = \theta_t - v_{t+1}""",
         check_nn_momentum),
     "eq-torch-momentum": (
-        r"""b_{t+1} = \mu b_t + \nabla_\theta L(\theta_t), \qquad
-\theta_{t+1} = \theta_t - \eta\, b_{t+1}""",
+        r"""\begin{aligned}
+b_{t+1} &= \mu b_t + \nabla_\theta L(\theta_t), \\
+\theta_{t+1} &= \theta_t - \eta\, b_{t+1}
+\end{aligned}""",
         check_torch_momentum),
     "eq-momentum-matrix": (
         r"""\begin{pmatrix} u_{t+1} \\ \tilde b_{t+1} \end{pmatrix}
@@ -492,8 +494,10 @@ E[g^2]_{t+1} &= 0.9 E[g^2]_t + 0.1 (\nabla_\theta L(\theta_t))^2, \\
 \end{aligned}""",
         check_nn_rmsprop),
     "eq-torch-rmsprop": (
-        r"""v_{t+1} = \alpha v_t + (1 - \alpha) g_t^2, \qquad
-\theta_{t+1} = \theta_t - \frac{\eta\, g_t}{\sqrt{v_{t+1}} + \epsilon}""",
+        r"""\begin{aligned}
+v_{t+1} &= \alpha v_t + (1 - \alpha) g_t^2, \\
+\theta_{t+1} &= \theta_t - \frac{\eta\, g_t}{\sqrt{v_{t+1}} + \epsilon}
+\end{aligned}""",
         check_torch_rmsprop),
     "eq-ema-unrolled": (
         r"""m_t = (1-\beta_1) \sum_{k=1}^{t} \beta_1^{t-k} g_k""",
