@@ -163,6 +163,15 @@ def legend_grid(labels, plot_px: float) -> tuple[int, int, int]:
     return cols, -(-n // cols), int(text) + 2
 
 
+def title_y(size: float, height: int) -> float:
+    """The ``y`` (container fraction, with ``yanchor="bottom"``) that puts
+    a title's letters ``_TOP_PAD`` px from the top, below the modebar's
+    row: plotly puts the first baseline at ``y`` (whatever yanchor says
+    when the title has several lines), and the letters' top 0.92 em above
+    it."""
+    return round(1 - (_TOP_PAD + 0.92 * size) / height, 4)
+
+
 def header(title: str, *, width: str, height: int, margin: dict,
            legend=(), panel_titles: int = 0) -> dict:
     """Layout of the top of a figure: title, legend, panel titles, in
@@ -197,11 +206,7 @@ def header(title: str, *, width: str, height: int, margin: dict,
         height=height,
         title=dict(text=text, font=dict(size=size), xref="container", x=0,
                    xanchor="left", pad=dict(l=12), yref="container",
-                   yanchor="bottom",
-                   # plotly puts a title's first baseline at y (whatever
-                   # yanchor says when it has several lines): its top is
-                   # 0.92 em above
-                   y=round(1 - (_TOP_PAD + 0.92 * size) / height, 4)))
+                   yanchor="bottom", y=title_y(size, height)))
     if legend:
         plot_px = container - margin["l"] - margin["r"]
         cols, rows, column = legend_grid(legend, plot_px)

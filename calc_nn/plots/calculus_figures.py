@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import sympy as sp
 from plotly.subplots import make_subplots
 
-from calc_nn.plots._style import _TOP_PAD, COLORS, describe
+from calc_nn.plots._style import COLORS, describe, title_y
 from calc_nn.plots._style import LAYOUT as _LAYOUT
 from calc_nn.symbolic import calculus_formulas as calc
 
@@ -45,11 +45,8 @@ def _two_line_title(first: str, second: str, height: int) -> dict:
     """A title on two short lines at the top of a figure ``height`` px
     high, below the modebar's row, clear of a legend above the plot even
     when a phone's width wraps the legend into two rows."""
-    # as in _style.header: plotly puts the first baseline at y, whatever
-    # yanchor says, and the letters' top 0.92 em above it
     return dict(text=f"{first}<br>{second}", font=dict(size=14),
-                y=round(1 - (_TOP_PAD + 0.92 * 14) / height, 4),
-                yref="container", yanchor="bottom")
+                y=title_y(14, height), yref="container", yanchor="bottom")
 
 
 def _cubic_layout(fig, height, top, y_title, title):
@@ -266,7 +263,7 @@ def difference_errors(name: str) -> go.Figure:
            "legend": dict(orientation="h", x=0, y=-0.33, yanchor="top")},
         title=dict(text=f"Relative error, {DIFFERENCE_LABELS[name]}",
                    font=dict(size=14), yref="container", yanchor="bottom",
-                   y=round(1 - (_TOP_PAD + 0.92 * 14) / 620, 4)),
+                   y=title_y(14, 620)),
         xaxis=dict(title="step h", type="log", range=[-16, 0], dtick=2,
                    exponentformat="power"),
         yaxis=dict(title="relative error", type="log", range=[-13, 1],
