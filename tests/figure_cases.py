@@ -18,7 +18,9 @@ from calc_nn.autograd import Value
 from calc_nn.mlp import MLP, make_moons
 from calc_nn.plots import activation_figures as act_plots
 from calc_nn.plots import backprop_figures as bp_plots
+from calc_nn.plots import calculus_figures as calc_plots
 from calc_nn.plots import cnn_figures as conv_plots
+from calc_nn.plots import deep_figures as deep_plots
 from calc_nn.plots import digits_figures as digit_plots
 from calc_nn.plots import forward_figures as fwd_plots
 from calc_nn.plots import loss_figures as loss_plots
@@ -26,8 +28,8 @@ from calc_nn.plots import optimizer_figures as opt_plots
 from calc_nn.train import fit_calc_nn
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = (act_plots, bp_plots, conv_plots, digit_plots, fwd_plots,
-           loss_plots, opt_plots)
+MODULES = (act_plots, bp_plots, calc_plots, conv_plots, deep_plots,
+           digit_plots, fwd_plots, loss_plots, opt_plots)
 
 
 def figure_functions() -> dict[str, object]:
@@ -110,6 +112,20 @@ def _gradient_noise():
 
 #: name -> (figure function name, a call drawing it)
 CASES = {
+    "tangent": ("tangent_line", lambda: calc_plots.tangent_line(1.0, 0.4)),
+    "tangent_far": ("tangent_line",
+                    lambda: calc_plots.tangent_line(-1.5, 0.05)),
+    "directional": ("directional_derivative",
+                    lambda: calc_plots.directional_derivative(90)),
+    "taylor": ("taylor_approximations",
+               lambda: calc_plots.taylor_approximations(-1.5)),
+    "differences": ("difference_errors",
+                    lambda: calc_plots.difference_errors("sigmoid")),
+    "deep": ("depth_explorer",
+             lambda: deep_plots.depth_explorer(50, "pytorch", "plain")),
+    "deep_residual": ("depth_explorer", lambda: deep_plots.depth_explorer(
+        20, "he", "residual_batchnorm")),
+    "clipping": ("clipping_runs", lambda: deep_plots.clipping_runs()),
     "sigmoid": ("function_and_derivative",
                 lambda: act_plots.function_and_derivative("sigmoid")),
     "relu": ("function_and_derivative",
@@ -207,6 +223,17 @@ CASES = {
 #: Every explorer of the chapters: chapter, the figure function it draws,
 #: a figure of the controls' values, and those values (from book/*.md).
 EXPLORERS = [
+    ("calculus", "tangent_line", calc_plots.tangent_line,
+     {"x0": [-1.5, 0.0, 1.0, 1.5], "h": [0.8, 0.1, 0.05]}),
+    ("calculus", "directional_derivative", calc_plots.directional_derivative,
+     {"angle": [0, 90, 240, 345]}),
+    ("calculus", "taylor_approximations", calc_plots.taylor_approximations,
+     {"x0": [-1.5, -0.5, 0.0, 1.5]}),
+    ("calculus", "difference_errors", calc_plots.difference_errors,
+     {"name": list(calc_plots.DIFFERENCE_LABELS)}),
+    ("deep", "depth_explorer", deep_plots.depth_explorer,
+     {"depth": [5, 50], "init": ["pytorch", "xavier", "he"],
+      "arch": ["plain", "batchnorm", "residual", "residual_batchnorm"]}),
     ("activations", "function_and_derivative",
      act_plots.function_and_derivative,
      {"name": ["sigmoid", "tanh", "relu", "leaky_relu"]}),
@@ -300,8 +327,8 @@ def explored_in_chapters() -> set[str]:
         text = page.read_text()
         for match in re.finditer(r"\bexplore\(", text):
             call = text[match.end():match.end() + 400]
-            names |= set(re.findall(r"\b(?:plots|conv_plots|loss_plots|"
-                                    r"digit_plots)\.([a-z_]+)", call))
+            # any module alias (plots., figs., conv_plots., ...)
+            names |= set(re.findall(r"\b[a-z_]+\.([a-z_]+)", call))
     return names & figures
 
 

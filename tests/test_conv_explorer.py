@@ -157,3 +157,20 @@ def test_live_backward_pattern_control(images):
         want.layout.meta["description"]
     static = _backward_explorer(images, "static")
     assert len(static.layout.meta["calc_nn"]["states"]) == 3 * 2 * 2
+
+
+def test_backward_hover_names_each_panel_and_its_cell(images):
+    """The trace names are hidden in the hover box (``<extra></extra>``),
+    so the hover text itself names the quantity of each panel, with the
+    panel titles' symbols, and the cell's row and column: the ∂L/∂W panel
+    showed only its value."""
+    fig = conv_plots.conv_backward("ring", 8, 13, images=images)
+    for trace, name in zip(fig.data, ("X", "∂L/∂W", "∂L/∂X")):
+        assert trace.name == name
+        assert trace.hovertemplate == (f"{name}, row %{{y}}, col %{{x}}: "
+                                       "%{z}<extra></extra>")
+    titles = [a.text for a in fig.layout.annotations[:3]]
+    assert titles[1].startswith("∂L/∂W") and titles[2].startswith("∂L/∂X")
+    kernel = conv_plots.conv_forward("ring", "sobel_x", 1, 1,
+                                     images=images).data[1]
+    assert kernel.hovertemplate.startswith("W, row %{y}, col %{x}")

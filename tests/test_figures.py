@@ -38,7 +38,7 @@ from calc_nn.plots import digits_figures as digit_plots
 from calc_nn.plots import forward_figures as fwd_plots
 from calc_nn.plots import loss_figures as loss_plots
 from calc_nn.plots import optimizer_figures as opt_plots
-from calc_nn.plots._style import NARROW_PX, PHONE_PX, text_px
+from calc_nn.plots._style import NARROW_PX, PHONE_PX, text_px, title_y
 from calc_nn.widgets import Choice, Slider, explore
 
 _NUMBER = re.compile(r"[-−]?\d+(?:\.\d+)?(?:e[+-]?\d+)?%?")
@@ -86,6 +86,21 @@ def test_every_figure_has_a_description_and_a_narrow_layout(case):
     narrow = fig.layout.meta["narrow"]
     assert narrow["layout"]["height"] >= 300
     fc.apply_narrow(fig)  # plotly.py checks every key and value
+
+
+@pytest.mark.parametrize("case", fc.CASES)
+def test_every_title_is_placed_by_the_shared_header(case):
+    """Titles start at the container's left edge, below the modebar's row
+    (``_style.title_y``), in both layouts: a figure that places its title
+    by hand (the calculus figures did, 41 px in on a phone, with a gap
+    above their legend) drifts from the others and from the modebar
+    rule."""
+    fig = fc.CASES[case][1]()
+    for layout in (fig.layout, fc.apply_narrow(fig).layout):
+        title = layout.title
+        assert (title.xref, title.x, title.yref) == ("container", 0,
+                                                     "container")
+        assert title.y == title_y(title.font.size, layout.height)
 
 
 # ------------------------------------------------------------ the numbers

@@ -3,7 +3,9 @@
 Each function draws one setting; the chapter passes it to
 :func:`calc_nn.widgets.explore`. Every figure carries a text alternative
 computed from the numbers it plots (:func:`calc_nn.plots._style.describe`),
-and the two-panel figure a layout that stacks its panels on a narrow screen.
+and a narrow layout for phones: its title, legend and (for the two-panel
+figure, stacked) panels placed by :func:`calc_nn.plots._style.frame`, as
+in every other chapter.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import plotly.graph_objects as go
 import sympy as sp
 from plotly.subplots import make_subplots
 
-from calc_nn.plots._style import COLORS, describe, title_y
-from calc_nn.plots._style import LAYOUT as _LAYOUT
+from calc_nn.plots._style import COLORS, describe, frame, two_panels
 from calc_nn.symbolic import calculus_formulas as calc
 
 __all__ = [
@@ -41,19 +42,9 @@ def _cubic():
                  for k in range(3))
 
 
-def _two_line_title(first: str, second: str, height: int) -> dict:
-    """A title on two short lines at the top of a figure ``height`` px
-    high, below the modebar's row, clear of a legend above the plot even
-    when a phone's width wraps the legend into two rows."""
-    return dict(text=f"{first}<br>{second}", font=dict(size=14),
-                y=title_y(14, height), yref="container", yanchor="bottom")
-
-
-def _cubic_layout(fig, height, top, y_title, title):
-    """The fixed axes of the two figures of the cubic, and their title."""
-    fig.update_layout(**{**_LAYOUT, "height": height,
-                         "margin": dict(l=60, r=20, t=top, b=50)},
-                      title=title, xaxis=dict(title="x", range=[-2.4, 2.4]),
+def _cubic_axes(fig, y_title):
+    """The fixed axes of the two figures of the cubic."""
+    fig.update_layout(xaxis=dict(title="x", range=[-2.4, 2.4]),
                       yaxis=dict(title=y_title, range=[-9, 9]))
 
 
@@ -81,21 +72,18 @@ def tangent_line(x0: float, h: float) -> go.Figure:
         go.Scatter(x=[x0, x0 + h], y=[f(x0), f(x0 + h)], mode="markers",
                    showlegend=False, marker=dict(color="black", size=8)),
     ])
-    slopes = f"slopes {slope:.4g} (tangent), {secant:.4g} (secant)"
-    gap = f"r(h) = {r:.3g}, r(h)/h = {r / h:.3g}"
-    _cubic_layout(fig, 524, 174, "f(x)", _two_line_title(
-        f"x = {x0:g}, h = {h:g}: {slopes}", gap, 524))
-    # a phone: the first line in two, and room for the third
-    narrow = {"layout": {
-        "title.text": f"x = {x0:g}, h = {h:g}:<br>{slopes}<br>{gap}",
-        "margin.t": 196, "height": 546}}
+    narrow = frame(
+        fig, f"x = {x0:g}, h = {h:g}: slopes {slope:.4g} (tangent), "
+             f"{secant:.4g} (secant) · r(h) = {r:.3g}, r(h)/h = {r / h:.3g}",
+        height=470, narrow_height=500)
+    _cubic_axes(fig, "f(x)")
     text = (f"The curve f(x) = x³ − 2x with its tangent line at x = {x0:g} "
             f"(slope {slope:.4g}) and the secant through x and x + h for "
             f"h = {h:g} (slope {secant:.4g}). The tangent misses f(x + h) "
             f"by r(h) = {r:.3g}, and r(h)/h = {r / h:.3g}; since "
             "r(h)/h = 3xh + h², it tends to 0 with h: the gap closes "
             "faster than h.")
-    return describe(fig, text, narrow=narrow)
+    return describe(fig, text, narrow={"layout": narrow})
 
 
 def directional_derivative(angle: float) -> go.Figure:
@@ -119,7 +107,7 @@ def directional_derivative(angle: float) -> go.Figure:
         x=gxs, y=gys, z=zs, showscale=False,
         contours=dict(start=0.5, end=12, size=1, coloring="lines"),
         colorscale=[[0, _GREY], [1, _GREY]], name="f(x, y)",
-        hoverinfo="skip"), 1, 1)
+        showlegend=False, hoverinfo="skip"), 1, 1)
 
     def arrow(vec, name, color, dash=None):
         return go.Scatter(
@@ -145,12 +133,11 @@ def directional_derivative(angle: float) -> go.Figure:
     fig.update_xaxes(title_text="angle of u (degrees)", range=[0, 360],
                      dtick=90, row=1, col=2)
     fig.update_yaxes(title_text="slope ∂ᵤf", range=[-5, 5], row=1, col=2)
-    fig.update_layout(
-        **{**_LAYOUT, "height": 494, "margin": dict(l=60, r=20, t=154,
-                                                     b=50)},
-        title=_two_line_title(
-            f"At ({px:g}, {py:g}), u at {angle:g}°: slope {slope:.3g}",
-            f"steepest descent: u at {best:.1f}°, slope {-norm:.3g}", 494))
+    # on a phone the bowl above the slopes, each the full width
+    narrow = two_panels(
+        fig, f"At ({px:g}, {py:g}), u at {angle:g}°: slope {slope:.3g} · "
+             f"steepest descent: u at {best:.1f}°, slope {-norm:.3g}",
+        height=450, heights=(240, 200), gap=80, titles=False)
     text = (f"Contour lines of f(x, y) = x²/2 + 2y² around the point "
             f"({px:g}, {py:g}), where the gradient is ({gx:g}, {gy:g}). "
             f"Two unit arrows start at the point: the direction u at "
@@ -162,10 +149,7 @@ def directional_derivative(angle: float) -> go.Figure:
             f"The slope, plotted against the angle of u, is a cosine "
             f"between {-norm:.3g} and {norm:.3g}; it is lowest at "
             f"{best:.1f} degrees, the direction of −∇f.")
-    narrow = {"layout": {"xaxis.domain": [0, 1], "yaxis.domain": [0.56, 1],
-                         "xaxis2.domain": [0, 1], "yaxis2.domain": [0, 0.38],
-                         "height": 784, "title.font.size": 12}}
-    return describe(fig, text, narrow=narrow)
+    return describe(fig, text, narrow={"layout": narrow})
 
 
 @functools.cache
@@ -205,15 +189,16 @@ def taylor_approximations(x0: float) -> go.Figure:
         go.Scatter(x=[x0], y=[f(x0)], mode="markers", showlegend=False,
                    marker=dict(color="black", size=9)),
     ])
-    _cubic_layout(fig, 464, 154, "value", _two_line_title(
-        f"around x = {x0:g}, errors at x + 0.5:",
-        f"{err1:.3g} (first order), {err2:.3g} (second order)", 464))
+    narrow = frame(fig, f"around x = {x0:g}, errors at x + 0.5: "
+                        f"{err1:.3g} (first order), {err2:.3g} (second "
+                        f"order)", height=450, narrow_height=480)
+    _cubic_axes(fig, "value")
     text = (f"The curve f(x) = x³ − 2x and its Taylor approximations around "
             f"x = {x0:g}: the tangent line and the parabola that also "
             f"matches the curvature f″({x0:g}) = {float(d2f(x0)):.3g}. Half a "
             f"unit away the tangent is off by {err1:.3g}, the parabola by "
             f"{err2:.3g} (exactly 0.5³).")
-    return describe(fig, text)
+    return describe(fig, text, narrow={"layout": narrow})
 
 
 #: Button labels of :func:`difference_errors`.
@@ -255,15 +240,10 @@ def difference_errors(name: str) -> go.Figure:
         x=[b[0] for b in bests], y=[b[1] for b in bests], mode="markers",
         name="smallest error", marker=dict(color="black", size=8,
                                            symbol="x")))
+    # five legend entries: two rows on a wide screen, five on a phone
+    narrow = frame(fig, f"Relative error, {DIFFERENCE_LABELS[name]}",
+                   height=480, narrow_height=560, margin=dict(l=70))
     fig.update_layout(
-        # the legend below the plot: explore() puts the buttons above it,
-        # and a narrow screen wraps the legend into more rows
-        **{**_LAYOUT, "height": 620,
-           "margin": dict(l=70, r=20, t=80, b=210),
-           "legend": dict(orientation="h", x=0, y=-0.33, yanchor="top")},
-        title=dict(text=f"Relative error, {DIFFERENCE_LABELS[name]}",
-                   font=dict(size=14), yref="container", yanchor="bottom",
-                   y=title_y(14, 620)),
         xaxis=dict(title="step h", type="log", range=[-16, 0], dtick=2,
                    exponentformat="power"),
         yaxis=dict(title="relative error", type="log", range=[-13, 1],
@@ -275,7 +255,9 @@ def difference_errors(name: str) -> go.Figure:
             f"shrinks further (round-off), toward a relative error of 1, "
             f"where the two values of the function round to the same "
             f"number and the difference is 0. " + "; ".join(notes) + ".")
-    return describe(fig, text)
+    # a phone: a tick every 10⁴, not every 10², so that they stay level
+    return describe(fig, text, narrow={"layout": {**narrow,
+                                                  "xaxis.dtick": 4}})
 
 
 def _flat_top(hs, errs) -> str:

@@ -190,6 +190,12 @@ def _conv_layout(fig, title: str, cell_texts) -> dict:
               "colorbar.y": round(-30 / narrow_h, 4)}}}
 
 
+def _hover(name: str) -> str:
+    """Hover text of a heatmap cell: the panel's quantity, the cell's row
+    and column, its value (a tap on a phone shows it too)."""
+    return f"{name}, row %{{y}}, col %{{x}}: %{{z}}<extra></extra>"
+
+
 def _kernel_panel(fig, k):
     """The kernel as a heatmap with its weights written in the cells
     (middle panel); returns the weights and their texts."""
@@ -197,8 +203,8 @@ def _kernel_panel(fig, k):
     text = [[_fraction(v) for v in row] for row in kz]
     fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
                              colorscale="RdBu", zmid=0, showscale=False,
-                             name="kernel", hovertemplate="%{z}"
-                             "<extra></extra>"), 1, 2)
+                             name="kernel", hovertemplate=_hover("W")),
+                  1, 2)
     return kz, text
 
 
@@ -390,8 +396,7 @@ def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
         f"∂L/∂X (W = {KERNEL_LABELS[kernel]})"))
     fig.add_trace(go.Heatmap(z=x.astype(int), colorscale="gray", zmin=0,
                              zmax=255, showscale=False, name="X",
-                             hovertemplate="row %{y}, col %{x}: %{z}"
-                             "<extra></extra>"), 1, 1)
+                             hovertemplate=_hover("X")), 1, 1)
     if pattern in ("one", "row"):
         _box(fig, row - 1, col - 1 if one else -1, 3, 3 if one else _SIDE + 2,
              1, 1)
@@ -401,13 +406,12 @@ def conv_backward(image: str, row: int, col: int, kernel: str = "sobel_x",
         z=dw, text=text, texttemplate="%{text}",
         colorscale="gray" if one else "RdBu",
         zmin=0 if one else -w_max, zmax=255 if one else w_max,
-        showscale=False, name="dL/dW",
-        hovertemplate="%{z}<extra></extra>"), 1, 2)
+        showscale=False, name="∂L/∂W", hovertemplate=_hover("∂L/∂W")),
+        1, 2)
     x_max = 2.0 if one else max(float(np.abs(dx).max()), 1.0)
     fig.add_trace(go.Heatmap(z=dx, colorscale="RdBu", zmid=0, zmin=-x_max,
-                             zmax=x_max, showscale=True, name="dL/dX",
-                             hovertemplate="row %{y}, col %{x}: %{z}"
-                             "<extra></extra>"), 1, 3)
+                             zmax=x_max, showscale=True, name="∂L/∂X",
+                             hovertemplate=_hover("∂L/∂X")), 1, 3)
     if pattern in ("one", "row"):
         _box(fig, row - 1, col - 1 if one else -1, 3, 3 if one else _SIDE + 2,
              1, 3)
