@@ -159,16 +159,24 @@ def test_conv_fast_equals_naive_and_caches_are_interchangeable(case):
                 np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-12)
 
 
-def test_large_batches_are_split_and_still_exact():
-    # enough images for several im2col batches of about 4 MB
+@pytest.mark.parametrize("C, F, stride", [
+    (16, 4, 2),     # strided: the scatter-add input gradient
+    (16, 4, 1),     # stride 1, C k k > F: the input gradient in long rows
+    (2, 20, 1)])    # stride 1, C k k <= F: the scatter-add again
+def test_large_batches_are_split_and_still_exact(C, F, stride):
+    """Enough images for several im2col batches of about 4 MB, the last
+    one smaller: every batch reuses the first one's scratch matrices, and
+    a batch that used a stale or a too-long view of them would be off."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((300, 16, 12, 12))
-    W = rng.standard_normal((4, 16, 3, 3))
-    assert len(conv._batches(len(x), 16 * 9 * 144 * 8)) > 1
-    out, cache = conv.conv2d_forward(x, W, None, 2, 1)
+    x = rng.standard_normal((310, C, 12, 12))
+    W = rng.standard_normal((F, C, 3, 3))
+    batches = conv._batches(len(x), C * 9 * 144 * 8)
+    sizes = [len(range(310)[n]) for n in batches]
+    assert len(sizes) > 1 and sizes[-1] < sizes[0]
+    out, cache = conv.conv2d_forward(x, W, None, stride, 1)
     dout = upstream(out.shape)
     check_against_torch((out, *conv.conv2d_backward(dout, cache)), x, W,
-                        None, 2, 1, dout, np.float64)
+                        None, stride, 1, dout, np.float64)
 
 
 @pytest.mark.parametrize("stride,padding,kernel", [
