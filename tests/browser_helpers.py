@@ -222,3 +222,24 @@ JS_MATH_TOO_WIDE = r"""() => [...document.querySelectorAll(
   (m) => m.scrollWidth > m.clientWidth + 2
 ).map((m) => (m.closest('.math') || {}).id || (m.getAttribute('aria-label')
   || m.textContent).slice(0, 60))"""
+
+
+# Display formulas drawn smaller, relative to the text around them, than
+# MathJax draws the inline formulas of the page's paragraphs (it scales its
+# font to the text's x-height, e.g. to 127%). Where every formula fits its
+# box (a desktop page) calc_nn_math.js must leave them all at that size: it
+# once reset MathJax's own size on every display formula, to 79% of it.
+JS_MATH_SHRUNK = r"""() => {
+  const ratio = (m) => parseFloat(getComputedStyle(m).fontSize)
+    / parseFloat(getComputedStyle(m.parentElement).fontSize);
+  const inline = [...document.querySelectorAll(
+    'article p mjx-container:not([display="true"])')].map(ratio)
+    .sort((a, b) => a - b);
+  if (!inline.length) { return []; }
+  const text = inline[Math.floor(inline.length / 2)];
+  return [...document.querySelectorAll('mjx-container[display="true"]')]
+    .filter((m) => ratio(m) < 0.99 * text)
+    .map((m) => ((m.closest('.math') || {}).id || m.textContent.slice(0, 40))
+      + ` at ${ratio(m).toFixed(3)} of its text's size, inline formulas at `
+      + text.toFixed(3));
+}"""

@@ -36,6 +36,7 @@ from browser_helpers import (
     DESKTOP,
     JS_DATA,
     JS_DRAWN,
+    JS_MATH_SHRUNK,
     JS_MATH_TOO_WIDE,
     PHONE,
     click_control,
@@ -169,6 +170,9 @@ def test_page(browser, site, built_book, book_page):
                 failures += [f"display formula wider than the column, "
                              f"cut off: {m}"
                              for m in page.evaluate(JS_MATH_TOO_WIDE)]
+                failures += [f"display formula drawn smaller than "
+                             f"MathJax's size: {m}"
+                             for m in page.evaluate(JS_MATH_SHRUNK)]
 
         shot = screenshot(page, _screenshot_name(book_page), full_page=True)
 

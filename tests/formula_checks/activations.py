@@ -131,8 +131,9 @@ CHECKED = {
 = \prod_{k=1}^{D} w\, f'(z^k)""",
             check_chain_product),
         "eq-softmax-jacobian": (
-            r"""\frac{\partial p_i}{\partial z_j} = p_i\,([i = j] - p_j),
-\qquad
-J = \operatorname{diag}(p) - p\,p^\top""",
+            r"""\begin{gathered}
+\frac{\partial p_i}{\partial z_j} = p_i\,([i = j] - p_j), \\
+J = \operatorname{diag}(p) - p\,p^\top
+\end{gathered}""",
             check_softmax_jacobian),
 }

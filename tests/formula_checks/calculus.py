@@ -243,28 +243,38 @@ def check_central_difference():
 # label -> (the formula exactly as typed in the chapter, its check)
 CHECKED = {
     "eq-calc-linear-approx": (
-        r"""f(x + h) = f(x) + f'(x)\,h + r(h), \qquad \lim_{h \to 0} \frac{r(h)}{h} = 0""",
+        r"""\begin{gathered}
+f(x + h) = f(x) + f'(x)\,h + r(h), \\
+\lim_{h \to 0} \frac{r(h)}{h} = 0
+\end{gathered}""",
         check_linear_approx),
     "eq-calc-cubic": (
         r"""f(x + h) = \underbrace{x^3 - 2x}_{f(x)} + \underbrace{(3x^2 - 2)}_{f'(x)}\,h
 + \underbrace{3 x h^2 + h^3}_{r(h)}""",
         check_cubic),
     "eq-calc-gradient-approx": (
-        r"""f(x + h) = f(x) + \nabla f(x)^\top h + r(h), \qquad
-\lim_{h \to 0} \frac{r(h)}{\lVert h \rVert} = 0""",
+        r"""\begin{gathered}
+f(x + h) = f(x) + \nabla f(x)^\top h + r(h), \\
+\lim_{h \to 0} \frac{r(h)}{\lVert h \rVert} = 0
+\end{gathered}""",
         check_gradient_approx),
     "eq-calc-directional": (
         r"""\partial_u f(x) = \nabla f(x)^\top u = \lVert \nabla f(x) \rVert \cos\theta""",
         check_directional),
     "eq-calc-jacobian-approx": (
-        r"""F(x + h) = F(x) + J_F(x)\, h + r(h), \qquad J_F(x) \in \R^{m \times n}""",
+        r"""\begin{gathered}
+F(x + h) = F(x) + J_F(x)\, h + r(h), \\
+J_F(x) \in \R^{m \times n}
+\end{gathered}""",
         check_jacobian_approx),
     "eq-calc-jacobian-example": (
         r"""J_F = \begin{pmatrix} x_2 & x_1 \\ 1 & \cos x_2 \\ 2 x_1 & 0 \end{pmatrix}""",
         check_jacobian_example),
     "eq-calc-two-jacobians": (
-        r"""J_{Wx + b} = W, \qquad
-J_{f(z)} = \operatorname{diag}\bigl(f'(z_1), \dots, f'(z_n)\bigr)""",
+        r"""\begin{gathered}
+J_{Wx + b} = W, \\
+J_{f(z)} = \operatorname{diag}\bigl(f'(z_1), \dots, f'(z_n)\bigr)
+\end{gathered}""",
         check_two_jacobians),
     "eq-calc-chain": (
         r"""J_{f \circ g}(x) = J_f\bigl(g(x)\bigr)\, J_g(x)""",

@@ -317,9 +317,11 @@ j + v - \Delta_2} \\
 \frac{\partial L}{\partial Y_{n,d,i,j}}\, W_{d,c,u,v}""",
         check_conv_dx_multi),
     "eq-conv-matrix": (
-        r"""\operatorname{vec}(Y) = T \operatorname{vec}(X), \qquad
+        r"""\begin{gathered}
+\operatorname{vec}(Y) = T \operatorname{vec}(X), \\
 \frac{\partial L}{\partial \operatorname{vec}(X)} =
-T^\top \frac{\partial L}{\partial \operatorname{vec}(Y)}""",
+T^\top \frac{\partial L}{\partial \operatorname{vec}(Y)}
+\end{gathered}""",
         check_conv_matrix),
     "eq-receptive-field": (
         r"""r_D = 1 + \sum_{l=1}^{D} (k_l - 1) \prod_{i=1}^{l-1} s_i""",

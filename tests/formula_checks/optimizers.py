@@ -457,8 +457,10 @@ CHECKED = {
 = \frac{\kappa - 1}{\kappa + 1}""",
         check_gd_best_rate),
     "eq-nn-momentum": (
-        r"""v_{t+1} = \gamma v_t + \eta \nabla_\theta L(\theta_t), \qquad
-\theta_{t+1} = \theta_t - v_{t+1}""",
+        r"""\begin{gathered}
+v_{t+1} = \gamma v_t + \eta \nabla_\theta L(\theta_t), \\
+\theta_{t+1} = \theta_t - v_{t+1}
+\end{gathered}""",
         check_nn_momentum),
     "eq-torch-momentum": (
         r"""\begin{aligned}
@@ -478,7 +480,8 @@ b_{t+1} &= \mu b_t + \nabla_\theta L(\theta_t), \\
     "eq-heavy-ball": (
         r"""\begin{gathered}
 \eta^* = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2},
-\qquad \mu^* = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2,
+\\
+\mu^* = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2,
 \\
 \text{factor per step } \sqrt{\mu^*} = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}
 \end{gathered}""",
