@@ -729,7 +729,7 @@ def _batches(N, per_image):
     about 4 MB when one image takes ``per_image`` bytes: large enough for
     one efficient matrix product, small enough to stay in cache."""
     step = max(1, (1 << 22) // max(1, per_image))
-    return [slice(n, n + step) for n in range(0, N, step)]
+    return [slice(n, min(n + step, N)) for n in range(0, N, step)]
 
 
 def _scratch(batches, per_image, dtype):

@@ -224,22 +224,37 @@ JS_MATH_TOO_WIDE = r"""() => [...document.querySelectorAll(
   || m.textContent).slice(0, 60))"""
 
 
-# Display formulas drawn smaller, relative to the text around them, than
-# MathJax draws the inline formulas of the page's paragraphs (it scales its
-# font to the text's x-height, e.g. to 127%). Where every formula fits its
-# box (a desktop page) calc_nn_math.js must leave them all at that size: it
-# once reset MathJax's own size on every display formula, to 79% of it.
+# Display formulas drawn below MathJax's own size on a desktop page, where
+# each fits the column at that size (the chapters break their formulas
+# for it) and calc_nn_math.js must leave it alone. MathJax scales its font
+# to the text's x-height (to 127% here) and sets that on the element; the
+# script keeps it in data-calc-nn-size (it once threw it away, drawing
+# every display formula at 79% of its size). Checked three ways: the
+# script ran (the attribute is there), kept that size, and, where the
+# page's paragraphs have inline formulas, the display formulas are as
+# large as they are relative to the text around them.
 JS_MATH_SHRUNK = r"""() => {
   const ratio = (m) => parseFloat(getComputedStyle(m).fontSize)
     / parseFloat(getComputedStyle(m.parentElement).fontSize);
+  const name = (m) => (m.closest('.math') || {}).id
+    || m.textContent.slice(0, 40);
   const inline = [...document.querySelectorAll(
     'article p mjx-container:not([display="true"])')].map(ratio)
     .sort((a, b) => a - b);
-  if (!inline.length) { return []; }
-  const text = inline[Math.floor(inline.length / 2)];
-  return [...document.querySelectorAll('mjx-container[display="true"]')]
-    .filter((m) => ratio(m) < 0.99 * text)
-    .map((m) => ((m.closest('.math') || {}).id || m.textContent.slice(0, 40))
-      + ` at ${ratio(m).toFixed(3)} of its text's size, inline formulas at `
-      + text.toFixed(3));
+  const text = inline.length ? inline[Math.floor(inline.length / 2)] : 0;
+  const problems = [];
+  for (const m of document.querySelectorAll(
+      'mjx-container[display="true"]')) {
+    const own = m.getAttribute('data-calc-nn-size');
+    if (own === null) {
+      problems.push(`${name(m)}: calc_nn_math.js did not run on it`);
+    } else if (m.style.fontSize !== own) {
+      problems.push(`${name(m)}: scaled to ${m.style.fontSize} from `
+        + `MathJax's ${own} (too wide for the desktop column?)`);
+    } else if (ratio(m) < 0.99 * text) {
+      problems.push(`${name(m)} at ${ratio(m).toFixed(3)} of its text's `
+        + `size, inline formulas at ${text.toFixed(3)}`);
+    }
+  }
+  return problems;
 }"""

@@ -315,19 +315,24 @@ def test_below_the_overflow_edge_the_definition_flushes_what_calc_nn_keeps():
 
 
 class _Passes(np.ndarray):
-    """An array that counts the NumPy operations that read or write a
-    whole array of its size: ``np.empty_like`` hands these out to
-    calc_nn (below), so every operation on a buffer calc_nn allocates is
-    seen, in place (``e += 1``) or not."""
+    """An array that counts the NumPy calls (ufuncs, and functions such as
+    ``np.where``) that read or write a whole array of its size. The input
+    is one, and ``np.empty_like`` hands these out (below), so every pass
+    over the input or over a buffer calc_nn allocates is seen, in place
+    (``e += 1``) or not. Allocating one (``np.empty_like``) is no pass."""
 
     size_counted = 0
     count = 0
+    not_a_pass = ()
+
+    @classmethod
+    def _saw(cls, arrays):
+        if any(isinstance(a, np.ndarray) and a.size == cls.size_counted
+               for a in arrays):
+            cls.count += 1
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        arrays = [a for a in (*inputs, *(out or ()))
-                  if isinstance(a, np.ndarray)]
-        if any(a.size == _Passes.size_counted for a in arrays):
-            _Passes.count += 1
+        _Passes._saw((*inputs, *(out or ())))
         plain = [a.view(np.ndarray) if isinstance(a, _Passes) else a
                  for a in inputs]
         if out is not None:
@@ -338,36 +343,57 @@ class _Passes(np.ndarray):
         return (result.view(_Passes) if isinstance(result, np.ndarray)
                 else result)
 
+    def __array_function__(self, func, types, args, kwargs):
+        if func not in _Passes.not_a_pass:
+            _Passes._saw((*args, *kwargs.values()))
+        return super().__array_function__(func, types, args, kwargs)
+
 
 def _passes(fn, x, monkeypatch):
-    """How many passes over an array of ``x``'s size ``fn(x)`` makes."""
+    """How many passes over an array of ``x``'s size ``fn(x)`` makes (the
+    checks of the argument, which pass ``x`` on unchanged, left out)."""
     empty_like = np.empty_like
     with monkeypatch.context() as m:
         m.setattr(np, "empty_like",
                   lambda a, *args, **kw: empty_like(a, *args, **kw).view(
                       _Passes))
+        m.setattr(act, "_check_x", lambda x: x)
+        m.setattr(act, "_check_x_y", lambda x, y: (x, y))
+        m.setattr(_Passes, "not_a_pass", (empty_like,))
         _Passes.size_counted, _Passes.count = x.size, 0
-        out = fn(x)
+        out = fn(x.view(_Passes))
     return _Passes.count, np.asarray(out)
+
+
+def _stable_sigmoid(x):
+    """eq-stable-sigmoid: e^{-|x|}, then the numerator 1 or e^{-|x|}
+    picked entry by entry."""
+    e = act._exp_minus_abs(x)
+    return np.where(x >= 0, 1, e) / (1 + e)
 
 
 def test_the_pass_counts_the_chapter_gives(monkeypatch):
     """"the definition of σ takes four (negate, exponentiate, add 1,
-    divide) ...  For σ′, eq-sigmoid-grad-cosh takes three (cosh, add,
-    divide) and the form with e^{-|x|} five": counted on calc_nn's code
-    (no entry overflows, so no fix-up pass), values unchanged."""
+    divide) and eq-stable-sigmoid six ...  For σ′, eq-sigmoid-grad-cosh
+    takes three (cosh, add, divide) and the form with e^{-|x|} five":
+    counted on calc_nn's code (no entry overflows, so no fix-up pass),
+    values unchanged. One more pass anywhere, over the input or a buffer,
+    fails it."""
     flat = " ".join(page.prose(TEXT).split())
     assert ("the definition of $\\sigma$ takes four (negate, exponentiate, "
-            "add 1, divide)") in flat
+            "add 1, divide) and {eq}`eq-stable-sigmoid` six, because picking "
+            "the numerator $1$ or $e^{-|x|}$ entry by entry takes two more"
+            ) in flat
     assert ("takes three ($\\cosh$, add, divide) and the form with "
             "$e^{-|x|}$ five") in flat
     x = np.linspace(-20, 20, 1001, dtype=np.float32)
     counts = {}
-    for name, fn in (("sigmoid", act.sigmoid), ("grad", act.sigmoid_grad),
+    for name, fn in (("sigmoid", act.sigmoid), ("stable", _stable_sigmoid),
+                     ("grad", act.sigmoid_grad),
                      ("bell", lambda x: act._bell(act._exp_minus_abs(x)))):
         counts[name], value = _passes(fn, x, monkeypatch)
         np.testing.assert_array_equal(value, fn(x))
-    assert counts == {"sigmoid": 4, "grad": 3, "bell": 5}
+    assert counts == {"sigmoid": 4, "stable": 6, "grad": 3, "bell": 5}
 
 
 # ------------------------------------------ the chain of sigmoids by hand

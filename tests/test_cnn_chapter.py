@@ -700,11 +700,15 @@ def test_im2col_groups_of_about_4_mb():
     """'the groups are as many images as make a window matrix of about
     4 MB (at least one image)'."""
     for per_image in (1_000, 37_000, 1 << 20, 1 << 23):
-        groups = conv._batches(100, per_image)
+        groups = conv._batches(20_000, per_image)
         step = groups[0].stop - groups[0].start
         assert step >= 1
         if step > 1:
             assert step * per_image <= 4 << 20 < (step + 1) * per_image
+        # each group a slice of the batch's images, the last one cut short
+        assert groups[-1].stop == 20_000
+        assert all(a.stop == b.start for a, b in zip(groups, groups[1:]))
+    assert conv._batches(3, 1_000) == [slice(0, 3)]
     assert "about 4 MB (at least one image)" in _one_line(TEXT)
     assert "**one matrix product**" not in TEXT
 

@@ -102,10 +102,12 @@ def n_terms(x, W, stride, out_shape, transposed=False):
 
 def assert_sum_close(got, want, scale, terms, dtype):
     """|got - want| <= 4 sqrt(K) eps * scale, entry by entry (scale: the
-    sum of the magnitudes of the K products)."""
+    sum of the magnitudes of the K products); NaN only where ``want`` is
+    NaN (a comparison with NaN is False: ``> tol`` let any NaN pass)."""
     assert got.shape == want.shape and got.dtype == np.dtype(dtype)
     tol = 4 * np.sqrt(terms) * np.finfo(dtype).eps * scale + 1e-300
-    bad = np.abs(got.astype(np.float64) - want) > tol
+    both_nan = np.isnan(got) & np.isnan(want)
+    bad = ~(np.abs(got.astype(np.float64) - want) <= tol) & ~both_nan
     assert not bad.any(), (f"{bad.sum()} entries off; worst "
                            f"{np.abs(got - want).max():.3g}, tol "
                            f"{tol.min():.3g}..{tol.max():.3g}")
@@ -159,24 +161,46 @@ def test_conv_fast_equals_naive_and_caches_are_interchangeable(case):
                 np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("C, F, stride", [
-    (16, 4, 2),     # strided: the scatter-add input gradient
-    (16, 4, 1),     # stride 1, C k k > F: the input gradient in long rows
-    (2, 20, 1)])    # stride 1, C k k <= F: the scatter-add again
-def test_large_batches_are_split_and_still_exact(C, F, stride):
+@pytest.mark.parametrize("C, F, stride, padding", [
+    (16, 4, 2, 1),  # strided: the scatter-add input gradient
+    # stride 1, C k k > F: the input gradient in long rows; without padding
+    # a row's last entries reach into the next row of the image
+    (16, 4, 1, 0),
+    (16, 4, 1, 1),
+    (2, 20, 1, 1)])  # stride 1, C k k <= F: the scatter-add again
+def test_large_batches_are_split_and_still_exact(C, F, stride, padding,
+                                                 monkeypatch):
     """Enough images for several im2col batches of about 4 MB, the last
-    one smaller: every batch reuses the first one's scratch matrices, and
-    a batch that used a stale or a too-long view of them would be off."""
+    one smaller: every batch reuses the first one's scratch matrices.
+    They are filled with NaN here, so that a batch that read a stale or
+    uninitialised entry (a view too long, a row of zeros assumed) would
+    give NaN, not the zeros fresh memory happens to hold."""
+    scratch, batches = conv._scratch, conv._batches
+    made = []
+
+    def nan_scratch(*args):
+        out = scratch(*args)
+        out[:] = np.nan
+        return out
+
+    def spied_batches(N, per_image):
+        result = batches(N, per_image)
+        made.append([len(range(N)[n]) for n in result])
+        return result
+
+    monkeypatch.setattr(conv, "_scratch", nan_scratch)
+    monkeypatch.setattr(conv, "_batches", spied_batches)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((310, C, 12, 12))
     W = rng.standard_normal((F, C, 3, 3))
-    batches = conv._batches(len(x), C * 9 * 144 * 8)
-    sizes = [len(range(310)[n]) for n in batches]
-    assert len(sizes) > 1 and sizes[-1] < sizes[0]
-    out, cache = conv.conv2d_forward(x, W, None, stride, 1)
+    out, cache = conv.conv2d_forward(x, W, None, stride, padding)
     dout = upstream(out.shape)
     check_against_torch((out, *conv.conv2d_backward(dout, cache)), x, W,
-                        None, stride, 1, dout, np.float64)
+                        None, stride, padding, dout, np.float64)
+    # forward, dx, dW: each in several batches, the last one smaller
+    assert len(made) == 3
+    for sizes in made:
+        assert len(sizes) > 1 and sizes[-1] < sizes[0] and sum(sizes) == 310
 
 
 @pytest.mark.parametrize("stride,padding,kernel", [

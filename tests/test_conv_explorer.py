@@ -171,6 +171,14 @@ def test_backward_hover_names_each_panel_and_its_cell(images):
                                        "%{z}<extra></extra>")
     titles = [a.text for a in fig.layout.annotations[:3]]
     assert titles[1].startswith("∂L/∂W") and titles[2].startswith("∂L/∂X")
-    kernel = conv_plots.conv_forward("ring", "sobel_x", 1, 1,
-                                     images=images).data[1]
-    assert kernel.hovertemplate.startswith("W, row %{y}, col %{x}")
+    # the forward and equivariance views: each panel by its title's word
+    for fig in (conv_plots.conv_forward("ring", "sobel_x", 1, 1,
+                                        images=images),
+                conv_plots.translation_equivariance("ring", 2, 1,
+                                                    images=images)):
+        for trace in fig.data[:3]:
+            assert trace.hovertemplate == (
+                f"{trace.name}, row %{{y}}, col %{{x}}: %{{z}}"
+                "<extra></extra>")
+        assert [t.name for t in fig.data[:3]][1] == "kernel"
+        assert fig.layout.annotations[1].text.startswith("kernel")

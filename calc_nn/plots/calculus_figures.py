@@ -73,8 +73,10 @@ def tangent_line(x0: float, h: float) -> go.Figure:
                    showlegend=False, marker=dict(color="black", size=8)),
     ])
     narrow = frame(
-        fig, f"x = {x0:g}, h = {h:g}: slopes {slope:.4g} (tangent), "
-             f"{secant:.4g} (secant) · r(h) = {r:.3g}, r(h)/h = {r / h:.3g}",
+        # no-break spaces: a phone's title breaks between the statements
+        fig, f"x = {x0:g}, h = {h:g}: slopes {slope:.4g}\u00a0(tangent), "
+             f"{secant:.4g}\u00a0(secant) · r(h) = {r:.3g}, "
+             f"r(h)/h\u00a0=\u00a0{r / h:.3g}",
         height=470, narrow_height=500)
     _cubic_axes(fig, "f(x)")
     text = (f"The curve f(x) = x³ − 2x with its tangent line at x = {x0:g} "
@@ -190,8 +192,9 @@ def taylor_approximations(x0: float) -> go.Figure:
                    marker=dict(color="black", size=9)),
     ])
     narrow = frame(fig, f"around x = {x0:g}, errors at x + 0.5: "
-                        f"{err1:.3g} (first order), {err2:.3g} (second "
-                        f"order)", height=450, narrow_height=480)
+                        f"{err1:.3g}\u00a0(first\u00a0order), "
+                        f"{err2:.3g}\u00a0(second\u00a0order)",
+                   height=450, narrow_height=480)
     _cubic_axes(fig, "value")
     text = (f"The curve f(x) = x³ − 2x and its Taylor approximations around "
             f"x = {x0:g}: the tangent line and the parabola that also "

@@ -203,7 +203,7 @@ def _kernel_panel(fig, k):
     text = [[_fraction(v) for v in row] for row in kz]
     fig.add_trace(go.Heatmap(z=kz, text=text, texttemplate="%{text}",
                              colorscale="RdBu", zmid=0, showscale=False,
-                             name="kernel", hovertemplate=_hover("W")),
+                             name="kernel", hovertemplate=_hover("kernel")),
                   1, 2)
     return kz, text
 
@@ -285,8 +285,7 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
                         f"kernel ({kernel_label})", f"output {Ho}×{Wo}"))
     fig.add_trace(go.Heatmap(z=xp, colorscale="gray", zmin=0, zmax=255,
                              showscale=False, name="input",
-                             hovertemplate="row %{y}, col %{x}: %{z}"
-                             "<extra></extra>"), 1, 1)
+                             hovertemplate=_hover("input")), 1, 1)
     _box(fig, 0, 0, 3, 3, 1, 1)
     # the image's own border inside the padding
     _box(fig, padding, padding, x.shape[0], x.shape[1], 1, 1,
@@ -294,8 +293,7 @@ def conv_forward(image: str, kernel: str, stride: int = 1,
     kz, text = _kernel_panel(fig, k)
     fig.add_trace(go.Heatmap(z=out, colorscale="RdBu", zmid=0,
                              showscale=True, name="output",
-                             hovertemplate="row %{y}, col %{x}: %{z}"
-                             "<extra></extra>"), 1, 3)
+                             hovertemplate=_hover("output")), 1, 3)
     _box(fig, 0, 0, 1, 1, 1, 3)
     _image_axes(fig, 3)
     size = (f"⌊({x.shape[0]} + 2·{padding} − 3)/{stride}⌋ + 1 = {Ho}")
@@ -543,14 +541,13 @@ def translation_equivariance(image: str, down: int, right: int,
                         "feature map"))
     fig.add_trace(go.Heatmap(z=moved.astype(int), colorscale="gray",
                              zmin=0, zmax=255, showscale=False,
-                             name="input", hovertemplate="row %{y}, col "
-                             "%{x}: %{z}<extra></extra>"), 1, 1)
+                             name="input", hovertemplate=_hover("input")),
+                  1, 1)
     _, text = _kernel_panel(fig, k)
     top = float(np.abs(feature_map(x)).max()) or 1.0
     fig.add_trace(go.Heatmap(z=out, colorscale="RdBu", zmin=-top,
                              zmax=top, showscale=True, name="feature map",
-                             hovertemplate="row %{y}, col %{x}: %{z}"
-                             "<extra></extra>"), 1, 3)
+                             hovertemplate=_hover("feature map")), 1, 3)
     for col, before, after in ((1, x, moved),
                                (3, feature_map(x), out)):
         _box(fig, *_bounding_box(before), 1, col, color=COLORS["muted"],

@@ -264,7 +264,7 @@ f(x + h) = f(x) + \nabla f(x)^\top h + r(h), \\
     "eq-calc-jacobian-approx": (
         r"""\begin{gathered}
 F(x + h) = F(x) + J_F(x)\, h + r(h), \\
-J_F(x) \in \R^{m \times n}
+\text{with } J_F(x) \in \R^{m \times n}
 \end{gathered}""",
         check_jacobian_approx),
     "eq-calc-jacobian-example": (
