@@ -315,11 +315,15 @@ def test_below_the_overflow_edge_the_definition_flushes_what_calc_nn_keeps():
 
 
 class _Passes(np.ndarray):
-    """An array that counts the NumPy calls (ufuncs, and functions such as
-    ``np.where``) that read or write a whole array of its size. The input
-    is one, and ``np.empty_like`` hands these out (below), so every pass
-    over the input or over a buffer calc_nn allocates is seen, in place
-    (``e += 1``) or not. Allocating one (``np.empty_like``) is no pass."""
+    """An array that counts the NumPy calls that read or write a whole
+    array of its size: ufuncs, in place (``e += 1``) or not, and NumPy's
+    array functions (``np.where``, ``np.copyto``; allocating with
+    ``np.empty_like`` is no pass). The input is one, and
+    ``np.empty_like`` hands these out (below), so such a call on the
+    input or on a buffer calc_nn allocates is seen. Not counted: array
+    methods (``x.copy()``, ``x.astype``) and item assignment, which the
+    sigmoid's code does not use on whole arrays; and an array function
+    written in Python (``np.clip``) would count its inner calls too."""
 
     size_counted = 0
     count = 0
@@ -376,9 +380,10 @@ def test_the_pass_counts_the_chapter_gives(monkeypatch):
     """"the definition of σ takes four (negate, exponentiate, add 1,
     divide) and eq-stable-sigmoid six ...  For σ′, eq-sigmoid-grad-cosh
     takes three (cosh, add, divide) and the form with e^{-|x|} five":
-    counted on calc_nn's code (no entry overflows, so no fix-up pass),
-    values unchanged. One more pass anywhere, over the input or a buffer,
-    fails it."""
+    counted on calc_nn's code, and on this test's own form of
+    eq-stable-sigmoid built from calc_nn's e^{-|x|} (no entry overflows,
+    so no fix-up pass), values unchanged. One more ufunc or array
+    function over the input or a buffer fails it."""
     flat = " ".join(page.prose(TEXT).split())
     assert ("the definition of $\\sigma$ takes four (negate, exponentiate, "
             "add 1, divide) and {eq}`eq-stable-sigmoid` six, because picking "

@@ -650,6 +650,27 @@ def test_tangent_text_says_why_the_gap_closes_faster_than_h(x0, h):
             "with h: the gap closes faster than h.") in text
 
 
+@pytest.mark.parametrize("make, settings", [
+    (figs.tangent_line, [dict(x0=x0, h=h) for x0 in (-1.5, 0.0, 1.0, 1.5)
+                         for h in (0.8, 0.1, 0.05)]),
+    (figs.taylor_approximations, [dict(x0=x0) for x0 in (-1.5, 0.0, 1.5)])])
+def test_phone_titles_keep_each_number_with_its_label(make, settings):
+    """The title is wrapped for a 320 px phone; a line must not begin with
+    "(secant)" or "order)", cut from its number ("2.36 (secant)", "1
+    (first order)"): no-break spaces tie them, and a no-break space is
+    measured as a space."""
+    for kwargs in settings:
+        lines = make(**kwargs).layout.meta["narrow"]["layout"][
+            "title.text"].split("<br>")
+        assert len(lines) >= 2, lines
+        for line in lines:
+            assert not re.match(r"\s*(\(|order\))", line), lines
+        for label in ("(tangent)", "(secant)", "(first", "(second"):
+            for line in lines:
+                if label in line:
+                    assert re.search(r"\d\u00a0" + re.escape(label), line)
+
+
 def test_tangent_text_states_the_plotted_numbers():
     fig = figs.tangent_line(1.0, 0.1)
     text = fig.layout.meta["description"]

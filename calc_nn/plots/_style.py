@@ -93,7 +93,7 @@ def describe(fig, text: str, *, narrow: dict | None = None):
 
 # Character widths in em of DejaVu Sans, the font plotly's default family
 # ("Open Sans", verdana, arial) falls to on Linux; Verdana's are alike.
-_EM = [(0.32, " .,·'ijlIJₜᵗˡ′:;|"), (0.4, "f/-t()[]⌊⌋r!₀₁¹²ᴸ"),
+_EM = [(0.32, " \u00a0.,·'ijlIJₜᵗˡ′:;|"), (0.4, "f/-t()[]⌊⌋r!₀₁¹²ᴸ"),
        (0.53, "szc∂ẑ?\"_*‖–"), (0.84, "=+−×÷<>≤≥±~#→∞"),
        (1.0, "mwMW%…—")]
 
