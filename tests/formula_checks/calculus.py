@@ -301,8 +301,10 @@ J_{f(z)} = \operatorname{diag}\bigl(f'(z_1), \dots, f'(z_n)\bigr)
 = \frac{1}{N}\,\mathbf{1}""",
         check_sum_mean),
     "eq-calc-taylor2": (
-        r"""f(x + h) = f(x) + \nabla f(x)^\top h + \tfrac12\, h^\top H(x)\, h
-+ O(\lVert h \rVert^3)""",
+        r"""\begin{aligned}
+f(x + h) &= f(x) + \nabla f(x)^\top h \\
+&\quad + \tfrac12\, h^\top H(x)\, h + O(\lVert h \rVert^3)
+\end{aligned}""",
         check_taylor2),
     "eq-calc-forward-difference": (
         r"""\frac{f(x + h) - f(x)}{h} = f'(x) + \frac{f''(x)}{2}\,h + O(h^2)""",

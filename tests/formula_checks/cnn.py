@@ -312,9 +312,11 @@ j + v - \Delta_2} \\
 \frac{\partial L}{\partial Y_{n,d,i,j}}\, X_{n,c,\,s i+u,\,s j+v}""",
         check_conv_dw_multi),
     "eq-conv-dx-multi": (
-        r"""\frac{\partial L}{\partial X_{n,c,h,w}} = \sum_{d=1}^{C_{\mathrm{out}}}
-\sum_{(i,u):\, s i + u = h} \; \sum_{(j,v):\, s j + v = w}
-\frac{\partial L}{\partial Y_{n,d,i,j}}\, W_{d,c,u,v}""",
+        r"""\begin{aligned}
+\frac{\partial L}{\partial X_{n,c,h,w}} &= \sum_{d=1}^{C_{\mathrm{out}}}
+\sum_{(i,u):\, s i + u = h} \; \sum_{(j,v):\, s j + v = w} \\
+&\qquad \frac{\partial L}{\partial Y_{n,d,i,j}}\, W_{d,c,u,v}
+\end{aligned}""",
         check_conv_dx_multi),
     "eq-conv-matrix": (
         r"""\begin{gathered}
